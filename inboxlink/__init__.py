@@ -1,0 +1,56 @@
+"""inboxlink: one typed Mailbox interface for IMAP/SMTP, Exchange (EWS), Microsoft 365 and Gmail.
+
+>>> import inboxlink
+>>> mailbox = inboxlink.connect("fake://alice@example.com")
+>>> mailbox.folder(inboxlink.FolderRole.SENT).name
+'Sent'
+
+Adapters and their client libraries are imported only when a URL needs them.
+"""
+
+from __future__ import annotations
+
+from inboxlink import errors
+from inboxlink.errors import InboxLinkError
+from inboxlink.mailbox import BaseMailbox, Mailbox
+from inboxlink.models import (
+    Address,
+    Attachment,
+    Capability,
+    Folder,
+    FolderRole,
+    Message,
+    MessageSummary,
+    OutgoingMessage,
+    Page,
+    RoleSource,
+    SendResult,
+    SentCopy,
+)
+from inboxlink.registry import connect, register_adapter
+from inboxlink.retry import RetryPolicy
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "Address",
+    "Attachment",
+    "BaseMailbox",
+    "Capability",
+    "Folder",
+    "FolderRole",
+    "InboxLinkError",
+    "Mailbox",
+    "Message",
+    "MessageSummary",
+    "OutgoingMessage",
+    "Page",
+    "RetryPolicy",
+    "RoleSource",
+    "SendResult",
+    "SentCopy",
+    "__version__",
+    "connect",
+    "errors",
+    "register_adapter",
+]

@@ -1,0 +1,301 @@
+"""The :class:`Mailbox` contract and :class:`BaseMailbox`, the optional base for adapters.
+
+``Mailbox`` is what applications type against. ``BaseMailbox`` is for adapter authors: it
+declares the few primitives a provider must implement (``_list_folders``, ``_list_page``,
+``_fetch_many``, ``_send``, ``_append``, ``close``) and builds every convenience on them,
+so each adapter gets the same behaviour for role resolution, paging, retries, Sent copies
+and message preparation (Message-ID, header-injection checks).
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import os
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from email.message import EmailMessage
+from types import TracebackType
+from typing import IO, Any, ClassVar, Protocol, TypeVar, runtime_checkable
+
+from inboxlink import errors, folders as folder_roles, mime
+from inboxlink.models import (
+    Capability,
+    Folder,
+    FolderRole,
+    Message,
+    MessageSummary,
+    OutgoingMessage,
+    Page,
+    SendResult,
+)
+from inboxlink.retry import RetryPolicy
+
+__all__ = ["BaseMailbox", "FolderRef", "Mailbox", "OutgoingLike", "SentLike"]
+
+log = logging.getLogger("inboxlink")
+
+FolderRef = str | Folder | FolderRole
+OutgoingLike = OutgoingMessage | EmailMessage
+SentLike = bytes | EmailMessage | OutgoingMessage
+_Self = TypeVar("_Self", bound="BaseMailbox")
+
+
+@runtime_checkable
+class Mailbox(Protocol):
+    """One connected mailbox, whatever the provider.
+
+    Every method raises only :class:`inboxlink.errors.InboxLinkError` subclasses.
+    """
+
+    #: adapter name: ``"imap"``, ``"ews"``, ``"graph"``, ``"gmail"``, ``"fake"``, or a plugin's
+    provider: str
+    #: the mailbox's e-mail address
+    address: str
+    #: optional features this adapter supports
+    capabilities: frozenset[Capability]
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Mailbox:
+        """Build a mailbox from a connection URL and keyword options (used by ``connect()``)."""
+        ...
+
+    def folders(self, *, refresh: bool = False) -> list[Folder]:
+        """All folders, each with its :class:`FolderRole` (if any) and how it was found."""
+        ...
+
+    def folder(self, which: FolderRef) -> Folder:
+        """One folder, by role (with fallbacks), id, or path; raises ``FolderNotFound``."""
+        ...
+
+    def list_messages(
+        self, folder: FolderRef = FolderRole.INBOX, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[MessageSummary]:
+        """One page of summaries, newest first. Pass ``page.next_cursor`` to continue."""
+        ...
+
+    def iter_messages(
+        self, folder: FolderRef = FolderRole.INBOX, *, page_size: int = 500
+    ) -> Iterator[MessageSummary]:
+        """Every summary in the folder, newest first, fetched page by page."""
+        ...
+
+    def fetch(self, message_id: str) -> Message:
+        """The full message (raw bytes, parsed lazily). Never marks it as read."""
+        ...
+
+    def fetch_many(self, message_ids: Iterable[str]) -> list[Message]:
+        """Several messages in as few round trips as the provider allows, in the order given."""
+        ...
+
+    def fetch_to_file(self, message_id: str, target: str | os.PathLike[str] | IO[bytes]) -> int:
+        """Write the raw message to a path or binary file; returns the byte count."""
+        ...
+
+    def send(self, message: OutgoingLike, *, save_copy: bool = True) -> SendResult:
+        """Send, then make sure exactly one copy is in Sent (unless ``save_copy=False``)."""
+        ...
+
+    def append_to_sent(self, message: SentLike) -> str | None:
+        """Store a copy of an already sent message in Sent; returns its id when known."""
+        ...
+
+    def close(self) -> None:
+        """Release connections. Safe to call twice."""
+        ...
+
+    def __enter__(self) -> Mailbox: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class BaseMailbox(abc.ABC):
+    """Optional base class for adapters: implement the primitives, inherit the rest.
+
+    Args:
+        address: the mailbox's e-mail address.
+        sent_folder: a folder id or path to use as Sent, overriding detection.
+        role_overrides: more explicit roles, ``{FolderRole.ARCHIVE: "Old mail"}``.
+        retry: the policy for reads (listing, fetching); ``None`` for the default.
+    """
+
+    provider: ClassVar[str] = "base"
+    capabilities: frozenset[Capability] = frozenset({Capability.SEND, Capability.APPEND_TO_SENT})
+    #: the largest page ``_list_page`` is asked for
+    max_page_size: ClassVar[int] = 1000
+
+    def __init__(
+        self,
+        *,
+        address: str,
+        sent_folder: str | None = None,
+        role_overrides: Mapping[FolderRole, str] | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.address = address
+        overrides = dict(role_overrides or {})
+        if sent_folder:
+            overrides[FolderRole.SENT] = sent_folder
+        self._role_overrides = overrides
+        self._retry = retry or RetryPolicy()
+        self._folders_cache: list[Folder] | None = None
+        self._folders_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    @abc.abstractmethod
+    def from_url(cls: type[_Self], url: str, **options: Any) -> _Self:
+        """Build from a connection URL and keyword options."""
+
+    # ------------------------------------------------------------------ primitives
+    @abc.abstractmethod
+    def _list_folders(self) -> list[Folder]:
+        """Every folder, with the roles the provider itself states (special-use, ids)."""
+
+    @abc.abstractmethod
+    def _list_page(self, folder: Folder, limit: int, cursor: str | None) -> Page[MessageSummary]:
+        """One page, newest first, ``limit`` ≤ :attr:`max_page_size`."""
+
+    @abc.abstractmethod
+    def _fetch_many(self, message_ids: list[str]) -> list[Message]:
+        """Messages for ``message_ids``, same order; ``MessageNotFound`` if one is missing."""
+
+    @abc.abstractmethod
+    def _send(self, prepared: mime.PreparedMessage, save_copy: bool) -> SendResult:
+        """Send ``prepared``; keep one Sent copy when ``save_copy`` (see :meth:`_save_copy`)."""
+
+    @abc.abstractmethod
+    def _append(self, raw: bytes, folder: Folder) -> str | None:
+        """Store ``raw`` as a read, sent (not draft) message in ``folder``."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections. Safe to call twice."""
+
+    # ------------------------------------------------------------------ folders
+    def folders(self, *, refresh: bool = False) -> list[Folder]:
+        """All folders with roles: provider/special-use first, then names, then overrides."""
+        with self._folders_lock:
+            if self._folders_cache is None or refresh:
+                raw = self._retry.call(self._list_folders)
+                self._folders_cache = folder_roles.assign_roles(raw, self._role_overrides)
+            return list(self._folders_cache)
+
+    def folder(self, which: FolderRef) -> Folder:
+        """Resolve a role, id or path to a :class:`Folder`; raises ``FolderNotFound``."""
+        if isinstance(which, Folder):
+            return which
+        all_folders = self.folders()
+        if isinstance(which, FolderRole):
+            found = folder_roles.find_role(all_folders, which)
+            if found is None:
+                raise errors.FolderNotFound(
+                    f"No folder has the role {which.value!r} in this mailbox.",
+                    provider=self.provider,
+                    remedy=(
+                        f"Name the folder explicitly (sent_folder=... for Sent), "
+                        f"or create one for {which.value!r}."
+                    ),
+                )
+            return found
+        for candidate in all_folders:
+            if which in (candidate.id, candidate.path):
+                return candidate
+        lowered = which.lower()
+        for candidate in all_folders:
+            if lowered in (candidate.id.lower(), candidate.path.lower()):
+                return candidate
+        if lowered in {role.value for role in FolderRole}:
+            return self.folder(FolderRole(lowered))
+        raise errors.FolderNotFound(f"No folder named {which!r}.", provider=self.provider)
+
+    # ------------------------------------------------------------------ listing
+    def list_messages(
+        self, folder: FolderRef = FolderRole.INBOX, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[MessageSummary]:
+        """One page of summaries, newest first; ``limit`` is capped at :attr:`max_page_size`."""
+        if limit < 1:
+            raise errors.ConfigurationError("limit must be at least 1.", provider=self.provider,
+                                            remedy="Pass limit=1 or more.")
+        target = self.folder(folder)
+        return self._retry.call(self._list_page, target, min(limit, self.max_page_size), cursor)
+
+    def iter_messages(
+        self, folder: FolderRef = FolderRole.INBOX, *, page_size: int = 500
+    ) -> Iterator[MessageSummary]:
+        """Every summary, newest first, one request per page."""
+        cursor: str | None = None
+        while True:
+            page = self.list_messages(folder, limit=page_size, cursor=cursor)
+            yield from page.items
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    # ------------------------------------------------------------------ fetching
+    def fetch(self, message_id: str) -> Message:
+        """One full message."""
+        return self.fetch_many([message_id])[0]
+
+    def fetch_many(self, message_ids: Iterable[str]) -> list[Message]:
+        """Several messages, batched by the adapter, in the order given."""
+        ids = list(message_ids)
+        if not ids:
+            return []
+        return self._retry.call(self._fetch_many, ids)
+
+    def fetch_to_file(self, message_id: str, target: str | os.PathLike[str] | IO[bytes]) -> int:
+        """Write the raw message to ``target``. Adapters override this to stream."""
+        from inboxlink.models import save_stream
+
+        return save_stream([self.fetch(message_id).raw], target)
+
+    # ------------------------------------------------------------------ sending
+    def send(self, message: OutgoingLike, *, save_copy: bool = True) -> SendResult:
+        """Send once (never retried: no duplicate mail) and report the Sent copy honestly."""
+        prepared = mime.prepare(message, default_from=self.address)
+        return self._send(prepared, save_copy)
+
+    def append_to_sent(self, message: SentLike) -> str | None:
+        """Store an already-sent message in the Sent folder (read, not a draft)."""
+        raw = mime.to_bytes(message, default_from=self.address)
+        return self._retry.call(self._append, raw, self.folder(FolderRole.SENT))
+
+    def _save_copy(self, prepared: mime.PreparedMessage) -> SendResult:
+        """For adapters whose provider does not keep sent mail: append, report, never raise."""
+        from inboxlink.models import SentCopy
+
+        try:
+            sent = self.folder(FolderRole.SENT)
+            copy_id = self._retry.call(self._append, prepared.raw, sent)
+        except errors.InboxLinkError as exc:
+            failure = errors.SentCopyFailed(
+                f"The message was sent, but saving its copy failed: {exc.message}",
+                raw=prepared.raw, provider=self.provider, code=exc.code,
+            )
+            failure.__cause__ = exc
+            log.warning("sent copy of %s failed: %s", prepared.message_id, exc.message)
+            return SendResult(message_id=prepared.message_id, raw=prepared.raw,
+                              sent_copy=SentCopy.FAILED, error=failure)
+        return SendResult(message_id=prepared.message_id, raw=prepared.raw,
+                          sent_copy=SentCopy.APPENDED, sent_folder_id=sent.id, provider_id=copy_id)
+
+    # ------------------------------------------------------------------ context manager
+    def __enter__(self: _Self) -> _Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.provider}:{self.address}>"

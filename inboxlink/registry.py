@@ -1,0 +1,151 @@
+"""Adapter discovery and :func:`connect`.
+
+Adapters are found by URL scheme: first the built-in table (imported lazily, so a missing
+optional dependency only matters when that adapter is used), then classes registered with
+:func:`register_adapter`, then entry points in the group ``inboxlink.adapters`` (read once,
+on the first look-up that needs them). Built-ins win name clashes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Mapping
+from importlib import metadata
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+
+from inboxlink import errors
+from inboxlink.mailbox import Mailbox
+
+__all__ = ["BUILTIN_ADAPTERS", "connect", "get_adapter", "known_schemes", "register_adapter"]
+
+ENTRY_POINT_GROUP = "inboxlink.adapters"
+
+
+@attrs.frozen
+class _Builtin:
+    target: str  #: "module:Class"
+    extra: str | None  #: the pip extra that installs its dependencies
+
+
+BUILTIN_ADAPTERS: Mapping[str, _Builtin] = {
+    "imap": _Builtin("inboxlink.adapters.imap:ImapMailbox", "imap"),
+    "imaps": _Builtin("inboxlink.adapters.imap:ImapMailbox", "imap"),
+    "ews": _Builtin("inboxlink.adapters.ews:EwsMailbox", "ews"),
+    "graph": _Builtin("inboxlink.adapters.graph:GraphMailbox", "graph"),
+    "gmail": _Builtin("inboxlink.adapters.gmail:GmailMailbox", "gmail"),
+    "fake": _Builtin("inboxlink.testing.fake:FakeMailbox", None),
+}
+
+_REFUSED: Mapping[str, type[errors.InboxLinkError]] = {
+    "pop3": errors.UnsupportedProtocol,
+    "pop3s": errors.UnsupportedProtocol,
+    "pop": errors.UnsupportedProtocol,
+    "pops": errors.UnsupportedProtocol,
+}
+
+_lock = threading.Lock()
+_registered: dict[str, type[Any]] = {}
+_entry_points: dict[str, metadata.EntryPoint] | None = None
+
+
+def register_adapter(scheme: str, cls: type[Any], *, replace: bool = False) -> None:
+    """Register ``cls`` (with a ``from_url`` classmethod) for ``scheme://`` URLs.
+
+    Built-in schemes cannot be replaced; registering a taken scheme needs ``replace=True``.
+    """
+    scheme = scheme.lower()
+    if scheme in BUILTIN_ADAPTERS or scheme in _REFUSED:
+        raise ValueError(f"{scheme!r} is a built-in scheme and cannot be replaced")
+    if not callable(getattr(cls, "from_url", None)):
+        raise TypeError(f"{cls!r} has no from_url() classmethod")
+    with _lock:
+        if scheme in _registered and not replace and _registered[scheme] is not cls:
+            raise ValueError(f"{scheme!r} is already registered to {_registered[scheme]!r}")
+        _registered[scheme] = cls
+
+
+def _load_entry_points() -> dict[str, metadata.EntryPoint]:
+    global _entry_points
+    with _lock:
+        if _entry_points is None:
+            found = {ep.name.lower(): ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+            _entry_points = found
+        return _entry_points
+
+
+def _reset_entry_points() -> None:
+    """Forget cached entry points (for tests that install a plugin at run time)."""
+    global _entry_points
+    with _lock:
+        _entry_points = None
+
+
+def known_schemes() -> list[str]:
+    """Every scheme connect() accepts: built-ins, registered classes and entry points."""
+    return sorted({*BUILTIN_ADAPTERS, *_registered, *_load_entry_points()})
+
+
+def _import_builtin(scheme: str, builtin: _Builtin) -> type[Any]:
+    module_name, _, attr = builtin.target.partition(":")
+    try:
+        # Adapter packages import their client library lazily (module __getattr__), so the
+        # ImportError of a missing extra can come from either step.
+        cls: type[Any] = getattr(importlib.import_module(module_name), attr)
+    except ImportError as exc:
+        hint = f"pip install 'inboxlink[{builtin.extra}]'" if builtin.extra else "reinstall inboxlink"
+        raise errors.AdapterNotAvailable(
+            f"The {scheme}:// adapter needs packages that are not installed ({exc.name}).",
+            code=exc.name, remedy=f"Install them with: {hint}",
+        ) from exc
+    return cls
+
+
+def get_adapter(scheme: str) -> type[Any]:
+    """The adapter class for a URL scheme; raises ``UnsupportedProtocol`` if none."""
+    scheme = scheme.lower()
+    if scheme in _REFUSED:
+        raise _REFUSED[scheme](
+            f"{scheme.upper()} is not supported.", code=scheme,
+        )
+    if scheme in BUILTIN_ADAPTERS:
+        return _import_builtin(scheme, BUILTIN_ADAPTERS[scheme])
+    if scheme in _registered:
+        return _registered[scheme]
+    entry_point = _load_entry_points().get(scheme)
+    if entry_point is not None:
+        try:
+            loaded = entry_point.load()
+        except ImportError as exc:
+            raise errors.AdapterNotAvailable(
+                f"The {scheme}:// adapter plugin ({entry_point.value}) failed to import: {exc}",
+                code=scheme, remedy="Reinstall the plugin package that provides it.",
+            ) from exc
+        cls: type[Any] = loaded
+        return cls
+    raise errors.UnsupportedProtocol(
+        f"No adapter handles {scheme}:// URLs.",
+        code=scheme,
+        remedy="Use one of: " + ", ".join(f"{s}://" for s in known_schemes())
+        + ", or install the plugin that provides this scheme.",
+    )
+
+
+def connect(url: str, **options: Any) -> Mailbox:
+    """Connect to a mailbox described by ``url`` (``imaps://alice@host``, ``graph://…``).
+
+    Keyword options go to the adapter's ``from_url`` (``password=``, ``smtp=``,
+    ``access_token=``, ``ssl_context=`` …); see each adapter's documentation.
+    """
+    scheme = urlsplit(url).scheme
+    if not scheme:
+        raise errors.ConfigurationError(
+            f"{url!r} has no scheme.",
+            remedy="Start the URL with the protocol, e.g. imaps://alice@mail.example.com.",
+        )
+    cls = get_adapter(scheme)
+    mailbox: Mailbox = cls.from_url(url, **options)
+    return mailbox

@@ -1,0 +1,344 @@
+"""The adapter conformance suite: the behaviour every :class:`~inboxlink.Mailbox` must show.
+
+Mix the feature classes with a fixtures class of your own that overrides three fixtures::
+
+    from inboxlink.testing import conformance
+
+    class AcmeFixtures(conformance.MailboxFixtures):
+        @pytest.fixture
+        def mailbox(self):            # a connected mailbox on an EMPTY account
+            ...
+        @pytest.fixture
+        def deliver(self, mailbox):   # callable(raw: bytes) -> None, puts mail in its INBOX
+            ...
+        @pytest.fixture
+        def outbox(self):             # callable() -> list[bytes], what the server sent out
+            ...
+
+    class TestAcmeFolders(conformance.FolderTests, AcmeFixtures): pass
+    class TestAcmeSend(conformance.SendTests, AcmeFixtures): pass
+
+Features an adapter lacks are declared in ``capabilities``; their tests are skipped with the
+reason shown, never passed silently.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from email.message import EmailMessage
+from email.utils import format_datetime
+import datetime as dt
+
+import pytest
+
+from inboxlink import errors
+from inboxlink.mailbox import Mailbox
+from inboxlink.models import Capability, FolderRole, OutgoingMessage, RoleSource
+
+__all__ = [
+    "ALL_TESTS",
+    "ErrorTests",
+    "FetchTests",
+    "FolderTests",
+    "ListTests",
+    "MailboxFixtures",
+    "SendTests",
+    "make_message",
+]
+
+Deliver = Callable[[bytes], None]
+Outbox = Callable[[], list[bytes]]
+
+
+def make_message(
+    n: int,
+    *,
+    to: str = "alice@example.com",
+    sender: str = "Bob Example <bob@example.net>",
+    days_ago: float | None = None,
+    body: str | None = None,
+) -> bytes:
+    """A realistic incoming message number ``n`` (older for smaller ``n`` by default)."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = f"Message {n} – zażółć"
+    when = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc) + dt.timedelta(
+        hours=n if days_ago is None else -24 * days_ago
+    )
+    msg["Date"] = format_datetime(when)
+    msg["Message-ID"] = f"<conformance{n}@example.net>"
+    msg.set_content(body if body is not None else f"Body of message {n}.\n")
+    return msg.as_bytes()
+
+
+def _require(mailbox: Mailbox, capability: Capability) -> None:
+    if capability not in mailbox.capabilities:
+        pytest.skip(f"{type(mailbox).__name__} does not declare the {capability.value!r} capability")
+
+
+class MailboxFixtures:
+    """Override ``mailbox``, ``deliver`` and ``outbox`` for your adapter."""
+
+    @pytest.fixture
+    def mailbox(self) -> Mailbox:
+        """A connected mailbox on an empty account (override this)."""
+        raise NotImplementedError("override the 'mailbox' fixture in your fixtures class")
+
+    @pytest.fixture
+    def deliver(self, mailbox: Mailbox) -> Deliver:
+        """A callable that puts raw incoming mail into the mailbox's INBOX (override this)."""
+        raise NotImplementedError("override the 'deliver' fixture in your fixtures class")
+
+    @pytest.fixture
+    def outbox(self) -> Outbox:
+        """A callable returning the raw messages the provider sent out, oldest first."""
+        raise NotImplementedError("override the 'outbox' fixture in your fixtures class")
+
+
+class FolderTests:
+    """Folders and their roles."""
+
+    def test_inbox_has_inbox_role(self, mailbox: Mailbox) -> None:
+        inbox = mailbox.folder(FolderRole.INBOX)
+        assert inbox.role is FolderRole.INBOX
+        assert inbox in mailbox.folders()
+
+    def test_sent_folder_is_resolved_with_provenance(self, mailbox: Mailbox) -> None:
+        sent = mailbox.folder(FolderRole.SENT)
+        assert sent.role is FolderRole.SENT
+        assert sent.role_source in set(RoleSource)
+
+    def test_every_role_is_explained(self, mailbox: Mailbox) -> None:
+        for folder in mailbox.folders():
+            assert (folder.role is None) == (folder.role_source is None), folder
+
+    def test_unknown_folder_raises_folder_not_found(self, mailbox: Mailbox) -> None:
+        with pytest.raises(errors.FolderNotFound) as info:
+            mailbox.folder("no such folder 7f3a")
+        assert isinstance(info.value, LookupError)
+        assert info.value.remedy
+
+    def test_folder_lookup_by_id_and_path(self, mailbox: Mailbox) -> None:
+        sent = mailbox.folder(FolderRole.SENT)
+        assert mailbox.folder(sent.id) == sent
+        assert mailbox.folder(sent.path) == sent
+
+
+class ListTests:
+    """Listing, paging and cursors."""
+
+    def test_empty_inbox_lists_nothing(self, mailbox: Mailbox) -> None:
+        page = mailbox.list_messages(FolderRole.INBOX, limit=10)
+        assert page.items == ()
+        assert page.next_cursor is None
+
+    def test_pages_newest_first_with_json_safe_cursor(
+        self, mailbox: Mailbox, deliver: Deliver
+    ) -> None:
+        for n in range(1, 8):
+            deliver(make_message(n))
+        seen: list[str | None] = []
+        cursor = None
+        sizes = []
+        while True:
+            page = mailbox.list_messages("INBOX", limit=3, cursor=cursor)
+            sizes.append(len(page.items))
+            seen.extend(s.subject for s in page.items)
+            if page.next_cursor is None:
+                break
+            assert isinstance(page.next_cursor, str)
+            assert json.loads(json.dumps(page.next_cursor)) == page.next_cursor
+            cursor = page.next_cursor
+        assert sizes == [3, 3, 1]
+        assert seen == [f"Message {n} – zażółć" for n in range(7, 0, -1)]
+
+    def test_iter_messages_yields_each_once(self, mailbox: Mailbox, deliver: Deliver) -> None:
+        for n in range(1, 6):
+            deliver(make_message(n))
+        ids = [s.id for s in mailbox.iter_messages(FolderRole.INBOX, page_size=2)]
+        assert len(ids) == 5
+        assert len(set(ids)) == 5
+
+    def test_summary_fields(self, mailbox: Mailbox, deliver: Deliver) -> None:
+        raw = make_message(1)
+        deliver(raw)
+        (summary,) = mailbox.list_messages(FolderRole.INBOX).items
+        assert summary.subject == "Message 1 – zażółć"
+        assert summary.from_ is not None
+        assert summary.from_.email == "bob@example.net"
+        assert summary.from_.name == "Bob Example"
+        assert [a.email for a in summary.to] == ["alice@example.com"]
+        assert summary.message_id == "<conformance1@example.net>"
+        assert summary.date == dt.datetime(2026, 1, 1, 13, 0, tzinfo=dt.timezone.utc)
+        assert not summary.seen
+        assert isinstance(summary.id, str)
+
+
+class FetchTests:
+    """Fetching whole messages."""
+
+    def test_fetch_returns_the_message(self, mailbox: Mailbox, deliver: Deliver) -> None:
+        deliver(make_message(1, body="Hello from the conformance suite.\n"))
+        (summary,) = mailbox.list_messages(FolderRole.INBOX).items
+        message = mailbox.fetch(summary.id)
+        assert message.id == summary.id
+        assert message.message_id == "<conformance1@example.net>"
+        assert message.subject == "Message 1 – zażółć"
+        assert message.text is not None
+        assert "Hello from the conformance suite." in message.text
+        assert b"Hello from the conformance suite." in message.raw
+
+    def test_fetch_does_not_mark_as_read(self, mailbox: Mailbox, deliver: Deliver) -> None:
+        deliver(make_message(1))
+        (summary,) = mailbox.list_messages(FolderRole.INBOX).items
+        mailbox.fetch(summary.id)
+        (again,) = mailbox.list_messages(FolderRole.INBOX).items
+        assert not again.seen
+
+    def test_fetch_many_keeps_order(self, mailbox: Mailbox, deliver: Deliver) -> None:
+        for n in range(1, 5):
+            deliver(make_message(n))
+        ids = [s.id for s in mailbox.list_messages(FolderRole.INBOX).items]
+        wanted = [ids[2], ids[0], ids[3], ids[1]]
+        assert [m.id for m in mailbox.fetch_many(wanted)] == wanted
+
+    def test_fetch_to_file_writes_the_raw_bytes(
+        self, mailbox: Mailbox, deliver: Deliver, tmp_path: object
+    ) -> None:
+        import pathlib
+
+        assert isinstance(tmp_path, pathlib.Path)
+        deliver(make_message(1, body="x" * 200_000 + "\n"))
+        (summary,) = mailbox.list_messages(FolderRole.INBOX).items
+        target = tmp_path / "message.eml"
+        written = mailbox.fetch_to_file(summary.id, target)
+        assert written == target.stat().st_size
+        assert target.read_bytes() == mailbox.fetch(summary.id).raw
+
+    def test_unknown_message_raises_not_found(self, mailbox: Mailbox, deliver: Deliver) -> None:
+        deliver(make_message(1))
+        (summary,) = mailbox.list_messages(FolderRole.INBOX).items
+        mailbox.fetch(summary.id)
+        bogus = summary.id[:-1] + ("9" if not summary.id.endswith("9") else "8") + "0"
+        with pytest.raises(errors.NotFound):
+            mailbox.fetch(bogus)
+
+
+def _sent_copies(mailbox: Mailbox, message_id: str) -> int:
+    sent = mailbox.folder(FolderRole.SENT)
+    return sum(1 for s in mailbox.iter_messages(sent) if s.message_id == message_id)
+
+
+class SendTests:
+    """Sending, the Sent copy, Bcc and threading."""
+
+    def test_send_keeps_exactly_one_sent_copy(self, mailbox: Mailbox, outbox: Outbox) -> None:
+        _require(mailbox, Capability.SEND)
+        result = mailbox.send(OutgoingMessage(to=["carol@example.org"], subject="Hello",
+                                              text="Hi Carol"))
+        assert result.message_id.startswith("<") and result.message_id.endswith(">")
+        assert not result.failed
+        assert result.saved_by_provider or result.appended
+        assert _sent_copies(mailbox, result.message_id) == 1
+        sent = outbox()
+        assert len(sent) == 1
+        assert result.message_id.encode() in sent[0]
+
+    def test_message_id_is_on_the_senders_domain(self, mailbox: Mailbox) -> None:
+        _require(mailbox, Capability.SEND)
+        result = mailbox.send(OutgoingMessage(to=["carol@example.org"], subject="Domain",
+                                              text="x"))
+        domain = mailbox.address.rpartition("@")[2]
+        assert result.message_id.endswith(f"@{domain}>")
+
+    def test_bcc_is_delivered_but_never_shown(self, mailbox: Mailbox, outbox: Outbox) -> None:
+        _require(mailbox, Capability.SEND)
+        result = mailbox.send(OutgoingMessage(
+            to=["carol@example.org"], bcc=["secret-dave@example.org"], subject="Bcc", text="x"
+        ))
+        (raw,) = outbox()
+        assert b"secret-dave" not in raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+        sent = mailbox.folder(FolderRole.SENT)
+        (copy_summary,) = [s for s in mailbox.iter_messages(sent)
+                           if s.message_id == result.message_id]
+        copy = mailbox.fetch(copy_summary.id)
+        assert "secret-dave" not in str(copy.email.get("Bcc", ""))
+        assert "secret-dave" not in " ".join(str(v) for _, v in copy.email.items()
+                                             if _.lower() != "bcc")
+
+    def test_reply_carries_threading_headers(
+        self, mailbox: Mailbox, deliver: Deliver, outbox: Outbox
+    ) -> None:
+        _require(mailbox, Capability.SEND)
+        deliver(make_message(1))
+        (summary,) = mailbox.list_messages(FolderRole.INBOX).items
+        original = mailbox.fetch(summary.id)
+        mailbox.send(original.reply(text="Thanks!"))
+        (raw,) = outbox()
+        from inboxlink import mime
+
+        sent = mime.parse(raw)
+        assert str(sent["In-Reply-To"]).strip() == "<conformance1@example.net>"
+        assert "<conformance1@example.net>" in str(sent["References"])
+        assert str(sent["Subject"]).startswith("Re: Message 1")
+        assert "bob@example.net" in str(sent["To"])
+
+    def test_header_injection_is_refused_before_sending(
+        self, mailbox: Mailbox, outbox: Outbox
+    ) -> None:
+        _require(mailbox, Capability.SEND)
+        with pytest.raises(errors.InvalidMessage):
+            mailbox.send(OutgoingMessage(to=["carol@example.org"],
+                                         subject="Hi\r\nBcc: victim@example.org", text="x"))
+        assert outbox() == []
+
+    def test_send_accepts_a_stdlib_email_message(self, mailbox: Mailbox, outbox: Outbox) -> None:
+        _require(mailbox, Capability.SEND)
+        msg = EmailMessage()
+        msg["To"] = "carol@example.org"
+        msg["Subject"] = "From the stdlib"
+        msg.set_content("plain stdlib message")
+        result = mailbox.send(msg)
+        (raw,) = outbox()
+        assert b"From the stdlib" in raw
+        assert result.message_id.encode() in raw
+
+    def test_append_to_sent_stores_a_read_copy(self, mailbox: Mailbox) -> None:
+        _require(mailbox, Capability.APPEND_TO_SENT)
+        raw = make_message(42, sender=mailbox.address, to="carol@example.org")
+        mailbox.append_to_sent(raw)
+        sent = mailbox.folder(FolderRole.SENT)
+        found = [s for s in mailbox.iter_messages(sent)
+                 if s.message_id == "<conformance42@example.net>"]
+        assert len(found) == 1
+        assert found[0].seen
+
+
+class ErrorTests:
+    """Typed errors at the boundary."""
+
+    def test_errors_carry_remedies(self, mailbox: Mailbox) -> None:
+        with pytest.raises(errors.InboxLinkError) as info:
+            mailbox.folder("no such folder 7f3a")
+        assert info.value.remedy
+        assert info.value.provider is not None
+
+    def test_bad_limit_is_a_typed_error(self, mailbox: Mailbox) -> None:
+        with pytest.raises(errors.InboxLinkError):
+            mailbox.list_messages(FolderRole.INBOX, limit=0)
+
+    def test_garbage_cursor_is_a_typed_error(self, mailbox: Mailbox, deliver: Deliver) -> None:
+        deliver(make_message(1))
+        with pytest.raises(errors.InboxLinkError):
+            mailbox.list_messages(FolderRole.INBOX, limit=1, cursor="not a cursor")
+
+    def test_send_without_recipients_is_refused(self, mailbox: Mailbox, outbox: Outbox) -> None:
+        _require(mailbox, Capability.SEND)
+        with pytest.raises(errors.InvalidMessage):
+            mailbox.send(OutgoingMessage(subject="nobody", text="x"))
+        assert outbox() == []
+
+
+ALL_TESTS = (FolderTests, ListTests, FetchTests, SendTests, ErrorTests)

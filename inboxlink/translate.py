@@ -1,0 +1,145 @@
+"""Error tables: raw provider signals → typed :mod:`inboxlink.errors`, in one place per adapter.
+
+An adapter describes what its client library raised as a :class:`Signal` (status, code,
+text) and looks it up in its :class:`ErrorTable`: an ordered list of :class:`Rule` rows,
+most specific first. :func:`translating` is the one context manager at the adapter boundary
+that does this for every call and raises the typed error ``from`` the original.
+
+Tables hold data only, so they can be imported (by the docs' error reference, by tests)
+without the provider's client library being installed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import attrs
+
+from inboxlink import errors
+
+__all__ = ["ErrorTable", "Rule", "Signal", "all_tables", "translating"]
+
+
+@attrs.frozen
+class Signal:
+    """What a provider said, normalised: the input of an :class:`ErrorTable` lookup."""
+
+    provider: str
+    code: str | None = None
+    text: str = ""
+    status: int | None = None
+    #: extra keyword arguments for the error (``retry_after``, ``missing``, ``consent_url`` …)
+    details: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Rule:
+    """One row: when ``code``/``pattern``/``status`` all match (those given), raise ``error``.
+
+    ``code`` is compared case-insensitively with :attr:`Signal.code`; ``pattern`` is a
+    case-insensitive regular expression searched in :attr:`Signal.text`; ``status`` is one
+    HTTP/SMTP status or a collection of them. ``source`` names the errors.yaml entry.
+    """
+
+    error: type[errors.InboxLinkError]
+    code: str | None = None
+    pattern: str | None = None
+    status: int | Collection[int] | None = None
+    remedy: str | None = None
+    message: str | None = None
+    retryable: bool | None = None
+    source: str | None = None
+    _regex: re.Pattern[str] | None = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        compiled = re.compile(self.pattern, re.IGNORECASE) if self.pattern else None
+        object.__setattr__(self, "_regex", compiled)
+
+    def matches(self, signal: Signal) -> bool:
+        """Whether every condition this rule states holds for ``signal``."""
+        if self.code is not None and (signal.code or "").lower() != self.code.lower():
+            return False
+        if self._regex is not None and not self._regex.search(signal.text or ""):
+            return False
+        if self.status is not None:
+            allowed = {self.status} if isinstance(self.status, int) else set(self.status)
+            if signal.status not in allowed:
+                return False
+        return True
+
+
+_TABLES: list[ErrorTable] = []
+
+
+@attrs.frozen
+class ErrorTable:
+    """An adapter's ordered mapping of raw signals to typed errors."""
+
+    provider: str
+    rules: tuple[Rule, ...]
+    #: used when no rule matches
+    fallback: type[errors.InboxLinkError] = errors.InboxLinkError
+
+    def __attrs_post_init__(self) -> None:
+        _TABLES.append(self)
+
+    def match(self, signal: Signal) -> Rule | None:
+        """The first rule that matches, or ``None``."""
+        return next((rule for rule in self.rules if rule.matches(signal)), None)
+
+    def error_for(self, signal: Signal) -> errors.InboxLinkError:
+        """Build the typed error for ``signal`` (the fallback class when nothing matches)."""
+        rule = self.match(signal)
+        cls = rule.error if rule else self.fallback
+        text = errors.redact(signal.text or "")
+        message = (rule.message if rule and rule.message else None) or (
+            f"{cls.default_message} The server said: {text}" if text else None
+        )
+        kwargs: dict[str, Any] = {
+            "provider": signal.provider,
+            "code": signal.code or (str(signal.status) if signal.status else None),
+        }
+        if rule and rule.remedy:
+            kwargs["remedy"] = rule.remedy
+        if rule and rule.retryable is not None:
+            kwargs["retryable"] = rule.retryable
+        kwargs.update(signal.details)
+        try:
+            return cls(message, **kwargs)
+        except TypeError:
+            # A detail the class does not take (e.g. retry_after on NotFound) is dropped,
+            # never allowed to turn the translation itself into a crash.
+            for key in signal.details:
+                kwargs.pop(key, None)
+            return cls(message, **kwargs)
+
+
+def all_tables() -> list[ErrorTable]:
+    """Every table created so far (import the adapters' ``errors`` modules first)."""
+    return list(_TABLES)
+
+
+@contextmanager
+def translating(
+    extract: Callable[[BaseException], errors.InboxLinkError | Signal | None],
+    table: ErrorTable,
+) -> Iterator[None]:
+    """Translate any exception raised inside the block exactly once.
+
+    ``extract`` turns a client-library exception into a :class:`Signal` (looked up in
+    ``table``), into a ready error, or returns ``None`` to let it through untouched
+    (programming errors such as ``TypeError`` should pass). Typed errors pass as they are.
+    """
+    try:
+        yield
+    except errors.InboxLinkError:
+        raise
+    except Exception as exc:
+        result = extract(exc)
+        if result is None:
+            raise
+        error = result if isinstance(result, errors.InboxLinkError) else table.error_for(result)
+        raise error from exc

@@ -1,0 +1,58 @@
+"""The fake adapter runs the whole conformance suite."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from inboxlink.testing import FakeMailbox, FakeMailServer, conformance
+
+
+class FakeFixtures(conformance.MailboxFixtures):
+    @pytest.fixture
+    def server(self) -> FakeMailServer:
+        return FakeMailServer()
+
+    @pytest.fixture
+    def mailbox(self, server: FakeMailServer) -> Iterator[FakeMailbox]:
+        with FakeMailbox("alice@example.com", server=server) as mailbox:
+            yield mailbox
+
+    @pytest.fixture
+    def deliver(self, mailbox: FakeMailbox) -> Callable[[bytes], None]:
+        return lambda raw: None if mailbox.deliver(raw) else None
+
+    @pytest.fixture
+    def outbox(self, server: FakeMailServer) -> Callable[[], list[bytes]]:
+        return lambda: [m.raw for m in server.sent]
+
+
+class TestFakeFolders(conformance.FolderTests, FakeFixtures):
+    pass
+
+
+class TestFakeList(conformance.ListTests, FakeFixtures):
+    pass
+
+
+class TestFakeFetch(conformance.FetchTests, FakeFixtures):
+    pass
+
+
+class TestFakeSend(conformance.SendTests, FakeFixtures):
+    pass
+
+
+class TestFakeErrors(conformance.ErrorTests, FakeFixtures):
+    pass
+
+
+class ProviderSavesFixtures(FakeFixtures):
+    @pytest.fixture
+    def server(self) -> FakeMailServer:
+        return FakeMailServer(saves_sent_copy=True)
+
+
+class TestFakeProviderSavesSend(conformance.SendTests, ProviderSavesFixtures):
+    pass
