@@ -634,7 +634,7 @@ def all_error_classes() -> list[type[InboxLinkError]]:
 
 _SECRET_PARAM = re.compile(
     r"(?i)(password|passwd|pwd|secret|token|access_token|refresh_token|authorization|bearer)"
-    r"(\s*[=:]\s*|\s+)([^\s,;&'\"]+)"
+    r"(\s*[=:]\s*(?:(?:Bearer|Basic)\s+)?|\s+)([^\s,;&'\"]+)"
 )
 
 

@@ -223,10 +223,10 @@ def assign_roles(
     for i, folder in enumerate(result):
         if folder.role is not None:
             continue
-        role = role_from_name(folder.path) or role_from_name(folder.name, None)
-        if role is not None and role not in taken:
-            result[i] = attrs.evolve(folder, role=role, role_source=RoleSource.NAME)
-            taken.add(role)
+        found = role_from_name(folder.path) or role_from_name(folder.name, None)
+        if found is not None and found not in taken:
+            result[i] = attrs.evolve(folder, role=found, role_source=RoleSource.NAME)
+            taken.add(found)
     return result
 
 

@@ -18,7 +18,8 @@ from email.message import EmailMessage
 from types import TracebackType
 from typing import IO, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
-from inboxlink import errors, folders as folder_roles, mime
+from inboxlink import errors, mime
+from inboxlink import folders as folder_roles
 from inboxlink.models import (
     Capability,
     Folder,

@@ -13,7 +13,8 @@ import re
 import time
 from collections.abc import Iterator
 from email import policy
-from email.message import EmailMessage, Message as _LegacyMessage
+from email.message import EmailMessage
+from email.message import Message as _LegacyMessage
 from email.parser import BytesParser
 from email.utils import format_datetime, getaddresses, make_msgid, parsedate_to_datetime
 
@@ -147,7 +148,8 @@ def build(message: OutgoingMessage, *, default_from: str) -> EmailMessage:
 
 
 def _check_existing(email: _LegacyMessage) -> None:
-    for name, value in email.items():
+    # raw_items: the values as set, before a policy unfolds (and so hides) a bare CR/LF.
+    for name, value in email.raw_items():
         check_header_value(name, str(value))
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 import functools
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from email.message import EmailMessage
 from email.utils import getaddresses
 from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
@@ -46,6 +46,7 @@ class Address:
         """Parse ``"Name <a@b>"`` or ``"a@b"``; an :class:`Address` is returned as is."""
         if isinstance(value, Address):
             return value
+        _refuse_line_breaks(value)
         pairs = getaddresses([value])
         name, email = pairs[0] if pairs else ("", value)
         return cls(email=email or value.strip(), name=name or None)
@@ -58,6 +59,7 @@ class Address:
         if isinstance(values, Address):
             return (values,)
         if isinstance(values, str):
+            _refuse_line_breaks(values)
             return tuple(cls(email=e, name=n or None) for n, e in getaddresses([values]) if e)
         return tuple(cls.parse(v) for v in values)
 
@@ -77,12 +79,42 @@ class Address:
             return f"{self.name} <{self.email}>"
 
 
+def _refuse_line_breaks(value: str) -> None:
+    # An address with a line break is a header-injection attempt; parsing would silently
+    # drop the rest, so refuse it instead.
+    if "\r" in value or "\n" in value:
+        from inboxlink.errors import InvalidMessage
+
+        raise InvalidMessage(
+            f"The address {value!r} contains a line break (possible header injection).",
+            code="header-injection", remedy="Remove line breaks (CR/LF) from addresses.",
+        )
+
+
 def _addresses(value: Any) -> tuple[Address, ...]:
     return Address.parse_list(value)
 
 
 def _optional_address(value: Any) -> Address | None:
     return None if value is None else Address.parse(value)
+
+
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _flags(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(value)
+
+
+def _attachments(value: Iterable[Attachment]) -> tuple[Attachment, ...]:
+    return tuple(value)
+
+
+def _header_pairs(
+    value: Mapping[str, str] | Iterable[tuple[str, str]],
+) -> tuple[tuple[str, str], ...]:
+    return tuple(value.items()) if isinstance(value, Mapping) else tuple(value)
 
 
 class FolderRole(str, enum.Enum):
@@ -137,7 +169,7 @@ class Folder:
     role_source: RoleSource | None = None
     parent_id: str | None = None
     #: raw provider attributes (IMAP flags like ``\\Sent``, Gmail label type …)
-    attributes: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
+    attributes: frozenset[str] = attrs.field(factory=frozenset, converter=_flags)
     total: int | None = None
     unread: int | None = None
 
@@ -160,8 +192,8 @@ class MessageSummary:
     received_at: dt.datetime | None = None  #: when the server stored it
     message_id: str | None = None
     in_reply_to: str | None = None
-    references: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    flags: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
+    references: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    flags: frozenset[str] = attrs.field(factory=frozenset, converter=_flags)
     size: int | None = None
     thread_id: str | None = None
 
@@ -213,7 +245,7 @@ class Message:
     id: str
     folder_id: str
     raw: bytes = attrs.field(repr=lambda r: f"<{len(r)} bytes>")
-    flags: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
+    flags: frozenset[str] = attrs.field(factory=frozenset, converter=_flags)
     thread_id: str | None = None
 
     @functools.cached_property
@@ -233,21 +265,27 @@ class Message:
         """Decoded Subject."""
         return self._header("Subject")
 
+    def _addresses(self, name: str) -> tuple[Address, ...]:
+        # Received mail is parsed leniently: a malformed header must not raise.
+        from inboxlink import mime
+
+        return mime.addresses(self._header(name))
+
     @property
     def from_(self) -> Address | None:
         """The From address."""
-        found = Address.parse_list(self._header("From"))
+        found = self._addresses("From")
         return found[0] if found else None
 
     @property
     def to(self) -> tuple[Address, ...]:
         """To recipients."""
-        return Address.parse_list(self._header("To"))
+        return self._addresses("To")
 
     @property
     def cc(self) -> tuple[Address, ...]:
         """Cc recipients."""
-        return Address.parse_list(self._header("Cc"))
+        return self._addresses("Cc")
 
     @property
     def date(self) -> dt.datetime | None:
@@ -302,7 +340,7 @@ class Message:
         subject = self.subject or ""
         if not subject.lower().startswith("re:"):
             subject = f"Re: {subject}".rstrip()
-        reply_to = Address.parse_list(self._header("Reply-To")) or (
+        reply_to = self._addresses("Reply-To") or (
             (self.from_,) if self.from_ else ()
         )
         cc: tuple[Address, ...] = ()
@@ -329,14 +367,12 @@ class OutgoingMessage:
     cc: tuple[Address, ...] = attrs.field(factory=tuple, converter=_addresses)
     bcc: tuple[Address, ...] = attrs.field(factory=tuple, converter=_addresses)
     reply_to: tuple[Address, ...] = attrs.field(factory=tuple, converter=_addresses)
-    attachments: tuple[Attachment, ...] = attrs.field(factory=tuple, converter=tuple)
+    attachments: tuple[Attachment, ...] = attrs.field(factory=tuple, converter=_attachments)
     in_reply_to: str | None = None
-    references: tuple[str, ...] = attrs.field(factory=tuple, converter=tuple)
+    references: tuple[str, ...] = attrs.field(factory=tuple, converter=_strings)
     message_id: str | None = None  #: generated on the sender's domain when omitted
     #: extra headers; names and values are checked for CR/LF like every other header
-    headers: tuple[tuple[str, str], ...] = attrs.field(
-        factory=tuple, converter=lambda h: tuple(h.items()) if isinstance(h, dict) else tuple(h)
-    )
+    headers: tuple[tuple[str, str], ...] = attrs.field(factory=tuple, converter=_header_pairs)
 
     @property
     def recipients(self) -> tuple[Address, ...]:

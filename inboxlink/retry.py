@@ -54,8 +54,9 @@ class RetryPolicy:
 
     def wait_for(self, retry_state: tenacity.RetryCallState) -> float:
         """Seconds to wait before the next try."""
-        backoff = tenacity.wait_exponential_jitter(initial=self.initial, max=self.max_wait)
-        wait = float(backoff(retry_state))
+        backoff = tenacity.wait_exponential(multiplier=self.initial, max=self.max_wait)
+        jitter = tenacity.wait_random(0, self.initial)
+        wait = min(float(backoff(retry_state)) + float(jitter(retry_state)), self.max_wait)
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         if isinstance(exc, errors.RateLimited) and exc.retry_after is not None:
             wait = max(wait, float(exc.retry_after))

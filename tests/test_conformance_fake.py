@@ -21,7 +21,10 @@ class FakeFixtures(conformance.MailboxFixtures):
 
     @pytest.fixture
     def deliver(self, mailbox: FakeMailbox) -> Callable[[bytes], None]:
-        return lambda raw: None if mailbox.deliver(raw) else None
+        def deliver(raw: bytes) -> None:
+            mailbox.deliver(raw)
+
+        return deliver
 
     @pytest.fixture
     def outbox(self, server: FakeMailServer) -> Callable[[], list[bytes]]:

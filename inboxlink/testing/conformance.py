@@ -24,11 +24,11 @@ reason shown, never passed silently.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import format_datetime
-import datetime as dt
 
 import pytest
 
@@ -238,7 +238,8 @@ class SendTests:
         _require(mailbox, Capability.SEND)
         result = mailbox.send(OutgoingMessage(to=["carol@example.org"], subject="Hello",
                                               text="Hi Carol"))
-        assert result.message_id.startswith("<") and result.message_id.endswith(">")
+        assert result.message_id.startswith("<")
+        assert result.message_id.endswith(">")
         assert not result.failed
         assert result.saved_by_provider or result.appended
         assert _sent_copies(mailbox, result.message_id) == 1

@@ -240,7 +240,10 @@ def _parse_message_id(message_id: str) -> tuple[str, int, int]:
 
 def _summary(path: str, uidvalidity: int, stored: _Stored) -> MessageSummary:
     parsed = mime.parse(stored.raw)
-    header = lambda name: mime.header_str(parsed, name)  # noqa: E731
+
+    def header(name: str) -> str | None:
+        return mime.header_str(parsed, name)
+
     from_ = mime.addresses(header("From"))
     return MessageSummary(
         id=_message_id(path, uidvalidity, stored.uid),
@@ -381,7 +384,8 @@ class FakeMailbox(BaseMailbox):
                     state = self.server._folder(self.address, path)
                 except errors.FolderNotFound:
                     state = None
-                stored = state.messages.get(uid) if state and state.uidvalidity == validity else None
+                current = state is not None and state.uidvalidity == validity
+                stored = state.messages.get(uid) if state is not None and current else None
                 if stored is None:
                     raise errors.MessageNotFound(f"Message {message_id!r} was not found.",
                                                  provider="fake", code=message_id)
