@@ -288,6 +288,8 @@ class FakeMailbox(BaseMailbox):
         super().__init__(address=address, sent_folder=sent_folder,
                          role_overrides=role_overrides, retry=retry)
         self.server = server if server is not None else FakeMailServer()
+        if self.server.saves_sent_copy:
+            self.capabilities = type(self).capabilities | {Capability.PROVIDER_SAVES_SENT}
         self.closed = False
         self.server._check("connect", address)
         self.server.account(address)
