@@ -113,6 +113,9 @@ TABLE = ErrorTable(
         _R(errors.FolderNotFound, code="list:notFound",
            remedy="The label no longer exists: refresh mailbox.folders() and pick another."),
         _R(errors.FolderNotFound, code="folders:notFound"),
+        _R(errors.MessageNotFound, code="fetch:invalidArgument", pattern=r"Invalid id value",
+           source="gmail.not_found",
+           remedy="No message has this id in the mailbox: use an id from list_messages()."),
         _R(errors.MessageNotFound, code="notFound", source="gmail.not_found",
            remedy="The message no longer exists in Gmail (deleted or an id from another "
                   "mailbox): list the folder again."),
@@ -342,7 +345,8 @@ def _from_signals(
 ) -> errors.InboxLinkError:
     found = _match(TABLE, signals)
     if found is None:
-        return TABLE.error_for(signals[0])
+        plain = [s for s in signals if ":" not in (s.code or "")]
+        return TABLE.error_for(plain[0] if plain else signals[0])
     rule, signal = found
     extra: dict[str, Any] = {}
     if issubclass(rule.error, errors.RateLimited):
