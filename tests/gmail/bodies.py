@@ -78,7 +78,8 @@ def oauth(error: str, description: str, **extra: str) -> dict[str, str]:
 
 #: entry id -> (HTTP status, token endpoint body)
 OAUTH: dict[str, tuple[int, dict[str, str]]] = {
-    "google_oauth.token_revoked": (400, oauth("invalid_grant", "Token has been expired or revoked.")),
+    "google_oauth.token_revoked": (400, oauth("invalid_grant",
+                                              "Token has been expired or revoked.")),
     "google_oauth.admin_policy_enforced": (400, oauth(
         "admin_policy_enforced",
         "Cannot authorize one or more scopes requested due to the policies of the Google "

@@ -10,6 +10,7 @@ error body (:meth:`GmailEmulator.fail`). Every HTTP request is counted.
 from __future__ import annotations
 
 import base64
+import contextlib
 import email.parser
 import email.policy
 import itertools
@@ -96,6 +97,7 @@ class GmailEmulator:
         self.batch_sizes: list[int] = []
         self.token_requests: list[dict[str, list[str]]] = []
         self._faults: list[Fault] = []
+        self._responses: dict[tuple[Any, ...], bytes] = {}
         self._seq = itertools.count(1)
         self._ids = itertools.count(0x18C0000000000000)
         self._last_ms = 0
@@ -103,8 +105,8 @@ class GmailEmulator:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._server.emulator = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -338,6 +340,11 @@ class GmailEmulator:
             return _json(404, gmail_error(404, "Requested entity was not found.", "notFound",
                                           "NOT_FOUND"))
         fmt = query.get("format", ["full"])[0]
+        key = (message_id, fmt, tuple(query.get("fields", [])), tuple(stored.labels))
+        cached = self._responses.get(key)
+        if cached is not None:
+            # Served from the cache so that memory measured in-process is the client's.
+            return 200, {"Content-Type": "application/json; charset=UTF-8"}, cached
         resource: dict[str, Any] = {
             "id": stored.id, "threadId": stored.thread_id, "labelIds": list(stored.labels),
             "snippet": "", "sizeEstimate": len(stored.raw), "historyId": str(stored.seq),
@@ -355,7 +362,9 @@ class GmailEmulator:
             }
         if query.get("fields") == ["raw"]:
             resource = {"raw": resource.get("raw", "")}
-        return _json(200, resource)
+        response = _json(200, resource)
+        self._responses[key] = response[2]
+        return response
 
     def _thread(self, query: Mapping[str, list[str]], body: bytes, thread_id: str) -> Response:
         members = [m for m in self.messages.values() if m.thread_id == thread_id]
@@ -398,10 +407,8 @@ class GmailEmulator:
         request, raw = self._decode_raw(body)
         when = self._now_ms()
         if query.get("internalDateSource", ["receivedTime"])[0] == "dateHeader":
-            try:
+            with contextlib.suppress(TypeError, ValueError):
                 when = int(parsedate_to_datetime(str(_headers(raw)["Date"])).timestamp() * 1000)
-            except (TypeError, ValueError):
-                pass
         labels = list(request.get("labelIds") or [])
         unknown = [lb for lb in labels if lb not in SYSTEM_LABELS and lb not in self.user_labels]
         if unknown:
@@ -457,7 +464,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = _serve
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

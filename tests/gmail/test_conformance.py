@@ -20,7 +20,10 @@ class GmailFixtures(conformance.MailboxFixtures):
 
     @pytest.fixture
     def deliver(self, emulator: GmailEmulator) -> Callable[[bytes], None]:
-        return lambda raw: None if emulator.deliver(raw) else None
+        def deliver(raw: bytes) -> None:
+            emulator.deliver(raw)
+
+        return deliver
 
     @pytest.fixture
     def outbox(self, emulator: GmailEmulator) -> Callable[[], list[bytes]]:

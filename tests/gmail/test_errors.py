@@ -87,11 +87,13 @@ def test_api_error_is_typed(emulator: GmailEmulator, entry: str, method: str, ca
     err = info.value
     assert type(err) is expected
     assert err.provider == "gmail"
-    assert err.remedy and err.remedy != errors.InboxLinkError.default_remedy
+    assert err.remedy
+    assert err.remedy != errors.InboxLinkError.default_remedy
     assert err.__cause__ is not None
     assert type(err.__cause__).__module__.startswith("googleapiclient")
     rule = TABLE.match(_signal_for(entry, status, body))
-    assert rule is not None and rule.error is expected
+    assert rule is not None
+    assert rule.error is expected
 
 
 def _signal_for(entry: str, status: int, body: dict[str, Any]) -> Any:
@@ -220,7 +222,8 @@ OAUTH_CASES: list[tuple[str, str, type[errors.InboxLinkError]]] = [
 ]
 
 
-@pytest.mark.parametrize(("entry", "kind", "expected"), OAUTH_CASES, ids=[c[0] for c in OAUTH_CASES])
+@pytest.mark.parametrize(("entry", "kind", "expected"), OAUTH_CASES,
+                         ids=[c[0] for c in OAUTH_CASES])
 def test_oauth_refresh_error_is_typed(emulator: GmailEmulator, entry: str, kind: str,
                                       expected: type[errors.InboxLinkError]) -> None:
     status, body = bodies.OAUTH[entry]
@@ -232,7 +235,8 @@ def test_oauth_refresh_error_is_typed(emulator: GmailEmulator, entry: str, kind:
     err = info.value
     assert type(err) is expected
     assert type(err.__cause__).__name__ in ("RefreshError", "ReauthFailError")
-    assert err.remedy and err.remedy != expected.default_remedy
+    assert err.remedy
+    assert err.remedy != expected.default_remedy
     assert "refresh-token-secret" not in str(err)
     assert emulator.token_requests, "google-auth really called the token endpoint"
     assert not any(c == "labels.list" for c in emulator.calls)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from inboxlink import errors
 from inboxlink.models import FolderRole, OutgoingMessage, SentCopy
 from inboxlink.testing.conformance import make_message
@@ -81,8 +83,6 @@ def test_append_to_sent_uses_insert_with_the_date_header(emulator: GmailEmulator
 
 def test_send_without_recipients_is_refused_before_the_api(emulator: GmailEmulator) -> None:
     mailbox = make_mailbox(emulator)
-    try:
+    with pytest.raises(errors.InvalidMessage):
         mailbox.send(OutgoingMessage(subject="nobody", text="x"))
-    except errors.InvalidMessage:
-        pass
     assert "messages.send" not in emulator.calls
