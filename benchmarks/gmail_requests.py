@@ -22,11 +22,11 @@ from typing import Any
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from inboxlink.adapters.gmail import GmailMailbox, GmailSettings  # noqa: E402
-from inboxlink.adapters.gmail.quota import COST  # noqa: E402
-from inboxlink.adapters.gmail.service import authorized_http, build_service  # noqa: E402
-from inboxlink.testing.conformance import make_message  # noqa: E402
-from tests.gmail.emulator import GmailEmulator  # noqa: E402
+from inboxlink.adapters.gmail import GmailMailbox, GmailSettings
+from inboxlink.adapters.gmail.quota import COST
+from inboxlink.adapters.gmail.service import authorized_http, build_service
+from inboxlink.testing.conformance import make_message
+from tests.gmail.emulator import GmailEmulator
 
 
 def naive_list(emu: GmailEmulator, count: int) -> int:
