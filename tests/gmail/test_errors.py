@@ -327,3 +327,10 @@ def test_errors_module_imports_without_client() -> None:
 
 def test_timestamps_are_aware() -> None:
     assert dt.datetime.now(dt.timezone.utc).tzinfo is not None
+
+
+def test_docs_explain_every_catalog_entry() -> None:
+    page = pathlib.Path(__file__).parents[2] / "docs" / "gmail.md"
+    text = page.read_text()
+    for entry in _catalog_ids():
+        assert f"`{entry}`" in text, f"docs/gmail.md does not explain {entry}"
