@@ -7,7 +7,7 @@ google-auth credentials refresh.
 
 from __future__ import annotations
 
-import datetime as dt
+import json
 import pathlib
 from collections.abc import Callable
 from typing import Any
@@ -98,7 +98,7 @@ def test_api_error_is_typed(emulator: GmailEmulator, entry: str, method: str, ca
 
 def _signal_for(entry: str, status: int, body: dict[str, Any]) -> Any:
     # The rule the table picks for this body, as the adapter would see it (any operation).
-    signals, _ = signals_from_http_error(status, __import__("json").dumps(body), "x")
+    signals, _ = signals_from_http_error(status, json.dumps(body), "x")
     for rule in TABLE.rules:
         if any(rule.matches(s) for s in signals):
             assert rule.source == entry or rule.source is None, (entry, rule)
@@ -185,7 +185,7 @@ def test_unknown_and_malformed_ids_are_not_found(emulator: GmailEmulator) -> Non
 def test_history_expired_maps_to_cursor_expired() -> None:
     # inboxlink does not call history.list yet; the row is kept for when it does.
     status, body = bodies.GMAIL["gmail.history_expired"]
-    signals, _ = signals_from_http_error(status, __import__("json").dumps(body), "history")
+    signals, _ = signals_from_http_error(status, json.dumps(body), "history")
     rule = next(r for r in TABLE.rules if any(r.matches(s) for s in signals))
     assert rule.error is errors.CursorExpired
     assert rule.source == "gmail.history_expired"
@@ -197,6 +197,15 @@ def test_invalid_raw_on_insert(emulator: GmailEmulator) -> None:
              "required", "invalidArgument", "INVALID_ARGUMENT"))
     with pytest.raises(errors.InvalidMessage):
         _append(make_mailbox(emulator), emulator)
+
+
+def test_expired_static_token_inside_a_batch(emulator: GmailEmulator) -> None:
+    # The batch answers 401 per call and googleapiclient tries to refresh a bare token.
+    message_id = emulator.deliver(make_message(1))
+    mailbox = make_mailbox(emulator, access_token="expired-token")
+    with pytest.raises(errors.InvalidCredentials) as info:
+        mailbox.fetch(message_id)
+    assert type(info.value.__cause__).__name__ == "RefreshError"
 
 
 def test_expired_static_token(emulator: GmailEmulator) -> None:
@@ -323,10 +332,6 @@ def test_errors_module_imports_without_client() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert int(out.stdout) > 20
-
-
-def test_timestamps_are_aware() -> None:
-    assert dt.datetime.now(dt.timezone.utc).tzinfo is not None
 
 
 def test_docs_explain_every_catalog_entry() -> None:

@@ -107,3 +107,16 @@ def test_connect_by_url(emulator: GmailEmulator) -> None:
     assert mailbox.address == emulator.address
     assert len(mailbox.list_messages("INBOX").items) == 1
     assert "good-token" not in repr(mailbox) + repr(mailbox.settings)
+
+
+def test_discovery_document_is_parsed_once_per_process(emulator: GmailEmulator) -> None:
+    from inboxlink.adapters.gmail import service
+
+    make_mailbox(emulator)
+    before = service.discovery_document.cache_info()
+    make_mailbox(emulator)
+    make_mailbox(emulator)
+    after = service.discovery_document.cache_info()
+    assert after.misses == before.misses
+    assert after.hits == before.hits + 2
+    assert service.discovery_document()["rootUrl"] == "https://gmail.googleapis.com/"

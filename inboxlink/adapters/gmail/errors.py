@@ -140,6 +140,12 @@ TABLE = ErrorTable(
                   "credentials with a refresh token (credentials=) so inboxlink renews it, "
                   "or get a fresh access token."),
         # ---------------------------------------------------------------- OAuth token endpoint
+        # A bare access token met a 401 where the client tries to refresh (batch calls).
+        _R(errors.InvalidCredentials, pattern=r"necessary fields need to refresh",
+           source="gmail.invalid_credentials_401",
+           remedy="Gmail refused the access token (expired or revoked) and a bare token "
+                  "cannot be renewed: pass google-auth credentials with a refresh token "
+                  "(credentials=), or get a fresh access token."),
         _R(errors.InteractionRequired, pattern=r"invalid_rapt|rapt_required|Reauthentication",
            source="google_oauth.reauth_required",
            remedy="The organization requires the user to sign in to Google again (session "

@@ -268,7 +268,7 @@ class GmailMailbox(BaseMailbox):
         try:
             with self._boundary("fetch"):
                 request = self._messages.list(userId=self.settings.user_id, maxResults=1,
-                                              q=f"rfc822msgid:{message_id}",
+                                              q=f"rfc822msgid:{message_id.strip('<>')}",
                                               includeSpamTrash=True)
                 found = self._execute(request, "messages.list").get("messages") or ()
         except errors.InboxLinkError as exc:
@@ -283,7 +283,8 @@ class GmailMailbox(BaseMailbox):
         # what the recipients get); there is no separate envelope.
         raw = prepared.raw
         if prepared.bcc:
-            raw = ("Bcc: " + ", ".join(str(a) for a in prepared.bcc) + "\r\n").encode() + raw
+            bcc = ", ".join(a.email for a in prepared.bcc)
+            raw = f"Bcc: {bcc}\r\n".encode() + raw
         body: dict[str, Any] = {"raw": convert.b64encode(raw)}
         if prepared.in_reply_to:
             thread = self._thread_of(prepared.in_reply_to)
