@@ -83,3 +83,22 @@ def test_unreachable_endpoint_is_typed() -> None:
                                          api_endpoint="http://127.0.0.1:9/", timeout=2))
     with pytest.raises(errors.ServerUnreachable):
         mailbox.folders()
+
+
+@pytest.mark.parametrize("url", ["gmail://", "gmail:///nobody"])
+def test_url_without_an_address_is_refused(url: str) -> None:
+    with pytest.raises(errors.ConfigurationError):
+        GmailMailbox.from_url(url, access_token="t")
+
+
+def test_unknown_option_is_a_configuration_error() -> None:
+    with pytest.raises(errors.ConfigurationError):
+        GmailMailbox.from_url("gmail://a@gmail.com", access_token="t", colour="blue")
+
+
+def test_close_twice(emulator: GmailEmulator) -> None:
+    mailbox = make_mailbox(emulator)
+    mailbox.folders()
+    mailbox.close()
+    mailbox.close()
+    assert mailbox.folders(refresh=True)  # reconnects on demand
