@@ -365,7 +365,6 @@ def _from_signals(
     code = (signal.code or "").partition(":")[2] or signal.code
     if code is None and signal.status is not None:
         code = str(signal.status)
-    # The code alone may hit an earlier row without the prefix: build from this rule.
     kwargs: dict[str, Any] = {"provider": PROVIDER, "code": code}
     if rule.remedy:
         kwargs["remedy"] = rule.remedy

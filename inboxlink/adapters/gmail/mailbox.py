@@ -133,11 +133,16 @@ class GmailMailbox(BaseMailbox):
 
     def _batch(self, operation: str, build: Callable[[str], Any], method: str,
                ids: list[str]) -> dict[str, Any]:
-        """Run ``build(id)`` for every id in batches; retry only the calls that failed
-        with a retryable error; raise the first other failure (untranslated)."""
+        """Run ``build(id)`` for every id in batches of ``batch_size``.
+
+        Calls that failed with a retryable error (throttled, 5xx) are repeated alone —
+        never the whole batch — within the retry policy's attempts and total time; any
+        other failure is raised as the client raised it, for the boundary to translate.
+        """
         results: dict[str, Any] = {}
         pending = list(dict.fromkeys(ids))
         policy = self._retry
+        started = time.monotonic()
         attempt = 0
         while pending:
             attempt += 1
@@ -149,10 +154,11 @@ class GmailMailbox(BaseMailbox):
                 break
             translated = {k: _typed(operation, v) for k, v in failed.items()}
             hard = [k for k in pending if k in failed and not is_retryable(translated[k])]
-            if hard or attempt >= policy.max_attempts:
-                raise failed[hard[0] if hard else next(iter(failed))]
             waits = [getattr(e, "retry_after", None) or 0.0 for e in translated.values()]
-            wait = max([policy.initial * 2 ** (attempt - 1), *waits])
+            wait = max(min(policy.initial * 2 ** (attempt - 1), policy.max_wait), *waits)
+            out_of_time = time.monotonic() - started + wait > policy.max_total
+            if hard or attempt >= policy.max_attempts or out_of_time:
+                raise failed[hard[0] if hard else next(iter(failed))]
             log.info("gmail: %d of %d calls throttled, retrying in %.1fs",
                      len(failed), len(pending), wait)
             if not waits_disabled():
