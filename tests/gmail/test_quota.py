@@ -75,3 +75,18 @@ def test_mailbox_counts_units_per_call(emulator: GmailEmulator) -> None:
 
 def test_pacing_can_be_switched_off(emulator: GmailEmulator) -> None:
     assert make_mailbox(emulator, quota_units_per_minute=None).bucket is None
+
+
+def test_listing_is_paced_by_the_mailbox_bucket(emulator: GmailEmulator) -> None:
+    for n in range(250):
+        emulator.deliver(make_message(n))
+    mailbox = make_mailbox(emulator)
+    clock = FakeClock()
+    mailbox.bucket = TokenBucket(1000, 100, clock=clock, sleep=clock.sleep)
+    mailbox.folders()  # 1 unit
+    mailbox.list_messages("INBOX", limit=500)  # 5 + 250 x 5 units, in five batches of 50
+    assert mailbox.bucket.spent == 1256
+    # 1,000 units were in the bucket; the other 256 took 2.56 s to refill, spread over the
+    # batches that needed them rather than taken as one burst.
+    assert sum(clock.sleeps) == pytest.approx(2.56)
+    assert len(clock.sleeps) >= 2
