@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from tests.gmail.emulator import gmail_error
+from .emulator import gmail_error
 
 PROJECT = "123456789012"
 _DISABLED = (

@@ -6,9 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from inboxlink.adapters.gmail import GmailMailbox, GmailSettings
-from inboxlink.retry import RetryPolicy
-from tests.gmail.emulator import GmailEmulator
+from inboxlink.adapters.gmail import GmailMailbox
+
+from .emulator import GmailEmulator
+from .support import make_mailbox
 
 
 @pytest.fixture(autouse=True)
@@ -23,15 +24,6 @@ def emulator() -> Iterator[GmailEmulator]:
         yield emu
     finally:
         emu.stop()
-
-
-def make_mailbox(emulator: GmailEmulator, **options: object) -> GmailMailbox:
-    settings: dict[str, object] = {
-        "address": emulator.address, "access_token": "good-token",
-        "api_endpoint": emulator.url, "retry": RetryPolicy(max_attempts=3),
-    }
-    settings.update(options)
-    return GmailMailbox(GmailSettings(**settings))  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 from typing import Any
 
-from tests.gmail.emulator import GmailEmulator
+from .emulator import GmailEmulator
 
 SCOPES = ["https://www.googleapis.com/auth/gmail.modify"]
 

@@ -10,9 +10,10 @@ import pytest
 from inboxlink import errors
 from inboxlink.adapters.gmail import GmailMailbox, GmailSettings
 from inboxlink.testing.conformance import make_message
-from tests.gmail.conftest import make_mailbox
-from tests.gmail.credentials import service_account_credentials, user_credentials
-from tests.gmail.emulator import GmailEmulator
+
+from .credentials import service_account_credentials, user_credentials
+from .emulator import GmailEmulator
+from .support import make_mailbox
 
 
 def test_user_credentials_are_refreshed_at_the_emulator(emulator: GmailEmulator) -> None:

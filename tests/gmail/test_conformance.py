@@ -8,8 +8,9 @@ import pytest
 
 from inboxlink.adapters.gmail import GmailMailbox
 from inboxlink.testing import conformance
-from tests.gmail.conftest import make_mailbox
-from tests.gmail.emulator import GmailEmulator
+
+from .emulator import GmailEmulator
+from .support import make_mailbox
 
 
 class GmailFixtures(conformance.MailboxFixtures):

@@ -25,10 +25,11 @@ from inboxlink.adapters.gmail.errors import (
 )
 from inboxlink.models import OutgoingMessage
 from inboxlink.testing.conformance import make_message
-from tests.gmail import bodies
-from tests.gmail.conftest import make_mailbox
-from tests.gmail.credentials import service_account_credentials, user_credentials
-from tests.gmail.emulator import GmailEmulator
+
+from . import bodies
+from .credentials import service_account_credentials, user_credentials
+from .emulator import GmailEmulator
+from .support import make_mailbox
 
 ERRORS_YAML = pathlib.Path("/work/shared/errors.yaml")
 REPO_COPY = pathlib.Path(__file__).with_name("errors_gmail.yaml")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from inboxlink.models import FolderRole, RoleSource
 from inboxlink.testing.conformance import make_message
-from tests.gmail.conftest import make_mailbox
-from tests.gmail.emulator import GmailEmulator
+
+from .emulator import GmailEmulator
+from .support import make_mailbox
 
 
 def test_system_labels_have_provider_roles(emulator: GmailEmulator) -> None:

@@ -6,8 +6,9 @@ import pytest
 
 from inboxlink.adapters.gmail.quota import COST, PER_USER_UNITS_PER_MINUTE, TokenBucket
 from inboxlink.testing.conformance import make_message
-from tests.gmail.conftest import make_mailbox
-from tests.gmail.emulator import GmailEmulator
+
+from .emulator import GmailEmulator
+from .support import make_mailbox
 
 
 class FakeClock:

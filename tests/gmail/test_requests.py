@@ -9,8 +9,9 @@ import pytest
 from inboxlink import connect
 from inboxlink.adapters.gmail import GmailMailbox
 from inboxlink.testing.conformance import make_message
-from tests.gmail.conftest import make_mailbox
-from tests.gmail.emulator import GmailEmulator
+
+from .emulator import GmailEmulator
+from .support import make_mailbox
 
 
 def _fill(emulator: GmailEmulator, count: int) -> list[str]:

@@ -9,9 +9,10 @@ import pytest
 from inboxlink import errors
 from inboxlink.models import FolderRole, OutgoingMessage, SentCopy
 from inboxlink.testing.conformance import make_message
-from tests.gmail import bodies
-from tests.gmail.conftest import make_mailbox
-from tests.gmail.emulator import GmailEmulator
+
+from . import bodies
+from .emulator import GmailEmulator
+from .support import make_mailbox
 
 
 def test_send_is_saved_by_gmail_once(emulator: GmailEmulator) -> None:

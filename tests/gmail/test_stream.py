@@ -8,8 +8,9 @@ import tracemalloc
 
 from inboxlink.adapters.gmail.convert import b64encode, write_raw_field
 from inboxlink.testing.conformance import make_message
-from tests.gmail.conftest import make_mailbox
-from tests.gmail.emulator import GmailEmulator
+
+from .emulator import GmailEmulator
+from .support import make_mailbox
 
 SIZE = 6 * 1024 * 1024
 
