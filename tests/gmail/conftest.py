@@ -6,10 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from inboxlink.adapters.gmail import GmailMailbox
-
 from .emulator import GmailEmulator
-from .support import make_mailbox
 
 
 @pytest.fixture(autouse=True)
@@ -25,8 +22,3 @@ def emulator() -> Iterator[GmailEmulator]:
     finally:
         emu.stop()
 
-
-@pytest.fixture
-def gmail(emulator: GmailEmulator) -> Iterator[GmailMailbox]:
-    with make_mailbox(emulator) as mailbox:
-        yield mailbox

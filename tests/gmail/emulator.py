@@ -19,7 +19,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from email.utils import getaddresses, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -470,11 +470,3 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
-
-def running() -> Iterator[GmailEmulator]:
-    """Start an emulator, yield it, stop it (for fixtures)."""
-    emulator = GmailEmulator().start()
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
