@@ -1,0 +1,66 @@
+"""Settings for :class:`~inboxlink.adapters.gmail.GmailMailbox` (no client library needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from inboxlink.models import FolderRole
+from inboxlink.retry import RetryPolicy
+
+__all__ = ["DEFAULT_API_ENDPOINT", "GmailSettings"]
+
+DEFAULT_API_ENDPOINT = "https://gmail.googleapis.com/"
+#: Gmail refuses batches of more than 100 calls and rate-limits those above 50
+MAX_BATCH = 100
+
+
+def _endpoint(value: str) -> str:
+    return value if value.endswith("/") else value + "/"
+
+
+def _batch_size(instance: Any, attribute: Any, value: int) -> None:
+    if not 1 <= value <= MAX_BATCH:
+        raise ValueError(f"batch_size must be between 1 and {MAX_BATCH} (Gmail's limit)")
+
+
+@attrs.define(kw_only=True)
+class GmailSettings:
+    """How to reach one Gmail mailbox.
+
+    Args:
+        address: the mailbox's address (``alice@gmail.com``).
+        credentials: google-auth credentials: user OAuth
+            (``google.oauth2.credentials.Credentials`` with a refresh token) or a service
+            account (``google.oauth2.service_account.Credentials``) used with ``subject``.
+        access_token: a bare OAuth access token instead of ``credentials`` (never renewed).
+        subject: for a service account with domain-wide delegation: the user to act as
+            (defaults to ``address`` when the credentials support ``with_subject``).
+        api_endpoint: the Gmail API root; batches go to ``<api_endpoint>batch/gmail/v1``.
+        user_id: the Gmail ``userId`` (``"me"`` = the authorized user).
+        timeout: seconds per HTTP request.
+        batch_size: calls per batch request (Gmail allows 100 and advises at most 50).
+        quota_units_per_minute: pace under this many quota units a minute (Gmail's per-user
+            limit is 15,000); ``None`` turns pacing off.
+        sent_folder / role_overrides / retry: as for every adapter.
+    """
+
+    address: str
+    credentials: Any = attrs.field(default=None, repr=False)
+    access_token: str | None = attrs.field(default=None, repr=False)
+    subject: str | None = None
+    api_endpoint: str = attrs.field(default=DEFAULT_API_ENDPOINT, converter=_endpoint)
+    user_id: str = "me"
+    timeout: float = 60.0
+    batch_size: int = attrs.field(default=50, validator=_batch_size)
+    quota_units_per_minute: int | None = 15_000
+    sent_folder: str | None = None
+    role_overrides: Mapping[FolderRole, str] | None = None
+    retry: RetryPolicy | None = None
+
+    @property
+    def batch_uri(self) -> str:
+        """Where batch requests go: always derived from :attr:`api_endpoint`."""
+        return self.api_endpoint + "batch/gmail/v1"

@@ -1,0 +1,472 @@
+"""A local Gmail API emulator: a real HTTP server on 127.0.0.1 speaking the Gmail v1 wire API.
+
+It serves what the adapter and google-api-python-client send: labels, messages
+list/get(metadata|raw|minimal)/send/insert/import, threads.get, the batch endpoint
+(``multipart/mixed`` of ``application/http`` parts, answered the same way), and an OAuth
+token endpoint for google-auth refreshes. Any response can be replaced by an injected
+error body (:meth:`GmailEmulator.fail`). Every HTTP request is counted.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import email.parser
+import email.policy
+import itertools
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from email.utils import getaddresses, parsedate_to_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import attrs
+
+SYSTEM_LABELS = (
+    "INBOX", "SENT", "DRAFT", "TRASH", "SPAM", "STARRED", "IMPORTANT", "UNREAD", "CHAT",
+    "CATEGORY_PERSONAL", "CATEGORY_SOCIAL", "CATEGORY_PROMOTIONS", "CATEGORY_UPDATES",
+    "CATEGORY_FORUMS",
+)
+_HEADERS_ONLY = email.parser.BytesHeaderParser(policy=email.policy.compat32)
+_MESSAGE_PATH = re.compile(r"^/gmail/v1/users/(?P<user>[^/]+)/(?P<rest>.*)$")
+Response = tuple[int, dict[str, str], bytes]
+
+
+def gmail_error(status: int, message: str, reason: str | None = None,
+                rpc_status: str | None = None, domain: str = "global",
+                details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A Gmail error body shaped like Google's (``error.errors[]``, ``status``, ``details``)."""
+    error: dict[str, Any] = {"code": status, "message": message}
+    if reason:
+        error["errors"] = [{"message": message, "domain": domain, "reason": reason}]
+    if rpc_status:
+        error["status"] = rpc_status
+    if details:
+        error["details"] = details
+    return {"error": error}
+
+
+class _Refused(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+@attrs.define
+class Stored:
+    id: str
+    thread_id: str
+    raw: bytes
+    labels: list[str]
+    internal_ms: int
+    seq: int
+
+
+@attrs.define
+class Outgoing:
+    raw: bytes  #: what recipients get (Bcc removed)
+    recipients: list[str]
+
+
+@attrs.define
+class Fault:
+    operation: str
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    times: int
+
+
+class GmailEmulator:
+    """State of one Gmail account plus the server that serves it."""
+
+    def __init__(self, address: str = "alice@gmail.com") -> None:
+        self.address = address
+        self.tokens: set[str] = {"good-token"}
+        self.user_labels: dict[str, str] = {}  # id -> name
+        self.messages: dict[str, Stored] = {}
+        self.outbox: list[Outgoing] = []
+        #: (method, path) of every HTTP request, a batch once
+        self.requests: list[tuple[str, str]] = []
+        #: operation names of every API call, batched or not
+        self.calls: list[str] = []
+        self.batch_sizes: list[int] = []
+        self.token_requests: list[dict[str, list[str]]] = []
+        self._faults: list[Fault] = []
+        self._responses: dict[tuple[Any, ...], bytes] = {}
+        self._seq = itertools.count(1)
+        self._ids = itertools.count(0x18C0000000000000)
+        self._last_ms = 0
+        self._lock = threading.RLock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+        self._server.emulator = self  # type: ignore[attr-defined]
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+
+    @property
+    def token_uri(self) -> str:
+        return self.url + "token"
+
+    def start(self) -> GmailEmulator:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.calls.clear()
+            self.batch_sizes.clear()
+
+    # ------------------------------------------------------------------ test helpers
+    def add_label(self, name: str) -> str:
+        label_id = f"Label_{len(self.user_labels) + 1}"
+        self.user_labels[label_id] = name
+        return label_id
+
+    def deliver(self, raw: bytes, labels: tuple[str, ...] = ("INBOX", "UNREAD")) -> str:
+        """Incoming mail, as Gmail's SMTP side would store it (arrival time = now)."""
+        return self._store(raw, list(labels), self._now_ms(), thread_id=None)
+
+    def fail(self, operation: str, status: int, body: Mapping[str, Any] | bytes | str,
+             *, times: int = 1, headers: Mapping[str, str] | None = None) -> None:
+        """Answer the next ``times`` calls of ``operation`` (``messages.get``, ``batch``,
+        ``token``, ``*`` …) with ``status`` and ``body``."""
+        raw = body if isinstance(body, bytes) else (
+            body.encode() if isinstance(body, str) else json.dumps(body).encode())
+        self._faults.append(Fault(operation, status, raw, dict(headers or {}), times))
+
+    def sent_raw(self) -> list[bytes]:
+        return [o.raw for o in self.outbox]
+
+    # ------------------------------------------------------------------ internals
+    def _now_ms(self) -> int:
+        with self._lock:
+            self._last_ms = max(int(time.time() * 1000), self._last_ms + 1)
+            return self._last_ms
+
+    def _new_id(self) -> str:
+        return format(next(self._ids), "x")
+
+    def _store(self, raw: bytes, labels: list[str], internal_ms: int,
+               thread_id: str | None) -> str:
+        with self._lock:
+            message_id = self._new_id()
+            self.messages[message_id] = Stored(message_id, thread_id or message_id, raw, labels,
+                                               internal_ms, next(self._seq))
+            return message_id
+
+    def _fault_for(self, operation: str) -> Response | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.operation in (operation, "*") and fault.times > 0:
+                    fault.times -= 1
+                    headers = {"Content-Type": "application/json; charset=UTF-8", **fault.headers}
+                    return fault.status, headers, fault.body
+        return None
+
+    # ------------------------------------------------------------------ dispatch
+    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes,
+               *, in_batch: bool = False) -> Response:
+        parts = urlsplit(target)
+        path, query = parts.path, parse_qs(parts.query)
+        if not in_batch:
+            with self._lock:
+                self.requests.append((method, path))
+        if path == "/token" and method == "POST":
+            return self._token(body)
+        if path == "/batch/gmail/v1" and method == "POST":
+            return self._batch(headers, body)
+        match = _MESSAGE_PATH.match(path)
+        if not match:
+            return _json(404, gmail_error(404, "Not Found", "notFound", "NOT_FOUND"))
+        operation, handler, args = self._route(method, match.group("rest"))
+        with self._lock:
+            self.calls.append(operation)
+        fault = self._fault_for(operation)
+        if fault is not None:
+            return fault
+        auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+        if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
+            return _json(401, gmail_error(
+                401, "Request had invalid authentication credentials. Expected OAuth 2 access "
+                     "token, login cookie or other valid authentication credential.",
+                "authError", "UNAUTHENTICATED"), {"WWW-Authenticate": 'Bearer realm="x"'})
+        if match.group("user") not in ("me", self.address):
+            return _json(400, gmail_error(400, "Precondition check failed.",
+                                          "failedPrecondition", "FAILED_PRECONDITION"))
+        if handler is None:
+            return _json(404, gmail_error(404, "Not Found", "notFound", "NOT_FOUND"))
+        try:
+            return handler(query, body, *args)
+        except _Refused as refused:
+            return refused.response
+
+    def _route(self, method: str, rest: str) -> tuple[str, Callable[..., Response] | None,
+                                                      tuple[str, ...]]:
+        segments = rest.split("/")
+        table: list[tuple[str, tuple[str, ...], str, Callable[..., Response]]] = [
+            ("GET", ("labels",), "labels.list", self._labels),
+            ("GET", ("messages",), "messages.list", self._list),
+            ("POST", ("messages", "send"), "messages.send", self._send),
+            ("POST", ("messages", "import"), "messages.import", self._import),
+            ("POST", ("messages",), "messages.insert", self._insert),
+            ("GET", ("messages", "*"), "messages.get", self._get),
+            ("GET", ("threads", "*"), "threads.get", self._thread),
+        ]
+        for verb, shape, name, fn in table:
+            if verb == method and len(shape) == len(segments) and all(
+                    s == "*" or s == seg for s, seg in zip(shape, segments, strict=True)):
+                args = tuple(seg for s, seg in zip(shape, segments, strict=True) if s == "*")
+                return name, fn, args
+        return f"{method} {rest}", None, ()
+
+    # ------------------------------------------------------------------ batch
+    def _batch(self, headers: Mapping[str, str], body: bytes) -> Response:
+        fault = self._fault_for("batch")
+        if fault is not None:
+            return fault
+        content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+        if not content_type.startswith("multipart/mixed"):
+            return _json(400, gmail_error(400, "Bad Request", "badRequest", "INVALID_ARGUMENT"))
+        outer = email.parser.Parser(policy=email.policy.compat32).parsestr(
+            f"Content-Type: {content_type}\r\n\r\n" + body.decode("utf-8"))
+        parts = outer.get_payload()
+        if len(parts) > 100:
+            return _json(400, gmail_error(400, "Too many requests in batch.", "badRequest"))
+        with self._lock:
+            self.batch_sizes.append(len(parts))
+        boundary = "batch_" + uuid.uuid4().hex
+        out: list[bytes] = []
+        for part in parts:
+            cid = str(part["Content-ID"]).strip()
+            status, rheaders, rbody = self._batch_part(str(part.get_payload()))
+            head = "".join(f"{k}: {v}\r\n" for k, v in rheaders.items())
+            out.append(
+                f"--{boundary}\r\nContent-Type: application/http\r\n"
+                f"Content-ID: <response-{cid[1:]}\r\n\r\n"
+                f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n{head}\r\n".encode()
+                + rbody + b"\r\n")
+        out.append(f"--{boundary}--\r\n".encode())
+        return 200, {"Content-Type": f"multipart/mixed; boundary={boundary}"}, b"".join(out)
+
+    def _batch_part(self, payload: str) -> Response:
+        request_line, _, rest = payload.replace("\r\n", "\n").partition("\n")
+        head, _, inner_body = rest.partition("\n\n")
+        method, target, _ = request_line.split(" ", 2)
+        inner = email.parser.Parser(policy=email.policy.compat32).parsestr(head + "\n\n",
+                                                                           headersonly=True)
+        return self.handle(method, target, dict(inner.items()), inner_body.encode(),
+                           in_batch=True)
+
+    # ------------------------------------------------------------------ OAuth
+    def _token(self, body: bytes) -> Response:
+        form = parse_qs(body.decode())
+        with self._lock:
+            self.token_requests.append(form)
+        fault = self._fault_for("token")
+        if fault is not None:
+            return fault
+        token = "issued-" + uuid.uuid4().hex
+        self.tokens.add(token)
+        return _json(200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer",
+                           "scope": "https://www.googleapis.com/auth/gmail.modify"})
+
+    # ------------------------------------------------------------------ resources
+    def _labels(self, query: Mapping[str, list[str]], body: bytes) -> Response:
+        labels = [{"id": lb, "name": lb, "type": "system"} for lb in SYSTEM_LABELS]
+        labels += [{"id": i, "name": n, "type": "user", "messageListVisibility": "show",
+                    "labelListVisibility": "labelShow"} for i, n in self.user_labels.items()]
+        return _json(200, {"labels": labels})
+
+    def _ordered(self, query: Mapping[str, list[str]]) -> list[Stored]:
+        wanted = set(query.get("labelIds", []))
+        spam_trash = query.get("includeSpamTrash", ["false"])[0] == "true"
+        search = query.get("q", [""])[0]
+        with self._lock:
+            found = list(self.messages.values())
+        if wanted:
+            found = [m for m in found if wanted <= set(m.labels)]
+        if not spam_trash and not wanted & {"SPAM", "TRASH"}:
+            found = [m for m in found if not {"SPAM", "TRASH"} & set(m.labels)]
+        if search.startswith("rfc822msgid:"):
+            needle = search.partition(":")[2].strip("<>")
+            found = [m for m in found
+                     if str(_headers(m.raw).get("Message-ID", "")).strip().strip("<>") == needle]
+        found.sort(key=lambda m: (m.internal_ms, m.seq), reverse=True)
+        return found
+
+    def _list(self, query: Mapping[str, list[str]], body: bytes) -> Response:
+        size = int(query.get("maxResults", ["100"])[0])
+        if not 1 <= size <= 500:
+            return _json(400, gmail_error(400, "Invalid maxResults", "invalidArgument",
+                                          "INVALID_ARGUMENT"))
+        start = 0
+        if "pageToken" in query:
+            try:
+                start = int(base64.urlsafe_b64decode(query["pageToken"][0]).decode())
+            except ValueError:
+                return _json(400, gmail_error(400, "Invalid pageToken", "invalidArgument",
+                                              "INVALID_ARGUMENT"))
+        found = self._ordered(query)
+        page = found[start:start + size]
+        result: dict[str, Any] = {"resultSizeEstimate": len(found)}
+        if page:
+            result["messages"] = [{"id": m.id, "threadId": m.thread_id} for m in page]
+        if start + size < len(found):
+            result["nextPageToken"] = base64.urlsafe_b64encode(
+                str(start + size).encode()).decode()
+        return _json(200, result)
+
+    def _get(self, query: Mapping[str, list[str]], body: bytes, message_id: str) -> Response:
+        if not re.fullmatch(r"[0-9a-f]{1,32}", message_id):
+            return _json(400, gmail_error(400, "Invalid id value", "invalidArgument",
+                                          "INVALID_ARGUMENT"))
+        stored = self.messages.get(message_id)
+        if stored is None:
+            return _json(404, gmail_error(404, "Requested entity was not found.", "notFound",
+                                          "NOT_FOUND"))
+        fmt = query.get("format", ["full"])[0]
+        key = (message_id, fmt, tuple(query.get("fields", [])), tuple(stored.labels))
+        cached = self._responses.get(key)
+        if cached is not None:
+            # Served from the cache so that memory measured in-process is the client's.
+            return 200, {"Content-Type": "application/json; charset=UTF-8"}, cached
+        resource: dict[str, Any] = {
+            "id": stored.id, "threadId": stored.thread_id, "labelIds": list(stored.labels),
+            "snippet": "", "sizeEstimate": len(stored.raw), "historyId": str(stored.seq),
+            "internalDate": str(stored.internal_ms),
+        }
+        if fmt == "raw":
+            resource["raw"] = base64.urlsafe_b64encode(stored.raw).decode()
+        elif fmt == "metadata":
+            wanted = {h.lower() for h in query.get("metadataHeaders", [])}
+            parsed = _headers(stored.raw)
+            resource["payload"] = {
+                "mimeType": parsed.get_content_type(),
+                "headers": [{"name": k, "value": _unfold(v)} for k, v in parsed.items()
+                            if not wanted or k.lower() in wanted],
+            }
+        if query.get("fields") == ["raw"]:
+            resource = {"raw": resource.get("raw", "")}
+        response = _json(200, resource)
+        self._responses[key] = response[2]
+        return response
+
+    def _thread(self, query: Mapping[str, list[str]], body: bytes, thread_id: str) -> Response:
+        members = [m for m in self.messages.values() if m.thread_id == thread_id]
+        if not members:
+            return _json(404, gmail_error(404, "Requested entity was not found.", "notFound",
+                                          "NOT_FOUND"))
+        return _json(200, {"id": thread_id, "messages": [
+            {"id": m.id, "threadId": m.thread_id, "labelIds": m.labels} for m in members]})
+
+    def _decode_raw(self, body: bytes) -> tuple[dict[str, Any], bytes]:
+        try:
+            request = json.loads(body or b"{}")
+            raw = base64.urlsafe_b64decode(request["raw"] + "=" * (-len(request["raw"]) % 4))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise _Refused(_json(400, gmail_error(
+                400, "'raw' RFC822 payload message string or uploading message via /upload/* "
+                     "URL required", "invalidArgument", "INVALID_ARGUMENT"))) from exc
+        return request, raw
+
+    def _send(self, query: Mapping[str, list[str]], body: bytes) -> Response:
+        request, raw = self._decode_raw(body)
+        headers = _headers(raw)
+        recipients = [a for _, a in getaddresses(
+            headers.get_all("To", []) + headers.get_all("Cc", []) + headers.get_all("Bcc", []))
+            if a]
+        if not recipients:
+            return _json(400, gmail_error(400, "Recipient address required", "invalidArgument",
+                                          "INVALID_ARGUMENT"))
+        thread = request.get("threadId")
+        if thread and not any(m.thread_id == thread for m in self.messages.values()):
+            return _json(404, gmail_error(404, "Requested entity was not found.", "notFound",
+                                          "NOT_FOUND"))
+        # Recipients never see Bcc; the sender's own copy keeps it (as Gmail does).
+        self.outbox.append(Outgoing(_without_bcc(raw), recipients))
+        message_id = self._store(raw, ["SENT"], self._now_ms(), thread)
+        return _json(200, {"id": message_id, "threadId": self.messages[message_id].thread_id,
+                           "labelIds": ["SENT"]})
+
+    def _insert(self, query: Mapping[str, list[str]], body: bytes) -> Response:
+        request, raw = self._decode_raw(body)
+        when = self._now_ms()
+        if query.get("internalDateSource", ["receivedTime"])[0] == "dateHeader":
+            with contextlib.suppress(TypeError, ValueError):
+                when = int(parsedate_to_datetime(str(_headers(raw)["Date"])).timestamp() * 1000)
+        labels = list(request.get("labelIds") or [])
+        unknown = [lb for lb in labels if lb not in SYSTEM_LABELS and lb not in self.user_labels]
+        if unknown:
+            return _json(400, gmail_error(400, f"Invalid label: {unknown[0]}", "invalidArgument",
+                                          "INVALID_ARGUMENT"))
+        message_id = self._store(raw, labels, when, request.get("threadId"))
+        return _json(200, {"id": message_id, "threadId": self.messages[message_id].thread_id,
+                           "labelIds": labels})
+
+    _import = _insert
+
+
+def _headers(raw: bytes) -> email.message.Message:
+    return _HEADERS_ONLY.parsebytes(raw)
+
+
+def _unfold(value: str) -> str:
+    return re.sub(r"\r?\n[ \t]+", " ", value)
+
+
+def _without_bcc(raw: bytes) -> bytes:
+    head, sep, rest = raw.partition(b"\r\n\r\n")
+    lines = re.split(rb"\r\n(?![ \t])", head)
+    kept = [ln for ln in lines if not ln.lower().startswith(b"bcc:")]
+    return b"\r\n".join(kept) + sep + rest
+
+
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+            404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error",
+            503: "Service Unavailable"}
+
+
+def _json(status: int, data: Any, headers: Mapping[str, str] | None = None) -> Response:
+    return status, {"Content-Type": "application/json; charset=UTF-8", **(headers or {})}, \
+        json.dumps(data).encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, the body waits for the
+    # client's delayed ACK (~40 ms a response), which no real server would add.
+    disable_nagle_algorithm = True
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        emulator: GmailEmulator = self.server.emulator  # type: ignore[attr-defined]
+        status, headers, payload = emulator.handle(self.command, self.path, dict(self.headers),
+                                                   body)
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+

@@ -1,0 +1,60 @@
+"""The shared conformance suite against the Gmail emulator, through the real client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from inboxlink.adapters.gmail import GmailMailbox
+from inboxlink.testing import conformance
+
+from .emulator import GmailEmulator
+from .support import make_mailbox
+
+
+class GmailFixtures(conformance.MailboxFixtures):
+    @pytest.fixture
+    def mailbox(self, emulator: GmailEmulator) -> Iterator[GmailMailbox]:
+        with make_mailbox(emulator) as mailbox:
+            yield mailbox
+
+    @pytest.fixture
+    def deliver(self, emulator: GmailEmulator) -> Callable[[bytes], None]:
+        def deliver(raw: bytes) -> None:
+            emulator.deliver(raw)
+
+        return deliver
+
+    @pytest.fixture
+    def outbox(self, emulator: GmailEmulator) -> Callable[[], list[bytes]]:
+        return emulator.sent_raw
+
+
+class TestGmailFolders(conformance.FolderTests, GmailFixtures):
+    pass
+
+
+class TestGmailList(conformance.ListTests, GmailFixtures):
+    pass
+
+
+class TestGmailFetch(conformance.FetchTests, GmailFixtures):
+    pass
+
+
+class TestGmailSend(conformance.SendTests, GmailFixtures):
+    # Gmail takes recipients only from the headers, so Bcc must be in the raw message it
+    # is given; it removes Bcc from what recipients get but keeps it in the sender's own
+    # Sent copy (as in Gmail's web UI). No API call can store the copy without it, short
+    # of sending twice. The outgoing half of this test holds (see test_send.py); the Sent
+    # copy half cannot, and this marker fails loudly if that ever changes.
+    @pytest.mark.xfail(strict=True, reason="Gmail keeps Bcc in the sender's own Sent copy")
+    def test_bcc_is_delivered_but_never_shown(
+        self, mailbox: GmailMailbox, outbox: Callable[[], list[bytes]]
+    ) -> None:
+        super().test_bcc_is_delivered_but_never_shown(mailbox, outbox)
+
+
+class TestGmailErrors(conformance.ErrorTests, GmailFixtures):
+    pass
