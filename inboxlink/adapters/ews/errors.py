@@ -73,6 +73,20 @@ TABLE = ErrorTable(
              source="ews.html_page_instead_of_soap", remedy=_URL_REMEDY),
         Rule(errors.InvalidExchangeUrl, code="SOAPError", pattern="Bad SOAP response",
              source="ews.html_page_instead_of_soap", remedy=_URL_REMEDY),
+        # ---------------------------------------------------------------- transport
+        Rule(errors.CertificateError, code="TransportError", pattern=_TLS,
+             source="ews.tls_error"),
+        Rule(errors.OperationTimeout, code="ErrorTimeoutExpired",
+             pattern=r"Reraised from (ReadTimeout|ConnectTimeout|Timeout|timeout)",
+             source="ews.connection_failed"),
+        Rule(errors.ServerUnreachable, code="ErrorTimeoutExpired", source="ews.connection_failed",
+             remedy="The Exchange server could not be reached: check the address, the network "
+                    "or VPN; a firewall or IP allow-list may block this machine."),
+        Rule(errors.ServerUnreachable, code="TransportError",
+             pattern=r"ErrorTimeoutExpired|Connection|Max retries|refused|Name or service|resolve",
+             source="ews.connection_failed",
+             remedy="The Exchange server could not be reached: check the address, the network "
+                    "or VPN; a firewall or IP allow-list may block this machine."),
         # ---------------------------------------------------------------- version
         Rule(errors.UnsupportedExchangeVersion, code=VERSION_TOO_OLD,
              source="ews.server_version_too_old",
@@ -151,20 +165,6 @@ TABLE = ErrorTable(
              source="ews.autodiscover_failed"),
         Rule(errors.AutodiscoverFailed, code="TransportError", pattern="has no DNS entry",
              source="ews.autodiscover_failed"),
-        # ---------------------------------------------------------------- transport
-        Rule(errors.CertificateError, code="TransportError", pattern=_TLS,
-             source="ews.tls_error"),
-        Rule(errors.OperationTimeout, code="ErrorTimeoutExpired",
-             pattern=r"Reraised from (ReadTimeout|ConnectTimeout|Timeout|timeout)",
-             source="ews.connection_failed"),
-        Rule(errors.ServerUnreachable, code="ErrorTimeoutExpired", source="ews.connection_failed",
-             remedy="The Exchange server could not be reached: check the address, the network "
-                    "or VPN; a firewall or IP allow-list may block this machine."),
-        Rule(errors.ServerUnreachable, code="TransportError",
-             pattern=r"Connection|Max retries|refused|Name or service|resolve",
-             source="ews.connection_failed",
-             remedy="The Exchange server could not be reached: check the address, the network "
-                    "or VPN; a firewall or IP allow-list may block this machine."),
         Rule(errors.ReauthorizationRequired, code="TokenExpiredError"),
         Rule(errors.ConfigurationError, code="InsecureTransportError",
              remedy="OAuth tokens are only sent over https: use an https:// EWS URL."),

@@ -186,7 +186,7 @@ class EwsMailbox(BaseMailbox):
         self.folders()
 
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> EwsMailbox:
+    def from_url(cls, url: str, /, **options: Any) -> EwsMailbox:
         """``ews://alice@example.com`` with ``password=``/``access_token=``, ``url=`` …"""
         return cls(EwsSettings.from_url(url, **options))
 
@@ -195,7 +195,12 @@ class EwsMailbox(BaseMailbox):
         return translating(functools.partial(ews_errors.extract, endpoint=self.endpoint), TABLE)
 
     def _fail(self, code: str, text: str, **details: Any) -> errors.InboxLinkError:
-        return TABLE.error_for(Signal("ews", code, text, details=details))
+        """The table's error for a check inboxlink makes itself (no exchangelib exception)."""
+        rule = TABLE.match(Signal("ews", code, text))
+        if rule is None:
+            return TABLE.error_for(Signal("ews", code, text, details=details))
+        message = None if details.get("server_version") else text
+        return rule.error(message, provider="ews", code=code, remedy=rule.remedy, **details)
 
     @property
     def account(self) -> Account:

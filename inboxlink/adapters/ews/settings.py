@@ -129,7 +129,7 @@ class EwsSettings:
             ) from None
 
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> EwsSettings:
+    def from_url(cls, url: str, /, **options: Any) -> EwsSettings:
         """Settings from ``ews://alice@example.com`` plus keyword options."""
         parts = urlsplit(url)
         if parts.scheme.lower() != "ews" or not parts.hostname or not parts.username:
