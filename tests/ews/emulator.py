@@ -108,9 +108,12 @@ class Item:
     is_read: bool = False
     is_draft: bool = False
     change_key: str = "CQAAABYAAAB"
+    _headers: Any = field(default=None, repr=False, compare=False)
 
     def header(self, name: str) -> str | None:
-        value = _HEADERS.parsebytes(self.mime).get(name)
+        if self._headers is None:
+            self._headers = _HEADERS.parsebytes(self.mime)
+        value = self._headers.get(name)
         return None if value is None else str(value)
 
 

@@ -41,7 +41,7 @@ from exchangelib.properties import DistinguishedFolderId, ItemId
 from exchangelib.properties import Mailbox as EwsAddress
 from exchangelib.protocol import Protocol
 from exchangelib.restriction import Q, Restriction
-from exchangelib.services import CreateItem, FindFolder, FindItem, GetFolder, GetItem
+from inboxlink.adapters.ews.services import CreateItem, FindFolder, FindItem, GetFolder, GetItem
 from exchangelib.version import Build
 
 from inboxlink import errors, mime
