@@ -16,13 +16,18 @@ from urllib.parse import urlsplit
 from inboxlink import errors
 from inboxlink.translate import ErrorTable, Rule, Signal
 
-__all__ = ["AUTH_REMEDY", "NO_SMTP_ADDRESS", "TABLE", "VERSION_TOO_OLD", "extract"]
+__all__ = [
+    "AUTH_REMEDY", "NO_SMTP_ADDRESS", "TABLE", "UNAUTHORIZED_BARE_USERNAME", "VERSION_TOO_OLD",
+    "extract",
+]
 
 #: synthetic codes for the checks inboxlink makes itself (exchangelib does not)
 VERSION_TOO_OLD = "ServerVersionTooOld"
 NO_SMTP_ADDRESS = "NoPrimarySmtpAddress"
 #: exchangelib reports a 401 retried under FaultTolerance as throttling; we mark it
 UNAUTHORIZED_RETRIED = "UnauthorizedRetried"
+#: a 401 for a login that is neither DOMAIN\\user nor a UPN
+UNAUTHORIZED_BARE_USERNAME = "UnauthorizedBareUsername"
 
 AUTH_REMEDY = (
     "Exchange refused the sign-in. Check: 1) the password; 2) if two-step verification is on, "
@@ -53,6 +58,11 @@ TABLE = ErrorTable(
              remedy="This Exchange server accepts no password sign-in method inboxlink can use "
                     "(NTLM, basic, digest). Connect with an OAuth token (access_token=) or the "
                     "graph:// adapter for Microsoft 365, or ask IT which method is allowed."),
+        Rule(errors.InvalidCredentials, code=UNAUTHORIZED_BARE_USERNAME,
+             source="ews.ntlm_domain_username",
+             remedy="Exchange refused a login without a domain. Sign in as DOMAIN\\username "
+                    "(your Windows login) or as user@domain (username=), and check the "
+                    "password (an app password if two-step verification is on)."),
         Rule(errors.InvalidCredentials, code="UnauthorizedError", source="ews.unauthorized",
              remedy=AUTH_REMEDY),
         Rule(errors.InvalidCredentials, code=UNAUTHORIZED_RETRIED,
@@ -104,6 +114,15 @@ TABLE = ErrorTable(
         Rule(errors.UnsupportedExchangeVersion, code="ErrorInvalidSchemaVersionForMailboxVersion",
              source="ews.invalid_server_version"),
         # ---------------------------------------------------------------- throttling / outages
+        # exchangelib re-raises these as ErrorServerBusy("Reraised from …"): keep the original
+        Rule(errors.TransientError, code="ErrorServerBusy",
+             pattern=r"Reraised from ErrorInternalServerTransientError.*genericerrorpage",
+             source="ews.generic_error_page_redirect"),
+        Rule(errors.TransientError, code="ErrorServerBusy",
+             pattern=r"Reraised from ErrorInternalServerTransientError",
+             source="ews.http_503"),
+        Rule(errors.RateLimited, code="ErrorServerBusy", pattern="ErrorTooManyObjectsOpened",
+             source="ews.too_many_objects_opened"),
         Rule(errors.RateLimited, code="ErrorServerBusy", source="ews.server_busy"),
         Rule(errors.RateLimited, code="RateLimitError", source="ews.server_busy"),
         Rule(errors.RateLimited, code="ErrorExceededConnectionCount",

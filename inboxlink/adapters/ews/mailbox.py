@@ -19,8 +19,10 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import IO, Any, ClassVar
 
+import requests
 from exchangelib import DELEGATE, Account, Configuration, Credentials, FailFast, FaultTolerance
 from exchangelib.autodiscover import Autodiscovery
+from exchangelib.errors import TransportError, UnauthorizedError
 from exchangelib.credentials import OAuth2AuthorizationCodeCredentials
 from exchangelib.extended_properties import ExtendedProperty
 from exchangelib.fields import ExtendedPropertyField, FieldOrder, FieldPath
@@ -46,7 +48,12 @@ from exchangelib.version import Build
 
 from inboxlink import errors, mime
 from inboxlink.adapters.ews import errors as ews_errors
-from inboxlink.adapters.ews.errors import NO_SMTP_ADDRESS, TABLE, VERSION_TOO_OLD
+from inboxlink.adapters.ews.errors import (
+    NO_SMTP_ADDRESS,
+    TABLE,
+    UNAUTHORIZED_BARE_USERNAME,
+    VERSION_TOO_OLD,
+)
 from inboxlink.adapters.ews.settings import MIN_BUILD, EwsSettings
 from inboxlink.adapters.ews.streaming import StreamingMimeGetItem
 from inboxlink.mailbox import BaseMailbox
@@ -264,7 +271,21 @@ class EwsMailbox(BaseMailbox):
                           autodiscover=False, access_type=DELEGATE,
                           default_timezone=None, locale="en_US")
         account.protocol.TIMEOUT = self.settings.timeout
-        version = account.protocol.version
+        try:
+            version = account.protocol.version
+        except UnauthorizedError as exc:
+            login = self.settings.login
+            if not self.settings.access_token and "\\" not in login and "@" not in login:
+                raise self._fail(UNAUTHORIZED_BARE_USERNAME, str(exc)) from exc
+            raise
+        except TransportError as exc:
+            offered = self._offered_auth_schemes() if "Failed to get auth type" in str(exc) \
+                else None
+            if offered:
+                raise self._fail("UnauthorizedError",
+                                 "No compatible auth type was reported by server (it offers: "
+                                 f"{offered}).") from exc
+            raise
         self.server_version = f"{version.fullname} ({version.build})"
         if version.build < Build(*MIN_BUILD):
             raise self._fail(VERSION_TOO_OLD, f"Server version {version.build}",
@@ -289,6 +310,20 @@ class EwsMailbox(BaseMailbox):
                 NO_SMTP_ADDRESS,
                 f"The mailbox {self.settings.address} resolves to {box.email_address!r} "
                 f"({box.routing_type}), not to an SMTP address.")
+
+    def _offered_auth_schemes(self) -> str | None:
+        """After exchangelib found no usable auth type: what the server does offer, if it
+        answers like EWS (401 + WWW-Authenticate) rather than like a web page."""
+        assert self.endpoint is not None
+        try:
+            response = requests.post(self.endpoint, data=b"", allow_redirects=False,
+                                     timeout=self.settings.timeout,
+                                     headers={"Content-Type": "text/xml; charset=utf-8"})
+        except requests.RequestException:
+            return None
+        with response:
+            offered = response.headers.get("WWW-Authenticate")
+            return offered if response.status_code == 401 and offered else None
 
     @staticmethod
     def _forget_protocol(config: Configuration) -> None:
@@ -431,7 +466,9 @@ class EwsMailbox(BaseMailbox):
                                 additional_fields=_paths(EwsMessage, _ADDRESS_FIELDS),
                                 shape=ID_ONLY):
             if isinstance(item, Exception):
-                continue  # deleted between FindItem and GetItem: listed without addresses
+                if type(item).__name__ == "ErrorItemNotFound":
+                    continue  # deleted between FindItem and GetItem: listed without addresses
+                raise item
             result[item.id] = item
         return result
 
