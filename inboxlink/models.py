@@ -77,6 +77,16 @@ class Address:
             return f"{self.name} <{self.email}>"
 
 
+def _str_set(value: Iterable[str]) -> frozenset[str]:
+    # Typed converters: with the bare builtins, mypy's attrs plugin leaves the __init__
+    # parameter as an unsolved Iterable[_T_co] and rejects every argument.
+    return frozenset(value)
+
+
+def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 def _addresses(value: Any) -> tuple[Address, ...]:
     return Address.parse_list(value)
 
@@ -137,7 +147,7 @@ class Folder:
     role_source: RoleSource | None = None
     parent_id: str | None = None
     #: raw provider attributes (IMAP flags like ``\\Sent``, Gmail label type …)
-    attributes: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
+    attributes: frozenset[str] = attrs.field(factory=frozenset, converter=_str_set)
     total: int | None = None
     unread: int | None = None
 
@@ -160,8 +170,8 @@ class MessageSummary:
     received_at: dt.datetime | None = None  #: when the server stored it
     message_id: str | None = None
     in_reply_to: str | None = None
-    references: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    flags: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
+    references: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    flags: frozenset[str] = attrs.field(factory=frozenset, converter=_str_set)
     size: int | None = None
     thread_id: str | None = None
 
@@ -213,7 +223,7 @@ class Message:
     id: str
     folder_id: str
     raw: bytes = attrs.field(repr=lambda r: f"<{len(r)} bytes>")
-    flags: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
+    flags: frozenset[str] = attrs.field(factory=frozenset, converter=_str_set)
     thread_id: str | None = None
 
     @functools.cached_property
@@ -331,7 +341,7 @@ class OutgoingMessage:
     reply_to: tuple[Address, ...] = attrs.field(factory=tuple, converter=_addresses)
     attachments: tuple[Attachment, ...] = attrs.field(factory=tuple, converter=tuple)
     in_reply_to: str | None = None
-    references: tuple[str, ...] = attrs.field(factory=tuple, converter=tuple)
+    references: tuple[str, ...] = attrs.field(factory=tuple, converter=_str_tuple)
     message_id: str | None = None  #: generated on the sender's domain when omitted
     #: extra headers; names and values are checked for CR/LF like every other header
     headers: tuple[tuple[str, str], ...] = attrs.field(
