@@ -11,7 +11,7 @@ from inboxlink.retry import RetryPolicy
 from .emulator import EwsEmulator
 
 ADDRESS = "alice@example.com"
-PASSWORD = "s3cret-Pa55"  # noqa: S105 - a test password
+PASSWORD = "s3cret-Pa55"
 
 
 @pytest.fixture(autouse=True)

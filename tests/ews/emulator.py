@@ -486,8 +486,8 @@ class EwsEmulator:
             if target.smtp:
                 mailbox = _mailbox_xml(local.title(), target.address, "SMTP")
             else:
-                mailbox = _mailbox_xml(local.title(), f"/o=Emulator/ou=Exchange/cn=Recipients/cn={local}",
-                                       "EX")
+                legacy_dn = f"/o=Emulator/ou=Exchange/cn=Recipients/cn={local}"
+                mailbox = _mailbox_xml(local.title(), legacy_dn, "EX")
             messages.append(self._message(
                 "ResolveNames", "NoError",
                 '<m:ResolutionSet TotalItemsInView="1" IncludesLastItemInRange="true">'
@@ -647,7 +647,8 @@ class EwsEmulator:
         known = self.users.get(mailbox.lower())
         if known is None:
             inner = ("<UserResponse><ErrorCode>InvalidUser</ErrorCode><ErrorMessage>Invalid user."
-                     "</ErrorMessage><RedirectAddress i:nil=\"true\"/><RedirectTarget i:nil=\"true\"/>"
+                     "</ErrorMessage><RedirectAddress i:nil=\"true\"/>"
+                     "<RedirectTarget i:nil=\"true\"/>"
                      "<UserSettingErrors/><UserSettings/></UserResponse>")
         else:
             inner = ("<UserResponse><ErrorCode>NoError</ErrorCode><ErrorMessage/>"
@@ -756,7 +757,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         # would add ~40 ms to every response.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None,
@@ -776,7 +777,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._send(302, b"<html><body>Object moved</body></html>", {"Location": target},
                    "text/html; charset=utf-8")
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         self.state.requests.append("GET " + self.path.split("?")[0])
         if self.path.lower().startswith("/owa/auth/logon.aspx"):
             self._send(200, _LOGIN_PAGE, content_type="text/html; charset=utf-8")
@@ -785,7 +786,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             self._send(404, b"", content_type="text/html")
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         data = self.rfile.read(length)
         path = self.path.split("?")[0].lower()

@@ -22,7 +22,10 @@ class EwsFixtures(conformance.MailboxFixtures):
 
     @pytest.fixture
     def deliver(self, emulator: EwsEmulator) -> Callable[[bytes], None]:
-        return lambda raw: None if emulator.deliver(ADDRESS, raw) else None
+        def deliver(raw: bytes) -> None:
+            emulator.deliver(ADDRESS, raw)
+
+        return deliver
 
     @pytest.fixture
     def outbox(self, emulator: EwsEmulator) -> Callable[[], list[bytes]]:

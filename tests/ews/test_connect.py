@@ -261,7 +261,8 @@ def test_autodiscover_unknown_user_is_mailbox_not_found(emulator: EwsEmulator,
     emulator.add_user("bob@example.com", "pw")
     with pytest.raises(errors.MailboxNotFound):
         connect(url=None, address="nobody@example.com", username="bob@example.com",
-                password="pw", autodiscover_url=emulator.base_url + "/autodiscover/autodiscover.svc")
+                password="pw",
+                autodiscover_url=emulator.base_url + "/autodiscover/autodiscover.svc")
 
 
 # ---------------------------------------------------------------------------- transport / TLS

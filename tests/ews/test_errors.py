@@ -37,21 +37,22 @@ YAML_IDS = {
 }
 
 #: entries whose natural place is a connect/operation test: id → test function there
+_C, _O = test_connect, test_operations
 COVERED_ELSEWHERE = {
-    "ews.unauthorized": (test_connect, "test_wrong_password_is_invalid_credentials_with_full_remedy"),
-    "ews.account_locked": (test_connect, "test_locked_account"),
-    "ews.owa_url_redirect": (test_connect, "test_owa_redirect_is_invalid_exchange_url_with_suggestion"),
-    "ews.html_page_instead_of_soap": (test_connect, "test_html_page_is_invalid_exchange_url"),
-    "ews.server_version_too_old": (test_connect, "test_older_than_2010_sp2_is_refused"),
-    "ews.invalid_server_version": (test_connect, "test_server_rejecting_every_version_is_unsupported"),
-    "ews.non_existent_mailbox": (test_connect, "test_mailbox_that_does_not_exist"),
-    "ews.send_as_denied": (test_operations, "test_send_as_another_address_is_denied"),
-    "ews.item_not_found": (test_operations, "test_missing_message_inside_a_batch_is_message_not_found"),
-    "ews.autodiscover_failed": (test_connect, "test_autodiscover_failure_is_typed"),
-    "ews.no_compatible_auth": (test_connect, "test_no_compatible_auth_method"),
-    "ews.ntlm_domain_username": (test_connect, "test_bare_username_is_refused_with_domain_hint"),
-    "ews.tls_error": (test_connect, "test_certificate_name_mismatch_names_the_host"),
-    "ews.connection_failed": (test_connect, "test_unreachable_server"),
+    "ews.unauthorized": (_C, "test_wrong_password_is_invalid_credentials_with_full_remedy"),
+    "ews.account_locked": (_C, "test_locked_account"),
+    "ews.owa_url_redirect": (_C, "test_owa_redirect_is_invalid_exchange_url_with_suggestion"),
+    "ews.html_page_instead_of_soap": (_C, "test_html_page_is_invalid_exchange_url"),
+    "ews.server_version_too_old": (_C, "test_older_than_2010_sp2_is_refused"),
+    "ews.invalid_server_version": (_C, "test_server_rejecting_every_version_is_unsupported"),
+    "ews.non_existent_mailbox": (_C, "test_mailbox_that_does_not_exist"),
+    "ews.send_as_denied": (_O, "test_send_as_another_address_is_denied"),
+    "ews.item_not_found": (_O, "test_missing_message_inside_a_batch_is_message_not_found"),
+    "ews.autodiscover_failed": (_C, "test_autodiscover_failure_is_typed"),
+    "ews.no_compatible_auth": (_C, "test_no_compatible_auth_method"),
+    "ews.ntlm_domain_username": (_C, "test_bare_username_is_refused_with_domain_hint"),
+    "ews.tls_error": (_C, "test_certificate_name_mismatch_names_the_host"),
+    "ews.connection_failed": (_C, "test_unreachable_server"),
 }
 
 
@@ -155,14 +156,16 @@ def test_signal_becomes_typed_error(
     assert error.__cause__ is not None
     assert type(error.__cause__).__module__.startswith("exchangelib")
     rule = TABLE.match(_signal_of(error))
-    assert rule is not None and rule.source == yaml_id
+    assert rule is not None
+    assert rule.source == yaml_id
 
 
 def _signal_of(error: errors.InboxLinkError) -> Any:
     from inboxlink.adapters.ews.errors import extract
 
     signal = extract(error.__cause__)  # type: ignore[arg-type]
-    assert signal is not None and not isinstance(signal, errors.InboxLinkError)
+    assert signal is not None
+    assert not isinstance(signal, errors.InboxLinkError)
     return signal
 
 

@@ -95,7 +95,8 @@ def test_listing_never_asks_for_bodies(emulator: EwsEmulator, connect: Connect) 
 
     emulator.soap = spy  # type: ignore[method-assign]
     mailbox.list_messages(FolderRole.INBOX)
-    assert seen and all(b"MimeContent" not in s and b"item:Body" not in s for s in seen)
+    assert seen
+    assert all(b"MimeContent" not in s and b"item:Body" not in s for s in seen)
 
 
 def test_page_of_a_thousand_is_one_finditem(emulator: EwsEmulator, connect: Connect) -> None:
@@ -293,10 +294,12 @@ def test_append_to_sent_is_a_sent_read_message_not_a_draft(emulator: EwsEmulator
     assert emulator.requests == ["CreateItem"]
     item = emulator.items[item_id]
     assert item.folder_id == emulator.folder_id(ADDRESS, "sentitems")
-    assert item.is_read and not item.is_draft
+    assert item.is_read
+    assert not item.is_draft
     assert item.mime == raw
     (summary,) = mailbox.list_messages(FolderRole.SENT).items
-    assert summary.seen and "\\Draft" not in summary.flags
+    assert summary.seen
+    assert "\\Draft" not in summary.flags
 
 
 def test_append_request_sets_message_flags_in_schema_order(emulator: EwsEmulator,

@@ -22,8 +22,8 @@ from typing import IO, Any, ClassVar
 import requests
 from exchangelib import DELEGATE, Account, Configuration, Credentials, FailFast, FaultTolerance
 from exchangelib.autodiscover import Autodiscovery
-from exchangelib.errors import TransportError, UnauthorizedError
 from exchangelib.credentials import OAuth2AuthorizationCodeCredentials
+from exchangelib.errors import TransportError, UnauthorizedError
 from exchangelib.extended_properties import ExtendedProperty
 from exchangelib.fields import ExtendedPropertyField, FieldOrder, FieldPath
 from exchangelib.folders import (
@@ -43,7 +43,6 @@ from exchangelib.properties import DistinguishedFolderId, ItemId
 from exchangelib.properties import Mailbox as EwsAddress
 from exchangelib.protocol import Protocol
 from exchangelib.restriction import Q, Restriction
-from inboxlink.adapters.ews.services import CreateItem, FindFolder, FindItem, GetFolder, GetItem
 from exchangelib.version import Build
 
 from inboxlink import errors, mime
@@ -54,6 +53,7 @@ from inboxlink.adapters.ews.errors import (
     UNAUTHORIZED_BARE_USERNAME,
     VERSION_TOO_OLD,
 )
+from inboxlink.adapters.ews.services import CreateItem, FindFolder, FindItem, GetFolder, GetItem
 from inboxlink.adapters.ews.settings import MIN_BUILD, EwsSettings
 from inboxlink.adapters.ews.streaming import StreamingMimeGetItem
 from inboxlink.mailbox import BaseMailbox
@@ -96,7 +96,7 @@ _CURSOR_PREFIX = "ews1."
 _MSGFLAG_READ = 0x1
 
 
-class _MessageFlags(ExtendedProperty):
+class _MessageFlags(ExtendedProperty):  # type: ignore[misc]
     """PidTagMessageFlags (0x0E07): settable only when an item is created."""
 
     property_tag = 0x0E07
@@ -360,7 +360,7 @@ class EwsMailbox(BaseMailbox):
         roles: dict[str, FolderRole] = {}
         distinguished: dict[str, str] = {}
         root_folder = None
-        for cls, result in zip(wanted, found):
+        for cls, result in zip(wanted, found, strict=True):
             if isinstance(result, Exception):
                 if type(result).__name__ in ("ErrorFolderNotFound", "ErrorInvalidRequest"):
                     continue  # a distinguished folder this server or mailbox does not have
@@ -407,7 +407,7 @@ class EwsMailbox(BaseMailbox):
             result.append(Folder(
                 id=ews.id, name=ews.name or "", path=path_of(ews), role=role,
                 role_source=RoleSource.PROVIDER if role else None,
-                parent_id=None if parent == root_id else parent, attributes=marks,
+                parent_id=None if parent == root_id else parent, attributes=frozenset(marks),
                 total=ews.total_count, unread=ews.unread_count,
             ))
         return result
@@ -495,7 +495,7 @@ class EwsMailbox(BaseMailbox):
                                        additional_fields=_paths(EwsMessage, _FETCH_FIELDS),
                                        shape=ID_ONLY))
             messages = []
-            for wanted, item in zip(message_ids, results):
+            for wanted, item in zip(message_ids, results, strict=True):
                 if isinstance(item, Exception):
                     raise item
                 messages.append(Message(

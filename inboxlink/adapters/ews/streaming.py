@@ -65,7 +65,7 @@ class StreamingMimeGetItem(GetItem):  # type: ignore[misc]
             for result in self._get_elements_in_response(
                     response=self._get_soap_messages(body=body)):
                 if isinstance(result, Exception):
-                    raise result
+                    raise result from missing
             raise
         finally:
             if self.streaming:
