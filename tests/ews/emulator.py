@@ -182,8 +182,10 @@ class EwsEmulator:
         """Create an account with an empty mailbox holding the distinguished folders."""
         user = User(address=address, password=password,
                     logins=(address, *logins), smtp=smtp)
-        root = Folder(self._new_id("F"), "Top of Information Store", None, "msgfolderroot")
+        top = Folder(self._new_id("F"), "Root", None, "root")
+        root = Folder(self._new_id("F"), "Top of Information Store", top.id, "msgfolderroot")
         user.root_id = root.id
+        user.folders[top.id] = top
         user.folders[root.id] = root
         for key, name in DISTINGUISHED.items():
             folder = Folder(self._new_id("F"), name, root.id, key)
