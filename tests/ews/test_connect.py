@@ -346,3 +346,29 @@ def test_unreachable_server() -> None:
                                password=PASSWORD, auth_type="basic"))
     assert isinstance(info.value, ConnectionError)
     assert "firewall" in info.value.remedy
+
+
+def test_ssl_context_trusts_a_private_ca(ca: trustme.CA) -> None:
+    server = _tls_emulator(ca, "127.0.0.1")
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    try:
+        mailbox = EwsMailbox(EwsSettings(address=ADDRESS, url=server.ews_url,
+                                         password=PASSWORD, ssl_context=context))
+        mailbox.close()
+        # …for that mailbox only: exchangelib's defaults are untouched
+        with pytest.raises(errors.CertificateError):
+            EwsMailbox(EwsSettings(address=ADDRESS, url=server.ews_url, password=PASSWORD))
+    finally:
+        server.stop()
+
+
+def test_verify_tls_false_accepts_any_certificate(ca: trustme.CA) -> None:
+    server = _tls_emulator(ca, "mail.example.com")
+    try:
+        mailbox = EwsMailbox(EwsSettings(address=ADDRESS, url=server.ews_url,
+                                         password=PASSWORD, verify_tls=False))
+        assert mailbox.folder("inbox").role is not None
+        mailbox.close()
+    finally:
+        server.stop()

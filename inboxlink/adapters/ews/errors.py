@@ -85,7 +85,10 @@ TABLE = ErrorTable(
              source="ews.html_page_instead_of_soap", remedy=_URL_REMEDY),
         # ---------------------------------------------------------------- transport
         Rule(errors.CertificateError, code="TransportError", pattern=_TLS,
-             source="ews.tls_error"),
+             source="ews.tls_error",
+             remedy="Connect with the host name the certificate was issued for, or ask IT for "
+                    "a certificate from a trusted CA. For a private CA pass ssl_context= with "
+                    "it; verify_tls=False accepts any certificate (trusted networks only)."),
         Rule(errors.OperationTimeout, code="ErrorTimeoutExpired",
              pattern=r"Reraised from (ReadTimeout|ConnectTimeout|Timeout|timeout)",
              source="ews.connection_failed"),

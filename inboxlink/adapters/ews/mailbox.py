@@ -56,6 +56,7 @@ from inboxlink.adapters.ews.errors import (
 from inboxlink.adapters.ews.services import CreateItem, FindFolder, FindItem, GetFolder, GetItem
 from inboxlink.adapters.ews.settings import MIN_BUILD, EwsSettings
 from inboxlink.adapters.ews.streaming import StreamingMimeGetItem
+from inboxlink.adapters.ews.tls import protocol_class
 from inboxlink.mailbox import BaseMailbox
 from inboxlink.models import (
     Address,
@@ -235,7 +236,8 @@ class EwsMailbox(BaseMailbox):
             from exchangelib.autodiscover.protocol import AutodiscoverProtocol
             from exchangelib.services import GetUserSettings
 
-            protocol = AutodiscoverProtocol(config=Configuration(
+            cls = protocol_class(settings.ssl_context, settings.verify_tls, AutodiscoverProtocol)
+            protocol = cls(config=Configuration(
                 service_endpoint=settings.autodiscover_url, credentials=credentials,
                 auth_type=settings.exchangelib_auth_type(), retry_policy=FailFast()))
             try:
@@ -267,6 +269,8 @@ class EwsMailbox(BaseMailbox):
         # a new connection must see the server as it is now.
         self._forget_protocol(config)
         self._config = config
+        # Created first so that the Account below finds it in exchangelib's protocol cache.
+        protocol_class(self.settings.ssl_context, self.settings.verify_tls)(config=config)
         account = Account(primary_smtp_address=self.settings.address, config=config,
                           autodiscover=False, access_type=DELEGATE,
                           default_timezone=None, locale="en_US")

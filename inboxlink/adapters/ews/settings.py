@@ -9,6 +9,7 @@ credentials are sent, with the EWS URL of the same host as ``suggested_url``.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -82,6 +83,9 @@ class EwsSettings:
             from the server's ``WWW-Authenticate`` header.
         autodiscover_url: the autodiscover service to ask instead of the DNS-derived hosts
             (``https://autodiscover.example.com/autodiscover/autodiscover.svc``).
+        ssl_context: an :class:`ssl.SSLContext` to verify the server with (a corporate CA).
+        verify_tls: ``False`` accepts any certificate ("allow insecure certificate"): only
+            for a server you trust on a network you trust. Never the default.
         fetch_batch_size: messages per GetItem request when fetching MIME content.
         timeout: seconds to wait for one HTTP response.
         throttle_max_wait: after connecting, let exchangelib itself wait out throttling for
@@ -97,6 +101,8 @@ class EwsSettings:
     access_token: str | None = attrs.field(default=None, repr=False)
     auth_type: str | None = None
     autodiscover_url: str | None = None
+    ssl_context: ssl.SSLContext | None = attrs.field(default=None, repr=False)
+    verify_tls: bool = True
     fetch_batch_size: int = 100
     timeout: float = 120.0
     throttle_max_wait: float = 0.0
