@@ -248,3 +248,13 @@ def test_error_table_imports_without_exchangelib() -> None:
         "assert 'exchangelib' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_docs_list_every_rule() -> None:
+    import pathlib
+
+    page = (pathlib.Path(__file__).parents[2] / "docs" / "ews.md").read_text()
+    for rule in TABLE.rules:
+        assert rule.error.__name__ in page, rule
+        if rule.source:
+            assert f"`{rule.source}`" in page, rule.source
