@@ -300,6 +300,22 @@ class EwsEmulator:
             return self.users.get(address.lower()) if address else None
         return None
 
+    def user_for_login(self, login: str) -> User | None:
+        for user in self.users.values():
+            if login.lower() in (x.lower() for x in user.logins):
+                return user
+        return None
+
+    def write_ntlm_users(self, path: str) -> None:
+        """Write pyspnego's NTLM_USER_FILE (DOMAIN:USER:PASSWORD) for every login."""
+        lines = []
+        for user in self.users.values():
+            for login in user.logins:
+                domain, _, name = login.rpartition("\\")
+                lines.append(f"{domain}:{name}:{user.password}")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+
     # ------------------------------------------------------------------ SOAP
     def soap(self, user: User, operation: str, body: ET.Element) -> tuple[int, bytes]:
         failure = self._take_failure(operation)
@@ -755,6 +771,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        self.ntlm_context: Any = None  # NTLM authenticates the TCP connection, not a request
+        self.ntlm_user: User | None = None
         # Headers and body go out in two writes; without NODELAY, Nagle + delayed ACK
         # would add ~40 ms to every response.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -825,7 +843,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(404, b"<html>Not found</html>", content_type="text/html")
             return
         header = self.headers.get("Authorization")
-        user = state.authenticate(header)
+        if header and header.lower().startswith("ntlm "):
+            if not self._ntlm_step(header[5:].strip()):
+                return
+            header = None
+        user = self.ntlm_user or state.authenticate(header)
         if user is None:
             login = _basic_login(header)
             if login and login.lower() in state.locked_out:
@@ -845,6 +867,28 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         status, answer = state.soap(user, operation, body[0])
         self._send(status, answer)
+
+    def _ntlm_step(self, token: str) -> bool:
+        """One NTLM leg (pyspnego's acceptor; users from NTLM_USER_FILE). True when done."""
+        import spnego
+
+        if self.ntlm_context is None:
+            self.ntlm_context = spnego.server(protocol="ntlm")
+        try:
+            answer = self.ntlm_context.step(base64.b64decode(token))
+        except Exception:  # a wrong password fails the last leg
+            self.ntlm_context = None
+            self._challenge()
+            return False
+        if not self.ntlm_context.complete:
+            self._send(401, b"", {"WWW-Authenticate": "NTLM " + base64.b64encode(answer).decode()},
+                       "text/html")
+            return False
+        principal = str(self.ntlm_context.client_principal or "")
+        domain, _, name = principal.rpartition("\\")
+        self.ntlm_user = self.state.user_for_login(f"{domain}\\{name}" if domain else name)
+        self.ntlm_context = None
+        return self.ntlm_user is not None
 
     def _challenge(self) -> None:
         headers = {"WWW-Authenticate": ", ".join(self.state.auth_schemes)}

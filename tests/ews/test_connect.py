@@ -372,3 +372,33 @@ def test_verify_tls_false_accepts_any_certificate(ca: trustme.CA) -> None:
         mailbox.close()
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------------------- NTLM
+@pytest.fixture
+def ntlm(emulator: EwsEmulator, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> EwsEmulator:
+    """The emulator offering Negotiate/NTLM like IIS; pyspnego verifies the NTLM exchange."""
+    emulator.auth_schemes = ["Negotiate", "NTLM"]
+    users = tmp_path / "ntlm_users"
+    emulator.write_ntlm_users(str(users))
+    monkeypatch.setenv("NTLM_USER_FILE", str(users))
+    return emulator
+
+
+@pytest.mark.parametrize("login", ["CORP\\alice", "alice@corp.example.com", ADDRESS])
+def test_ntlm_login_forms(ntlm: EwsEmulator, connect: Connect, login: str) -> None:
+    mailbox = connect(username=login)
+    assert mailbox.account.protocol.auth_type == "NTLM"
+    # probe, then the three NTLM legs of the version request, then the checks
+    assert ntlm.requests == ["ConvertId"] * 4 + CONNECT_SEQUENCE[2:]
+
+
+def test_ntlm_wrong_password(ntlm: EwsEmulator, connect: Connect) -> None:
+    with pytest.raises(errors.InvalidCredentials) as info:
+        connect(username="CORP\\alice", password="wrong")
+    assert "DOMAIN\\username" in info.value.remedy
+
+
+def test_ntlm_wrong_domain(ntlm: EwsEmulator, connect: Connect) -> None:
+    with pytest.raises(errors.InvalidCredentials):
+        connect(username="OTHER\\alice")
