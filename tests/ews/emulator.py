@@ -25,6 +25,7 @@ import re
 import socket
 import ssl
 import threading
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -166,6 +167,7 @@ class EwsEmulator:
         self.outbox: list[tuple[bytes, list[str]]] = []  #: (raw sent, envelope recipients)
         self.requests: list[str] = []  #: "GetItem", "FindItem", "POST /owa" …
         self.request_sizes: list[int] = []
+        self.server_seconds = 0.0  #: time spent answering (benchmarks subtract it)
         self.failures: list[Failure] = []
         self.locked_out: set[str] = set()
         self._ids = itertools.count(1)
@@ -807,6 +809,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(404, b"", content_type="text/html")
 
     def do_POST(self) -> None:
+        started = time.perf_counter()
+        try:
+            self._post()
+        finally:
+            self.state.server_seconds += time.perf_counter() - started
+
+    def _post(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         data = self.rfile.read(length)
         path = self.path.split("?")[0].lower()

@@ -53,7 +53,13 @@ from inboxlink.adapters.ews.errors import (
     UNAUTHORIZED_BARE_USERNAME,
     VERSION_TOO_OLD,
 )
-from inboxlink.adapters.ews.services import CreateItem, FindFolder, FindItem, GetFolder, GetItem
+from inboxlink.adapters.ews.services import (
+    CreateItem,
+    FindFolder,
+    FindItemRows,
+    GetFolder,
+    GetItemRows,
+)
 from inboxlink.adapters.ews.settings import MIN_BUILD, EwsSettings
 from inboxlink.adapters.ews.streaming import StreamingMimeGetItem
 from inboxlink.adapters.ews.tls import protocol_class
@@ -122,17 +128,23 @@ def _paths(cls: type[EwsMessage], names: Sequence[str]) -> list[FieldPath]:
     return [FieldPath(field=cls.get_field_by_fieldname(name)) for name in names]
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
+def _utc(value: str | None) -> dt.datetime | None:
+    if not value:
         return None
-    return dt.datetime.fromtimestamp(value.timestamp(), dt.timezone.utc)
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.astimezone(dt.timezone.utc)
 
 
-def _address(box: Any) -> Address | None:
-    if box is None or not box.email_address:
+def _address(box: tuple[str | None, str] | None) -> Address | None:
+    if box is None:
         return None
-    name = box.name if box.name and box.name != box.email_address else None
-    return Address(email=box.email_address, name=name)
+    name, email = box
+    return Address(email=email, name=name if name and name != email else None)
 
 
 def _flags(item: Any) -> frozenset[str]:
@@ -444,7 +456,7 @@ class EwsMailbox(BaseMailbox):
                                       applies_to=Restriction.ITEMS)
         received = FieldPath(field=EwsMessage.get_field_by_fieldname("datetime_received"))
         # One more than asked tells whether another page exists, in the same request.
-        found = list(FindItem(account=account, page_size=limit + 1).call(
+        found = list(FindItemRows(account=account, page_size=limit + 1).call(
             folders=[ews_folder], additional_fields=_paths(EwsMessage, _LIST_FIELDS),
             restriction=restriction, order_fields=[FieldOrder(field_path=received, reverse=True)],
             shape=ID_ONLY, query_string=None, depth=SHALLOW, calendar_view=None,
@@ -457,14 +469,15 @@ class EwsMailbox(BaseMailbox):
         if not found:
             return Page(items=(), next_cursor=None)
         addresses = self._addresses_for([i.id for i in found])
-        if anchor is None and found[0].datetime_received is not None:
-            anchor = _utc(found[0].datetime_received).isoformat()  # type: ignore[union-attr]
+        newest = _utc(found[0].datetime_received)
+        if anchor is None and newest is not None:
+            anchor = newest.isoformat()
         items = [self._summary(folder.id, item, addresses.get(item.id)) for item in found]
         next_cursor = _encode_cursor(folder.id, offset + len(found), anchor) if more else None
         return Page(items=items, next_cursor=next_cursor)
 
     def _addresses_for(self, ids: list[str]) -> dict[str, Any]:
-        getter = GetItem(account=self.account, chunk_size=max(len(ids), 1))
+        getter = GetItemRows(account=self.account, chunk_size=max(len(ids), 1))
         result = {}
         for item in getter.call(items=[ItemId(id=i) for i in ids],
                                 additional_fields=_paths(EwsMessage, _ADDRESS_FIELDS),
@@ -481,20 +494,19 @@ class EwsMailbox(BaseMailbox):
         return MessageSummary(
             id=item.id, folder_id=folder_id, subject=item.subject,
             from_=_address(extra.author) if extra is not None else None,
-            to=tuple(a for a in map(_address, (extra.to_recipients or []) if extra else [])
-                     if a),
-            cc=tuple(a for a in map(_address, (extra.cc_recipients or []) if extra else [])
-                     if a),
+            to=tuple(a for a in map(_address, extra.to_recipients if extra else []) if a),
+            cc=tuple(a for a in map(_address, extra.cc_recipients if extra else []) if a),
             date=_utc(item.datetime_sent), received_at=_utc(item.datetime_received),
             message_id=item.message_id, in_reply_to=item.in_reply_to,
             references=mime.split_msgids(item.references), flags=_flags(item),
-            size=item.size, thread_id=item.conversation_id.id if item.conversation_id else None,
+            size=item.size, thread_id=item.conversation_id,
         )
 
     # ------------------------------------------------------------------ fetching
     def _fetch_many(self, message_ids: list[str]) -> list[Message]:
         with self._boundary():
-            getter = GetItem(account=self.account, chunk_size=self.settings.fetch_batch_size)
+            getter = GetItemRows(account=self.account,
+                                 chunk_size=self.settings.fetch_batch_size)
             results = list(getter.call(items=[ItemId(id=i) for i in message_ids],
                                        additional_fields=_paths(EwsMessage, _FETCH_FIELDS),
                                        shape=ID_ONLY))
@@ -503,10 +515,9 @@ class EwsMailbox(BaseMailbox):
                 if isinstance(item, Exception):
                     raise item
                 messages.append(Message(
-                    id=wanted,
-                    folder_id=item.parent_folder_id.id if item.parent_folder_id else "",
+                    id=wanted, folder_id=item.parent_folder_id or "",
                     raw=item.mime_content or b"", flags=_flags(item),
-                    thread_id=item.conversation_id.id if item.conversation_id else None,
+                    thread_id=item.conversation_id,
                 ))
             return messages
 
