@@ -108,6 +108,7 @@ class ItemRow(dict[str, Any]):
 def _row(elem: Any) -> ItemRow:
     mime = _text(elem, "MimeContent")
     size = _text(elem, "Size")
+    senders = _boxes(elem, "From")
     return ItemRow(
         id=_id(elem, "ItemId"), subject=_text(elem, "Subject"),
         datetime_received=_text(elem, "DateTimeReceived"),
@@ -116,7 +117,7 @@ def _row(elem: Any) -> ItemRow:
         references=_text(elem, "References"), is_read=_flag(elem, "IsRead"),
         is_draft=_flag(elem, "IsDraft"), conversation_id=_id(elem, "ConversationId"),
         parent_folder_id=_id(elem, "ParentFolderId"),
-        author=(_boxes(elem, "From") or [None])[0],
+        author=senders[0] if senders else None,
         to_recipients=_boxes(elem, "ToRecipients"), cc_recipients=_boxes(elem, "CcRecipients"),
         mime_content=base64.b64decode(mime) if mime else None,
     )
