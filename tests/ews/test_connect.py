@@ -402,3 +402,29 @@ def test_ntlm_wrong_password(ntlm: EwsEmulator, connect: Connect) -> None:
 def test_ntlm_wrong_domain(ntlm: EwsEmulator, connect: Connect) -> None:
     with pytest.raises(errors.InvalidCredentials):
         connect(username="OTHER\\alice")
+
+
+def test_address_book_closed_to_the_account_skips_the_smtp_check(
+    emulator: EwsEmulator, connect: Connect
+) -> None:
+    emulator.fail_next("ResolveNames", "ErrorAccessDenied")
+    assert connect().folder("inbox").role is not None
+
+
+def test_failed_connect_leaves_no_cached_protocol(emulator: EwsEmulator,
+                                                  connect: Connect) -> None:
+    from exchangelib.protocol import CachingProtocol
+
+    emulator.version = (14, 1, 218, 15)
+    with pytest.raises(errors.UnsupportedExchangeVersion):
+        connect()
+    assert not [key for key in CachingProtocol._protocol_cache if key[0] == emulator.ews_url]
+
+
+def test_two_mailboxes_on_one_account_close_independently(emulator: EwsEmulator,
+                                                          connect: Connect) -> None:
+    first, second = connect(), connect()
+    first.close()
+    assert second.list_messages("INBOX").items == ()
+    second.close()
+    first.close()

@@ -23,7 +23,7 @@ import requests
 from exchangelib import DELEGATE, Account, Configuration, Credentials, FailFast, FaultTolerance
 from exchangelib.autodiscover import Autodiscovery
 from exchangelib.credentials import OAuth2AuthorizationCodeCredentials
-from exchangelib.errors import TransportError, UnauthorizedError
+from exchangelib.errors import ErrorAccessDenied, TransportError, UnauthorizedError
 from exchangelib.extended_properties import ExtendedProperty
 from exchangelib.fields import ExtendedPropertyField, FieldOrder, FieldPath
 from exchangelib.folders import (
@@ -199,11 +199,16 @@ class EwsMailbox(BaseMailbox):
         self.endpoint: str | None = settings.endpoint
         self.server_version: str | None = None
         self._config: Configuration | None = None
+        self._protocol: Any = None
         self._account: Account | None = None
         self._ews_folders: dict[str, EwsFolder] = {}
-        with self._boundary():
-            self._connect()
-        self.folders()
+        try:
+            with self._boundary():
+                self._connect()
+            self.folders()
+        except BaseException:
+            self.close()
+            raise
 
     @classmethod
     def from_url(cls, url: str, /, **options: Any) -> EwsMailbox:
@@ -260,8 +265,11 @@ class EwsMailbox(BaseMailbox):
             response.raise_errors()
             url = response.ews_url
         else:
-            response, protocol = Autodiscovery(email=settings.address,
-                                               credentials=credentials).discover()
+            discovery = Autodiscovery(email=settings.address, credentials=credentials)
+            # exchangelib allows 120 s per DNS query; a set-up flow should not wait that long.
+            discovery.DNS_RESOLVER_LIFETIME = min(settings.timeout, 15.0)
+            discovery.DNS_RESOLVER_ATTRS = {"timeout": min(settings.timeout, 5.0)}
+            response, protocol = discovery.discover()
             url = protocol.service_endpoint
         if not url:
             raise self._fail("AutoDiscoverFailed", "Autodiscover returned no EWS URL.")
@@ -282,7 +290,8 @@ class EwsMailbox(BaseMailbox):
         self._forget_protocol(config)
         self._config = config
         # Created first so that the Account below finds it in exchangelib's protocol cache.
-        protocol_class(self.settings.ssl_context, self.settings.verify_tls)(config=config)
+        self._protocol = protocol_class(self.settings.ssl_context,
+                                        self.settings.verify_tls)(config=config)
         account = Account(primary_smtp_address=self.settings.address, config=config,
                           autodiscover=False, access_type=DELEGATE,
                           default_timezone=None, locale="en_US")
@@ -312,7 +321,10 @@ class EwsMailbox(BaseMailbox):
             config.retry_policy = FaultTolerance(max_wait=self.settings.throttle_max_wait)
 
     def _check_smtp_address(self, account: Account) -> None:
-        results = list(account.protocol.resolve_names(names=[self.settings.address]))
+        try:
+            results = list(account.protocol.resolve_names(names=[self.settings.address]))
+        except ErrorAccessDenied:
+            return  # the address book is closed to this account: nothing to check against
         boxes = [r for r in results if not isinstance(r, Exception)]
         if not boxes:
             # Not resolvable (e.g. hidden from the address book): the folder look-up that
@@ -342,20 +354,25 @@ class EwsMailbox(BaseMailbox):
             return offered if response.status_code == 401 and offered else None
 
     @staticmethod
-    def _forget_protocol(config: Configuration) -> None:
+    def _forget_protocol(config: Configuration, only: Any = None) -> None:
+        """Drop exchangelib's cached Protocol for ``config`` (only if it is ``only``, if given).
+
+        Another open mailbox may still use a dropped protocol; it keeps working, it is just
+        no longer handed to new connections.
+        """
         try:
             cached, _ = Protocol[config]
         except KeyError:
             return
-        if not isinstance(cached, Exception):
-            cached.close()
-        del Protocol[config]
+        if only is None or cached is only:
+            del Protocol[config]
 
     def close(self) -> None:
         """Close exchangelib's sessions for this mailbox. Safe to call twice."""
-        if self._account is not None and self._config is not None:
-            self._account.protocol.close()
-            self._forget_protocol(self._config)
+        if self._protocol is not None and self._config is not None:
+            self._protocol.close()
+            self._forget_protocol(self._config, only=self._protocol)
+        self._protocol = None
         self._account = None
 
     # ------------------------------------------------------------------ folders
