@@ -50,3 +50,9 @@ class TestEwsSend(conformance.SendTests, EwsFixtures):
 
 class TestEwsErrors(conformance.ErrorTests, EwsFixtures):
     pass
+
+
+def test_every_conformance_class_runs() -> None:
+    used = {base for cls in globals().values() if isinstance(cls, type)
+            for base in cls.__mro__}
+    assert set(conformance.ALL_TESTS) <= used
