@@ -87,6 +87,8 @@ _GETITEM_ONLY = {"message:ToRecipients", "message:CcRecipients", "message:BccRec
                  "item:MimeContent", "item:Body", "item:Attachments"}
 
 _HEADERS = BytesHeaderParser(policy=policy.default)
+#: Exchange 2013+ default throttling policy: at most 1,000 items per FindItem page
+FIND_COUNT_LIMIT = 1000
 
 
 def _q(ns: str, tag: str) -> str:
@@ -577,6 +579,7 @@ class EwsEmulator:
                 descending = order.get("Order") == "Descending"
             items.sort(key=lambda i: (i.received, i.seq), reverse=descending)
             offset, limit = _paging(body)
+            limit = min(limit, FIND_COUNT_LIMIT)
             window = items[offset:offset + limit]
             last = offset + len(window) >= len(items)
             xml = "".join(self._item_xml(i, fields) for i in window)

@@ -472,17 +472,17 @@ class EwsMailbox(BaseMailbox):
             restriction = Restriction(Q(datetime_received__lte=bound), folders=[ews_folder],
                                       applies_to=Restriction.ITEMS)
         received = FieldPath(field=EwsMessage.get_field_by_fieldname("datetime_received"))
-        # One more than asked tells whether another page exists, in the same request.
-        found = list(FindItemRows(account=account, page_size=limit + 1).call(
+        finder = FindItemRows(account=account, page_size=limit)
+        found = list(finder.call(
             folders=[ews_folder], additional_fields=_paths(EwsMessage, _LIST_FIELDS),
             restriction=restriction, order_fields=[FieldOrder(field_path=received, reverse=True)],
             shape=ID_ONLY, query_string=None, depth=SHALLOW, calendar_view=None,
-            max_items=limit + 1, offset=offset))
+            max_items=limit, offset=offset))
         for entry in found:
             if isinstance(entry, Exception):
                 raise entry
-        more = len(found) > limit
-        found = found[:limit]
+        total = finder.total_in_view
+        more = offset + len(found) < total if total is not None else len(found) == limit
         if not found:
             return Page(items=(), next_cursor=None)
         addresses = self._addresses_for([i.id for i in found])

@@ -124,7 +124,19 @@ def _row(elem: Any) -> ItemRow:
 
 
 class FindItemRows(FindItem):
-    """FindItem yielding :class:`ItemRow` (or the exceptions exchangelib puts in results)."""
+    """FindItem yielding :class:`ItemRow` (or the exceptions exchangelib puts in results).
+
+    ``total_in_view`` is the folder's item count the server reported with the last page,
+    so a caller knows whether more pages exist without asking for an extra item (Exchange
+    2013+ caps a FindItem page at 1,000 items: a 1,001st would cost another request).
+    """
+
+    total_in_view: int | None = None
+
+    def _get_paging_values(self, elem: Any) -> tuple[int, int | None]:
+        item_count, next_offset = super()._get_paging_values(elem)
+        self.total_in_view = item_count
+        return item_count, next_offset
 
     def _elem_to_obj(self, elem: Any) -> ItemRow:
         return _row(elem)
