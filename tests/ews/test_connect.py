@@ -244,7 +244,8 @@ def test_url_with_password_in_it_is_not_needed(emulator: EwsEmulator) -> None:
 # ---------------------------------------------------------------------------- autodiscover
 def test_autodiscover_failure_is_typed() -> None:
     with pytest.raises(errors.AutodiscoverFailed) as info:
-        EwsMailbox(EwsSettings(address="alice@example.invalid", password="x"))
+        # timeout bounds the DNS look-ups too, should this machine have no resolver
+        EwsMailbox(EwsSettings(address="alice@example.invalid", password="x", timeout=2))
     assert "EWS" in info.value.remedy
 
 
