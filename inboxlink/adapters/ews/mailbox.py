@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import functools
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -217,7 +216,8 @@ class EwsMailbox(BaseMailbox):
 
     # ------------------------------------------------------------------ boundary
     def _boundary(self) -> Any:
-        return translating(functools.partial(ews_errors.extract, endpoint=self.endpoint), TABLE)
+        # The endpoint is read when an error happens: autodiscover may set it mid-connect.
+        return translating(lambda exc: ews_errors.extract(exc, endpoint=self.endpoint), TABLE)
 
     def _fail(self, code: str, text: str, **details: Any) -> errors.InboxLinkError:
         """The table's error for a check inboxlink makes itself (no exchangelib exception)."""
