@@ -923,3 +923,31 @@ _LOGIN_PAGE = (
 )
 
 __all__ = ["DISTINGUISHED", "EwsEmulator", "Failure", "Item", "User"]
+
+
+def main() -> None:
+    """Serve alice@example.com holding one message of about ``--size`` bytes, in its own
+    process (so a test can measure the client's memory alone). Prints one JSON line with
+    ``url``, ``id`` and ``size``; stops when stdin closes."""
+    import argparse
+    import json
+    import sys
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", type=int, default=10_000_000)
+    size = parser.parse_args().size
+    server = EwsEmulator()
+    server.start()
+    server.add_user("alice@example.com", "pw")
+    line = "x" * 76 + "\n"
+    body = line * (size // len(line))
+    raw = (b"From: bob@example.net\r\nTo: alice@example.com\r\nSubject: big\r\n"
+           b"Message-ID: <big@example.net>\r\n\r\n" + body.encode())
+    item_id = server.deliver("alice@example.com", raw)
+    print(json.dumps({"url": server.ews_url, "id": item_id, "size": len(raw)}), flush=True)
+    sys.stdin.read()
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -331,3 +331,38 @@ def test_append_does_not_change_exchangelibs_message_class(connect: Connect) -> 
 
     connect().append_to_sent(make_message(9, sender=ADDRESS))
     assert "message_flags" not in {f.name for f in Message.FIELDS}
+
+
+def test_fetch_to_file_memory_stays_bounded(tmp_path: pathlib.Path) -> None:
+    import json
+    import subprocess
+    import sys
+    import tracemalloc
+
+    from inboxlink.adapters.ews import EwsMailbox, EwsSettings
+
+    # The emulator runs in its own process so that only the client's memory is measured.
+    script = pathlib.Path(__file__).with_name("emulator.py")
+    server = subprocess.Popen([sys.executable, str(script), "--size", "8000000"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        info = json.loads(server.stdout.readline())
+        mailbox = EwsMailbox(EwsSettings(address=ADDRESS, url=info["url"], password="pw"))
+        try:
+            tracemalloc.start()
+            written = mailbox.fetch_to_file(info["id"], tmp_path / "big.eml")
+            _, streamed_peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            tracemalloc.start()
+            whole = mailbox.fetch(info["id"])
+            _, fetch_peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+        finally:
+            mailbox.close()
+    finally:
+        server.communicate(timeout=30)
+    assert written == info["size"] == len(whole.raw)
+    assert (tmp_path / "big.eml").read_bytes() == whole.raw
+    assert streamed_peak < info["size"] / 4  # measured: about a tenth
+    assert fetch_peak > info["size"]  # the whole message, as expected of fetch()
