@@ -57,7 +57,7 @@ class Mailbox(Protocol):
     capabilities: frozenset[Capability]
 
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> Mailbox:
+    def from_url(cls, url: str, /, **options: Any) -> Mailbox:
         """Build a mailbox from a connection URL and keyword options (used by ``connect()``)."""
         ...
 
@@ -150,7 +150,7 @@ class BaseMailbox(abc.ABC):
     # ------------------------------------------------------------------ construction
     @classmethod
     @abc.abstractmethod
-    def from_url(cls: type[_Self], url: str, **options: Any) -> _Self:
+    def from_url(cls: type[_Self], url: str, /, **options: Any) -> _Self:
         """Build from a connection URL and keyword options."""
 
     # ------------------------------------------------------------------ primitives

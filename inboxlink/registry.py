@@ -134,11 +134,12 @@ def get_adapter(scheme: str) -> type[Any]:
     )
 
 
-def connect(url: str, **options: Any) -> Mailbox:
+def connect(url: str, /, **options: Any) -> Mailbox:
     """Connect to a mailbox described by ``url`` (``imaps://alice@host``, ``graph://…``).
 
     Keyword options go to the adapter's ``from_url`` (``password=``, ``smtp=``,
-    ``access_token=``, ``ssl_context=`` …); see each adapter's documentation.
+    ``access_token=``, ``ssl_context=`` …); see each adapter's documentation. ``url`` is
+    positional-only, so an adapter can take a ``url=`` option (the EWS endpoint).
     """
     scheme = urlsplit(url).scheme
     if not scheme:

@@ -295,7 +295,7 @@ class FakeMailbox(BaseMailbox):
         self.server.account(address)
 
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> FakeMailbox:
+    def from_url(cls, url: str, /, **options: Any) -> FakeMailbox:
         """``fake://alice@example.com``; options: ``server=``, ``sent_folder=``, ``retry=``."""
         parts = urlsplit(url)
         user = unquote(parts.username or "")
