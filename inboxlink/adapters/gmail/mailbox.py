@@ -77,7 +77,7 @@ class GmailMailbox(BaseMailbox):
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> GmailMailbox:
+    def from_url(cls, url: str, /, **options: Any) -> GmailMailbox:
         """``gmail://alice@gmail.com`` plus :class:`GmailSettings` fields as keywords."""
         parts = urlsplit(url)
         if parts.scheme.lower() != "gmail":
