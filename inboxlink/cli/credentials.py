@@ -59,8 +59,10 @@ def _secret(args: Any, kind: str, scheme: str, url: str,
     return prompt(f"{label} for {display_url(url)}: ") or None
 
 
-def connect_options(args: Any, prompt: Callable[[str], str] = getpass.getpass) -> dict[str, Any]:
+def connect_options(args: Any, prompt: Callable[[str], str] | None = None) -> dict[str, Any]:
     """Keyword options for ``connect()`` from parsed arguments, environment and prompt."""
+    # Looked up at call time so the prompt can be replaced (tests, embedding applications).
+    ask = prompt or getpass.getpass
     url: str = args.url
     scheme = urlsplit(url).scheme.lower()
     options: dict[str, Any] = {}
@@ -70,7 +72,7 @@ def connect_options(args: Any, prompt: Callable[[str], str] = getpass.getpass) -
     for kind in ("password", "access_token"):
         if kind in options:
             continue
-        value = _secret(args, kind, scheme, url, prompt)
+        value = _secret(args, kind, scheme, url, ask)
         if value:
             options[kind] = value
     for option, key in (("smtp", "smtp"), ("username", "username"), ("ews_url", "url"),
