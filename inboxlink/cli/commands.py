@@ -124,6 +124,14 @@ _COMMANDS: Mapping[str, Callable[[Any, Any, Any], int]] = {
 
 def run(args: Any, console: Console, connect: Callable[..., Mailbox]) -> int:
     """Connect with the parsed arguments and run one command on the mailbox."""
-    mailbox = connect(args.url, **connect_options(args))
+    options = connect_options(args)
+    try:
+        mailbox = connect(args.url, **options)
+    except TypeError as exc:
+        # An adapter that does not take an option (a password for fake://) is a usage
+        # mistake, reported like any other; the option's value is never shown.
+        raise errors.ConfigurationError(
+            f"This adapter does not accept one of the options given ({', '.join(options)}).",
+            remedy="Leave out the options this kind of mailbox does not use.") from exc
     with mailbox:
         return _COMMANDS[args.command](mailbox, args, console)
