@@ -238,7 +238,7 @@ def _probe_imap(sock: socket.socket, endpoint: Endpoint, context: ssl.SSLContext
         lines.send("d1 STARTTLS")
         while not (reply := lines.readline()).startswith("d1 "):
             pass
-        if not reply.upper().startswith("d1 OK"):
+        if not reply[3:].upper().startswith("OK"):
             raise errors.StartTlsUnavailable(f"STARTTLS was refused: {reply[3:]}",
                                              code="STARTTLS")
         result.failed_step = "tls"

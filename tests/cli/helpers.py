@@ -13,7 +13,7 @@ class Captured:
     def __init__(self) -> None:
         self.buffer = io.StringIO()
         self.console = Console(file=self.buffer, width=200, color_system=None,
-                               force_terminal=False, highlight=False)
+                               force_terminal=False, highlight=False, soft_wrap=True)
 
     @property
     def text(self) -> str:
