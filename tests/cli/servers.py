@@ -53,7 +53,8 @@ class LineServer:
 
         self._server = _Server(("127.0.0.1", 0), Handler)
         self.port: int = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
 
     def converse(self, conn: _Conn) -> None:
         raise NotImplementedError

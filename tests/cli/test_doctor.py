@@ -8,6 +8,7 @@ adapter and its Dovecot fixture live on another branch).
 from __future__ import annotations
 
 import json
+import warnings
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -353,3 +354,20 @@ def test_password_in_url_never_shown(recorder: Recorder, dns_server: DnsServer,
     assert SECRET not in out
     assert json.loads(out)["target"] == "fake://alice@example.test"
     assert code in (0, 1)
+
+
+def test_legacy_tls_only_server(ca: trustme.CA, ca_file: str, recorder: Recorder,
+                                dns_server: DnsServer) -> None:
+    legacy = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("imap.example.test").configure_cert(legacy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TLS 1.1 is the point here
+        legacy.minimum_version = ssl.TLSVersion.TLSv1_1
+        legacy.maximum_version = ssl.TLSVersion.TLSv1_1
+    legacy.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with ImapServer(legacy) as imap:
+        code, out = _doctor([f"imaps://alice@imap.example.test:{imap.port}", "--smtp",
+                             "smtps://127.0.0.1:1", "--ca-file", ca_file], recorder, dns_server)
+    assert code == 1
+    assert "share no TLS version (TLS 1.2 or newer is required)" in out
+    assert "TlsVersionMismatch" in out
