@@ -7,9 +7,11 @@ terminal can show progress. Login and folders go through ``connect`` — by defa
 
 from __future__ import annotations
 
+import re
 import ssl
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -101,10 +103,36 @@ def diagnose(
             f"{plan.provider}: {plan.reason}", provider=plan.provider, mx=list(plan.mx),
             login_url=_secret_free(plan.login_url))
 
+    _configuration_checks(run, plan, options)
     reachable = _network_checks(run, plan, dns, options)
     if reachable is not None:
         _login_checks(run, plan, options, connect, reachable)
     return report
+
+
+# Microsoft gives accounts created with a non-Microsoft address a primary alias like this;
+# sending and sync then use the alias instead of the real address.
+_OUTLOOK_ALIAS = re.compile(r"^outlook_[0-9a-f]{8,}@outlook\.com$", re.IGNORECASE)
+
+
+def _configuration_checks(run: _Run, plan: Plan, options: DoctorOptions) -> None:
+    """What can be told from the settings alone, before any network traffic."""
+    if plan.provider == "graph" and plan.address and _OUTLOOK_ALIAS.match(plan.address):
+        run.add("address", "primary alias", Status.WARN,
+                f"{plan.address} is a Microsoft-generated alias, not the account's real address: "
+                "sending and reply matching will use the alias. Make the real address the "
+                "primary alias in the Microsoft account settings.")
+    if plan.provider == "ews" and options.ews_url:
+        parts = urlsplit(options.ews_url)
+        if not parts.path.lower().rstrip("/").endswith("/ews/exchange.asmx"):
+            suggested = f"https://{parts.netloc}/EWS/Exchange.asmx"
+            error = errors.InvalidExchangeUrl(
+                f"{options.ews_url} is not an EWS endpoint.", suggested_url=suggested,
+                code=parts.path or "/")
+            run.add("address", "EWS URL", Status.FAIL, error.message, error,
+                    suggested_url=suggested)
+        else:
+            run.add("address", "EWS URL", Status.PASS, f"{options.ews_url} has the EWS form")
 
 
 def _network_checks(run: _Run, plan: Plan, dns: Dns,

@@ -371,3 +371,21 @@ def test_legacy_tls_only_server(ca: trustme.CA, ca_file: str, recorder: Recorder
     assert code == 1
     assert "share no TLS version (TLS 1.2 or newer is required)" in out
     assert "TlsVersionMismatch" in out
+
+
+def test_owa_address_given_as_ews_url(recorder: Recorder, dns_server: DnsServer) -> None:
+    code, out = _doctor(["ews://alice@example.test", "--ews-url",
+                         "https://127.0.0.1:1/owa/", "--json"], recorder, dns_server)
+    assert code == 1
+    check = next(c for c in json.loads(out)["checks"] if c["name"] == "EWS URL")
+    assert check["error"]["type"] == "InvalidExchangeUrl"
+    assert check["data"]["suggested_url"] == "https://127.0.0.1:1/EWS/Exchange.asmx"
+    assert "https://127.0.0.1:1/EWS/Exchange.asmx" in check["error"]["remedy"]
+
+
+def test_outlook_alias_warning(recorder: Recorder, dns_server: DnsServer) -> None:
+    report = diagnose("graph://outlook_3f2a9c01d4e5@outlook.com", DoctorOptions(),
+                      connect=recorder, resolver=dns_server.resolver())
+    alias = next(c for c in report.checks if c.name == "primary alias")
+    assert alias.status is Status.WARN
+    assert "Microsoft-generated alias" in alias.detail
