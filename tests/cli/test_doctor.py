@@ -8,8 +8,8 @@ adapter and its Dovecot fixture live on another branch).
 from __future__ import annotations
 
 import json
-import warnings
 import ssl
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
