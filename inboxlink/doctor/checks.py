@@ -11,7 +11,7 @@ import re
 import ssl
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import attrs
 
@@ -104,10 +104,28 @@ def diagnose(
             login_url=_secret_free(plan.login_url))
 
     _configuration_checks(run, plan, options)
-    reachable = _network_checks(run, plan, dns, options)
+    secret = _secret(plan, options)
+    reachable = _network_checks(run, plan, dns, options, secret)
     if reachable is not None:
-        _login_checks(run, plan, options, connect, reachable)
+        _login_checks(run, plan, options, connect, reachable, secret)
     return report
+
+
+def _secret(plan: Plan, options: DoctorOptions) -> str | None:
+    """The secret the login needs, asked for once the provider is known."""
+    kind = secret_kind(plan.login_url or "")
+    if kind is None or not plan.login_url:
+        return None
+    return options.secrets.get(kind) or (
+        options.ask_secret(kind, plan.login_url) if options.ask_secret else None)
+
+
+def _imap_user(plan: Plan, options: DoctorOptions) -> str:
+    explicit = options.connect_options.get("username")
+    if explicit:
+        return str(explicit)
+    user = unquote(urlsplit(plan.login_url or "").username or "")
+    return user or (plan.address or "")
 
 
 # Microsoft gives accounts created with a non-Microsoft address a primary alias like this;
@@ -135,8 +153,8 @@ def _configuration_checks(run: _Run, plan: Plan, options: DoctorOptions) -> None
             run.add("address", "EWS URL", Status.PASS, f"{options.ews_url} has the EWS form")
 
 
-def _network_checks(run: _Run, plan: Plan, dns: Dns,
-                    options: DoctorOptions) -> dict[str, ProbeResult] | None:
+def _network_checks(run: _Run, plan: Plan, dns: Dns, options: DoctorOptions,
+                    secret: str | None) -> dict[str, ProbeResult] | None:
     """DNS, TCP, TLS, server and capabilities; the working endpoint per protocol, or None."""
     endpoints = [*plan.imap, *plan.smtp, *plan.https]
     if not endpoints:
@@ -157,7 +175,10 @@ def _network_checks(run: _Run, plan: Plan, dns: Dns,
         if endpoint.host not in addresses:
             continue
         run.on_progress(f"connecting to {endpoint.label}")
-        results[endpoint] = probe(endpoint, addresses[endpoint.host], context, options.timeout)
+        login = ((_imap_user(plan, options), secret)
+                 if secret and endpoint.protocol == "imap" else None)
+        results[endpoint] = probe(endpoint, addresses[endpoint.host], context, options.timeout,
+                                  login)
 
     working: dict[str, ProbeResult] = {}
     for protocol in ("imap", "smtp", "https"):
@@ -230,12 +251,16 @@ def _server_checks(run: _Run, result: ProbeResult) -> None:
         run.add("server", "IMAP server", Status.PASS,
                 software or "software not named in the greeting", software=software,
                 greeting=result.greeting)
-    caps = set(result.capabilities)
+    after = result.capabilities_after_login
+    caps = set(after if after is not None else result.capabilities)
+    # Servers announce some capabilities only after login (Dovecot: SPECIAL-USE, CONDSTORE).
+    when = "after login" if after is not None else "before login; more may follow login"
     for capability, gives, costs in _IMAP_CAPABILITIES:
         if capability in caps:
-            run.add("capabilities", capability, Status.PASS, gives)
+            run.add("capabilities", capability, Status.PASS, gives, seen=when)
         else:
-            run.add("capabilities", capability, Status.WARN, f"not offered: {costs}")
+            run.add("capabilities", capability, Status.WARN, f"not offered ({when}): {costs}",
+                    seen=when)
     if "LOGINDISABLED" in caps:
         auth = sorted(c.partition("=")[2] for c in caps if c.startswith("AUTH="))
         run.add("capabilities", "LOGIN", Status.WARN,
@@ -277,16 +302,14 @@ def _login_url(plan: Plan, working: Mapping[str, ProbeResult]) -> str | None:
     return f"{scheme}://{user + '@' if user else ''}{hostport}"
 
 
-def _login_checks(run: _Run, plan: Plan, options: DoctorOptions,
-                  connect: Callable[..., Any], working: Mapping[str, ProbeResult]) -> None:
+def _login_checks(run: _Run, plan: Plan, options: DoctorOptions, connect: Callable[..., Any],
+                  working: Mapping[str, ProbeResult], secret: str | None) -> None:
     url = _login_url(plan, working)
     if url is None:
         return
     login_options = _login_options(plan, options, working)
     kind = secret_kind(url)
     if kind:
-        secret = options.secrets.get(kind) or (
-            options.ask_secret(kind, url) if options.ask_secret else None)
         if not secret:
             variable = PASSWORD_ENV if kind == "password" else TOKEN_ENV
             run.add("login", "login", Status.SKIP,

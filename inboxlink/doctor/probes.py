@@ -44,6 +44,10 @@ class ProbeResult:
     starttls_offered: bool | None = None  #: for STARTTLS endpoints, before the upgrade
     tls: TlsInfo | None = None
     capabilities: tuple[str, ...] = ()  #: IMAP capabilities / SMTP EHLO keywords after TLS
+    #: IMAP capabilities after logging in (servers announce more then); None if not logged in
+    capabilities_after_login: tuple[str, ...] | None = None
+    #: the server's tagged answer to LOGIN, when it refused (the login stage explains it)
+    login_refusal: str | None = None
     error: errors.InboxLinkError | None = None
     failed_step: str | None = None  #: "tcp", "tls", "greeting", "starttls"
 
@@ -217,7 +221,7 @@ def _greeting_capabilities(greeting: str) -> tuple[str, ...]:
 
 
 def _probe_imap(sock: socket.socket, endpoint: Endpoint, context: ssl.SSLContext,
-                result: ProbeResult) -> None:
+                result: ProbeResult, login: tuple[str, str] | None) -> None:
     if endpoint.tls == "implicit":
         result.failed_step = "tls"
         sock = _handshake(sock, endpoint, context, result)
@@ -246,7 +250,36 @@ def _probe_imap(sock: socket.socket, endpoint: Endpoint, context: ssl.SSLContext
     result.failed_step = "capabilities"
     caps = () if endpoint.tls == "starttls" else _greeting_capabilities(greeting)
     result.capabilities = caps or _imap_capabilities(lines, "d2")
-    lines.send("d3 LOGOUT")
+    if login is not None and "LOGINDISABLED" not in result.capabilities:
+        try:
+            _imap_login(lines, login, result)
+        except OSError as exc:
+            # Some servers hang up after a refused login; the endpoint itself worked.
+            result.login_refusal = f"connection closed after LOGIN ({exc})"
+            return
+    lines.send("d5 LOGOUT")
+
+
+def _quoted(value: str) -> str | None:
+    if not value.isascii() or any(c in value for c in "\r\n\0"):
+        return None  # would need a literal; the adapter's own login covers this account
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _imap_login(lines: _Lines, login: tuple[str, str], result: ProbeResult) -> None:
+    """Log in over the verified TLS connection only to read the post-login capabilities."""
+    user, password = (_quoted(v) for v in login)
+    if user is None or password is None:
+        return
+    result.failed_step = "login"
+    lines.send(f"d3 LOGIN {user} {password}")
+    while not (reply := lines.readline()).startswith("d3 "):
+        pass
+    if not reply[3:].upper().startswith("OK"):
+        result.login_refusal = reply[3:]
+        return
+    result.capabilities_after_login = (_greeting_capabilities(reply)
+                                       or _imap_capabilities(lines, "d4"))
 
 
 def _smtp_reply(lines: _Lines) -> tuple[int, list[str]]:
@@ -269,7 +302,7 @@ def _ehlo(lines: _Lines) -> tuple[str, ...]:
 
 
 def _probe_smtp(sock: socket.socket, endpoint: Endpoint, context: ssl.SSLContext,
-                result: ProbeResult) -> None:
+                result: ProbeResult, login: tuple[str, str] | None) -> None:
     if endpoint.tls == "implicit":
         result.failed_step = "tls"
         sock = _handshake(sock, endpoint, context, result)
@@ -301,7 +334,7 @@ def _probe_smtp(sock: socket.socket, endpoint: Endpoint, context: ssl.SSLContext
 
 
 def _probe_https(sock: socket.socket, endpoint: Endpoint, context: ssl.SSLContext,
-                 result: ProbeResult) -> None:
+                 result: ProbeResult, login: tuple[str, str] | None) -> None:
     result.failed_step = "tls"
     _handshake(sock, endpoint, context, result).close()
 
@@ -310,15 +343,21 @@ _PROBES = {"imap": _probe_imap, "smtp": _probe_smtp, "https": _probe_https}
 
 
 def probe(endpoint: Endpoint, addresses: list[str], context: ssl.SSLContext,
-          timeout: float) -> ProbeResult:
-    """Connect to ``endpoint`` and go as far as a client would before logging in."""
+          timeout: float, login: tuple[str, str] | None = None) -> ProbeResult:
+    """Connect to ``endpoint`` and go as far as a client would before logging in.
+
+    With ``login`` (user, password) an IMAP probe also logs in — only over the TLS just
+    verified — to read the capabilities servers announce after login (Dovecot lists
+    SPECIAL-USE and CONDSTORE only then). A refusal is recorded, not raised: the login
+    stage reports it through the adapter's typed error.
+    """
     result = ProbeResult(endpoint)
     result.failed_step = "tcp"
     try:
         sock = tcp_connect(endpoint, addresses, timeout)
         result.address = str(sock.getpeername()[0])
         with sock:
-            _PROBES[endpoint.protocol](sock, endpoint, context, result)
+            _PROBES[endpoint.protocol](sock, endpoint, context, result, login)
         result.failed_step = None
     except errors.InboxLinkError as exc:
         result.error = exc

@@ -7,6 +7,7 @@ no STARTTLS, a certificate for the wrong name, a closed port — is a real serve
 
 from __future__ import annotations
 
+import shlex
 import socket
 import socketserver
 import ssl
@@ -20,8 +21,11 @@ import dns.rcode
 import dns.resolver
 import dns.rrset
 
+# Like Dovecot 2.3: SPECIAL-USE and CONDSTORE are announced only after login.
 DOVECOT_GREETING = "* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE " \
-    "SORT SPECIAL-USE CONDSTORE LITERAL+ AUTH=PLAIN] Dovecot (Debian) ready."
+    "LITERAL+ AUTH=PLAIN] Dovecot (Debian) ready."
+DOVECOT_AFTER_LOGIN = ("IMAP4rev1", "SASL-IR", "ID", "ENABLE", "IDLE", "SORT", "SPECIAL-USE",
+                       "CONDSTORE", "QRESYNC", "LITERAL+", "MOVE")
 # The exact greeting of Debian courier-imap 5.0.13 (see DESIGN §6).
 COURIER_GREETING = "* OK [CAPABILITY IMAP4rev1 ENABLE UTF8=ACCEPT] Courier-IMAP ready. " \
     "Copyright 1998-2019 Double Precision, Inc."
@@ -94,15 +98,20 @@ class ImapServer(LineServer):
 
     def __init__(self, tls: ssl.SSLContext | None, *, implicit: bool = True,
                  greeting: str = DOVECOT_GREETING, capabilities: Sequence[str] = (),
-                 starttls: bool = True) -> None:
+                 after_login: Sequence[str] = DOVECOT_AFTER_LOGIN, starttls: bool = True,
+                 password: str | None = None) -> None:
         super().__init__(tls, implicit)
         self.greeting = greeting
         self.capabilities = tuple(capabilities) or (
-            "IMAP4rev1", "IDLE", "SPECIAL-USE", "CONDSTORE", "AUTH=PLAIN")
+            "IMAP4rev1", "SASL-IR", "ID", "ENABLE", "IDLE", "LITERAL+", "AUTH=PLAIN")
+        self.after_login = tuple(after_login)
         self.starttls = starttls
+        self.password = password
+        self.logins: list[tuple[str, bool]] = []  # (user, accepted)
 
     def converse(self, conn: _Conn) -> None:
         secure = self.implicit
+        logged_in = False
         greeting = self.greeting
         if not secure and self.starttls:
             # Like Dovecot, a plain-text port announces STARTTLS in the greeting's capabilities.
@@ -111,8 +120,17 @@ class ImapServer(LineServer):
         while True:
             tag, _, command = conn.readline().partition(" ")
             verb = command.upper()
-            if verb == "CAPABILITY":
-                caps = list(self.capabilities)
+            if verb.startswith("LOGIN ") and secure:
+                user, password = shlex.split(command[6:])
+                accepted = password == self.password
+                self.logins.append((user, accepted))
+                if accepted:
+                    logged_in = True
+                    conn.send(f"{tag} OK [CAPABILITY {' '.join(self.after_login)}] Logged in")
+                else:
+                    conn.send(f"{tag} NO [AUTHENTICATIONFAILED] Authentication failed.")
+            elif verb == "CAPABILITY":
+                caps = list(self.after_login if logged_in else self.capabilities)
                 if not secure and self.starttls:
                     caps.append("STARTTLS")
                 conn.send("* CAPABILITY " + " ".join(caps))

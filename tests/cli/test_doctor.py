@@ -97,7 +97,7 @@ def _doctor(argv: list[str], recorder: Recorder, dns_server: DnsServer) -> tuple
 
 def test_good_mailbox_from_address(ca_file: str, good_tls: ssl.SSLContext, recorder: Recorder,
                                    dns_server: DnsServer) -> None:
-    with ImapServer(good_tls) as imap, SmtpServer(good_tls) as smtp:
+    with ImapServer(good_tls, password=SECRET) as imap, SmtpServer(good_tls) as smtp:
         code, out = _doctor(["alice@example.test",
                              "--imap", f"imaps://imap.example.test:{imap.port}",
                              "--smtp", f"smtp://smtp.example.test:{smtp.port}",
@@ -113,6 +113,8 @@ def test_good_mailbox_from_address(ca_file: str, good_tls: ssl.SSLContext, recor
     assert "✓ tls SMTP smtp.example.test" in out
     assert "STARTTLS offered before login" in out
     assert "✓ server IMAP server  Dovecot" in out
+    # announced only after login, which the probe did over the verified TLS connection
+    assert imap.logins == [("alice@example.test", True)]
     for capability in ("SPECIAL-USE", "IDLE", "CONDSTORE"):
         assert f"✓ capabilities {capability}" in out
     assert "AUTH LOGIN PLAIN" in out
@@ -165,6 +167,8 @@ def test_broken_mailbox_courier_and_no_starttls(ca_file: str, good_tls: ssl.SSLC
     assert f"✗ tls SMTP smtp.example.test:{smtp.port} (STARTTLS) STARTTLS" in out
     assert "StartTlsUnavailable (STARTTLS) → Use the implicit-TLS port" in out
     assert "! capabilities SPECIAL-USE  not offered" in out
+    # the probe's refused login is left for the login stage to explain, not a TLS failure
+    assert imap.logins == [("alice", False)]
     assert "✗ This mailbox cannot be connected yet: 2 check(s) failed." in out
 
 
@@ -284,6 +288,9 @@ def test_no_credentials_means_undecided(ca_file: str, good_tls: ssl.SSLContext,
     assert code == 3
     assert "- login  no password given: set INBOXLINK_PASSWORD" in out
     assert recorder.calls == []
+    # without logging in only the pre-login capabilities are known, and it says so
+    assert "! capabilities SPECIAL-USE  not offered (before login; more may follow login)" in out
+    assert "✓ capabilities IDLE" in out
 
 
 def test_pop3_is_refused(recorder: Recorder, dns_server: DnsServer) -> None:
