@@ -286,6 +286,9 @@ def _override(plan: Plan, imap_url: str | None, smtp_url: str | None) -> Plan:
     if smtp_url:
         parts = urlsplit(smtp_url)
         smtp = _smtp_endpoints(parts.hostname or "", parts.port, parts.scheme.lower())
+    reason = plan.reason
+    if plan.guessed:
+        where = f"MX {plan.mx[0]}" if plan.mx else "no MX records"
+        reason = f"no well-known provider ({where}): checking the servers given with --imap/--smtp"
     return attrs.evolve(plan, imap=imap, smtp=smtp, login_url=login_url, guessed=False,
-                        reason=plan.reason + "; servers given with --imap/--smtp"
-                        if plan.guessed else plan.reason)
+                        reason=reason)

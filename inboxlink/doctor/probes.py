@@ -143,7 +143,8 @@ def _tls_error(exc: ssl.SSLError, endpoint: Endpoint) -> errors.InboxLinkError:
     if isinstance(exc, ssl.SSLCertVerificationError):
         reason = _VERIFY_REASONS.get(exc.verify_code, "other")
         return errors.CertificateError(
-            f"The certificate of {endpoint.host} was not accepted: {exc.verify_message}.",
+            f"The certificate of {endpoint.host} was not accepted: "
+            f"{exc.verify_message.rstrip('.')}.",
             reason=reason, host=endpoint.host, code=f"X509:{exc.verify_code}",
             remedy=_REASON_REMEDIES.get(reason))
     if _VERSION_TEXT.search(str(exc)):

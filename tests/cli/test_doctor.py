@@ -105,7 +105,8 @@ def test_good_mailbox_from_address(ca_file: str, good_tls: ssl.SSLContext, recor
                             recorder, dns_server)
     assert code == 0, out
     assert ("example.test", "MX") in dns_server.queries
-    assert "✓ provider  imap: no well-known provider (MX mx1.example.test)" in out
+    assert ("✓ provider  imap: no well-known provider (MX mx1.example.test): checking the "
+            "servers given with --imap/--smtp") in out
     assert "✓ dns imap.example.test  imap.example.test → 127.0.0.1" in out
     assert f"✓ tcp IMAP imap.example.test:{imap.port} (TLS)  port {imap.port} open" in out
     assert "✓ tls IMAP imap.example.test" in out
