@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
         "come from INBOXLINK_PASSWORD / INBOXLINK_ACCESS_TOKEN or a prompt, never the "
         "command line.",
     )
+    from inboxlink import __version__
+
+    parser.add_argument("--version", action="version", version=f"inboxlink {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("demo", help="the library's story on the in-memory fake server")

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from inboxlink import errors
-from inboxlink.cli.credentials import connect_options
+from inboxlink.cli.credentials import connect_options, display_url
 from inboxlink.models import Message, MessageSummary, OutgoingMessage
 
 if TYPE_CHECKING:
@@ -126,7 +126,8 @@ def run(args: Any, console: Console, connect: Callable[..., Mailbox]) -> int:
     """Connect with the parsed arguments and run one command on the mailbox."""
     options = connect_options(args)
     try:
-        mailbox = connect(args.url, **options)
+        # A password typed into the URL travels as password= only, never inside the URL.
+        mailbox = connect(display_url(args.url), **options)
     except TypeError as exc:
         # An adapter that does not take an option (a password for fake://) is a usage
         # mistake, reported like any other; the option's value is never shown.

@@ -196,7 +196,7 @@ def test_prompt_when_interactive(run: Run, connect: Recorder,
     code, out = run("folders", "imaps://alice:inline@mail.example.com")
     assert code == 0
     # a password in the URL is used (and the prompt skipped); nothing shows it
-    assert connect.calls[-1][1]["password"] == "inline"
+    assert connect.calls[-1] == ("imaps://alice@mail.example.com", {"password": "inline"})
     assert "inline" not in out
     assert asked == []
     run("folders", "imaps://alice@mail.example.com")
@@ -211,3 +211,13 @@ def test_connect_error_is_typed(captured: Captured) -> None:
     assert code == 1
     assert "UnsupportedProtocol" in captured.text
     assert "POP3" in captured.text
+
+
+def test_version_and_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith("inboxlink 0.")
+    with pytest.raises(SystemExit) as done:
+        main(["ls"])
+    assert done.value.code == 2
