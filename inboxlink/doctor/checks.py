@@ -17,7 +17,7 @@ import attrs
 
 from inboxlink import errors
 from inboxlink.cli.credentials import PASSWORD_ENV, TOKEN_ENV, display_url, secret_kind
-from inboxlink.doctor.detect import Dns, Endpoint, Plan, plan_for
+from inboxlink.doctor.detect import Dns, Endpoint, Plan, plan_for, settle_guesses
 from inboxlink.doctor.probes import ProbeResult, make_context, probe, server_software
 from inboxlink.doctor.report import Check, Report, Status
 from inboxlink.models import FolderRole, OutgoingMessage, RoleSource
@@ -99,9 +99,12 @@ def diagnose(
         run.add("provider", "provider", Status.FAIL, exc.message, exc)
         return report
     report.provider = plan.provider
+    plan, notes = settle_guesses(plan, dns)
     run.add("provider", "provider", Status.WARN if plan.guessed else Status.PASS,
             f"{plan.provider}: {plan.reason}", provider=plan.provider, mx=list(plan.mx),
             login_url=_secret_free(plan.login_url))
+    for note in notes:
+        run.add("dns", "guessed host", Status.WARN, note)
 
     _configuration_checks(run, plan, options)
     secret = _secret(plan, options)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import socket
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -271,6 +272,41 @@ def _plan_for_address(address: str, dns: Dns) -> Plan:
                 address, _user_url("imaps", address, f"imap.{domain}", None),
                 imap=_imap_endpoints(f"imap.{domain}"), smtp=_smtp_endpoints(f"smtp.{domain}"),
                 mx=mx, guessed=True)
+
+
+#: host name patterns tried, in order, when no provider publishes the servers
+GUESSES: Mapping[str, tuple[str, ...]] = {
+    "imap": ("imap.{domain}", "mail.{domain}"),
+    "smtp": ("smtp.{domain}", "mail.{domain}"),
+}
+
+
+def settle_guesses(plan: Plan, dns: Dns) -> tuple[Plan, list[str]]:
+    """For guessed servers, use the first candidate name that resolves; notes for each swap."""
+    if not plan.guessed or not plan.address:
+        return plan, []
+    domain = plan.address.rpartition("@")[2].lower()
+    notes: list[str] = []
+    chosen: dict[str, str] = {}
+    for protocol, patterns in GUESSES.items():
+        names = [p.format(domain=domain) for p in patterns]
+        for name in names:
+            try:
+                dns.addresses(name)
+            except errors.InboxLinkError:
+                continue
+            chosen[protocol] = name
+            if name != names[0]:
+                notes.append(f"{names[0]} does not resolve; using {name} for "
+                             f"{protocol.upper()}")
+            break
+    if not chosen:
+        return plan, notes
+    imap_host = chosen.get("imap", plan.imap[0].host if plan.imap else f"imap.{domain}")
+    smtp_host = chosen.get("smtp", plan.smtp[0].host if plan.smtp else f"smtp.{domain}")
+    login_url = _user_url("imaps", plan.address, imap_host, None)
+    return attrs.evolve(plan, imap=_imap_endpoints(imap_host), smtp=_smtp_endpoints(smtp_host),
+                        login_url=login_url), notes
 
 
 def _override(plan: Plan, imap_url: str | None, smtp_url: str | None) -> Plan:

@@ -63,6 +63,7 @@ def dns_server() -> Iterator[DnsServer]:
         ("contoso.test", "MX"): ["0 contoso-test.mail.protection.outlook.com."],
         ("yahoo-hosted.test", "MX"): ["1 mta5.am0.yahoodns.net."],
         ("nomx.test", "A"): ["127.0.0.1"],
+        ("mail.nomx.test", "A"): ["127.0.0.1"],
     }) as server:
         yield server
 
@@ -397,3 +398,19 @@ def test_outlook_alias_warning(recorder: Recorder, dns_server: DnsServer) -> Non
     alias = next(c for c in report.checks if c.name == "primary alias")
     assert alias.status is Status.WARN
     assert "Microsoft-generated alias" in alias.detail
+
+
+def test_guessed_host_falls_back_to_mail_subdomain(recorder: Recorder,
+                                                   dns_server: DnsServer) -> None:
+    # Nothing answers on 127.0.0.1's standard mail ports here; only the names matter.
+    code, out = _doctor(["finn@nomx.test", "--json", "--timeout", "2"], recorder, dns_server)
+    checks = json.loads(out)["checks"]
+    assert checks[0]["status"] == "warn"
+    assert "no well-known provider (no MX records)" in checks[0]["detail"]
+    notes = [c["detail"] for c in checks if c["name"] == "guessed host"]
+    assert notes == ["imap.nomx.test does not resolve; using mail.nomx.test for IMAP",
+                     "smtp.nomx.test does not resolve; using mail.nomx.test for SMTP"]
+    tcp = [c["name"] for c in checks if c["stage"] == "tcp"]
+    assert tcp == ["IMAP mail.nomx.test:993 (TLS)", "IMAP mail.nomx.test:143 (STARTTLS)",
+                   "SMTP mail.nomx.test:465 (TLS)", "SMTP mail.nomx.test:587 (STARTTLS)"]
+    assert code == 1
