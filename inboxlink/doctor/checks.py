@@ -110,7 +110,7 @@ def diagnose(
     secret = _secret(plan, options)
     reachable = _network_checks(run, plan, dns, options, secret)
     if reachable is not None:
-        _login_checks(run, plan, options, connect, reachable, secret)
+        _login_checks(run, plan, options, connect, reachable, secret, dns)
     return report
 
 
@@ -306,7 +306,7 @@ def _login_url(plan: Plan, working: Mapping[str, ProbeResult]) -> str | None:
 
 
 def _login_checks(run: _Run, plan: Plan, options: DoctorOptions, connect: Callable[..., Any],
-                  working: Mapping[str, ProbeResult], secret: str | None) -> None:
+                  working: Mapping[str, ProbeResult], secret: str | None, dns: Dns) -> None:
     url = _login_url(plan, working)
     if url is None:
         return
@@ -327,7 +327,7 @@ def _login_checks(run: _Run, plan: Plan, options: DoctorOptions, connect: Callab
     try:
         mailbox = connect(url, **login_options)
     except errors.InboxLinkError as exc:
-        run.add("login", "login", Status.FAIL, exc.message, exc)
+        _login_failed(run, plan, dns, exc)
         return
     except TypeError:
         error = errors.ConfigurationError(
@@ -342,7 +342,7 @@ def _login_checks(run: _Run, plan: Plan, options: DoctorOptions, connect: Callab
             run.on_progress("listing folders")
             folders = mailbox.folders()
         except errors.InboxLinkError as exc:
-            run.add("login", "login", Status.FAIL, exc.message, exc)
+            _login_failed(run, plan, dns, exc)
             return
         run.add("login", "login", Status.PASS,
                 f"signed in as {getattr(mailbox, 'address', '?')} ({mailbox.provider})")
@@ -353,6 +353,21 @@ def _login_checks(run: _Run, plan: Plan, options: DoctorOptions, connect: Callab
             return
         if options.send_test:
             _send_test(run, mailbox, options.send_test)
+
+
+def _login_failed(run: _Run, plan: Plan, dns: Dns, error: errors.InboxLinkError) -> None:
+    run.add("login", "login", Status.FAIL, error.message, error)
+    # "Not hosted here" errors: the MX records tell where the mail really is.
+    if isinstance(error, (errors.RestApiNotEnabled, errors.MailboxNotFound)) and plan.address:
+        domain = plan.address.rpartition("@")[2]
+        try:
+            mx = plan.mx or tuple(dns.mx(domain))
+        except errors.InboxLinkError:
+            return
+        if mx:
+            run.add("dns", "MX", Status.WARN,
+                    f"mail for {domain} is delivered to {mx[0]}: connect the mailbox where that "
+                    "server lives (IMAP or EWS for on-premises Exchange)", mx=list(mx))
 
 
 _SENT_SOURCES = {

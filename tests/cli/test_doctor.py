@@ -414,3 +414,12 @@ def test_guessed_host_falls_back_to_mail_subdomain(recorder: Recorder,
     assert tcp == ["IMAP mail.nomx.test:993 (TLS)", "IMAP mail.nomx.test:143 (STARTTLS)",
                    "SMTP mail.nomx.test:465 (TLS)", "SMTP mail.nomx.test:587 (STARTTLS)"]
     assert code == 1
+
+
+def test_not_hosted_here_points_at_mx(recorder: Recorder, dns_server: DnsServer) -> None:
+    recorder.server.fail_next("connect", errors.RestApiNotEnabled(
+        provider="graph", code="MailboxNotEnabledForRESTAPI"))
+    code, out = _doctor(["fake://alice@example.test"], recorder, dns_server)
+    assert code == 1
+    assert "✗ login  The REST API is not enabled for this mailbox." in out
+    assert "! dns MX  mail for example.test is delivered to mx1.example.test" in out
