@@ -1,0 +1,144 @@
+"""The ``inboxlink`` command: ``demo``, ``doctor``, ``folders``, ``ls``, ``show``, ``send``.
+
+:func:`main` takes optional collaborators so tests (and embedding applications) can point
+the commands at a prepared mailbox or DNS resolver without touching the network::
+
+    main(["ls", "fake://alice@example.com"], connect=lambda url, **kw: my_mailbox)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from inboxlink import errors
+from inboxlink.cli._output import RICH_MISSING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from inboxlink.mailbox import Mailbox
+
+__all__ = ["ConnectFunction", "build_parser", "main"]
+
+#: ``connect(url, **options) -> Mailbox``; :func:`inboxlink.connect` unless injected
+ConnectFunction = Callable[..., "Mailbox"]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def _add_connection_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("connection")
+    group.add_argument("url", help="mailbox URL, e.g. imaps://alice@mail.example.com")
+    group.add_argument("--smtp", metavar="URL", help="SMTP server for sending (smtp://host:587)")
+    group.add_argument("--username", help="login name when it differs from the address")
+    group.add_argument("--ews-url", metavar="URL", help="EWS endpoint (ews:// only)")
+    group.add_argument("--sent-folder", metavar="FOLDER", help="use this folder as Sent")
+    group.add_argument("--insecure", action="store_true",
+                       help="accept an untrusted TLS certificate (never the default)")
+    group.add_argument("--ca-file", metavar="PEM", help="trust this CA (corporate/self-signed)")
+    group.add_argument("--password-file", metavar="PATH",
+                       help="read the password from this file ('-' for stdin)")
+    group.add_argument("--token-file", metavar="PATH",
+                       help="read an OAuth access token from this file ('-' for stdin)")
+    group.add_argument("--no-prompt", action="store_true",
+                       help="never ask for a password; fail instead")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``inboxlink`` command."""
+    parser = argparse.ArgumentParser(
+        prog="inboxlink",
+        description="Connect any mailbox through one typed interface. Passwords and tokens "
+        "come from INBOXLINK_PASSWORD / INBOXLINK_ACCESS_TOKEN or a prompt, never the "
+        "command line.",
+    )
+    from inboxlink import __version__
+
+    parser.add_argument("--version", action="version", version=f"inboxlink {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("demo", help="the library's story on the in-memory fake server")
+
+    folders = sub.add_parser("folders", help="list folders with their roles")
+    _add_connection_options(folders)
+
+    ls = sub.add_parser("ls", help="list messages in a folder, newest first")
+    _add_connection_options(ls)
+    ls.add_argument("folder", nargs="?", default="inbox", help="folder path, id or role")
+    ls.add_argument("--limit", type=int, default=20, help="how many messages (default 20)")
+
+    show = sub.add_parser("show", help="show one message")
+    _add_connection_options(show)
+    show.add_argument("id", help="message id as printed by 'ls'")
+    show.add_argument("--raw", action="store_true", help="print the raw RFC 5322 bytes")
+
+    send = sub.add_parser("send", help="send a message (the body is read from a file or stdin)")
+    _add_connection_options(send)
+    send.add_argument("--to", action="append", required=True, help="recipient (repeatable)")
+    send.add_argument("--cc", action="append", default=[], help="Cc recipient (repeatable)")
+    send.add_argument("--bcc", action="append", default=[], help="Bcc recipient (repeatable)")
+    send.add_argument("--subject", required=True)
+    send.add_argument("--body-file", metavar="PATH",
+                      help="plain-text body ('-' for stdin); empty body when omitted")
+    send.add_argument("--no-sent-copy", action="store_true", help="do not keep a copy in Sent")
+
+    from inboxlink.doctor.cli import add_doctor_parser
+
+    add_doctor_parser(sub)
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    connect: ConnectFunction | None = None,
+    resolver: Any = None,
+    console: Console | None = None,
+) -> int:
+    """Run the command line; returns the exit code.
+
+    Args:
+        argv: arguments without the program name (``sys.argv[1:]`` when ``None``).
+        connect: replaces :func:`inboxlink.connect` (tests inject a prepared fake mailbox).
+        resolver: a ``dns.resolver.Resolver``-like object for ``doctor`` (tests control DNS).
+        console: a rich console to print to (default: stdout).
+    """
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        print(RICH_MISSING, file=sys.stderr)
+        return EXIT_ERROR
+
+    parser = build_parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+
+    from inboxlink.cli._output import make_console, print_error
+
+    out = console if console is not None else make_console()
+    if connect is None:
+        import inboxlink
+
+        connect = inboxlink.connect
+    try:
+        if args.command == "demo":
+            from inboxlink.cli.demo import run_demo
+
+            return run_demo(out)
+        if args.command == "doctor":
+            from inboxlink.doctor.cli import run_doctor_command
+
+            return run_doctor_command(args, out, connect=connect, resolver=resolver)
+        from inboxlink.cli import commands
+
+        return commands.run(args, out, connect)
+    except errors.InboxLinkError as exc:
+        print_error(out, exc)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        out.print("interrupted")
+        return 130

@@ -1,0 +1,432 @@
+"""The doctor's staged checks: provider, DNS, TCP, TLS, server, capabilities, login, folders.
+
+:func:`diagnose` runs them in order and reports each as it finishes (``on_check``), so a
+terminal can show progress. Login and folders go through ``connect`` — by default
+:func:`inboxlink.connect` — so they work with any adapter, built-in or plugin.
+"""
+
+from __future__ import annotations
+
+import re
+import ssl
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import attrs
+
+from inboxlink import errors
+from inboxlink.cli.credentials import PASSWORD_ENV, TOKEN_ENV, display_url, secret_kind
+from inboxlink.doctor.detect import Dns, Endpoint, Plan, plan_for, settle_guesses
+from inboxlink.doctor.probes import ProbeResult, make_context, probe, server_software
+from inboxlink.doctor.report import Check, Report, Status
+from inboxlink.models import FolderRole, OutgoingMessage, RoleSource
+
+__all__ = ["DoctorOptions", "diagnose"]
+
+
+@attrs.frozen
+class DoctorOptions:
+    """How to run the checks. ``connect_options`` may hold secrets: they are never reported."""
+
+    imap_url: str | None = None
+    smtp_url: str | None = None
+    ews_url: str | None = None
+    ca_file: str | None = None
+    insecure: bool = False
+    timeout: float = 10.0
+    send_test: str | None = None
+    #: other options for connect() (username, sent_folder …); never secrets
+    connect_options: Mapping[str, Any] = attrs.field(factory=dict)
+    #: "password" / "access_token" → value, given up front; never reported
+    secrets: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    #: asks for a missing secret once the provider is known: (kind, url) → value or None
+    ask_secret: Callable[[str, str], str | None] | None = attrs.field(default=None, repr=False)
+
+
+OnCheck = Callable[[Check], None]
+OnProgress = Callable[[str], None]
+
+# capability → (what it gives, what its absence costs). Missing ones are warnings: the
+# mailbox still works, less well.
+_IMAP_CAPABILITIES: tuple[tuple[str, str, str], ...] = (
+    ("SPECIAL-USE", "the server marks Sent/Drafts/Trash itself",
+     "folder roles (Sent!) are found by name instead; check the Sent folder below"),
+    ("IDLE", "new mail is pushed",
+     "new mail is found by polling, a little later"),
+    ("CONDSTORE", "flag changes can be synchronised incrementally",
+     "flag changes need a rescan of the folder"),
+)
+
+
+class _Run:
+    def __init__(self, report: Report, on_check: OnCheck, on_progress: OnProgress) -> None:
+        self.report = report
+        self.on_check = on_check
+        self.on_progress = on_progress
+
+    def add(self, stage: str, name: str, status: Status, detail: str = "",
+            error: errors.InboxLinkError | None = None, **data: Any) -> Check:
+        check = Check(stage, name, status, detail, error, dict(data))
+        self.report.checks.append(check)
+        self.on_check(check)
+        return check
+
+
+def _secret_free(url: str | None) -> str | None:
+    return display_url(url) if url else url
+
+
+def diagnose(
+    target: str,
+    options: DoctorOptions,
+    *,
+    connect: Callable[..., Any],
+    resolver: Any = None,
+    on_check: OnCheck = lambda check: None,
+    on_progress: OnProgress = lambda text: None,
+) -> Report:
+    """Check whether the mailbox ``target`` (an address or URL) can be connected."""
+    report = Report(target=_secret_free(target) or target)
+    run = _Run(report, on_check, on_progress)
+    dns = Dns(resolver, timeout=options.timeout)
+
+    on_progress("finding the provider")
+    try:
+        plan = plan_for(target, dns, imap_url=options.imap_url, smtp_url=options.smtp_url,
+                        ews_url=options.ews_url)
+    except errors.InboxLinkError as exc:
+        run.add("provider", "provider", Status.FAIL, exc.message, exc)
+        return report
+    report.provider = plan.provider
+    plan, notes = settle_guesses(plan, dns)
+    run.add("provider", "provider", Status.WARN if plan.guessed else Status.PASS,
+            f"{plan.provider}: {plan.reason}", provider=plan.provider, mx=list(plan.mx),
+            login_url=_secret_free(plan.login_url))
+    for note in notes:
+        run.add("dns", "guessed host", Status.WARN, note)
+
+    _configuration_checks(run, plan, options)
+    secret = _secret(plan, options)
+    reachable = _network_checks(run, plan, dns, options, secret)
+    if reachable is not None:
+        _login_checks(run, plan, options, connect, reachable, secret, dns)
+    return report
+
+
+def _secret(plan: Plan, options: DoctorOptions) -> str | None:
+    """The secret the login needs, asked for once the provider is known."""
+    kind = secret_kind(plan.login_url or "")
+    if kind is None or not plan.login_url:
+        return None
+    return options.secrets.get(kind) or (
+        options.ask_secret(kind, plan.login_url) if options.ask_secret else None)
+
+
+def _imap_user(plan: Plan, options: DoctorOptions) -> str:
+    explicit = options.connect_options.get("username")
+    if explicit:
+        return str(explicit)
+    user = unquote(urlsplit(plan.login_url or "").username or "")
+    return user or (plan.address or "")
+
+
+# Microsoft gives accounts created with a non-Microsoft address a primary alias like this;
+# sending and sync then use the alias instead of the real address.
+_OUTLOOK_ALIAS = re.compile(r"^outlook_[0-9a-f]{8,}@outlook\.com$", re.IGNORECASE)
+
+
+def _configuration_checks(run: _Run, plan: Plan, options: DoctorOptions) -> None:
+    """What can be told from the settings alone, before any network traffic."""
+    if plan.provider == "graph" and plan.address and _OUTLOOK_ALIAS.match(plan.address):
+        run.add("address", "primary alias", Status.WARN,
+                f"{plan.address} is a Microsoft-generated alias, not the account's real address: "
+                "sending and reply matching will use the alias. Make the real address the "
+                "primary alias in the Microsoft account settings.")
+    if plan.provider == "ews" and options.ews_url:
+        parts = urlsplit(options.ews_url)
+        if not parts.path.lower().rstrip("/").endswith("/ews/exchange.asmx"):
+            suggested = f"https://{parts.netloc}/EWS/Exchange.asmx"
+            error = errors.InvalidExchangeUrl(
+                f"{options.ews_url} is not an EWS endpoint.", suggested_url=suggested,
+                code=parts.path or "/")
+            run.add("address", "EWS URL", Status.FAIL, error.message, error,
+                    suggested_url=suggested)
+        else:
+            run.add("address", "EWS URL", Status.PASS, f"{options.ews_url} has the EWS form")
+
+
+def _network_checks(run: _Run, plan: Plan, dns: Dns, options: DoctorOptions,
+                    secret: str | None) -> dict[str, ProbeResult] | None:
+    """DNS, TCP, TLS, server and capabilities; the working endpoint per protocol, or None."""
+    endpoints = [*plan.imap, *plan.smtp, *plan.https]
+    if not endpoints:
+        return {}
+    addresses: dict[str, list[str]] = {}
+    for host in dict.fromkeys(e.host for e in endpoints):
+        run.on_progress(f"resolving {host}")
+        try:
+            addresses[host] = dns.addresses(host)
+            run.add("dns", host, Status.PASS, f"{host} → {', '.join(addresses[host][:3])}",
+                    addresses=addresses[host])
+        except errors.InboxLinkError as exc:
+            run.add("dns", host, Status.FAIL, exc.message, exc)
+
+    context = make_context(ca_file=options.ca_file, insecure=options.insecure)
+    results: dict[Endpoint, ProbeResult] = {}
+    for endpoint in endpoints:
+        if endpoint.host not in addresses:
+            continue
+        run.on_progress(f"connecting to {endpoint.label}")
+        login = ((_imap_user(plan, options), secret)
+                 if secret and endpoint.protocol == "imap" else None)
+        results[endpoint] = probe(endpoint, addresses[endpoint.host], context, options.timeout,
+                                  login)
+
+    working: dict[str, ProbeResult] = {}
+    for protocol in ("imap", "smtp", "https"):
+        probed = [results[e] for e in endpoints if e.protocol == protocol and e in results]
+        good = [r for r in probed if r.error is None]
+        # A failing alternative port is only a caveat when another port of the protocol works.
+        for result in probed:
+            _report_endpoint(run, result, alternative=bool(good))
+        if good:
+            working[protocol] = good[0]
+    if "imap" in working:
+        _server_checks(run, working["imap"])
+    if "smtp" in working:
+        _smtp_capability_checks(run, working["smtp"])
+    # Without a way to read (IMAP, or the provider's API) a login cannot work; a failed SMTP
+    # is reported above but the reading side is still worth checking.
+    if (plan.imap and "imap" not in working) or (plan.https and "https" not in working):
+        return None
+    return working
+
+
+def _report_endpoint(run: _Run, result: ProbeResult, alternative: bool) -> None:
+    endpoint = result.endpoint
+    name = endpoint.label
+    failed = Status.WARN if alternative else Status.FAIL
+    if result.failed_step == "tcp":
+        run.add("tcp", name, failed, _prefix(result.error, alternative), result.error)
+        return
+    run.add("tcp", name, Status.PASS, f"port {endpoint.port} open", address=result.address)
+    if endpoint.tls == "starttls" and result.starttls_offered is not None:
+        if result.starttls_offered:
+            run.add("tls", f"{name} STARTTLS", Status.PASS, "STARTTLS offered before login")
+        else:
+            run.add("tls", f"{name} STARTTLS", failed, _prefix(result.error, alternative),
+                    result.error)
+            return
+    if result.tls is not None:
+        tls = result.tls
+        status = Status.PASS if tls.verified else Status.WARN
+        detail = (f"{tls.version}, certificate for {', '.join(tls.names) or '?'}"
+                  f"{f' valid until {tls.not_after}' if tls.not_after else ''}")
+        if not tls.verified:
+            detail += " — NOT verified (--insecure)"
+        run.add("tls", name, status, detail, version=tls.version, cipher=tls.cipher,
+                names=list(tls.names), verified=tls.verified)
+    elif result.failed_step == "tls":
+        data: dict[str, Any] = {}
+        if isinstance(result.error, errors.CertificateError):
+            data = {"reason": result.error.reason, "names": list(result.error.names)}
+        run.add("tls", name, failed, _prefix(result.error, alternative), result.error, **data)
+        return
+    if result.error is not None:
+        run.add(result.failed_step or "connect", name, failed,
+                _prefix(result.error, alternative), result.error)
+
+
+def _prefix(error: errors.InboxLinkError | None, alternative: bool) -> str:
+    message = error.message if error else "failed"
+    return f"{message} (another port works)" if alternative else message
+
+
+def _server_checks(run: _Run, result: ProbeResult) -> None:
+    software = server_software(result.greeting)
+    if software == "Courier-IMAP":
+        error = errors.UnsupportedServer("The server is Courier-IMAP, which is not supported.",
+                                         code="Courier-IMAP")
+        run.add("server", "IMAP server", Status.FAIL, error.message, error,
+                greeting=result.greeting)
+    else:
+        run.add("server", "IMAP server", Status.PASS,
+                software or "software not named in the greeting", software=software,
+                greeting=result.greeting)
+    after = result.capabilities_after_login
+    caps = set(after if after is not None else result.capabilities)
+    # Servers announce some capabilities only after login (Dovecot: SPECIAL-USE, CONDSTORE).
+    when = "after login" if after is not None else "before login; more may follow login"
+    for capability, gives, costs in _IMAP_CAPABILITIES:
+        if capability in caps:
+            run.add("capabilities", capability, Status.PASS, gives, seen=when)
+        else:
+            run.add("capabilities", capability, Status.WARN, f"not offered ({when}): {costs}",
+                    seen=when)
+    if "LOGINDISABLED" in caps:
+        auth = sorted(c.partition("=")[2] for c in caps if c.startswith("AUTH="))
+        run.add("capabilities", "LOGIN", Status.WARN,
+                "password login is disabled on this server; sign in with OAuth "
+                f"(offered: {', '.join(auth) or 'nothing'})")
+
+
+def _smtp_capability_checks(run: _Run, result: ProbeResult) -> None:
+    mechanisms = sorted({m for k in result.capabilities if k.startswith("AUTH")
+                         for m in k.replace("=", " ").split()[1:]})
+    if mechanisms:
+        run.add("capabilities", "SMTP AUTH", Status.PASS,
+                f"{result.endpoint.label}: AUTH {' '.join(mechanisms)}", mechanisms=mechanisms)
+    else:
+        run.add("capabilities", "SMTP AUTH", Status.WARN,
+                f"{result.endpoint.label} offers no AUTH after TLS: sending needs a login",
+                mechanisms=[])
+
+
+def _login_options(plan: Plan, options: DoctorOptions,
+                   working: Mapping[str, ProbeResult]) -> dict[str, Any]:
+    found = dict(options.connect_options)
+    if plan.provider == "imap" and "smtp" in working and "smtp" not in found:
+        found["smtp"] = working["smtp"].endpoint.url()
+    if options.ca_file and "ssl_context" not in found:
+        found["ssl_context"] = ssl.create_default_context(cafile=options.ca_file)
+    if options.insecure:
+        found["verify_tls"] = False
+    return found
+
+
+def _login_url(plan: Plan, working: Mapping[str, ProbeResult]) -> str | None:
+    if plan.provider != "imap" or "imap" not in working or not plan.login_url:
+        return plan.login_url
+    # Log in where the probe succeeded (e.g. STARTTLS on 143 when 993 is closed).
+    user = plan.login_url.split("://", 1)[1].rpartition("@")[0]
+    endpoint = working["imap"].endpoint
+    scheme, _, hostport = endpoint.url().partition("://")
+    return f"{scheme}://{user + '@' if user else ''}{hostport}"
+
+
+def _login_checks(run: _Run, plan: Plan, options: DoctorOptions, connect: Callable[..., Any],
+                  working: Mapping[str, ProbeResult], secret: str | None, dns: Dns) -> None:
+    url = _login_url(plan, working)
+    if url is None:
+        return
+    login_options = _login_options(plan, options, working)
+    kind = secret_kind(url)
+    if kind:
+        if not secret:
+            variable = PASSWORD_ENV if kind == "password" else TOKEN_ENV
+            run.add("login", "login", Status.SKIP,
+                    f"no {kind.replace('_', ' ')} given: set {variable}, use "
+                    f"--{'password' if kind == 'password' else 'token'}-file, or run "
+                    "interactively to be asked")
+            return
+        login_options[kind] = secret
+    else:
+        login_options.update(options.secrets)
+    run.on_progress(f"signing in to {_secret_free(url)}")
+    try:
+        mailbox = connect(url, **login_options)
+    except errors.InboxLinkError as exc:
+        _login_failed(run, plan, dns, exc)
+        return
+    except TypeError:
+        error = errors.ConfigurationError(
+            f"The {plan.provider} adapter does not accept the options given "
+            f"({', '.join(sorted(login_options))}).",
+            remedy="Leave out the options this kind of mailbox does not use.")
+        run.add("login", "login", Status.FAIL, error.message, error)
+        return
+    with mailbox:
+        try:
+            # Some adapters connect lazily: listing folders is the first real request.
+            run.on_progress("listing folders")
+            folders = mailbox.folders()
+        except errors.InboxLinkError as exc:
+            _login_failed(run, plan, dns, exc)
+            return
+        run.add("login", "login", Status.PASS,
+                f"signed in as {getattr(mailbox, 'address', '?')} ({mailbox.provider})")
+        run.add("folders", "folders", Status.PASS, f"{len(folders)} folders: "
+                + ", ".join(f.path for f in folders[:8]) + (" …" if len(folders) > 8 else ""),
+                count=len(folders))
+        if not _sent_check(run, mailbox):
+            return
+        if options.send_test:
+            _send_test(run, mailbox, options.send_test)
+
+
+def _login_failed(run: _Run, plan: Plan, dns: Dns, error: errors.InboxLinkError) -> None:
+    run.add("login", "login", Status.FAIL, error.message, error)
+    # "Not hosted here" errors: the MX records tell where the mail really is.
+    if isinstance(error, (errors.RestApiNotEnabled, errors.MailboxNotFound)) and plan.address:
+        domain = plan.address.rpartition("@")[2]
+        try:
+            mx = plan.mx or tuple(dns.mx(domain))
+        except errors.InboxLinkError:
+            return
+        if mx:
+            run.add("dns", "MX", Status.WARN,
+                    f"mail for {domain} is delivered to {mx[0]}: connect the mailbox where that "
+                    "server lives (IMAP or EWS for on-premises Exchange)", mx=list(mx))
+
+
+_SENT_SOURCES = {
+    RoleSource.SPECIAL_USE: "marked \\Sent by the server (special-use)",
+    RoleSource.PROVIDER: "the provider's own Sent folder",
+    RoleSource.OVERRIDE: "named with --sent-folder",
+    RoleSource.NAME: "found by its name: the server marks no folder as Sent",
+}
+
+
+def _sent_check(run: _Run, mailbox: Any) -> bool:
+    try:
+        sent = mailbox.folder(FolderRole.SENT)
+    except errors.InboxLinkError as exc:
+        run.add("folders", "Sent folder", Status.FAIL, exc.message, exc)
+        return False
+    how = _SENT_SOURCES.get(sent.role_source, str(sent.role_source))
+    status = Status.WARN if sent.role_source is RoleSource.NAME else Status.PASS
+    detail = f"{sent.path!r}: {how}"
+    if status is Status.WARN:
+        detail += " — pass --sent-folder if this is not the right one"
+    run.add("folders", "Sent folder", status, detail, folder=sent.path,
+            found_by=str(sent.role_source))
+    return True
+
+
+def _send_test(run: _Run, mailbox: Any, bcc: str) -> None:
+    run.on_progress(f"sending a test message to {bcc}")
+    message = OutgoingMessage(
+        bcc=[bcc], subject="inboxlink doctor: test message",
+        text="This message was sent by `inboxlink doctor --send-test` to check that this "
+        "mailbox can send. It can be deleted.")
+    try:
+        result = mailbox.send(message)
+    except errors.InboxLinkError as exc:
+        run.add("send-test", "send", Status.FAIL, exc.message, exc)
+        return
+    run.add("send-test", "send", Status.PASS, f"sent {result.message_id} to {bcc}",
+            message_id=result.message_id)
+    if result.failed and result.error is not None:
+        run.add("send-test", "sent copy", Status.FAIL, result.error.message, result.error)
+    elif result.saved_by_provider:
+        run.add("send-test", "sent copy", Status.PASS,
+                "the provider files sent mail itself (inboxlink adds no second copy)")
+    elif result.skipped:
+        run.add("send-test", "sent copy", Status.WARN, "no copy kept")
+    else:
+        copies = _copies(mailbox, result.message_id)
+        where = result.sent_folder_id
+        if copies == 1:
+            run.add("send-test", "sent copy", Status.PASS, f"exactly one copy in {where!r}",
+                    copies=copies)
+        else:
+            error = errors.SentCopyFailed(
+                f"{copies} copies of the test message are in {where!r}; expected exactly 1.")
+            run.add("send-test", "sent copy", Status.FAIL, error.message, error, copies=copies)
+
+
+def _copies(mailbox: Any, message_id: str) -> int:
+    page = mailbox.list_messages(FolderRole.SENT, limit=20)
+    items: Iterable[Any] = page.items
+    return sum(1 for summary in items if summary.message_id == message_id)
