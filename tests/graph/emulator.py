@@ -109,7 +109,8 @@ class GraphEmulator:
         self.server.daemon_threads = True
         self.server.emulator = self  # type: ignore[attr-defined]
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1.0"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever,
+                                        kwargs={"poll_interval": 0.02}, daemon=True)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> GraphEmulator:
@@ -193,7 +194,7 @@ class GraphEmulator:
                 "internetMessageId": str(parsed["Message-ID"] or "").strip() or None,
                 "isRead": is_read, "isDraft": is_draft,
                 "flag": {"flagStatus": "notFlagged"},
-                "conversationId": "AAQkAGI2TG93AAAQ" + str(abs(hash(str(parsed["Subject"]))) % 10**8),
+                "conversationId": "AAQkAGI2TG93AAAQ" + str(mid[-10:-4]),
                 "parentFolderId": folder_id,
                 "singleValueExtendedProperties": props,
             },
@@ -271,7 +272,8 @@ class GraphEmulator:
         match = re.match(r"^/(me|users/([^/]+))(/.*)?$", path)
         if not match:
             return _err(400, "BadRequest", f"Resource not found for the segment '{path}'.")
-        if match.group(2) and match.group(2).lower() not in (self.address.lower(), "user-object-id"):
+        known = (self.address.lower(), "user-object-id")
+        if match.group(2) and match.group(2).lower() not in known:
             return _err(404, "ErrorInvalidUser",
                         f"The requested user '{match.group(2)}' is invalid.")
         rest = match.group(3) or ""

@@ -24,7 +24,10 @@ class GraphFixtures(conformance.MailboxFixtures):
 
     @pytest.fixture
     def deliver(self, emulator: GraphEmulator) -> Callable[[bytes], None]:
-        return lambda raw: None if emulator.deliver(raw) else None
+        def deliver(raw: bytes) -> None:
+            emulator.deliver(raw)
+
+        return deliver
 
     @pytest.fixture
     def outbox(self, emulator: GraphEmulator) -> Callable[[], list[bytes]]:

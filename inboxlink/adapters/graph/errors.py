@@ -279,7 +279,8 @@ def _names(exc: BaseException) -> set[str]:
     return {cls.__name__ for cls in type(exc).__mro__}
 
 
-def _base_signal(status: int | None, headers: Any, code: str | None, text: str) -> Signal:
+def _base_signal(status: int | None, headers: Any, code: str | None, text: str,
+                 request_id: str | None = None) -> Signal:
     details: dict[str, Any] = {}
     retry_after = parse_retry_after(_header(headers, "retry-after"))
     if retry_after is not None:
@@ -287,7 +288,7 @@ def _base_signal(status: int | None, headers: Any, code: str | None, text: str) 
     challenge = _header(headers, "www-authenticate") or ""
     if "insufficient_claims" in challenge:
         code = CLAIMS_CHALLENGE
-    request_id = _header(headers, "request-id")
+    request_id = request_id or _header(headers, "request-id")
     if request_id and text:
         # Microsoft support asks for it; it is not a secret.
         text = f"{text} (request-id {request_id})"
@@ -296,7 +297,7 @@ def _base_signal(status: int | None, headers: Any, code: str | None, text: str) 
 
 def signal_from_body(status: int, headers: Any, body: Any) -> Signal:
     """A signal from a raw Graph error response (``$batch`` items, streamed downloads)."""
-    code, text = None, ""
+    code, text, request_id = None, "", None
     if isinstance(body, (bytes, str)):
         try:
             body = json.loads(body)
@@ -305,7 +306,10 @@ def signal_from_body(status: int, headers: Any, body: Any) -> Signal:
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         code = body["error"].get("code")
         text = str(body["error"].get("message") or "")
-    return _base_signal(status, headers, code, text)
+        inner = body["error"].get("innerError")
+        if isinstance(inner, dict):
+            request_id = inner.get("request-id")
+    return _base_signal(status, headers, code, text, request_id)
 
 
 def _signal_from_exception(exc: BaseException) -> Signal | errors.InboxLinkError | None:
@@ -316,8 +320,10 @@ def _signal_from_exception(exc: BaseException) -> Signal | errors.InboxLinkError
         text = getattr(main, "message", None) if main is not None else None
         if not text:
             text = str(getattr(exc, "message", "") or "")
+        inner = getattr(main, "inner_error", None) if main is not None else None
         return _base_signal(getattr(exc, "response_status_code", None),
-                            getattr(exc, "response_headers", None), code, text or "")
+                            getattr(exc, "response_headers", None), code, text or "",
+                            getattr(inner, "request_id", None))
     if "ClientAuthenticationError" in names:  # azure-identity / azure-core
         text = str(getattr(exc, "message", None) or exc)
         sts: str | None
