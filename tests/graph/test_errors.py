@@ -71,7 +71,8 @@ def test_graph_signal(emulator: GraphEmulator, mailbox: GraphMailbox, case: Grap
     assert error.provider == "graph"
     assert error.remedy
     if case.code:
-        assert error.code is not None and error.code.lower() in (
+        assert error.code is not None
+        assert error.code.lower() in (
             case.code.lower(), "insufficient_claims")
     if case.code:
         assert "request-id" in error.message  # graph.request_ids: support needs it
@@ -197,7 +198,8 @@ def test_entra_signal(emulator: GraphEmulator, case: EntraCase) -> None:
     with pytest.raises(case.expected) as info:
         box.list_messages("inbox")
     assert type(info.value) is case.expected
-    assert info.value.remedy and info.value.provider == "graph"
+    assert info.value.remedy
+    assert info.value.provider == "graph"
     assert credential.calls >= 1
     assert emulator.count() == 0  # no token, no request
 
