@@ -418,6 +418,8 @@ def _select(obj: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
     if not fields:
         return obj
     wanted = set(fields[0].split(",")) | {"id"}
+    if query.get("$expand"):
+        wanted.add(query["$expand"][0].split("(", 1)[0])
     return {k: v for k, v in obj.items() if k in wanted}
 
 
