@@ -8,7 +8,8 @@ import pytest
 
 from inboxlink.adapters.graph import GraphMailbox, GraphSettings
 from inboxlink.retry import RetryPolicy
-from tests.graph.emulator import GraphEmulator
+
+from .emulator import GraphEmulator
 
 
 @pytest.fixture(autouse=True)

@@ -8,8 +8,9 @@ import pytest
 
 from inboxlink.adapters.graph import GraphMailbox
 from inboxlink.testing import conformance
-from tests.graph.conftest import make_mailbox
-from tests.graph.emulator import GraphEmulator
+
+from .conftest import make_mailbox
+from .emulator import GraphEmulator
 
 
 class GraphFixtures(conformance.MailboxFixtures):

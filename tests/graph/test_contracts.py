@@ -13,8 +13,9 @@ import inboxlink
 from inboxlink import FolderRole, OutgoingMessage, RoleSource, errors
 from inboxlink.adapters.graph import GraphMailbox
 from inboxlink.testing.conformance import make_message
-from tests.graph.conftest import make_mailbox
-from tests.graph.emulator import GraphEmulator
+
+from .conftest import make_mailbox
+from .emulator import GraphEmulator
 
 
 def _fill(emulator: GraphEmulator, n: int, folder: str = "inbox") -> None:

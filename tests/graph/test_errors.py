@@ -16,9 +16,10 @@ from inboxlink import OutgoingMessage, errors
 from inboxlink.adapters.graph import GraphMailbox
 from inboxlink.adapters.graph.errors import TABLE
 from inboxlink.testing.conformance import make_message
-from tests.graph.cases import ENTRA_CASES, GRAPH_CASES, EntraCase, GraphCase
-from tests.graph.conftest import make_mailbox
-from tests.graph.emulator import GraphEmulator, make_token
+
+from .cases import ENTRA_CASES, GRAPH_CASES, EntraCase, GraphCase
+from .conftest import make_mailbox
+from .emulator import GraphEmulator, make_token
 
 _PATHS = {"list": r"/messages$", "send": r"/sendMail$", "append": r"/messages$",
           "fetch": r"/\$value$"}

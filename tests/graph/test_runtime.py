@@ -23,8 +23,9 @@ from inboxlink.adapters.graph import (
 )
 from inboxlink.adapters.graph._loop import LOOP
 from inboxlink.testing.conformance import make_message
-from tests.graph.conftest import make_mailbox
-from tests.graph.emulator import GraphEmulator, make_token
+
+from .conftest import make_mailbox
+from .emulator import GraphEmulator, make_token
 
 
 def _loop_threads() -> int:
