@@ -11,6 +11,7 @@ import base64
 import json
 import logging
 import os
+import threading
 import time
 import warnings
 from collections.abc import Callable, Coroutine, Iterable
@@ -23,7 +24,13 @@ from kiota_abstractions.method import Method
 from inboxlink import errors, mime
 from inboxlink.adapters.graph import auth, wire
 from inboxlink.adapters.graph._loop import LOOP
-from inboxlink.adapters.graph.errors import PROVIDER, TABLE, ErrorContext, signal_from_body
+from inboxlink.adapters.graph.errors import (
+    PROVIDER,
+    TABLE,
+    ErrorContext,
+    parse_retry_after,
+    signal_from_body,
+)
 from inboxlink.adapters.graph.session import GraphSession, TokenSource
 from inboxlink.adapters.graph.settings import GraphSettings
 from inboxlink.mailbox import BaseMailbox
@@ -77,6 +84,7 @@ class GraphMailbox(BaseMailbox):
         self._tokens = TokenSource(settings)
         self._session: GraphSession | None = None
         self._session_key: tuple[int, int] | None = None
+        self._session_lock = threading.Lock()
         self._folder_of: dict[str, str] = {}
         self._errors = ErrorContext(
             probe_mailbox=self._probe_mailbox if settings.probe_mailbox else None,
@@ -115,11 +123,12 @@ class GraphMailbox(BaseMailbox):
     def _ensure_session(self) -> GraphSession:
         LOOP.get()
         key = (os.getpid(), LOOP.generation)
-        if self._session is None or self._session_key != key:
-            # A session from before a fork holds the parent's sockets and loop: build anew.
-            self._session = LOOP.run(self._new_session())
-            self._session_key = key
-        return self._session
+        with self._session_lock:
+            if self._session is None or self._session_key != key:
+                # A session from before a fork holds the parent's sockets and loop: build anew.
+                self._session = LOOP.run(self._new_session())
+                self._session_key = key
+            return self._session
 
     async def _new_session(self) -> GraphSession:
         return GraphSession(self.settings, self._tokens)
@@ -204,8 +213,6 @@ class GraphMailbox(BaseMailbox):
                     retry.append(item)
                     headers = {str(k).lower(): v for k, v in
                                (response.get("headers") or {}).items()}
-                    from inboxlink.adapters.graph.errors import parse_retry_after
-
                     wait = max(wait, parse_retry_after(headers.get("retry-after")) or
                                policy.initial * 2 ** (attempt - 1))
             if not retry or attempt == policy.max_attempts:
@@ -467,5 +474,5 @@ def _with_bcc(prepared: mime.PreparedMessage) -> bytes:
     for address in prepared.bcc:
         mime.check_header_value("Bcc", address.email)
     line = "Bcc: " + ", ".join(a.email for a in prepared.bcc) + "\r\n"
-    return line.encode("ascii", "strict") + prepared.raw
+    return line.encode("utf-8") + prepared.raw
 
