@@ -219,3 +219,46 @@ def test_connect_builds_the_adapter_from_a_url(emulator: GraphEmulator) -> None:
     with pytest.raises(errors.ConfigurationError):
         inboxlink.connect(f"graph://{emulator.address}", access_token="x",
                           base_url="http://graph.example.com/v1.0")
+
+
+def test_cursor_resumes_in_another_process(emulator: GraphEmulator,
+                                           mailbox: GraphMailbox) -> None:
+    import os
+    import subprocess
+    import sys
+
+    _fill(emulator, 5)
+    cursor = mailbox.list_messages("inbox", limit=3).next_cursor
+    assert cursor is not None
+    code = (
+        "import json, sys\n"
+        "from inboxlink.adapters.graph import GraphMailbox, GraphSettings\n"
+        "args = json.loads(sys.argv[1])\n"
+        "box = GraphMailbox(GraphSettings(address=args['a'], access_token=args['t'],"
+        " base_url=args['u']))\n"
+        "page = box.list_messages('inbox', limit=3, cursor=args['c'])\n"
+        "print(json.dumps([s.message_id for s in page.items]))\n"
+    )
+    payload = json.dumps({"a": emulator.address, "t": emulator.token,
+                          "u": emulator.base_url, "c": cursor})
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    result = subprocess.run([sys.executable, "-W", "ignore", "-c", code, payload],
+                            capture_output=True, text=True, timeout=60, cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == ["<conformance2@example.net>",
+                                         "<conformance1@example.net>"]
+
+
+def test_unreachable_graph_is_a_typed_error() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    from inboxlink.adapters.graph import GraphSettings
+
+    box = GraphMailbox(GraphSettings(address="alice@contoso.com", access_token="t",
+                                     base_url=f"http://127.0.0.1:{port}/v1.0"))
+    with pytest.raises(errors.ServerUnreachable) as info:
+        box.folders()
+    assert "firewall" in info.value.remedy
