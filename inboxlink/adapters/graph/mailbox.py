@@ -163,10 +163,9 @@ class GraphMailbox(BaseMailbox):
         if not client_id:
             return None
         tenant = self.settings.tenant_id or claims.get("tid")
-        scopes = auth.APPLICATION_ROLES if self.settings.user_id else auth.REQUIRED_SCOPES
-        if self.settings.user_id:
-            # App-only permissions are consented as a whole through /.default.
-            scopes = ("https://graph.microsoft.com/.default",)
+        # App-only permissions are consented as a whole, through /.default.
+        scopes = (("https://graph.microsoft.com/.default",) if self.settings.user_id
+                  else auth.REQUIRED_SCOPES)
         return auth.admin_consent_url(tenant, str(client_id), scopes, self.settings.redirect_uri)
 
     def _probe_mailbox(self) -> bool | None:
