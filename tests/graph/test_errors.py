@@ -228,3 +228,38 @@ def test_credential_tokens_reach_the_server(emulator: GraphEmulator, cls: type) 
     assert credential.scopes[0] == ("https://graph.microsoft.com/.default",)
     assert all(r.headers["authorization"] == f"Bearer {emulator.token}"
                for r in emulator.requests if not r.in_batch)
+
+
+def test_entra_consent_error_links_the_configured_app(emulator: GraphEmulator) -> None:
+    case = next(c for c in ENTRA_CASES if c.source == "entra.admin_consent_required")
+    box = make_mailbox(emulator, access_token=None, credential=FailingCredential(case),
+                       tenant_id="contoso.onmicrosoft.com", client_id="app-42",
+                       redirect_uri="https://crm.example/done")
+    with pytest.raises(errors.AdminConsentRequired) as info:
+        box.folders()
+    assert info.value.consent_url == (
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/adminconsent?"
+        "client_id=app-42&scope=https%3A%2F%2Fgraph.microsoft.com%2FMail.ReadWrite+"
+        "https%3A%2F%2Fgraph.microsoft.com%2FMail.Send+offline_access+openid+email&"
+        "redirect_uri=https%3A%2F%2Fcrm.example%2Fdone")
+
+
+def test_app_only_consent_link_uses_default_scope(emulator: GraphEmulator) -> None:
+    emulator.token = make_token(None, roles=[])
+    box = make_mailbox(emulator, user_id=emulator.address)
+    emulator.fail(401, "NoPermissionsInAccessToken",
+                  "The token contains no permissions, or permissions can not be understood.")
+    with pytest.raises(errors.AdminConsentRequired) as info:
+        box.folders()
+    assert info.value.consent_url is not None
+    assert "scope=https%3A%2F%2Fgraph.microsoft.com%2F.default" in info.value.consent_url
+
+
+def test_secrets_stay_out_of_reprs_and_errors(emulator: GraphEmulator) -> None:
+    secret = make_token(scp="Mail.ReadWrite Mail.Send openid email offline_access",
+                        oid="secret-marker")
+    box = make_mailbox(emulator, access_token=secret)
+    with pytest.raises(errors.ReauthorizationRequired) as info:
+        box.folders()
+    for text in (repr(box), repr(box.settings), str(info.value), repr(info.value)):
+        assert secret not in text
