@@ -177,7 +177,7 @@ class GraphEmulator:
                     out.append({"emailAddress": {"name": display or email, "address": email}})
             return out
 
-        props = []
+        props = [{"id": "Integer 0x0E08", "value": str(len(raw))}]
         if parsed["In-Reply-To"]:
             props.append({"id": "String 0x1042", "value": str(parsed["In-Reply-To"]).strip()})
         if parsed["References"]:

@@ -170,6 +170,7 @@ def test_append_to_sent_creates_a_sent_not_draft_item(emulator: GraphEmulator,
     assert summary.references == ("<conformance1@example.net>",)
     assert summary.date is not None
     assert summary.seen
+    assert summary.size == len(stored["mime"])
 
 
 def test_child_folders_and_provider_roles(emulator: GraphEmulator) -> None:

@@ -45,17 +45,18 @@ SUMMARY_SELECT = ("id", "subject", "from", "toRecipients", "ccRecipients", "sent
                   "conversationId")
 
 # MAPI properties (MS-OXPROPS): PR_IN_REPLY_TO_ID, PR_INTERNET_REFERENCES, PR_MESSAGE_FLAGS,
-# PR_CLIENT_SUBMIT_TIME, PR_MESSAGE_DELIVERY_TIME.
+# PR_CLIENT_SUBMIT_TIME, PR_MESSAGE_DELIVERY_TIME, PR_MESSAGE_SIZE.
 PROP_IN_REPLY_TO = "String 0x1042"
 PROP_REFERENCES = "String 0x1039"
 PROP_MESSAGE_FLAGS = "Integer 0x0E07"
 PROP_SUBMIT_TIME = "SystemTime 0x0039"
 PROP_DELIVERY_TIME = "SystemTime 0x0E06"
+PROP_SIZE = "Integer 0x0E08"
 MSGFLAG_READ = 0x1  # without MSGFLAG_UNSENT (0x8) the item is a sent message, not a draft
 
 SUMMARY_EXPAND = (
     f"singleValueExtendedProperties($filter=id eq '{PROP_IN_REPLY_TO}' "
-    f"or id eq '{PROP_REFERENCES}')",
+    f"or id eq '{PROP_REFERENCES}' or id eq '{PROP_SIZE}')",
 )
 
 
@@ -112,6 +113,7 @@ def summary_from_json(item: Mapping[str, Any], folder_id: str) -> MessageSummary
     if isinstance(flag, Mapping) and flag.get("flagStatus") == "flagged":
         flags.add("\\Flagged")
     in_reply_to = extended.get(PROP_IN_REPLY_TO.lower()) or None
+    size = extended.get(PROP_SIZE.lower(), "")
     return MessageSummary(
         id=str(item["id"]),
         folder_id=folder_id,
@@ -125,6 +127,7 @@ def summary_from_json(item: Mapping[str, Any], folder_id: str) -> MessageSummary
         in_reply_to=in_reply_to.strip() if in_reply_to else None,
         references=mime.split_msgids(extended.get(PROP_REFERENCES.lower())),  # type: ignore[arg-type]
         flags=frozenset(flags),  # type: ignore[arg-type]
+        size=int(size) if size.isdigit() else None,
         thread_id=item.get("conversationId") or None,
     )
 
