@@ -124,64 +124,63 @@ GRAPH_CASES: list[GraphCase] = [
 
 @attrs.frozen
 class EntraCase:
-    """What azure-identity raises from ``get_token`` for one Entra ID condition."""
+    """An Entra ID answer: a token-endpoint error body (``kind="sts"``), or a credential that
+    cannot try at all (``"unavailable"``) or needs the user (``"required"``)."""
 
     source: str
-    kind: str  # "auth" ClientAuthenticationError, "required", "unavailable"
-    message: str
+    kind: str
     expected: type[errors.InboxLinkError]
+    number: int = 0
+    error: str = "invalid_grant"
+    description: str = ""
+    suberror: str | None = None
 
 
-def _sts(source: str, number: int, text: str, expected: type[errors.InboxLinkError]
-         ) -> EntraCase:
-    return EntraCase(source, "auth", f"Authentication failed: AADSTS{number}: {text} Trace ID: "
-                     "4e1a0b6c-0000-4000-8000-000000000000 Correlation ID: "
-                     "9f8e7d6c-0000-4000-8000-000000000000 Timestamp: 2026-11-25 02:00:00Z",
-                     expected)
+def _sts(source: str, number: int, description: str, expected: type[errors.InboxLinkError],
+         error: str = "invalid_grant", suberror: str | None = None) -> EntraCase:
+    return EntraCase(source, "sts", expected, number, error, description, suberror)
 
 
 ENTRA_CASES: list[EntraCase] = [
     _sts("entra.consent_required_user", 65001, "The user or administrator has not consented to "
-         "use the application with ID '1111'.", errors.AdminConsentRequired),
+         "use the application with ID '1111'.", errors.AdminConsentRequired,
+         suberror="consent_required"),
     _sts("entra.admin_consent_required", 90094, "Admin consent is required for the "
          "permissions requested by this application.", errors.AdminConsentRequired),
     _sts("entra.user_declined_consent", 65004, "User declined to consent to access the app.",
-         errors.InteractionRequired),
+         errors.InteractionRequired, error="access_denied"),
     _sts("entra.mfa_required", 50076, "Due to a configuration change made by your administrator, "
          "or because you moved to a new location, you must use multi-factor authentication.",
-         errors.InteractionRequired),
+         errors.InteractionRequired, error="interaction_required", suberror="basic_action"),
     _sts("entra.external_security_challenge", 50158, "External security challenge was not "
-         "satisfied.", errors.InteractionRequired),
+         "satisfied.", errors.InteractionRequired, error="interaction_required"),
     _sts("entra.conditional_access_blocked", 53003, "Access has been blocked by Conditional "
-         "Access policies.", errors.AppBlocked),
+         "Access policies.", errors.AppBlocked, error="interaction_required"),
     _sts("entra.app_not_found_in_tenant", 700016, "Application with identifier '1111' was not "
-         "found in the directory 'contoso'.", errors.ConfigurationError),
+         "found in the directory 'contoso'.", errors.ConfigurationError,
+         error="unauthorized_client"),
     _sts("entra.invalid_client_secret", 7000215, "Invalid client secret provided.",
-         errors.InvalidCredentials),
+         errors.InvalidCredentials, error="invalid_client"),
     _sts("entra.bad_user_credentials", 50126, "Error validating credentials due to invalid "
          "username or password.", errors.InvalidCredentials),
-    EntraCase("entra.refresh_token_expired_or_revoked", "auth",
-              "Microsoft Entra ID error '(invalid_grant) AADSTS700082: The refresh token has "
-              "expired due to inactivity.'", errors.ReauthorizationRequired),
+    _sts("entra.refresh_token_expired_or_revoked", 700082, "The refresh token has expired due "
+         "to inactivity.", errors.ReauthorizationRequired, suberror="bad_token"),
     _sts("entra.account_not_found", 50034, "The user account does not exist in the contoso "
          "directory.", errors.MailboxNotFound),
     _sts("entra.account_state", 50057, "The user account is disabled.", errors.AccountDisabled),
     _sts("entra.resource_principal_not_found", 500011, "The resource principal named "
-         "https://outlook.office365.com was not found in the tenant.", errors.ConfigurationError),
+         "https://outlook.office365.com was not found in the tenant.", errors.ConfigurationError,
+         error="invalid_resource"),
     _sts("entra.invalid_scope", 70011, "The provided value for the input parameter 'scope' is "
-         "not valid.", errors.ConfigurationError),
+         "not valid.", errors.ConfigurationError, error="invalid_scope"),
     _sts("entra.tenant_not_found", 90002, "Tenant 'contoso.example' not found.",
-         errors.ConfigurationError),
+         errors.ConfigurationError, error="invalid_request"),
     _sts("entra.login_required_silent", 50058, "A silent sign-in request was sent but no user is "
-         "signed in.", errors.InteractionRequired),
-    EntraCase("entra.login_required_silent", "required",
-              "Interactive authentication is required to get a token.",
-              errors.InteractionRequired),
-    EntraCase("entra.credential_unavailable", "unavailable",
-              "EnvironmentCredential authentication unavailable. Environment variables are not "
-              "fully configured.", errors.ConfigurationError),
+         "signed in.", errors.InteractionRequired, error="login_required"),
+    EntraCase("entra.login_required_silent", "required", errors.InteractionRequired),
+    EntraCase("entra.credential_unavailable", "unavailable", errors.ConfigurationError),
     _sts("entra.throttled", 90055, "The number of requests to the tenant is too high.",
-         errors.RateLimited),
+         errors.RateLimited, error="temporarily_unavailable"),
     _sts("entra.throttled", 50033, "There was a transient error; please retry.",
-         errors.TransientError),
+         errors.TransientError, error="temporarily_unavailable"),
 ]

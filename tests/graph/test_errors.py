@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from azure.core.credentials import AccessToken
-from azure.core.exceptions import ClientAuthenticationError
-from azure.identity import AuthenticationRequiredError, CredentialUnavailableError
+from azure.identity import (
+    ClientSecretCredential,
+    EnvironmentCredential,
+    InteractiveBrowserCredential,
+)
 
 from inboxlink import OutgoingMessage, errors
 from inboxlink.adapters.graph import GraphMailbox
@@ -20,6 +25,7 @@ from inboxlink.testing.conformance import make_message
 from .cases import ENTRA_CASES, GRAPH_CASES, EntraCase, GraphCase
 from .conftest import make_mailbox
 from .emulator import GraphEmulator, make_token
+from .entra import EntraEmulator
 
 _PATHS = {"list": r"/messages$", "send": r"/sendMail$", "append": r"/messages$",
           "fetch": r"/\$value$"}
@@ -175,34 +181,78 @@ def test_gateway_page_is_not_odata(emulator: GraphEmulator, mailbox: GraphMailbo
     assert type(info.value.__cause__).__name__ == "APIError"
 
 
-class FailingCredential:
-    """An azure-identity style credential whose token request fails as Entra ID answers."""
+CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 
-    def __init__(self, case: EntraCase) -> None:
-        self.case = case
-        self.calls = 0
 
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        self.calls += 1
-        if self.case.kind == "required":
-            raise AuthenticationRequiredError(scopes, message=self.case.message)
-        if self.case.kind == "unavailable":
-            raise CredentialUnavailableError(message=self.case.message)
-        raise ClientAuthenticationError(message=self.case.message)
+@pytest.fixture
+def entra(emulator: GraphEmulator, tmp_path: pathlib.Path) -> Iterator[EntraEmulator]:
+    server = EntraEmulator(tmp_path, emulator.token).start()
+    yield server
+    server.stop()
+
+
+def _secret_credential(entra: EntraEmulator) -> ClientSecretCredential:
+    # retry_total=0: azure-core would otherwise back off on 429/5xx from the token endpoint.
+    return ClientSecretCredential("contoso", CLIENT_ID, "s3cr3t-value", authority=entra.authority,
+                                  disable_instance_discovery=True,
+                                  connection_verify=entra.ca_path, retry_total=0)
+
+
+def _credential(case: EntraCase, entra: EntraEmulator, monkeypatch: pytest.MonkeyPatch) -> Any:
+    if case.kind == "unavailable":
+        for name in [n for n in os.environ if n.startswith("AZURE_")]:
+            monkeypatch.delenv(name)
+        return EnvironmentCredential()
+    if case.kind == "required":
+        return InteractiveBrowserCredential(client_id=CLIENT_ID, tenant_id="contoso",
+                                            disable_automatic_authentication=True)
+    entra.fail_with(case.error, case.number, case.description, case.suberror)
+    return _secret_credential(entra)
 
 
 @pytest.mark.parametrize("case", ENTRA_CASES,
-                         ids=[f"{c.source}-{c.message[22:36]}" for c in ENTRA_CASES])
-def test_entra_signal(emulator: GraphEmulator, case: EntraCase) -> None:
-    credential = FailingCredential(case)
-    box = make_mailbox(emulator, access_token=None, credential=credential)
+                         ids=[f"{c.source}-{c.number or c.kind}" for c in ENTRA_CASES])
+def test_entra_signal(emulator: GraphEmulator, entra: EntraEmulator, case: EntraCase,
+                      monkeypatch: pytest.MonkeyPatch) -> None:
+    box = make_mailbox(emulator, access_token=None, user_id=emulator.address,
+                       credential=_credential(case, entra, monkeypatch))
     with pytest.raises(case.expected) as info:
         box.list_messages("inbox")
     assert type(info.value) is case.expected
     assert info.value.remedy
     assert info.value.provider == "graph"
-    assert credential.calls >= 1
-    assert emulator.count() == 0  # no token, no request
+    assert "s3cr3t-value" not in str(info.value)
+    if case.kind == "sts":
+        assert info.value.code == f"AADSTS{case.number}"
+        assert len(entra.token_requests) >= 1
+    assert emulator.count() == 0  # no token, no request to Graph
+
+
+def test_entra_consent_error_links_the_configured_app(emulator: GraphEmulator,
+                                                      entra: EntraEmulator) -> None:
+    entra.fail_with("invalid_grant", 90094, "Admin consent is required.")
+    box = make_mailbox(emulator, access_token=None, credential=_secret_credential(entra),
+                       tenant_id="contoso.onmicrosoft.com", client_id="app-42",
+                       redirect_uri="https://crm.example/done")
+    with pytest.raises(errors.AdminConsentRequired) as info:
+        box.folders()
+    assert info.value.consent_url == (
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/adminconsent?"
+        "client_id=app-42&scope=https%3A%2F%2Fgraph.microsoft.com%2FMail.ReadWrite+"
+        "https%3A%2F%2Fgraph.microsoft.com%2FMail.Send+offline_access+openid+email&"
+        "redirect_uri=https%3A%2F%2Fcrm.example%2Fdone")
+
+
+def test_client_credentials_flow_end_to_end(emulator: GraphEmulator,
+                                            entra: EntraEmulator) -> None:
+    box = make_mailbox(emulator, access_token=None, credential=_secret_credential(entra),
+                       user_id=emulator.address)
+    assert box.folder("inbox").name == "Inbox"
+    box.folders(refresh=True)
+    assert len(entra.token_requests) == 1  # azure-identity caches the token
+    assert "scope=https%3A%2F%2Fgraph.microsoft.com%2F.default" in entra.token_requests[0]
+    assert all(r.headers["authorization"] == f"Bearer {emulator.token}"
+               for r in emulator.requests if not r.in_batch)
 
 
 class GoodCredential:
@@ -228,20 +278,6 @@ def test_credential_tokens_reach_the_server(emulator: GraphEmulator, cls: type) 
     assert credential.scopes[0] == ("https://graph.microsoft.com/.default",)
     assert all(r.headers["authorization"] == f"Bearer {emulator.token}"
                for r in emulator.requests if not r.in_batch)
-
-
-def test_entra_consent_error_links_the_configured_app(emulator: GraphEmulator) -> None:
-    case = next(c for c in ENTRA_CASES if c.source == "entra.admin_consent_required")
-    box = make_mailbox(emulator, access_token=None, credential=FailingCredential(case),
-                       tenant_id="contoso.onmicrosoft.com", client_id="app-42",
-                       redirect_uri="https://crm.example/done")
-    with pytest.raises(errors.AdminConsentRequired) as info:
-        box.folders()
-    assert info.value.consent_url == (
-        "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/adminconsent?"
-        "client_id=app-42&scope=https%3A%2F%2Fgraph.microsoft.com%2FMail.ReadWrite+"
-        "https%3A%2F%2Fgraph.microsoft.com%2FMail.Send+offline_access+openid+email&"
-        "redirect_uri=https%3A%2F%2Fcrm.example%2Fdone")
 
 
 def test_app_only_consent_link_uses_default_scope(emulator: GraphEmulator) -> None:
