@@ -13,6 +13,7 @@ import itertools
 import json
 import re
 import threading
+import time
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -92,6 +93,7 @@ class GraphEmulator:
         self.outbox: list[bytes] = []
         self.envelopes: list[list[str]] = []
         self.failures: list[Failure] = []
+        self.stall: tuple[str, float] | None = None  #: (path regex, seconds) to answer late
         self.user: dict[str, Any] = {"mail": address, "assignedPlans": [
             {"service": "exchange", "capabilityStatus": "Enabled",
              "servicePlanId": "efb87545-963c-4e0d-99df-69c6916d9eb0"}]}
@@ -259,6 +261,8 @@ class GraphEmulator:
                         failure.path is None or re.search(failure.path, path)):
                     failure.times -= 1
                     return failure.status, dict(failure.headers), failure.body
+        if self.stall and re.search(self.stall[0], path):
+            time.sleep(self.stall[1])
         if not in_batch:
             auth = headers.get("authorization", "")
             if auth != f"Bearer {self.token}":
@@ -457,12 +461,15 @@ class _Handler(BaseHTTPRequestHandler):
             data = bytes(payload)
         else:
             data = json.dumps(payload).encode()
-        self.send_response(status)
-        for key, value in hdrs.items():
-            self.send_header(key, value)
-        self.send_header("request-id", "0b1c2d3e-0000-4000-8000-000000000001")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            for key, value in hdrs.items():
+                self.send_header(key, value)
+            self.send_header("request-id", "0b1c2d3e-0000-4000-8000-000000000001")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (a timeout test)
 
     do_GET = do_POST = do_PATCH = do_DELETE = _handle

@@ -263,3 +263,18 @@ def test_unreachable_graph_is_a_typed_error() -> None:
     with pytest.raises(errors.ServerUnreachable) as info:
         box.folders()
     assert "firewall" in info.value.remedy
+
+
+def test_a_stalled_call_times_out(emulator: GraphEmulator) -> None:
+    from inboxlink.retry import RetryPolicy
+
+    box = make_mailbox(emulator, timeout=0.3, retry=RetryPolicy(max_attempts=1))
+    emulator.stall = (r"/mailFolders$", 1.0)
+    started = time.monotonic()
+    with pytest.raises(errors.OperationTimeout) as info:
+        box.folders()
+    assert time.monotonic() - started < 0.9
+    assert isinstance(info.value, TimeoutError)
+    emulator.stall = None
+    assert box.folder("inbox").name == "Inbox"  # the mailbox is usable afterwards
+    box.close()
