@@ -1,0 +1,46 @@
+"""Microsoft 365 adapter on Microsoft Graph (msgraph-sdk).
+
+Importing this package does not import msgraph-sdk: :class:`GraphMailbox` is loaded on
+first use, so :mod:`inboxlink.adapters.graph.errors`, the settings and the helpers
+(:func:`admin_consent_url`, :func:`lookup_mail_hosting` …) work without the ``graph`` extra.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from inboxlink.adapters.graph.auth import (
+    REQUIRED_SCOPES,
+    PrimaryAliasWarning,
+    admin_consent_url,
+    has_primary_alias_problem,
+    missing_scopes,
+    token_claims,
+)
+from inboxlink.adapters.graph.mx import MailHosting, lookup_mail_hosting
+from inboxlink.adapters.graph.settings import DEFAULT_BASE_URL, GraphSettings
+
+if TYPE_CHECKING:
+    from inboxlink.adapters.graph.mailbox import GraphMailbox
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "REQUIRED_SCOPES",
+    "GraphMailbox",
+    "GraphSettings",
+    "MailHosting",
+    "PrimaryAliasWarning",
+    "admin_consent_url",
+    "has_primary_alias_problem",
+    "lookup_mail_hosting",
+    "missing_scopes",
+    "token_claims",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "GraphMailbox":
+        from inboxlink.adapters.graph.mailbox import GraphMailbox
+
+        return GraphMailbox
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,477 @@
+"""The Microsoft 365 mailbox: msgraph-sdk driven from synchronous code.
+
+Every public call goes through :meth:`GraphMailbox._run`: the coroutine runs on the shared
+loop (:mod:`._loop`) and any exception is translated once, by :data:`.errors.TABLE`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable, Coroutine, Iterable
+from typing import IO, Any, TypeVar
+from urllib.parse import quote, unquote, urlsplit
+
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_abstractions.method import Method
+
+from inboxlink import errors, mime
+from inboxlink.adapters.graph import auth, wire
+from inboxlink.adapters.graph._loop import LOOP
+from inboxlink.adapters.graph.errors import (
+    PROVIDER,
+    TABLE,
+    ErrorContext,
+    parse_retry_after,
+    signal_from_body,
+)
+from inboxlink.adapters.graph.session import GraphSession, TokenSource
+from inboxlink.adapters.graph.settings import GraphSettings
+from inboxlink.mailbox import BaseMailbox
+from inboxlink.models import (
+    Capability,
+    Folder,
+    FolderRole,
+    Message,
+    MessageSummary,
+    Page,
+    SendResult,
+    SentCopy,
+)
+from inboxlink.retry import waits_disabled
+from inboxlink.translate import translating
+
+__all__ = ["GraphMailbox"]
+
+log = logging.getLogger("inboxlink.graph")
+T = TypeVar("T")
+
+#: Graph's limit of requests in one JSON $batch
+BATCH_SIZE = 20
+_FOLDER_PAGE = 250
+_RETRY_STATUSES = {429, 503, 504}
+_FOLDER_CACHE_LIMIT = 100_000
+
+
+def _chunks(items: list[T], size: int) -> Iterable[list[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class GraphMailbox(BaseMailbox):
+    """A Microsoft 365 / Outlook.com mailbox reached through Microsoft Graph.
+
+    Build it with :meth:`from_url` (``graph://alice@contoso.com``) or directly from
+    :class:`~inboxlink.adapters.graph.GraphSettings`.
+    """
+
+    provider = PROVIDER
+    capabilities = frozenset({Capability.SEND, Capability.APPEND_TO_SENT,
+                              Capability.STREAM_TO_FILE, Capability.PROVIDER_SAVES_SENT})
+    #: Graph's largest $top for messages
+    max_page_size = 1000
+
+    def __init__(self, settings: GraphSettings) -> None:
+        super().__init__(address=settings.address, sent_folder=settings.sent_folder,
+                         role_overrides=settings.role_overrides, retry=settings.retry)
+        self.settings = settings
+        self._tokens = TokenSource(settings)
+        self._session: GraphSession | None = None
+        self._session_key: tuple[int, int] | None = None
+        self._session_lock = threading.Lock()
+        self._folder_of: dict[str, str] = {}
+        self._errors = ErrorContext(
+            probe_mailbox=self._probe_mailbox if settings.probe_mailbox else None,
+            granted=self._granted, consent_url=self._consent_url,
+        )
+        self._alias_checked = False
+        self._check_alias(settings.address)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> GraphMailbox:
+        """``graph://alice@contoso.com`` with ``credential=`` or ``access_token=``.
+
+        Options are :class:`GraphSettings` fields; ``application=True`` uses app-only access
+        to ``/users/<address>`` (same as ``user_id=<address>``).
+        """
+        parts = urlsplit(url)
+        if parts.scheme.lower() != "graph" or not parts.username or not parts.hostname:
+            raise errors.ConfigurationError(
+                f"{url!r} is not a graph:// URL with an address.", provider=PROVIDER,
+                remedy="Use graph://alice@contoso.com.",
+            )
+        address = f"{unquote(parts.username)}@{parts.hostname}"
+        if options.pop("application", False):
+            options.setdefault("user_id", address)
+        try:
+            settings = GraphSettings(address=address, **options)
+        except TypeError as exc:
+            raise errors.ConfigurationError(
+                f"Unknown option for the Graph adapter: {exc}", provider=PROVIDER,
+                remedy="See docs/graph.md for the options graph:// accepts.",
+            ) from None
+        return cls(settings)
+
+    # ------------------------------------------------------------------ plumbing
+    def _ensure_session(self) -> GraphSession:
+        LOOP.get()
+        key = (os.getpid(), LOOP.generation)
+        with self._session_lock:
+            if self._session is None or self._session_key != key:
+                # A session from before a fork holds the parent's sockets and loop: build anew.
+                self._session = LOOP.run(self._new_session())
+                self._session_key = key
+            return self._session
+
+    async def _new_session(self) -> GraphSession:
+        return GraphSession(self.settings, self._tokens)
+
+    def _run(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
+        with translating(self._errors.extract, TABLE):
+            session = self._ensure_session()
+            try:
+                result: T = LOOP.run(fn(session, *args), timeout=self.settings.timeout)
+            except _ItemFailure as failure:
+                # Explained here, in the caller's thread: the follow-up probe needs the loop.
+                raise self._item_error(failure.response) from None
+        if not self._alias_checked and self._tokens.last:
+            self._alias_checked = True
+            claims = auth.token_claims(self._tokens.last)
+            for key in ("preferred_username", "upn", "email", "unique_name"):
+                self._check_alias(claims.get(key))
+        return result
+
+    def _check_alias(self, address: Any) -> None:
+        if isinstance(address, str) and auth.has_primary_alias_problem(address):
+            log.warning("%s: %s", address, auth.PRIMARY_ALIAS_REMEDY)
+            warnings.warn(auth.PrimaryAliasWarning(f"{address}: {auth.PRIMARY_ALIAS_REMEDY}"),
+                          stacklevel=3)
+
+    def _granted(self) -> tuple[set[str], bool] | None:
+        return auth.granted_permissions(auth.token_claims(self._tokens.last))
+
+    def _consent_url(self) -> str | None:
+        claims = auth.token_claims(self._tokens.last)
+        client_id = self.settings.client_id or claims.get("appid") or claims.get("azp")
+        if not client_id:
+            return None
+        tenant = self.settings.tenant_id or claims.get("tid")
+        # App-only permissions are consented as a whole, through /.default.
+        scopes = (("https://graph.microsoft.com/.default",) if self.settings.user_id
+                  else auth.REQUIRED_SCOPES)
+        return auth.admin_consent_url(tenant, str(client_id), scopes, self.settings.redirect_uri)
+
+    def _probe_mailbox(self) -> bool | None:
+        """After "REST API not enabled": does the account have an Exchange Online plan?"""
+        async def probe(session: GraphSession) -> Any:
+            info = session.request(Method.GET, session.user_path
+                                   + "?%24select=mail,assignedPlans")
+            return await session.send_json(info)
+
+        try:
+            user = LOOP.run(probe(self._ensure_session()), timeout=min(30.0, self.settings.timeout))
+        except Exception:  # the probe only refines an error; never let it replace one
+            return None
+        plans = user.get("assignedPlans") if isinstance(user, dict) else None
+        if not isinstance(plans, list):
+            return None
+        exchange = [p for p in plans if str(p.get("service", "")).lower() == "exchange"]
+        return any(p.get("capabilityStatus") == "Enabled" for p in exchange)
+
+    # ------------------------------------------------------------------ batch
+    async def _batch(self, session: GraphSession,
+                     requests: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Run up to 20 requests in one ``$batch``; 429/503/504 items are re-sent alone.
+
+        The outer request succeeds even when items fail, so each item is judged by its own
+        status, and throttled items wait for their own Retry-After.
+        """
+        assert len(requests) <= BATCH_SIZE
+        policy = self._retry
+        started = time.monotonic()
+        results: dict[str, dict[str, Any]] = {}
+        pending = list(requests)
+        for attempt in range(1, policy.max_attempts + 1):
+            info = session.request(Method.POST, "/$batch")
+            info.set_stream_content(json.dumps({"requests": pending}).encode(),
+                                    "application/json")
+            answer = await session.send_json(info)
+            retry, wait = [], 0.0
+            by_id = {str(r.get("id")): r for r in answer.get("responses", [])}
+            for item in pending:
+                response = by_id.get(item["id"], {"status": 500, "body": None})
+                results[item["id"]] = response
+                if int(response.get("status", 500)) in _RETRY_STATUSES:
+                    retry.append(item)
+                    headers = {str(k).lower(): v for k, v in
+                               (response.get("headers") or {}).items()}
+                    wait = max(wait, parse_retry_after(headers.get("retry-after")) or
+                               policy.initial * 2 ** (attempt - 1))
+            if not retry or attempt == policy.max_attempts:
+                break
+            if time.monotonic() - started + wait > policy.max_total:
+                break
+            if not waits_disabled():
+                await asyncio.sleep(wait)
+            pending = retry
+        return results
+
+    def _item_error(self, response: dict[str, Any]) -> errors.InboxLinkError:
+        headers = response.get("headers") or {}
+        signal = signal_from_body(int(response.get("status", 500)), headers, response.get("body"))
+        return self._errors.error_for(signal)
+
+    # ------------------------------------------------------------------ folders
+    def _list_folders(self) -> list[Folder]:
+        return self._run(self._folders)
+
+    async def _folders(self, session: GraphSession) -> list[Folder]:
+        from msgraph.generated.users.item.mail_folders.mail_folders_request_builder import (
+            MailFoldersRequestBuilder,
+        )
+
+        query = MailFoldersRequestBuilder.MailFoldersRequestBuilderGetQueryParameters(
+            top=_FOLDER_PAGE, select=list(wire.FOLDER_SELECT))
+        info = session.user.mail_folders.to_get_request_information(
+            RequestConfiguration(query_parameters=query))
+        top_level = await self._collect(session, await session.send_json(info))
+        roles = await self._well_known(session)
+
+        folders: list[Folder] = []
+        level: list[tuple[dict[str, Any], str | None]] = [(item, None) for item in top_level]
+        while level:
+            parents: list[tuple[Folder, dict[str, Any]]] = []
+            for item, parent_path in level:
+                folder = wire.folder_from_json(item, parent_path, roles)
+                folders.append(folder)
+                if item.get("childFolderCount"):
+                    parents.append((folder, item))
+            level = []
+            for group in _chunks(parents, BATCH_SIZE):
+                requests = [{
+                    "id": str(n), "method": "GET",
+                    "url": f"{session.user_path}/mailFolders/{quote(folder.id, safe='')}"
+                           f"/childFolders?$top={_FOLDER_PAGE}&$select={','.join(wire.FOLDER_SELECT)}",
+                } for n, (folder, _) in enumerate(group)]
+                answers = await self._batch(session, requests)
+                for n, (folder, _) in enumerate(group):
+                    response = answers[str(n)]
+                    if int(response.get("status", 500)) >= 300:
+                        raise _ItemFailure(response)
+                    children = await self._collect(session, response.get("body") or {})
+                    level.extend((child, folder.path) for child in children)
+        return folders
+
+    async def _collect(self, session: GraphSession, page: dict[str, Any]) -> list[dict[str, Any]]:
+        items = list(page.get("value", []))
+        next_link = page.get("@odata.nextLink")
+        while next_link:
+            page = await session.send_json(self._absolute(session, next_link))
+            items.extend(page.get("value", []))
+            next_link = page.get("@odata.nextLink")
+        return items
+
+    def _absolute(self, session: GraphSession, url: str) -> Any:
+        from kiota_abstractions.request_information import RequestInformation
+
+        self._check_link(url)
+        info = RequestInformation(Method.GET)
+        info.url = url
+        return info
+
+    async def _well_known(self, session: GraphSession) -> dict[str, FolderRole]:
+        names = list(wire.WELL_KNOWN_FOLDERS)
+        requests = [{"id": name, "method": "GET",
+                     "url": f"{session.user_path}/mailFolders/{name}?$select=id"}
+                    for name in names]
+        answers = await self._batch(session, requests)
+        roles: dict[str, FolderRole] = {}
+        for name in names:
+            response = answers[name]
+            status = int(response.get("status", 500))
+            if status == 404:
+                continue  # e.g. no Archive folder yet
+            if status >= 300:
+                raise _ItemFailure(response)
+            body = response.get("body") or {}
+            if isinstance(body, dict) and body.get("id"):
+                roles[str(body["id"])] = wire.WELL_KNOWN_FOLDERS[name]
+        return roles
+
+    # ------------------------------------------------------------------ listing
+    def _check_link(self, url: str) -> None:
+        """A cursor is an @odata.nextLink from this mailbox's Graph root, nothing else.
+
+        The token is attached to whatever URL is followed, so a forged cursor must never
+        send it to another host.
+        """
+        root = self.settings.base_url + "/"
+        if not isinstance(url, str) or not url.startswith(root):
+            raise errors.ConfigurationError(
+                "The cursor is not a listing cursor of this mailbox.", provider=PROVIDER,
+                code="invalid-cursor",
+                remedy="Pass page.next_cursor exactly as returned, to a mailbox with the same "
+                       "base_url, or start the listing without a cursor.",
+            )
+
+    def _list_page(self, folder: Folder, limit: int, cursor: str | None) -> Page[MessageSummary]:
+        if cursor is not None:
+            self._check_link(cursor)
+        page = self._run(self._page, folder.id, limit, cursor)
+        if len(self._folder_of) > _FOLDER_CACHE_LIMIT:
+            self._folder_of.clear()
+        self._folder_of.update((s.id, s.folder_id) for s in page.items)
+        return page
+
+    async def _page(self, session: GraphSession, folder_id: str, limit: int,
+                    cursor: str | None) -> Page[MessageSummary]:
+        from msgraph.generated.users.item.mail_folders.item.messages.messages_request_builder import (  # noqa: E501
+            MessagesRequestBuilder,
+        )
+
+        if cursor is not None:
+            info = self._absolute(session, cursor)
+        else:
+            query = MessagesRequestBuilder.MessagesRequestBuilderGetQueryParameters(
+                select=list(wire.SUMMARY_SELECT), top=limit,
+                orderby=["receivedDateTime desc"], expand=list(wire.SUMMARY_EXPAND))
+            info = (session.user.mail_folders.by_mail_folder_id(folder_id).messages
+                    .to_get_request_information(RequestConfiguration(query_parameters=query)))
+        data = await session.send_json(info)
+        items = tuple(wire.summary_from_json(item, folder_id) for item in data.get("value", []))
+        next_link = data.get("@odata.nextLink")
+        return Page(items=items, next_cursor=str(next_link) if next_link and items else None)
+
+    # ------------------------------------------------------------------ fetching
+    def _fetch_many(self, message_ids: list[str]) -> list[Message]:
+        raws = self._run(self._fetch_raw, message_ids)
+        return [Message(id=mid, folder_id=self._folder_of.get(mid, ""), raw=raw)
+                for mid, raw in zip(message_ids, raws, strict=True)]
+
+    async def _fetch_raw(self, session: GraphSession, message_ids: list[str]) -> list[bytes]:
+        out: list[bytes] = []
+        for group in _chunks(message_ids, BATCH_SIZE):
+            requests = [{"id": str(n), "method": "GET",
+                         "url": f"{session.user_path}/messages/{quote(mid, safe='')}/$value"}
+                        for n, mid in enumerate(group)]
+            answers = await self._batch(session, requests)
+            for n in range(len(group)):
+                response = answers[str(n)]
+                if int(response.get("status", 500)) >= 300:
+                    raise _ItemFailure(response)
+                out.append(_batch_body_bytes(response.get("body")))
+        return out
+
+    def fetch_to_file(self, message_id: str, target: str | os.PathLike[str] | IO[bytes]) -> int:
+        """Stream the MIME source (``/$value``) to a path or binary file, chunk by chunk."""
+        if isinstance(target, (str, os.PathLike)):
+            def to_path() -> int:
+                with open(target, "wb") as fh:
+                    return self._run(self._stream_to, message_id, fh)
+
+            return self._retry.call(to_path)
+        return self._run(self._stream_to, message_id, target)
+
+    async def _stream_to(self, session: GraphSession, message_id: str, sink: IO[bytes]) -> int:
+        builder = session.user.messages.by_message_id(message_id).content
+        response = await session.stream(builder.to_get_request_information())
+        try:
+            if response.status_code >= 300:
+                await response.aread()
+                raise _ItemFailure({"status": response.status_code,
+                                    "headers": dict(response.headers), "body": response.content})
+            written = 0
+            async for chunk in response.aiter_bytes(64 * 1024):
+                sink.write(chunk)
+                written += len(chunk)
+            return written
+        finally:
+            await response.aclose()
+
+    # ------------------------------------------------------------------ sending
+    def _send(self, prepared: mime.PreparedMessage, save_copy: bool) -> SendResult:
+        wire_bytes = _with_bcc(prepared)
+        self._run(self._send_mime, wire_bytes)
+        cached = self._folders_cache or []
+        sent = next((f for f in cached if f.role is FolderRole.SENT), None)
+        if not save_copy:
+            log.info("Graph's MIME sendMail always keeps the sent copy; save_copy=False ignored")
+        # Graph files the copy itself (MIME sendMail cannot turn that off): report it as is,
+        # and never store a second one.
+        return SendResult(message_id=prepared.message_id, raw=prepared.raw,
+                          sent_copy=SentCopy.SAVED_BY_PROVIDER,
+                          sent_folder_id=sent.id if sent else None)
+
+    async def _send_mime(self, session: GraphSession, raw: bytes) -> None:
+        info = session.request(Method.POST, f"{session.user_path}/sendMail")
+        info.set_stream_content(base64.b64encode(raw), "text/plain")
+        await session.send_no_content(info)
+
+    def _append(self, raw: bytes, folder: Folder) -> str | None:
+        return self._run(self._create_sent_item, raw, folder.id)
+
+    async def _create_sent_item(self, session: GraphSession, raw: bytes, folder_id: str) -> str:
+        body = wire.message_json_from_mime(raw)
+        info = session.request(Method.POST,
+                               f"{session.user_path}/mailFolders/{quote(folder_id, safe='')}"
+                               "/messages")
+        info.set_stream_content(json.dumps(body).encode(), "application/json")
+        created = await session.send_json(info)
+        return str(created.get("id")) if isinstance(created, dict) else ""
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Close the HTTP client. Safe to call twice."""
+        session, self._session = self._session, None
+        if session is None or self._session_key != (os.getpid(), LOOP.generation):
+            return
+        try:
+            LOOP.run(session.aclose(), timeout=10)
+        except Exception as exc:  # closing must not fail the caller's with-block
+            log.debug("closing the Graph client failed: %s", exc)
+
+    def __repr__(self) -> str:
+        mode = "delegated" if self.settings.user_id is None else "application"
+        return f"<GraphMailbox {self.address} {mode} {self.settings.base_url}>"
+
+
+class _ItemFailure(Exception):
+    """A failed ``$batch`` item or streamed response, explained outside the loop."""
+
+    def __init__(self, response: dict[str, Any]) -> None:
+        super().__init__(response.get("status"))
+        self.response = response
+
+
+def _batch_body_bytes(body: Any) -> bytes:
+    # Graph base64-encodes non-JSON bodies (a $value MIME source) inside a JSON batch.
+    if isinstance(body, str):
+        try:
+            return base64.b64decode(body, validate=True)
+        except ValueError:
+            return body.encode("utf-8")
+    if body is None:
+        return b""
+    return json.dumps(body).encode()
+
+
+def _with_bcc(prepared: mime.PreparedMessage) -> bytes:
+    """The MIME to post: Graph takes every recipient, Bcc included, from the headers.
+
+    Exchange removes the Bcc header from what it delivers; ``prepared.raw`` (returned to the
+    caller) never had it.
+    """
+    if not prepared.bcc:
+        return prepared.raw
+    for address in prepared.bcc:
+        mime.check_header_value("Bcc", address.email)
+    line = "Bcc: " + ", ".join(a.email for a in prepared.bcc) + "\r\n"
+    return line.encode("utf-8") + prepared.raw
+

@@ -1,0 +1,132 @@
+"""The msgraph-sdk client for one mailbox, built on the shared loop, and its raw requests.
+
+Requests are built with the SDK's request builders (or a plain ``RequestInformation`` where
+the SDK has no builder: MIME ``sendMail``, ``$batch``) and sent through its request adapter,
+so authentication, the middleware pipeline and ``ODataError`` parsing are the SDK's own.
+Response bodies are read as bytes and parsed with :mod:`json`: summaries are plain dicts
+here, which is far cheaper than kiota's model objects for 1,000-item pages.
+
+kiota's RetryHandler is switched off: inboxlink's one :class:`~inboxlink.retry.RetryPolicy`
+retries reads, and ``sendMail`` must never be repeated behind our back (a 504 after the
+message was accepted would send it twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from kiota_abstractions.authentication import (
+    AccessTokenProvider,
+    AllowedHostsValidator,
+    BaseBearerTokenAuthenticationProvider,
+)
+from kiota_abstractions.method import Method
+from kiota_abstractions.request_information import RequestInformation
+from kiota_http.middleware.options import RetryHandlerOption
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from msgraph.graph_request_adapter import GraphRequestAdapter
+from msgraph.graph_request_adapter import options as graph_options
+from msgraph.graph_service_client import GraphServiceClient
+from msgraph_core import GraphClientFactory  # type: ignore[import-untyped]
+
+from inboxlink.adapters.graph.settings import GraphSettings
+
+__all__ = ["ERROR_MAP", "GraphSession", "TokenSource"]
+
+ERROR_MAP: dict[str, Any] = {"XXX": ODataError}
+
+
+class TokenSource(AccessTokenProvider):
+    """Bearer tokens for the base URL's host only: a static token or an azure-identity credential.
+
+    Remembers the last token handed out, so errors can be explained from its claims.
+    """
+
+    def __init__(self, settings: GraphSettings) -> None:
+        self._static = settings.access_token
+        self._credential = settings.credential
+        self._scopes = settings.token_scopes
+        host = urlsplit(settings.base_url).hostname or ""
+        self._hosts = AllowedHostsValidator([host])
+        self.last: str | None = settings.access_token
+
+    async def get_authorization_token(
+        self, uri: str, additional_authentication_context: dict[str, Any] | None = None
+    ) -> str:
+        """The token for ``uri``; empty for any other host, so a token never leaks."""
+        if not self._hosts.is_url_host_valid(uri):
+            return ""
+        if self._static is not None:
+            return self._static
+        claims = (additional_authentication_context or {}).get("claims")
+        kwargs = {"claims": claims} if claims else {}
+        get_token: Callable[..., Any] = self._credential.get_token
+        if inspect.iscoroutinefunction(get_token):
+            token = await get_token(*self._scopes, **kwargs)
+        else:
+            # A synchronous credential may do network I/O: keep it off the shared loop.
+            token = await asyncio.get_running_loop().run_in_executor(
+                None, functools.partial(get_token, *self._scopes, **kwargs))
+        self.last = str(token.token)
+        return self.last
+
+    def get_allowed_hosts_validator(self) -> AllowedHostsValidator:
+        """Hosts this provider attaches tokens for."""
+        return self._hosts
+
+
+class GraphSession:
+    """msgraph-sdk objects for one mailbox. Create it on the shared loop (httpx binds to it)."""
+
+    def __init__(self, settings: GraphSettings, tokens: TokenSource) -> None:
+        options = dict(graph_options)
+        options[RetryHandlerOption.get_key()] = RetryHandlerOption(max_retries=0,
+                                                                   should_retry=False)
+        self.http = GraphClientFactory.create_with_default_middleware(options=options)
+        self.http.timeout = httpx.Timeout(settings.timeout, connect=min(30.0, settings.timeout))
+        self.adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(tokens),
+                                           client=self.http)
+        self.adapter.base_url = settings.base_url
+        self.client = GraphServiceClient(request_adapter=self.adapter)
+        self.user = (self.client.me if settings.user_id is None
+                     else self.client.users.by_user_id(settings.user_id))
+        self.base_url = settings.base_url
+        self.user_path = settings.user_path
+
+    def request(self, method: Method, path: str) -> RequestInformation:
+        """A request for ``base_url + path`` (``path`` already URL-encoded)."""
+        info = RequestInformation(method)
+        info.url = self.base_url + path
+        return info
+
+    async def send_bytes(self, info: RequestInformation) -> bytes:
+        """Send and return the body; non-2xx raises the SDK's ``ODataError``/``APIError``."""
+        body = await self.adapter.send_primitive_async(info, "bytes", ERROR_MAP)
+        return body or b""
+
+    async def send_json(self, info: RequestInformation) -> Any:
+        """Send and parse the JSON body."""
+        body = await self.send_bytes(info)
+        return json.loads(body) if body else {}
+
+    async def send_no_content(self, info: RequestInformation) -> None:
+        """Send a request whose success has no body (``sendMail``)."""
+        await self.adapter.send_no_response_content_async(info, ERROR_MAP)
+
+    async def stream(self, info: RequestInformation) -> httpx.Response:
+        """Send through the SDK's pipeline but leave the body unread (caller closes it)."""
+        self.adapter.set_base_url_for_request_information(info)
+        native = await self.adapter.convert_to_native_async(info)
+        response: httpx.Response = await self.http.send(native, stream=True)
+        return response
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self.http.aclose()

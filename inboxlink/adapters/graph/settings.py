@@ -1,0 +1,104 @@
+"""Settings for :class:`~inboxlink.adapters.graph.GraphMailbox` (importable without msgraph)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+
+from inboxlink import errors
+from inboxlink.models import FolderRole
+from inboxlink.retry import RetryPolicy
+
+__all__ = ["DEFAULT_BASE_URL", "GraphSettings"]
+
+DEFAULT_BASE_URL = "https://graph.microsoft.com/v1.0"
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+def _strip_slash(value: str) -> str:
+    return value.rstrip("/")
+
+
+@attrs.frozen
+class GraphSettings:
+    """How to reach one Microsoft 365 mailbox through Microsoft Graph.
+
+    Args:
+        address: the mailbox's e-mail address.
+        credential: an azure-identity ``TokenCredential`` (sync or async); it is asked for
+            ``scopes`` and refreshes tokens itself.
+        access_token: a ready bearer token instead of ``credential`` (it is not refreshed).
+        user_id: ``None`` for delegated access (``/me``); an object id or UPN for
+            application access (``/users/{id}``).
+        base_url: the Graph root; point it at a national cloud or a local emulator.
+        scopes: what ``credential`` is asked for; default ``<base_url origin>/.default``.
+        tenant_id, client_id, redirect_uri: the app registration, used to build the
+            admin-consent link of :class:`~inboxlink.errors.AdminConsentRequired` (read from
+            the token's ``tid``/``appid`` claims when not given).
+        probe_mailbox: after "REST API not enabled", ask ``GET /me?$select=mail,assignedPlans``
+            whether the account has an Exchange Online mailbox at all (needs User.Read).
+        timeout: seconds one call may take before ``OperationTimeout``.
+    """
+
+    address: str
+    credential: Any = attrs.field(default=None, repr=False)
+    access_token: str | None = attrs.field(default=None, repr=False)
+    user_id: str | None = None
+    base_url: str = attrs.field(default=DEFAULT_BASE_URL, converter=_strip_slash)
+    scopes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    tenant_id: str | None = None
+    client_id: str | None = None
+    redirect_uri: str | None = None
+    probe_mailbox: bool = True
+    timeout: float = 120.0
+    sent_folder: str | None = None
+    role_overrides: Mapping[FolderRole, str] | None = None
+    retry: RetryPolicy | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.credential is None) == (self.access_token is None):
+            raise errors.ConfigurationError(
+                "Give exactly one of credential= or access_token=.",
+                provider="graph",
+                remedy="Pass an azure-identity credential (credential=...) or a bearer token "
+                "(access_token=...), not both and not neither.",
+            )
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise errors.ConfigurationError(
+                f"base_url {self.base_url!r} is not an http(s) URL.", provider="graph",
+                remedy="Use e.g. https://graph.microsoft.com/v1.0.",
+            )
+        if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+            # A bearer token must never cross the network in clear.
+            raise errors.ConfigurationError(
+                f"base_url {self.base_url!r} is plain http.", provider="graph",
+                remedy="Use https://; plain http is allowed only for localhost emulators.",
+            )
+
+    @property
+    def origin(self) -> str:
+        """``scheme://host[:port]`` of :attr:`base_url`."""
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def token_scopes(self) -> tuple[str, ...]:
+        """The scopes a credential is asked for."""
+        if self.scopes:
+            return self.scopes
+        parts = urlsplit(self.base_url)
+        host = parts.hostname or "graph.microsoft.com"
+        if host in _LOOPBACK:
+            host = "graph.microsoft.com"
+        return (f"https://{host}/.default",)
+
+    @property
+    def user_path(self) -> str:
+        """``/me`` (delegated) or ``/users/{id}`` (application)."""
+        from urllib.parse import quote
+
+        return "/me" if self.user_id is None else "/users/" + quote(self.user_id, safe="@")
