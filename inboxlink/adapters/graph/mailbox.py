@@ -95,7 +95,7 @@ class GraphMailbox(BaseMailbox):
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> GraphMailbox:
+    def from_url(cls, url: str, /, **options: Any) -> GraphMailbox:
         """``graph://alice@contoso.com`` with ``credential=`` or ``access_token=``.
 
         Options are :class:`GraphSettings` fields; ``application=True`` uses app-only access

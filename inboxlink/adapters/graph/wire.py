@@ -125,8 +125,8 @@ def summary_from_json(item: Mapping[str, Any], folder_id: str) -> MessageSummary
         received_at=parse_datetime(item.get("receivedDateTime")),
         message_id=item.get("internetMessageId") or None,
         in_reply_to=in_reply_to.strip() if in_reply_to else None,
-        references=mime.split_msgids(extended.get(PROP_REFERENCES.lower())),  # type: ignore[arg-type]
-        flags=frozenset(flags),  # type: ignore[arg-type]
+        references=mime.split_msgids(extended.get(PROP_REFERENCES.lower())),
+        flags=frozenset(flags),
         size=int(size) if size.isdigit() else None,
         thread_id=item.get("conversationId") or None,
     )
