@@ -332,7 +332,7 @@ class GraphMailbox(BaseMailbox):
 
     async def _page(self, session: GraphSession, folder_id: str, limit: int,
                     cursor: str | None) -> Page[MessageSummary]:
-        from msgraph.generated.users.item.mail_folders.item.messages.messages_request_builder import (  # noqa: E501
+        from msgraph.generated.users.item.mail_folders.item.messages.messages_request_builder import (
             MessagesRequestBuilder,
         )
 
