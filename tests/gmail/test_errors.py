@@ -31,7 +31,7 @@ from .credentials import service_account_credentials, user_credentials
 from .emulator import GmailEmulator
 from .support import make_mailbox
 
-ERRORS_YAML = pathlib.Path("/work/shared/errors.yaml")
+ERRORS_YAML = pathlib.Path(__file__).resolve().parents[3] / "shared" / "errors.yaml"
 REPO_COPY = pathlib.Path(__file__).with_name("errors_gmail.yaml")
 
 Call = Callable[[GmailMailbox, GmailEmulator], Any]
