@@ -189,11 +189,7 @@ service stats {{
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + 5
-            while time.monotonic() < deadline:
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
-                    break
+            while time.monotonic() < deadline and _alive(pid):
                 time.sleep(0.05)
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -255,6 +251,16 @@ service stats {{
                     raise RuntimeError(f"CREATE {folder} failed: {data!r}")
         finally:
             conn.logout()
+
+
+def _alive(pid: int) -> bool:
+    # The daemonized master is re-parented to PID 1, which may not reap it in a container:
+    # a zombie counts as stopped.
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
 
 
 def _quote(name: str) -> str:

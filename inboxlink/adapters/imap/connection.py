@@ -17,10 +17,11 @@ from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 from imapclient import IMAPClient
+from imapclient.exceptions import LoginError
 
 from inboxlink import errors
 from inboxlink.adapters.imap import wire
-from inboxlink.adapters.imap.errors import CERT_REASONS, PROVIDER, TABLE
+from inboxlink.adapters.imap.errors import CERT_REASONS, PROVIDER, TABLE, login_signal
 from inboxlink.adapters.imap.settings import ImapSettings, Security
 from inboxlink.adapters.imap.tls import certificate_names
 from inboxlink.translate import Signal
@@ -137,9 +138,13 @@ def open_session(settings: ImapSettings, context: ssl.SSLContext) -> Session:
         raise
 
 
-def _check_greeting(client: IMAPClient, settings: ImapSettings) -> None:
+def _greeting(client: IMAPClient) -> str:
     welcome = client.welcome
-    text = welcome.decode("utf-8", "replace") if isinstance(welcome, bytes) else str(welcome)
+    return welcome.decode("utf-8", "replace") if isinstance(welcome, bytes) else str(welcome)
+
+
+def _check_greeting(client: IMAPClient, settings: ImapSettings) -> None:
+    text = _greeting(client)
     rule = TABLE.match(Signal(provider=PROVIDER, code="GREETING", text=text))
     if rule is not None and not settings.allow_courier:
         raise TABLE.error_for(Signal(provider=PROVIDER, code="GREETING", text=text))
@@ -165,17 +170,24 @@ def _capabilities(client: IMAPClient) -> frozenset[str]:
 
 
 def _authenticate(client: IMAPClient, settings: ImapSettings) -> None:
-    if settings.access_token:
-        client.oauth2_login(settings.login, settings.access_token)
-    elif settings.password is None:
+    if settings.access_token is None and settings.password is None:
         raise errors.ConfigurationError(
             "No credentials given.", provider=PROVIDER,
             remedy="Pass password= (or an app password), or access_token= for OAuth.",
         )
-    elif settings.auth_mechanism == "plain":
-        client.plain_login(settings.login, settings.password)
-    else:
-        client.login(settings.login, settings.password)
+    command = "LOGIN"
+    try:
+        if settings.access_token is not None:
+            command = "AUTHENTICATE"
+            client.oauth2_login(settings.login, settings.access_token)
+        elif settings.auth_mechanism == "plain":
+            command = "AUTHENTICATE"
+            client.plain_login(settings.login, settings.password)
+        else:
+            client.login(settings.login, settings.password)
+    except LoginError as exc:
+        reply = exc.args[0] if exc.args else ""
+        raise TABLE.error_for(login_signal(command, reply, _greeting(client))) from exc
 
 
 class ConnectionBudget(Generic[T]):

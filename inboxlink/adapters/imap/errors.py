@@ -22,10 +22,13 @@ import socket
 import ssl
 from typing import Any
 
+import attrs
+
 from inboxlink import errors
 from inboxlink.translate import ErrorTable, Rule, Signal
 
-__all__ = ["CERT_REASONS", "TABLE", "extract", "imap_signal", "smtp_signal"]
+__all__ = ["CERT_REASONS", "SERVER_FAMILIES", "TABLE", "extract", "imap_signal", "login_signal",
+           "server_family", "smtp_signal"]
 
 PROVIDER = "imap"
 
@@ -127,9 +130,10 @@ TABLE = ErrorTable(
              source="imap.gmail.invalid_credentials",
              remedy="Gmail rejected the password or token: re-enter the app password, or get "
              "a fresh access token and connect again."),
-        Rule(errors.BasicAuthDisabled, pattern=r"^LOGIN: LOGIN failed\.$",
+        Rule(errors.BasicAuthDisabled, pattern=r"^LOGIN \(Microsoft 365\): LOGIN failed\.?$",
              source="imap.o365.login_failed", remedy=_MS_OAUTH),
-        Rule(errors.InvalidCredentials, pattern=r"^\w+: AUTHENTICATE failed\.?$",
+        Rule(errors.InvalidCredentials,
+             pattern=r"^AUTHENTICATE \(Microsoft 365\): AUTHENTICATE failed\.?$",
              source="imap.o365.authenticate_failed",
              remedy="Microsoft 365 rejected the OAuth token: the app may lack the "
              "IMAP.AccessAsUser.All permission for this mailbox, or IMAP is disabled for it; "
@@ -137,13 +141,13 @@ TABLE = ErrorTable(
         Rule(errors.BasicAuthDisabled, pattern=r"Basic authentication is disabled",
              source="imap.outlookcom.basic_auth_disabled",
              remedy="Outlook.com requires OAuth for mail apps: connect with access_token=."),
-        Rule(errors.InvalidCredentials, pattern=r"^LOGIN: LOGIN failed$",
+        Rule(errors.InvalidCredentials, pattern=r"^LOGIN \(Zimbra\): LOGIN failed",
              source="imap.zimbra.login_failed"),
-        Rule(errors.AppPasswordRequired, pattern=r"^LOGIN: \[AUTHENTICATIONFAILED\] "
-             r"Authentication failed$", source="imap.icloud.auth_failed",
-             remedy="Many providers (iCloud always) need an app-specific password for mail "
-             "apps: create one (appleid.apple.com > Sign-In and Security) and sign in with "
-             "the full e-mail address. Otherwise check the password."),
+        Rule(errors.AppPasswordRequired,
+             pattern=r"^(LOGIN|AUTHENTICATE) \(iCloud\): \[AUTHENTICATIONFAILED\]",
+             source="imap.icloud.auth_failed",
+             remedy="iCloud Mail needs an app-specific password: create one at appleid.apple.com "
+             "> Sign-In and Security, and sign in with the full @icloud.com address."),
         # ------------------------------------------------------------ RFC 5530 codes
         Rule(errors.InvalidCredentials, code="AUTHENTICATIONFAILED",
              source="imap.rfc5530.authenticationfailed"),
@@ -258,11 +262,37 @@ TABLE = ErrorTable(
         # ------------------------------------------------------------ catch-alls
         Rule(errors.ConnectionLost, code="DROPPED", source="imap.connection_dropped"),
         Rule(errors.OperationTimeout, code="TIMEOUT", source=None),
-        Rule(errors.AuthError, pattern=r"^(LOGIN|AUTHENTICATE): ", source="imap.alert",
+        Rule(errors.AuthError, pattern=r"^(LOGIN|AUTHENTICATE) ", source="imap.alert",
              remedy="The server refused the sign-in; its message above says why. Check the "
              "username and password (or app password)."),
     ),
 )
+
+#: greeting / capability fingerprints → server family; a login refusal names the family
+#: (``"LOGIN (iCloud): …"``) because the same words mean different things per server.
+SERVER_FAMILIES = (
+    (re.compile(r"iSCREAM|XAPPLEPUSHSERVICE"), "iCloud"),
+    (re.compile(r"Microsoft Exchange"), "Microsoft 365"),
+    (re.compile(r"Zimbra"), "Zimbra"),
+    (re.compile(r"Gimap|X-GM-EXT-1"), "Gmail"),
+    (re.compile(r"Courier-IMAP"), "Courier"),
+    (re.compile(r"Cyrus IMAP"), "Cyrus"),
+    (re.compile(r"Dovecot"), "Dovecot"),
+)
+
+
+def server_family(greeting: str) -> str:
+    """The server family a greeting reveals, or ``"IMAP"``."""
+    return next((name for regex, name in SERVER_FAMILIES if regex.search(greeting)), "IMAP")
+
+
+def login_signal(command: str, response: Any, greeting: str) -> Signal:
+    """A Signal for a refused LOGIN/AUTHENTICATE, naming the server family."""
+    signal = imap_signal(command, response)
+    text = signal.text.replace(f"{command.upper()}: ",
+                               f"{command.upper()} ({server_family(greeting)}): ", 1)
+    return attrs.evolve(signal, text=text)
+
 
 _BRACKET = re.compile(r"\[([A-Z][A-Z0-9-]*)")
 _ENHANCED = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
@@ -347,7 +377,7 @@ def _imap_error_signal(exc: BaseException) -> Signal:
     from imapclient.exceptions import CapabilityError, LoginError
 
     if isinstance(exc, LoginError):
-        return imap_signal("LOGIN", exc.args[0] if exc.args else "")
+        return login_signal("LOGIN", exc.args[0] if exc.args else "", "")
     raw = exc.args[0] if exc.args else str(exc)
     text = _server_text(raw)
     if isinstance(exc, CapabilityError):
