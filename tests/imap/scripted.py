@@ -7,6 +7,7 @@ Each records the commands it received, so a test can prove credentials were neve
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import socketserver
 import ssl
@@ -42,10 +43,8 @@ class _Base:
                 super().setup()
 
             def handle(self) -> None:
-                try:
+                with contextlib.suppress(OSError, ssl.SSLError, ValueError):
                     owner.serve(self)
-                except (OSError, ssl.SSLError, ValueError):
-                    pass
 
         self._server = _Server(("127.0.0.1", 0), Handler)
         self.port: int = self._server.server_address[1]
@@ -124,7 +123,8 @@ class ScriptedImap(_Base):
                 for entry in self.folders.get(command, []):
                     _send(conn, f"* {command} {entry}")
             elif command in ("SELECT", "EXAMINE"):
-                _send(conn, "* 0 EXISTS\r\n* OK [UIDVALIDITY 7] UIDs valid\r\n* OK [UIDNEXT 1] next")
+                _send(conn, "* 0 EXISTS\r\n* OK [UIDVALIDITY 7] UIDs valid\r\n"
+                            "* OK [UIDNEXT 1] next")
             elif command == "LOGOUT":
                 _send(conn, "* BYE bye")
                 _send(conn, f"{tag} OK done")

@@ -89,7 +89,9 @@ class SmtpServer:
             "authenticator": self._authenticate, "auth_require_tls": context is not None,
         }
         if context is not None and implicit:
-            kwargs["ssl_context"] = context
+            # aiosmtpd only counts a STARTTLS upgrade as TLS for auth_require_tls; the
+            # implicit-TLS socket is encrypted from the first byte anyway.
+            kwargs.update(ssl_context=context, auth_require_tls=False)
         elif context is not None:
             kwargs.update(tls_context=context, require_starttls=True)
         else:

@@ -60,10 +60,12 @@ class Case:
 CASES: dict[str, list[Case]] = {
     # ------------------------------------------------------------------ RFC 5530 at login
     "imap.rfc5530.authenticationfailed": [
-        Case("login", errors.InvalidCredentials, "NO [AUTHENTICATIONFAILED] Authentication failed.")],
+        Case("login", errors.InvalidCredentials,
+             "NO [AUTHENTICATIONFAILED] Authentication failed.")],
     "imap.rfc5530.authorizationfailed": [
         Case("login", errors.PermissionDenied, "NO [AUTHORIZATIONFAILED] Authorization failed")],
-    "imap.rfc5530.expired": [Case("login", errors.AccountDisabled, "NO [EXPIRED] Password expired")],
+    "imap.rfc5530.expired": [
+        Case("login", errors.AccountDisabled, "NO [EXPIRED] Password expired")],
     "imap.rfc5530.privacyrequired": [
         Case("login", errors.StartTlsUnavailable, "NO [PRIVACYREQUIRED] Plaintext authentication "
              "disallowed on non-secure (SSL/TLS) connections.")],
@@ -335,7 +337,7 @@ def test_catalogue_entry(entry: str, case: Case, certs: Certs, dovecot: Dovecot,
                          dovecot_nossl: Dovecot, expired_context: ssl.SSLContext) -> None:
     if case.kind in ("login", "accepted", "command"):
         error, imap = _run_imap(case, certs)
-        if case.kind in ("login", "accepted") and case.stage != "" or case.greeting in (COURIER,):
+        if (case.kind in ("login", "accepted") and case.stage != "") or case.greeting in (COURIER,):
             # Refused before sign-in: the credentials never left the machine.
             assert not any(c.split(" ")[1].upper() in ("LOGIN", "AUTHENTICATE")
                            for c in imap.commands), imap.commands
