@@ -145,6 +145,29 @@ def test_uid_fetch_matches_imapclient_fetch(dovecot: Dovecot, certs: Certs) -> N
         client.logout()
 
 
+_BODY = b"BODY[HEADER.FIELDS (SUBJECT)]"
+
+
+@pytest.mark.parametrize("data", [
+    # the shape Dovecot sends
+    [(b'1 (UID 7 FLAGS (\\Seen $Label) RFC822.SIZE 42 INTERNALDATE "03-Feb-2026 10:11:12 -0500" '
+      + _BODY + b" {14}", b"Subject: x\r\n\r\n"), b")"],
+    # items after the literal, NIL and quoted bodies, two messages
+    [(b"1 (UID 7 " + _BODY + b" {3}", b"abc"), b" FLAGS ())",
+     b'2 (UID 9 FLAGS () BODY[] NIL RFC822.SIZE 0)', b'3 (UID 11 BODY[]<0> "" FLAGS (\\Seen))'],
+    # shapes left to imapclient: MODSEQ, an unsolicited FETCH without UID
+    [b"1 (UID 7 MODSEQ (12345) FLAGS ())"],
+    [b"4 (FLAGS (\\Deleted))", b"1 (UID 7 FLAGS ())"],
+])
+def test_fast_fetch_parser_agrees_with_imapclient(data: list[object]) -> None:
+    from imapclient.response_parser import parse_fetch_response
+
+    assert wire.parse_fetch(list(data), False) == parse_fetch_response(list(data), False, True)
+    fast = b"MODSEQ" not in repr(data).encode() and b"Deleted" not in repr(data).encode()
+    if fast:  # the common shapes really take the fast path
+        assert wire._parse_fast(list(data), False)
+
+
 @pytest.mark.parametrize(("uids", "expected"), [
     ([], ""), ([7], "7"), ([1, 2, 3, 5], "1:3,5"), ([5, 3, 1, 2, 2], "1:3,5"),
     (list(range(1, 20_001)), "1:20000"), ([1, 3, 5, 6, 7, 9], "1,3,5:7,9"),

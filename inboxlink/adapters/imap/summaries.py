@@ -58,18 +58,31 @@ def _decode(value: str) -> str:
         return value
 
 
+def _one_address(value: str) -> Address | None:
+    simple = _SIMPLE_ADDR.match(value)
+    if simple:
+        name = (simple.group(1) or "").strip()
+        return Address(email=simple.group(2), name=_decode(name) if name else None)
+    bare = _BARE_ADDR.match(value)
+    return Address(email=bare.group(1)) if bare else None
+
+
 def parse_addresses(value: str | None) -> tuple[Address, ...]:
-    """Addresses in a header value: one plain address on the fast path, else the stdlib."""
+    """Addresses in a header value: common shapes on the fast path, the rest by the stdlib.
+
+    The fast path takes ``Name <a@b>``, ``"Name" <a@b>``, ``=?…?= <a@b>`` and ``a@b``, and
+    comma-separated lists of them when no quoting, comment or group syntax is present.
+    """
     if not value:
         return ()
-    if "=?" not in value and value.count("@") == 1:
-        simple = _SIMPLE_ADDR.match(value)
-        if simple:
-            name = simple.group(1)
-            return (Address(email=simple.group(2), name=name.strip() or None if name else None),)
-        bare = _BARE_ADDR.match(value)
-        if bare:
-            return (Address(email=bare.group(1)),)
+    if value.count("@") == 1:
+        single = _one_address(value)
+        if single is not None:
+            return (single,)
+    elif not any(c in value for c in '"();:\\'):
+        found = [_one_address(part) for part in value.split(",")]
+        if all(found):
+            return tuple(a for a in found if a is not None)
     return tuple(Address(email=email, name=_decode(name) or None)
                  for name, email in getaddresses([value]) if email)
 
@@ -95,9 +108,18 @@ def parse_date(value: str | None) -> dt.datetime | None:
         return mime.parse_date(value)
 
 
+def _header_block(data: dict[bytes, Any]) -> bytes:
+    block = data.get(_RESPONSE_KEY)
+    if block is None:
+        # Servers may echo the section spec differently (case, quoting): find it by prefix.
+        block = next((v for k, v in data.items()
+                      if k.upper().startswith(b"BODY[HEADER.FIELDS")), None)
+    return block if isinstance(block, bytes) else b""
+
+
 def summary(message_id: str, folder_id: str, data: dict[bytes, Any]) -> MessageSummary:
     """A :class:`MessageSummary` from one message's FETCH data."""
-    fields = _fields(data.get(_RESPONSE_KEY) or b"")
+    fields = _fields(_header_block(data))
     get = fields.get
     subject = get("subject")
     msgid = get("message-id")
