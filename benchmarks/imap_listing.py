@@ -46,8 +46,10 @@ def main(count: int) -> None:
         raw_client, raw_default = raw(False)
         quiet_client, raw_quiet = raw(True)
         results = [
-            ("raw imapclient, SEARCH+1 FETCH, no parsing (debug=5 default)", median_time(raw_default)),
-            ("raw imapclient, SEARCH+1 FETCH, no parsing (debug off) = floor", median_time(raw_quiet)),
+            ("raw imapclient, SEARCH+1 FETCH, no parsing (debug=5 default)",
+             median_time(raw_default)),
+            ("raw imapclient, SEARCH+1 FETCH, no parsing (debug off) = floor",
+             median_time(raw_quiet)),
             ("inboxlink iter_messages(page_size=1000), subject/from/date read",
              median_time(inboxlink_list)),
         ]

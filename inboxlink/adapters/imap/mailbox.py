@@ -207,7 +207,9 @@ class ImapMailbox(BaseMailbox):
 
     def _select_for(self, session: Session, folder: str, validity: int) -> bool:
         try:
-            session.select(folder)
+            # An already selected folder is reused: its UIDVALIDITY cannot change while it
+            # is selected, and messages added since do not matter for fetching by UID.
+            session.select(folder, refresh=False)
         except errors.InboxLinkError:
             raise
         except Exception as exc:
