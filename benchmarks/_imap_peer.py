@@ -31,7 +31,9 @@ from inboxlink.adapters.imap import ImapSettings  # noqa: E402
 
 __all__ = ["PASSWORD", "Peer", "median_time", "realistic_message"]
 
-_WORDS = ["invoice", "quarterly", "report", "meeting", "follow-up", "proposal", "contract", "renewal", "shipment", "order", "delivery", "schedule", "budget", "review", "draft", "feedback", "update", "question"]
+_WORDS = ("invoice", "quarterly", "report", "meeting", "follow-up", "proposal", "contract",
+          "renewal", "shipment", "order", "delivery", "schedule", "budget", "review", "draft",
+          "feedback", "update", "question")
 _NAMES = ("Anna Kowalska", "Bob Smith", "Jörg Müller", "Yuki Tanaka", "Carol Danvers",
           "Dave O'Brien", "Eve Martin", "Frank Zhang")
 
