@@ -106,6 +106,11 @@ class ImapMailbox(BaseMailbox):
             session = self._pool.acquire()
             try:
                 result = work(session)
+            except errors.InboxLinkError:
+                # Typed errors raised by our own checks: the session itself is fine (and
+                # some typed errors are OSError subclasses, e.g. PermissionDenied).
+                self._pool.release(session)
+                raise
             except _DROPPED:
                 self._pool.release(session, discard=True)
                 if attempt + 1 == attempts:

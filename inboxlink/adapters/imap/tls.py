@@ -21,7 +21,12 @@ def client_context(settings: ImapSettings) -> ssl.SSLContext:
     TLS 1.2 minimum unless ``tls_minimum`` lowers it explicitly; ``verify_tls=False`` turns
     verification off and says so in the log.
     """
-    if settings.ssl_context is not None:
+    if settings.ssl_context is not None and not settings.verify_tls:
+        # Never modify the caller's context: verification is off, so only its TLS version
+        # floor still matters.
+        context = ssl.create_default_context()
+        context.minimum_version = settings.ssl_context.minimum_version
+    elif settings.ssl_context is not None:
         context = settings.ssl_context
     else:
         context = ssl.create_default_context()
