@@ -367,3 +367,17 @@ def test_settings_evolve_keeps_secrets_out_of_repr(dovecot: Dovecot, certs: Cert
     settings = settings_for(dovecot, "x@example.com", certs)
     assert PASSWORD not in repr(attrs.evolve(settings, access_token="tok-123456"))
     assert "tok-123456" not in repr(attrs.evolve(settings, access_token="tok-123456"))
+
+
+def test_streaming_when_the_size_is_a_multiple_of_the_chunk(dovecot: Dovecot, certs: Certs,
+                                                             tmp_path) -> None:  # type: ignore[no-untyped-def]
+    user = dovecot.new_user()
+    dovecot.deliver(user, make_message(1, body="y" * 3000))
+    with ImapMailbox(settings_for(dovecot, user, certs)) as probe:
+        (summary,) = probe.list_messages("INBOX").items
+        raw = probe.fetch(summary.id).raw
+    for chunk in (len(raw), len(raw) // 3 if len(raw) % 3 == 0 else len(raw) - 1, 7):
+        with ImapMailbox(settings_for(dovecot, user, certs, stream_chunk=chunk)) as mailbox:
+            target = tmp_path / f"{chunk}.eml"
+            assert mailbox.fetch_to_file(summary.id, target) == len(raw)
+            assert target.read_bytes() == raw

@@ -258,22 +258,23 @@ class ImapMailbox(BaseMailbox):
                                            provider=PROVIDER)
         if not self._select_for(session, ref.folder, ref.uidvalidity):
             raise not_found
-        sizes = wire.uid_fetch(session.client, str(ref.uid), ("UID", "RFC822.SIZE"))
-        if ref.uid not in sizes:
+        if ref.uid not in wire.uid_fetch(session.client, str(ref.uid), ("UID",)):
             raise not_found
-        size = int(sizes[ref.uid][b"RFC822.SIZE"])
         step = self.settings.stream_chunk
 
         def chunks() -> Iterator[bytes]:
+            # Read until a part comes back short: RFC822.SIZE is only an estimate on some
+            # servers, so it must not decide where the message ends.
             offset = 0
-            while offset < size:
+            while True:
                 part = wire.uid_fetch(session.client, str(ref.uid),
                                       ("UID", f"BODY.PEEK[]<{offset}.{step}>"))
-                data = part.get(ref.uid, {}).get(f"BODY[]<{offset}>".encode())
-                if not data:
-                    return
+                data = part.get(ref.uid, {}).get(f"BODY[]<{offset}>".encode()) or b""
+                if data:
+                    yield bytes(data)
                 offset += len(data)
-                yield bytes(data)
+                if len(data) < step:
+                    return
 
         return save_stream(chunks(), target)
 
