@@ -155,6 +155,9 @@ _BODY = b"BODY[HEADER.FIELDS (SUBJECT)]"
     # items after the literal, NIL and quoted bodies, two messages
     [(b"1 (UID 7 " + _BODY + b" {3}", b"abc"), b" FLAGS ())",
      b'2 (UID 9 FLAGS () BODY[] NIL RFC822.SIZE 0)', b'3 (UID 11 BODY[]<0> "" FLAGS (\\Seen))'],
+    # INTERNALDATE forms: one-digit day, negative and odd offsets
+    [b'1 (UID 7 INTERNALDATE " 3-Feb-2026 10:11:12 -0530" FLAGS ())',
+     b'2 (UID 8 INTERNALDATE "31-Dec-1999 23:59:59 +1245" FLAGS ())'],
     # shapes left to imapclient: MODSEQ, an unsolicited FETCH without UID
     [b"1 (UID 7 MODSEQ (12345) FLAGS ())"],
     [b"4 (FLAGS (\\Deleted))", b"1 (UID 7 FLAGS ())"],

@@ -137,6 +137,21 @@ def test_date_fast_path_agrees_with_the_stdlib(value: str) -> None:
     assert summaries.parse_date(value) == mime.parse_date(value)
 
 
+@pytest.mark.parametrize("value", [
+    "=?utf-8?q?Zam=C3=B3wienie_nr_5?=", "=?UTF-8?B?WmFtw7N3aWVuaWU=?=", "=?iso-8859-2?q?=B1?=",
+    "=?utf-8?q?a?= =?utf-8?q?b?=", "Re: =?utf-8?q?J=C3=B6rg?=", "=?bogus?q?x?=", "=?utf-8?b?***?=",
+    "plain",
+])
+def test_encoded_word_fast_path_agrees_with_the_stdlib(value: str) -> None:
+    from email.header import decode_header, make_header
+
+    try:
+        expected = str(make_header(decode_header(value)))
+    except (LookupError, ValueError, UnicodeError):
+        expected = value
+    assert summaries._decode(value) == expected
+
+
 def test_summary_tolerates_missing_fields() -> None:
     s = summaries.summary("INBOX:1:1", "INBOX", {b"FLAGS": (b"\\Seen",)})
     assert s.subject is None

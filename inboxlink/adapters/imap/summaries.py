@@ -7,6 +7,8 @@ operations; only encoded words, quoted names or address lists fall back to the s
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import re
 from email.header import decode_header, make_header
@@ -24,6 +26,7 @@ _RESPONSE_KEY = _SECTION.replace(".PEEK", "").encode()
 #: the FETCH items of one summary
 SUMMARY_ITEMS = ("UID", "FLAGS", "RFC822.SIZE", "INTERNALDATE", _SECTION)
 
+_ENCODED_WORD = re.compile(r"=\?([\w-]+)\?([qQbB])\?([^?\s]*)\?=")
 _FOLD = re.compile(rb"\r?\n[ \t]")
 _SIMPLE_ADDR = re.compile(r'^\s*(?:"?([^"<>,@;:\\]*?)"?\s*)?<([^<>\s,]+@[^<>\s,]+)>\s*$')
 _BARE_ADDR = re.compile(r"^\s*([^\s<>,;:\"()]+@[^\s<>,;:\"()]+)\s*$")
@@ -52,6 +55,17 @@ def _fields(block: bytes) -> dict[str, str]:
 def _decode(value: str) -> str:
     if "=?" not in value:
         return value
+    word = _ENCODED_WORD.fullmatch(value)
+    if word is not None:
+        # One encoded word (the usual shape) is decoded directly; anything else (several
+        # words, mixed text) goes through the stdlib.
+        charset, kind, text = word.groups()
+        try:
+            data = (binascii.a2b_qp(text.encode("ascii"), header=True) if kind in "qQ"
+                    else base64.b64decode(text + "=" * (-len(text) % 4)))
+            return data.decode(charset)
+        except (LookupError, ValueError, UnicodeError):
+            pass
     try:
         return str(make_header(decode_header(value)))
     except (LookupError, ValueError, UnicodeError):

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -34,6 +35,30 @@ _ITEM = re.compile(
 )
 
 
+_INTERNALDATE = re.compile(
+    rb" ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)")
+_MONTHS = {m: i for i, m in enumerate(
+    (b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov",
+     b"dec"), 1)}
+_ZONES: dict[bytes, dt.tzinfo] = {}
+
+
+def _internal_date(value: bytes, normalise: bool) -> dt.datetime:
+    """INTERNALDATE as an aware datetime; unusual forms go to imapclient's parser."""
+    found = None if normalise else _INTERNALDATE.fullmatch(value)
+    month = _MONTHS.get(found.group(2).lower()) if found else None
+    if found is None or month is None:
+        parsed: dt.datetime = parse_to_datetime(value, normalise=normalise)
+        return parsed
+    zone_key = found.group(7) + found.group(8) + found.group(9)
+    zone = _ZONES.get(zone_key)
+    if zone is None:
+        delta = dt.timedelta(hours=int(found.group(8)), minutes=int(found.group(9)))
+        zone = _ZONES[zone_key] = dt.timezone(-delta if found.group(7) == b"-" else delta)
+    return dt.datetime(int(found.group(3)), month, int(found.group(1)), int(found.group(4)),
+                       int(found.group(5)), int(found.group(6)), tzinfo=zone)
+
+
 class _Unusual(Exception):
     """A reply shape the fast path does not handle."""
 
@@ -53,7 +78,7 @@ def _items(line: bytes, pos: int, into: dict[bytes, Any],
         elif found["flags"] is not None:
             into[b"FLAGS"] = tuple(found["flags"].split())
         elif found["date"] is not None:
-            into[b"INTERNALDATE"] = parse_to_datetime(found["date"], normalise=normalise)
+            into[b"INTERNALDATE"] = _internal_date(found["date"], normalise)
         elif found["lit"] is not None:
             return pos, found["body"]
         else:
