@@ -90,3 +90,17 @@ def test_old_tls_is_refused_by_default(certs: Certs) -> None:
         assert "tls_minimum" in info.value.remedy
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(("reply", "expected"), [
+    ("NO [NONEXISTENT] Mailbox doesn't exist: Gone", errors.MessageNotFound),
+    ("NO [UNAVAILABLE] Backend down", errors.TransientError),
+])
+def test_fetch_tells_a_missing_folder_from_a_failing_server(
+        certs: Certs, reply: str, expected: type[errors.InboxLinkError]) -> None:
+    server = ScriptedImap(context=certs.server_context(), replies={"EXAMINE": reply})
+    try:
+        with ImapMailbox(_settings(server, certs)) as mailbox, pytest.raises(expected):
+            mailbox.fetch("Gone:7:1")
+    finally:
+        server.stop()

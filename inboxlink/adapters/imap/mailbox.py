@@ -33,7 +33,7 @@ from inboxlink.models import (
     SentCopy,
     save_stream,
 )
-from inboxlink.translate import translating
+from inboxlink.translate import Signal, translating
 
 __all__ = ["ImapMailbox"]
 
@@ -211,16 +211,19 @@ class ImapMailbox(BaseMailbox):
         return [found[m] for m in message_ids]
 
     def _select_for(self, session: Session, folder: str, validity: int) -> bool:
+        """Select ``folder``; False when it is gone or was rebuilt (its messages are gone)."""
         try:
             # An already selected folder is reused: its UIDVALIDITY cannot change while it
             # is selected, and messages added since do not matter for fetching by UID.
             session.select(folder, refresh=False)
-        except errors.InboxLinkError:
-            raise
-        except Exception as exc:
-            if isinstance(exc, _DROPPED):
+        except imaplib.IMAP4.error as exc:
+            if isinstance(exc, imaplib.IMAP4.abort):
                 raise
-            return False
+            signal = extract(exc)
+            rule = TABLE.match(signal) if isinstance(signal, Signal) else None
+            if rule is not None and issubclass(rule.error, errors.FolderNotFound):
+                return False
+            raise
         return session.uidvalidity == validity
 
     def _bodies_on(self, session: Session, folder: str,
