@@ -177,3 +177,17 @@ def test_fast_fetch_parser_agrees_with_imapclient(data: list[object]) -> None:
 ])
 def test_uid_set_collapses_runs(uids: list[int], expected: str) -> None:
     assert wire.uid_set(uids) == expected
+
+
+def test_sending_with_a_budget_of_one_connection(dovecot: Dovecot, smtp_server: SmtpServer,
+                                                 certs: Certs) -> None:
+    """The SMTP connection takes the idle IMAP connection's slot; the copy reconnects."""
+    user = dovecot.new_user()
+    with ImapMailbox(settings_for(dovecot, user, certs, smtp_server,
+                                  max_connections=1)) as mailbox:
+        assert mailbox.open_connections == 1
+        result = mailbox.send(OutgoingMessage(to=["carol@example.org"], subject="one",
+                                              text="x"))
+        assert result.appended
+        assert mailbox.open_connections == 1
+    assert len(smtp_server.messages_for(user)) == 1
