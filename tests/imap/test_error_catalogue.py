@@ -36,6 +36,9 @@ COURIER = ("* OK [CAPABILITY IMAP4rev1 UIDPLUS CHILDREN NAMESPACE THREAD=ORDERED
            "THREAD=REFERENCES SORT QUOTA IDLE ACL ACL2=UNION STARTTLS ENABLE UTF8=ACCEPT] "
            "Courier-IMAP ready. Copyright 1998-2018 Double Precision, Inc.  See COPYING for "
            "distribution information.")
+COURIER_FINGERPRINT = ("* OK [CAPABILITY IMAP4rev1 UIDPLUS CHILDREN NAMESPACE "
+                       "THREAD=ORDEREDSUBJECT THREAD=REFERENCES SORT QUOTA IDLE ACL ACL2=UNION "
+                       "STARTTLS] mail.example.com ready")
 CYRUS = ("* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE AUTH=PLAIN SASL-IR] mail.example.com "
          "Cyrus IMAP v2.4.12-Debian-2.4.12-2 server ready")
 DOVECOT = ("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ "
@@ -138,7 +141,9 @@ CASES: dict[str, list[Case]] = {
     "imap.outlookcom.basic_auth_disabled": [
         Case("login", errors.BasicAuthDisabled, "NO Basic authentication is disabled.",
              greeting=O365)],
-    "imap.courier.detected": [Case("login", errors.UnsupportedServer, greeting=COURIER)],
+    "imap.courier.detected": [
+        Case("login", errors.UnsupportedServer, greeting=COURIER),
+        Case("login", errors.UnsupportedServer, greeting=COURIER_FINGERPRINT)],
     "imap.dovecot.detected": [Case("accepted", None, greeting=DOVECOT)],
     "imap.cyrus.detected": [Case("accepted", None, greeting=CYRUS)],
     "imap.icloud.auth_failed": [

@@ -69,6 +69,14 @@ TABLE = ErrorTable(
              remedy="Courier-IMAP is not supported: replies delivered through it cannot be "
              "matched reliably. Use another server or protocol, or pass allow_courier=True "
              "to accept the risk."),
+        # A customised greeting still shows Courier's capability fingerprint.
+        Rule(errors.UnsupportedServer, code="GREETING",
+             pattern=r"^(?=.*\bACL2=UNION\b)(?=.*\bTHREAD=ORDEREDSUBJECT\b)"
+             r"(?!.*\b(SPECIAL-USE|MOVE|CONDSTORE)\b)", source="imap.courier.detected",
+             message="The server looks like Courier-IMAP, which inboxlink does not support.",
+             remedy="Courier-IMAP is not supported: replies delivered through it cannot be "
+             "matched reliably. Use another server or protocol, or pass allow_courier=True "
+             "to accept the risk."),
         Rule(errors.ServerUnreachable, code="UNREACHABLE", source=None),
         Rule(errors.CertificateError, code="x509:62", source="tls.hostname_mismatch",
              remedy="The certificate was issued for another name: connect with a host name "
