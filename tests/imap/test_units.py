@@ -169,3 +169,15 @@ def test_importing_the_adapter_package_does_not_import_imapclient() -> None:
 def test_settings_are_usable_directly() -> None:
     s = ImapSettings(address="a@b.c", imap_host="h", imap_security="starttls")
     assert s.imap_endpoint == ("h", 143)
+
+
+def test_the_docs_list_every_rule() -> None:
+    from pathlib import Path
+
+    from inboxlink.adapters.imap.errors import TABLE
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "imap.md").read_text()
+    for rule in TABLE.rules:
+        remedy = (rule.remedy or rule.error.default_remedy).replace("|", "\\|")
+        assert remedy in page, rule
+        assert f"`{rule.error.__name__}`" in page
