@@ -104,3 +104,16 @@ def test_fetch_tells_a_missing_folder_from_a_failing_server(
             mailbox.fetch("Gone:7:1")
     finally:
         server.stop()
+
+
+def test_old_tls_works_when_lowered_explicitly(certs: Certs,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # The default context reads SSL_CERT_FILE, so the test CA is trusted without ssl_context.
+    monkeypatch.setenv("SSL_CERT_FILE", certs.ca_file)
+    server = ScriptedImap(context=_legacy_server_context(certs))
+    try:
+        with ImapMailbox(_settings(server, certs, ssl_context=None,
+                                   tls_minimum="TLSv1")) as mailbox:
+            assert mailbox.open_connections == 1
+    finally:
+        server.stop()
