@@ -17,7 +17,11 @@ from collections.abc import Mapping
 __all__ = ["ScriptedImap", "ScriptedSmtp"]
 
 DOVECOT_GREETING = "* OK [CAPABILITY IMAP4rev1 SASL-IR ID ENABLE IDLE LITERAL+ AUTH=PLAIN] ready."
-CLOSE = "<close>"  #: as a reply: drop the connection instead of answering
+CLOSE = "<close>"
+#: base64 of Google's XOAUTH2 error details, sent as a challenge before the refusal
+GOOGLE_ERROR_CHALLENGE = (
+    "eyJzdGF0dXMiOiI0MDAiLCJzY2hlbWVzIjoiQmVhcmVyIiwic2NvcGUiOiJodHRwczovL21haWwuZ29vZ2xlLmNvbS8ifQ=="
+)  #: as a reply: drop the connection instead of answering
 
 
 class _Server(socketserver.ThreadingTCPServer):
@@ -117,6 +121,10 @@ class ScriptedImap(_Base):
             if command == "AUTHENTICATE" and len(rest.split()) < 3:
                 _send(conn, "+ ")
                 conn.rfile.readline()
+                if "XOAUTH2" in rest.upper() and reply and not reply.startswith("OK"):
+                    # Google first answers a refused token with an error challenge.
+                    _send(conn, "+ " + GOOGLE_ERROR_CHALLENGE)
+                    conn.rfile.readline()
             if command == "CAPABILITY":
                 _send(conn, f"* CAPABILITY {self.capabilities}")
             elif command in ("LIST", "XLIST"):
@@ -183,6 +191,9 @@ class ScriptedSmtp(_Base):
                 if verb == "AUTH" and len(line.split()) < 3:
                     _send(conn, "334 ")
                     conn.rfile.readline()
+                if "XOAUTH2" in line.upper() and reply and not reply.startswith("2"):
+                    _send(conn, "334 " + GOOGLE_ERROR_CHALLENGE)
+                    self.record("challenge answer: " + conn.rfile.readline().decode().strip())
                 if verb == "DATA" and (reply is None or reply.startswith("354")):
                     _send(conn, "354 go ahead")
                     while conn.rfile.readline() not in (b".\r\n", b""):

@@ -165,7 +165,8 @@ CASES: dict[str, list[Case]] = {
     "smtp.gmail.bad_credentials": [
         Case("smtp", errors.InvalidCredentials, "535-5.7.8 Username and Password not accepted. "
              "For more information, go to\r\n535 5.7.8  https://support.google.com/mail/"
-             "?p=BadCredentials d2sm1234567wrb.1 - gsmtp", stage="auth")],
+             "?p=BadCredentials d2sm1234567wrb.1 - gsmtp", stage="auth", token=token)
+        for token in (False, True)],
     "smtp.gmail.web_login_required": [
         Case("smtp", errors.InteractionRequired, "534-5.7.14 <https://accounts.google.com/signin/"
              "continue?sarp=1> Please log in via your web browser and\r\n534-5.7.14 then try "
@@ -299,6 +300,9 @@ def _run_smtp(case: Case, certs: Certs, dovecot: Dovecot) -> tuple[BaseException
     user = dovecot.new_user()
     settings = attrs.evolve(settings_for(dovecot, user, certs), smtp_host="127.0.0.1",
                             smtp_port=server.port)
+    if case.token:
+        # Dovecot takes the password as an XOAUTH2 token too (passwd-file).
+        settings = attrs.evolve(settings, password=None, access_token=PASSWORD)
     try:
         with ImapMailbox(settings) as mailbox:
             mailbox.send(OutgoingMessage(to=["carol@example.org"], subject="s", text="t"))
@@ -349,6 +353,9 @@ def test_catalogue_entry(entry: str, case: Case, certs: Certs, dovecot: Dovecot,
         error, smtp = _run_smtp(case, certs, dovecot)
         if case.stage == "nostarttls":
             assert not any(c.upper().startswith(("AUTH", "MAIL")) for c in smtp.commands)
+        if case.token:
+            # Google's error challenge was answered with an empty line, as XOAUTH2 requires.
+            assert "challenge answer: " in smtp.commands
     else:
         error = _run_tls(case, certs, dovecot, dovecot_nossl, expired_context)
 
