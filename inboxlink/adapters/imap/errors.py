@@ -266,7 +266,8 @@ TABLE = ErrorTable(
              pattern=r"Connection unexpectedly closed|please run connect\(\) first",
              source="smtp.connection_dropped"),
         Rule(errors.AuthError, status=(530, 534, 535), source=None),
-        Rule(errors.TransientError, status=tuple(range(400, 500)), source=None),
+        # Any other 4xx reply is temporary by definition (RFC 5321 §4.2.1).
+        Rule(errors.TransientError, pattern=r"^4\d\d ", source=None),
         # ------------------------------------------------------------ catch-alls
         Rule(errors.ConnectionLost, code="DROPPED", source="imap.connection_dropped"),
         Rule(errors.OperationTimeout, code="TIMEOUT", source=None),
