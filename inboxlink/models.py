@@ -77,15 +77,6 @@ class Address:
             return f"{self.name} <{self.email}>"
 
 
-def _strings(values: Iterable[str]) -> tuple[str, ...]:
-    # A typed converter: mypy cannot infer the element type of a bare ``tuple`` converter.
-    return tuple(values)
-
-
-def _string_set(values: Iterable[str]) -> frozenset[str]:
-    return frozenset(values)
-
-
 def _addresses(value: Any) -> tuple[Address, ...]:
     return Address.parse_list(value)
 
@@ -146,7 +137,7 @@ class Folder:
     role_source: RoleSource | None = None
     parent_id: str | None = None
     #: raw provider attributes (IMAP flags like ``\\Sent``, Gmail label type …)
-    attributes: frozenset[str] = attrs.field(factory=frozenset, converter=_string_set)
+    attributes: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
     total: int | None = None
     unread: int | None = None
 
@@ -169,8 +160,8 @@ class MessageSummary:
     received_at: dt.datetime | None = None  #: when the server stored it
     message_id: str | None = None
     in_reply_to: str | None = None
-    references: tuple[str, ...] = attrs.field(default=(), converter=_strings)
-    flags: frozenset[str] = attrs.field(factory=frozenset, converter=_string_set)
+    references: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    flags: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
     size: int | None = None
     thread_id: str | None = None
 
@@ -222,7 +213,7 @@ class Message:
     id: str
     folder_id: str
     raw: bytes = attrs.field(repr=lambda r: f"<{len(r)} bytes>")
-    flags: frozenset[str] = attrs.field(factory=frozenset, converter=_string_set)
+    flags: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
     thread_id: str | None = None
 
     @functools.cached_property
@@ -340,7 +331,7 @@ class OutgoingMessage:
     reply_to: tuple[Address, ...] = attrs.field(factory=tuple, converter=_addresses)
     attachments: tuple[Attachment, ...] = attrs.field(factory=tuple, converter=tuple)
     in_reply_to: str | None = None
-    references: tuple[str, ...] = attrs.field(factory=tuple, converter=_strings)
+    references: tuple[str, ...] = attrs.field(factory=tuple, converter=tuple)
     message_id: str | None = None  #: generated on the sender's domain when omitted
     #: extra headers; names and values are checked for CR/LF like every other header
     headers: tuple[tuple[str, str], ...] = attrs.field(
