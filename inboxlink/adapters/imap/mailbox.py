@@ -74,7 +74,7 @@ class ImapMailbox(BaseMailbox):
             self.capabilities = self._declared_capabilities()
 
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> ImapMailbox:
+    def from_url(cls, url: str, /, **options: Any) -> ImapMailbox:
         """``imaps://user@host[:port]`` (implicit TLS) or ``imap://…`` (STARTTLS on 143).
 
         Options: ``password=`` or ``access_token=``, ``smtp='smtp://host:587'`` (STARTTLS) or
