@@ -191,3 +191,27 @@ def test_sending_with_a_budget_of_one_connection(dovecot: Dovecot, smtp_server: 
         assert result.appended
         assert mailbox.open_connections == 1
     assert len(smtp_server.messages_for(user)) == 1
+
+
+def test_newest_uids_with_and_without_esearch_agree(dovecot: Dovecot, certs: Certs) -> None:
+    user = dovecot.new_user()
+    for n in range(1, 13):
+        dovecot.deliver(user, make_message(n))
+    admin = dovecot.admin(user)
+    admin.select("INBOX")
+    admin.uid("STORE", "3:5,9", "+FLAGS", "(\\Deleted)")  # leave gaps in the UIDs
+    admin.expunge()
+    admin.logout()
+    client = _raw_client(dovecot, certs, user)
+    try:
+        assert b"ESEARCH" in client.capabilities()
+        client.select_folder("INBOX", readonly=True)
+        for below in (None, 13, 12, 10, 9, 6, 3, 2):
+            for limit in (1, 2, 3, 20):
+                fast = wire.newest_uids(client, below, limit, esearch=True)
+                plain = wire.newest_uids(client, below, limit, esearch=False)
+                assert fast == plain, (below, limit)
+        assert wire.newest_uids(client, None, 3, esearch=True) == ([12, 11, 10], True)
+        assert wire.newest_uids(client, 6, 5, esearch=True) == ([2, 1], False)
+    finally:
+        client.logout()

@@ -170,16 +170,10 @@ class ImapMailbox(BaseMailbox):
                 f"from {position.uidvalidity} to {session.uidvalidity}).", provider=PROVIDER,
                 code="UIDVALIDITY",
             )
-        if session.exists == 0:
+        if session.exists == 0 or (position is not None and position.below <= 1):
             return Page(items=())
-        criteria = ["UID", f"1:{position.below - 1}"] if position else ["ALL"]
-        if position is not None and position.below <= 1:
-            return Page(items=())
-        uids = sorted(session.client.search(criteria), reverse=True)
-        if position is not None:
-            # "1:N" also matches the highest UID when N is below it (RFC 3501 ranges).
-            uids = [u for u in uids if u < position.below]
-        chunk = uids[:limit]
+        chunk, more = wire.newest_uids(session.client, position.below if position else None,
+                                       limit, esearch="ESEARCH" in session.capabilities)
         if not chunk:
             return Page(items=())
         data = wire.uid_fetch(session.client, wire.uid_set(chunk), summaries.SUMMARY_ITEMS)
@@ -187,7 +181,7 @@ class ImapMailbox(BaseMailbox):
         items = [summaries.summary(ids.message_id(folder.id, validity, uid), folder.id, data[uid])
                  for uid in chunk if uid in data]
         next_cursor = None
-        if len(uids) > limit:
+        if more:
             next_cursor = ids.encode_cursor(ids.Cursor(folder.id, validity, chunk[-1]))
         return Page(items=items, next_cursor=next_cursor)
 

@@ -6,6 +6,9 @@
 * imapclient's ``fetch`` takes a list of UIDs and sends them comma-separated; a long list
   overflows the server's line limit. :func:`uid_fetch` sends a collapsed UID set
   (``1:500,502``).
+* imapclient's ``search`` returns every matching UID; for the newest page of a large folder
+  :func:`newest_uids` asks for ``RETURN (ALL)`` (RFC 4731 ESEARCH), a compact UID set read
+  from its top end, when the server supports it.
 * imapclient's general response lexer costs more than everything else in a listing. The
   FETCH replies we ask for have a fixed, simple shape, so :func:`parse_fetch` reads them
   with one regular expression and hands anything unusual to imapclient's own parser.
@@ -23,7 +26,8 @@ from imapclient import IMAPClient
 from imapclient.datetime_util import parse_to_datetime
 from imapclient.response_parser import parse_fetch_response
 
-__all__ = ["PROTOCOL_LOGGER", "parse_fetch", "quiet_protocol_log", "uid_fetch", "uid_set"]
+__all__ = ["PROTOCOL_LOGGER", "newest_uids", "parse_fetch", "quiet_protocol_log", "uid_fetch",
+           "uid_set"]
 
 _HEAD = re.compile(rb"(\d+) \(")
 _ITEM = re.compile(
@@ -162,3 +166,44 @@ def uid_fetch(client: IMAPClient, uids: str, items: Sequence[str]) -> dict[int, 
     client._checkok("fetch", typ, data)
     typ, data = imap._untagged_response(typ, data, "FETCH")
     return parse_fetch(data, client.normalise_times)
+
+
+_ESEARCH_ALL = re.compile(rb"\bALL ([\d:,]+)")
+
+
+def _from_top(uid_set_text: bytes, below: int | None, count: int) -> list[int]:
+    """Up to ``count`` UIDs of an IMAP set, highest first, all below ``below``."""
+    result: list[int] = []
+    ranges = []
+    for part in uid_set_text.split(b","):
+        first, _, last = part.partition(b":")
+        low, high = sorted((int(first), int(last or first)))
+        ranges.append((low, high))
+    for low, high in sorted(ranges, reverse=True):
+        top = high if below is None else min(high, below - 1)
+        for uid in range(top, low - 1, -1):
+            if len(result) == count:
+                return result
+            result.append(uid)
+    return result
+
+
+def newest_uids(client: IMAPClient, below: int | None, limit: int, *,
+                esearch: bool) -> tuple[list[int], bool]:
+    """The ``limit`` highest UIDs of the selected folder (below ``below``), newest first,
+    and whether older ones remain."""
+    criteria = ["UID", f"1:{below - 1}"] if below is not None else ["ALL"]
+    if not esearch:
+        found = sorted((u for u in client.search(criteria) if below is None or u < below),
+                       reverse=True)
+        return found[:limit], len(found) > limit
+    imap = client._imap
+    typ, data = imap._simple_command("UID", "SEARCH", "RETURN", "(ALL)", *criteria)
+    client._checkok("search", typ, data)
+    typ, data = imap._untagged_response(typ, data, "ESEARCH")
+    line = next((d for d in data if isinstance(d, bytes)), b"")
+    found_set = _ESEARCH_ALL.search(line)
+    if found_set is None:
+        return [], False
+    top = _from_top(found_set.group(1), below, limit + 1)
+    return top[:limit], len(top) > limit
