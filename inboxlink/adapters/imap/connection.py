@@ -1,0 +1,296 @@
+"""Opening IMAP sessions safely, and the per-mailbox connection budget.
+
+Order of a connect: TCP (+ TLS for implicit TLS) → read the greeting and refuse
+Courier-IMAP before sending anything → mandatory STARTTLS on plain ports (no STARTTLS,
+no credentials) → LOGIN / AUTHENTICATE PLAIN / XOAUTH2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Generic, TypeVar
+
+from imapclient import IMAPClient
+from imapclient.exceptions import LoginError
+
+from inboxlink import errors
+from inboxlink.adapters.imap import wire
+from inboxlink.adapters.imap.errors import CERT_REASONS, PROVIDER, TABLE, login_signal
+from inboxlink.adapters.imap.settings import ImapSettings, Security
+from inboxlink.adapters.imap.tls import certificate_names
+from inboxlink.translate import Signal
+
+__all__ = ["ConnectionBudget", "Session", "certificate_error", "open_session", "unreachable"]
+
+T = TypeVar("T")
+
+
+class Session:
+    """One logged-in IMAP connection and what it has selected."""
+
+    def __init__(self, client: IMAPClient, capabilities: frozenset[str]) -> None:
+        self.client = client
+        self.capabilities = capabilities
+        self.selected: str | None = None
+        self.uidvalidity = 0
+        self.exists = 0
+        self.uidnext = 0
+
+    def select(self, folder: str, *, refresh: bool = True) -> None:
+        """EXAMINE ``folder`` (read-only: fetching never sets \\Seen) unless already there."""
+        if not refresh and self.selected == folder:
+            return
+        self.selected = None
+        info = self.client.select_folder(folder, readonly=True)
+        self.uidvalidity = int(info.get(b"UIDVALIDITY", 0))
+        self.exists = int(info.get(b"EXISTS", 0))
+        self.uidnext = int(info.get(b"UIDNEXT", 0))
+        self.selected = folder
+
+    def close(self) -> None:
+        """Log out; a dead connection is simply dropped."""
+        try:
+            self.client.logout()
+        except Exception:
+            with contextlib.suppress(Exception):  # already gone: nothing left to release
+                self.client.shutdown()
+
+
+def unreachable(host: str, port: int, exc: BaseException) -> errors.InboxLinkError:
+    """The typed error for a server that cannot be reached at all."""
+    if isinstance(exc, socket.gaierror):
+        detail = f"the host name {host!r} does not resolve"
+    elif isinstance(exc, (socket.timeout, TimeoutError)):
+        detail = "the connection timed out"
+    elif isinstance(exc, ConnectionRefusedError):
+        detail = "the connection was refused"
+    else:
+        detail = str(exc) or type(exc).__name__
+    return TABLE.error_for(Signal(
+        provider=PROVIDER, code="UNREACHABLE",
+        text=f"Cannot reach {host}:{port}: {detail}.",
+    ))
+
+
+def certificate_error(exc: ssl.SSLCertVerificationError, host: str, port: int,
+                      context: ssl.SSLContext, timeout: float,
+                      starttls: bytes | None) -> errors.InboxLinkError:
+    """A CertificateError naming the reason, the host and (for a mismatch) the cert's names."""
+    reason = CERT_REASONS.get(exc.verify_code or 0, "other")
+    names: tuple[str, ...] = ()
+    if reason == "name-mismatch":
+        names = certificate_names(host, port, context, timeout, starttls)
+    message = {
+        "name-mismatch": f"The certificate of {host} is not valid for that name"
+        + (f"; it names {', '.join(names)}." if names else "."),
+        "untrusted": f"The certificate of {host} is not signed by a trusted authority "
+        f"({exc.verify_message}).",
+        "expired": f"The certificate of {host} has expired.",
+    }.get(reason, f"The certificate of {host} was rejected ({exc.verify_message}).")
+    error = TABLE.error_for(Signal(
+        provider=PROVIDER, code=f"x509:{exc.verify_code}", text=str(exc.verify_message),
+        details={"reason": reason, "host": host, "names": names},
+    ))
+    error.message = message
+    error.args = (message,)
+    return error
+
+
+def open_session(settings: ImapSettings, context: ssl.SSLContext) -> Session:
+    """A logged-in session, or a typed error (raised from the library's exception)."""
+    host, port = settings.imap_endpoint
+    implicit = settings.imap_security is Security.TLS
+    try:
+        client = IMAPClient(host, port, ssl=implicit, ssl_context=context,
+                            timeout=settings.timeout)
+    except ssl.SSLCertVerificationError as exc:
+        raise certificate_error(exc, host, port, context, settings.timeout,
+                                None if implicit else b"a1 STARTTLS") from exc
+    except ssl.SSLError:
+        raise
+    except (socket.gaierror, ConnectionRefusedError, TimeoutError) as exc:
+        raise unreachable(host, port, exc) from exc
+    except OSError as exc:
+        if exc.errno is not None:  # a socket-level failure, not a protocol one
+            raise unreachable(host, port, exc) from exc
+        raise
+    try:
+        wire.quiet_protocol_log(client)
+        client.normalise_times = False
+        _check_greeting(client, settings)
+        if not implicit:
+            _starttls(client, context, host, port, settings.timeout)
+        capabilities = _capabilities(client)
+        if "LOGINDISABLED" in capabilities:
+            raise TABLE.error_for(Signal(provider=PROVIDER, code="LOGINDISABLED",
+                                         text="The server advertises LOGINDISABLED."))
+        _authenticate(client, settings)
+        return Session(client, _capabilities(client))
+    except BaseException:
+        with contextlib.suppress(Exception):  # the connection is being abandoned anyway
+            client.shutdown()
+        raise
+
+
+def _greeting(client: IMAPClient) -> str:
+    welcome = client.welcome
+    return welcome.decode("utf-8", "replace") if isinstance(welcome, bytes) else str(welcome)
+
+
+def _check_greeting(client: IMAPClient, settings: ImapSettings) -> None:
+    text = _greeting(client)
+    rule = TABLE.match(Signal(provider=PROVIDER, code="GREETING", text=text))
+    if rule is not None and not settings.allow_courier:
+        raise TABLE.error_for(Signal(provider=PROVIDER, code="GREETING", text=text))
+
+
+def _starttls(client: IMAPClient, context: ssl.SSLContext, host: str, port: int,
+              timeout: float) -> None:
+    if "STARTTLS" not in _capabilities(client):
+        # Never fall back to plain text: credentials are not sent at all.
+        raise TABLE.error_for(Signal(
+            provider=PROVIDER, code="NOSTARTTLS",
+            text=f"{host}:{port} does not offer STARTTLS.",
+        ))
+    try:
+        client.starttls(context)
+    except ssl.SSLCertVerificationError as exc:
+        raise certificate_error(exc, host, port, context, timeout, b"a1 STARTTLS") from exc
+
+
+def _capabilities(client: IMAPClient) -> frozenset[str]:
+    return frozenset((c.decode("ascii", "replace") if isinstance(c, bytes) else str(c)).upper()
+                     for c in client.capabilities())
+
+
+def _authenticate(client: IMAPClient, settings: ImapSettings) -> None:
+    if settings.access_token is None and settings.password is None:
+        raise errors.ConfigurationError(
+            "No credentials given.", provider=PROVIDER,
+            remedy="Pass password= (or an app password), or access_token= for OAuth.",
+        )
+    command = "LOGIN"
+    try:
+        if settings.access_token is not None:
+            command = "AUTHENTICATE"
+            client.oauth2_login(settings.login, settings.access_token)
+        elif settings.auth_mechanism == "plain":
+            command = "AUTHENTICATE"
+            client.plain_login(settings.login, settings.password)
+        else:
+            client.login(settings.login, settings.password)
+    except LoginError as exc:
+        reply = exc.args[0] if exc.args else ""
+        raise TABLE.error_for(login_signal(command, reply, _greeting(client))) from exc
+
+
+class ConnectionBudget(Generic[T]):
+    """At most ``limit`` open connections per mailbox, IMAP and SMTP together.
+
+    Idle IMAP sessions are kept for reuse; when sending needs a slot and only idle IMAP
+    sessions hold them, the oldest idle one is closed to make room. Thread-safe.
+    """
+
+    def __init__(self, limit: int, connect: Callable[[], T], close: Callable[[T], None],
+                 wait_timeout: float) -> None:
+        self._limit = limit
+        self._connect = connect
+        self._close = close
+        self._wait_timeout = wait_timeout
+        self._cond = threading.Condition()
+        self._idle: list[T] = []
+        self._open = 0
+        self._closed = False
+
+    @property
+    def open_count(self) -> int:
+        """Connections open right now (busy and idle)."""
+        with self._cond:
+            return self._open
+
+    def _wait(self, deadline: float) -> None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or (not self._cond.wait(remaining) and time.monotonic() >= deadline):
+            raise errors.TransientError(
+                f"All {self._limit} connections to the mailbox stayed busy.", provider=PROVIDER,
+                remedy="Retry later, or raise max_connections if the server allows more.",
+            )
+
+    def _take_slot(self, *, reuse: bool) -> T | None:
+        deadline = time.monotonic() + self._wait_timeout
+        victim: T | None = None
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise errors.ConfigurationError("The mailbox is closed.", provider=PROVIDER,
+                                                    remedy="Connect again.")
+                if reuse and self._idle:
+                    return self._idle.pop()
+                if self._open < self._limit:
+                    self._open += 1
+                    break
+                if not reuse and self._idle:
+                    victim = self._idle.pop(0)  # its slot passes to the caller
+                    break
+                self._wait(deadline)
+        if victim is not None:
+            self._close(victim)
+        return None
+
+    def _give_back_slot(self) -> None:
+        with self._cond:
+            self._open -= 1
+            self._cond.notify()
+
+    def acquire(self) -> T:
+        """An idle session, or a new one if the budget allows (waits otherwise)."""
+        reused = self._take_slot(reuse=True)
+        if reused is not None:
+            return reused
+        try:
+            return self._connect()
+        except BaseException:
+            self._give_back_slot()
+            raise
+
+    def release(self, item: T, *, discard: bool = False) -> None:
+        """Return a session for reuse, or close it (``discard``) when it may be broken."""
+        with self._cond:
+            keep = not discard and not self._closed
+            if keep:
+                self._idle.append(item)
+                self._cond.notify()
+        if not keep:
+            self._close(item)
+            self._give_back_slot()
+
+    def put_idle(self, item: T) -> None:
+        """Adopt an already open session (counted against the budget)."""
+        with self._cond:
+            self._open += 1
+            self._idle.append(item)
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one slot for a connection made elsewhere (SMTP)."""
+        self._take_slot(reuse=False)
+        try:
+            yield
+        finally:
+            self._give_back_slot()
+
+    def close(self) -> None:
+        """Close idle sessions and refuse new ones; busy ones close when released."""
+        with self._cond:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._open -= len(idle)
+            self._cond.notify_all()
+        for item in idle:
+            self._close(item)

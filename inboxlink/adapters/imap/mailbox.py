@@ -1,0 +1,315 @@
+"""``ImapMailbox``: the IMAP/SMTP adapter (imapclient for reading, smtplib for sending)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import imaplib
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import IO, Any, TypeVar
+
+import attrs
+
+from inboxlink import errors, mime
+from inboxlink.adapters.imap import ids, smtp, summaries, wire
+from inboxlink.adapters.imap.connection import ConnectionBudget, Session, open_session
+from inboxlink.adapters.imap.errors import PROVIDER, TABLE, extract
+from inboxlink.adapters.imap.settings import ImapSettings, settings_from_url
+from inboxlink.adapters.imap.tls import client_context
+from inboxlink.folders import role_from_attributes
+from inboxlink.mailbox import BaseMailbox
+from inboxlink.models import (
+    Capability,
+    Folder,
+    FolderRole,
+    Message,
+    MessageSummary,
+    Page,
+    RoleSource,
+    SendResult,
+    SentCopy,
+    save_stream,
+)
+from inboxlink.translate import Signal, translating
+
+__all__ = ["ImapMailbox"]
+
+R = TypeVar("R")
+
+_APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]")
+#: exceptions after which a session cannot be trusted any more
+_DROPPED: tuple[type[BaseException], ...] = (imaplib.IMAP4.abort, OSError, EOFError)
+
+
+class ImapMailbox(BaseMailbox):
+    """A mailbox reached over IMAP (reading) and SMTP (sending).
+
+    Build it with ``inboxlink.connect("imaps://alice@mail.example.com", password=…,
+    smtp="smtp://smtp.example.com:587")`` or directly with :class:`ImapSettings`. The first
+    connection is opened (and authenticated) at once, so a wrong setting fails here.
+    """
+
+    provider = PROVIDER
+    max_page_size = 1000
+
+    def __init__(self, settings: ImapSettings) -> None:
+        super().__init__(address=settings.address, sent_folder=settings.sent_folder,
+                         retry=settings.retry)
+        self.settings = settings
+        self._context = client_context(settings)
+        self._saves_sent = settings.host_saves_sent()
+        self.capabilities = self._declared_capabilities()
+        self._pool: ConnectionBudget[Session] = ConnectionBudget(
+            settings.max_connections, self._open, Session.close,
+            wait_timeout=max(settings.timeout * 2, 30.0),
+        )
+        with self._translating():
+            first = self._open()
+        self._pool.put_idle(first)
+        if self.settings.provider_saves_sent is None and "X-GM-EXT-1" in first.capabilities:
+            self._saves_sent = True
+            self.capabilities = self._declared_capabilities()
+
+    @classmethod
+    def from_url(cls, url: str, /, **options: Any) -> ImapMailbox:
+        """``imaps://user@host[:port]`` (implicit TLS) or ``imap://…`` (STARTTLS on 143).
+
+        Options: ``password=`` or ``access_token=``, ``smtp='smtp://host:587'`` (STARTTLS) or
+        ``'smtps://host:465'``, ``ssl_context=``, ``verify_tls=``, and any
+        :class:`ImapSettings` field (``imap_host=``, ``smtp_port=``, ``sent_folder=`` …).
+        """
+        return cls(settings_from_url(url, **options))
+
+    def _declared_capabilities(self) -> frozenset[Capability]:
+        caps = {Capability.SEND, Capability.APPEND_TO_SENT, Capability.STREAM_TO_FILE}
+        if self._saves_sent:
+            caps.add(Capability.PROVIDER_SAVES_SENT)
+        return frozenset(caps)
+
+    # ------------------------------------------------------------------ plumbing
+    @contextmanager
+    def _translating(self) -> Iterator[None]:
+        """The single boundary: every client-library exception leaves as a typed error."""
+        with translating(extract, TABLE):
+            yield
+
+    def _open(self) -> Session:
+        return open_session(self.settings, self._context)
+
+    def _with_session(self, work: Callable[[Session], R], *, reconnect: bool = True) -> R:
+        """Run ``work`` on a pooled session; a dropped connection is retried once on a new one."""
+        attempts = 2 if reconnect else 1
+        for attempt in range(attempts):
+            session = self._pool.acquire()
+            try:
+                result = work(session)
+            except errors.InboxLinkError:
+                # Typed errors raised by our own checks: the session itself is fine (and
+                # some typed errors are OSError subclasses, e.g. PermissionDenied).
+                self._pool.release(session)
+                raise
+            except _DROPPED:
+                self._pool.release(session, discard=True)
+                if attempt + 1 == attempts:
+                    raise
+                continue
+            except BaseException:
+                self._pool.release(session)
+                raise
+            self._pool.release(session)
+            return result
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------ folders
+    def _list_folders(self) -> list[Folder]:
+        with self._translating():
+            return self._with_session(self._folders_on)
+
+    def _folders_on(self, session: Session) -> list[Folder]:
+        client = session.client
+        use_xlist = "SPECIAL-USE" not in session.capabilities and "XLIST" in session.capabilities
+        rows = client.xlist_folders() if use_xlist else client.list_folders()
+        result: list[Folder] = []
+        for flags, delimiter, name in rows:
+            attributes = frozenset(f.decode("ascii", "replace") if isinstance(f, bytes) else str(f)
+                                   for f in flags)
+            delim = delimiter.decode() if isinstance(delimiter, bytes) else delimiter
+            levels = name.split(delim) if delim else [name]
+            role = role_from_attributes(attributes)
+            source = RoleSource.SPECIAL_USE if role else None
+            if name.upper() == "INBOX" or role is FolderRole.INBOX:
+                # RFC 3501 reserves the name INBOX: the server states this role.
+                role, source = FolderRole.INBOX, RoleSource.PROVIDER
+            result.append(Folder(
+                id=name, name=levels[-1], path="/".join(levels), role=role, role_source=source,
+                parent_id=delim.join(levels[:-1]) if delim and len(levels) > 1 else None,
+                attributes=attributes,
+            ))
+        return result
+
+    # ------------------------------------------------------------------ listing
+    def _list_page(self, folder: Folder, limit: int, cursor: str | None) -> Page[MessageSummary]:
+        position = ids.decode_cursor(cursor) if cursor else None
+        if position is not None and position.folder != folder.id:
+            raise errors.CursorExpired("This cursor belongs to another folder's listing.",
+                                       provider=PROVIDER)
+        with self._translating():
+            return self._with_session(lambda s: self._page_on(s, folder, limit, position))
+
+    def _page_on(self, session: Session, folder: Folder, limit: int,
+                 position: ids.Cursor | None) -> Page[MessageSummary]:
+        # A continuing page may reuse the selection: UIDVALIDITY cannot change while a
+        # folder is selected, and new arrivals (above the cursor) do not concern it.
+        session.select(folder.id, refresh=position is None)
+        if position is not None and position.uidvalidity != session.uidvalidity:
+            raise errors.CursorExpired(
+                f"The folder {folder.path!r} was rebuilt on the server (UIDVALIDITY changed "
+                f"from {position.uidvalidity} to {session.uidvalidity}).", provider=PROVIDER,
+                code="UIDVALIDITY",
+            )
+        if session.exists == 0 or (position is not None and position.below <= 1):
+            return Page(items=())
+        chunk, more = wire.newest_uids(session.client, position.below if position else None,
+                                       limit, esearch="ESEARCH" in session.capabilities)
+        if not chunk:
+            return Page(items=())
+        data = wire.uid_fetch(session.client, wire.uid_set(chunk), summaries.SUMMARY_ITEMS)
+        validity = session.uidvalidity
+        items = [summaries.summary(ids.message_id(folder.id, validity, uid), folder.id, data[uid])
+                 for uid in chunk if uid in data]
+        next_cursor = None
+        if more:
+            next_cursor = ids.encode_cursor(ids.Cursor(folder.id, validity, chunk[-1]))
+        return Page(items=items, next_cursor=next_cursor)
+
+    # ------------------------------------------------------------------ fetching
+    def _fetch_many(self, message_ids: list[str]) -> list[Message]:
+        refs = [ids.parse_message_id(m) for m in message_ids]
+        by_folder: dict[str, list[ids.MessageRef]] = {}
+        for ref in refs:
+            by_folder.setdefault(ref.folder, []).append(ref)
+        found: dict[str, Message] = {}
+        with self._translating():
+            for folder, group in by_folder.items():
+                found.update(self._with_session(functools.partial(self._bodies_on,
+                                                                  folder=folder, group=group)))
+        missing = [m for m in message_ids if m not in found]
+        if missing:
+            raise errors.MessageNotFound(
+                f"{len(missing)} message(s) no longer exist: {', '.join(missing[:5])}.",
+                provider=PROVIDER,
+            )
+        return [found[m] for m in message_ids]
+
+    def _select_for(self, session: Session, folder: str, validity: int) -> bool:
+        """Select ``folder``; False when it is gone or was rebuilt (its messages are gone)."""
+        try:
+            # An already selected folder is reused: its UIDVALIDITY cannot change while it
+            # is selected, and messages added since do not matter for fetching by UID.
+            session.select(folder, refresh=False)
+        except imaplib.IMAP4.error as exc:
+            if isinstance(exc, imaplib.IMAP4.abort):
+                raise
+            signal = extract(exc)
+            rule = TABLE.match(signal) if isinstance(signal, Signal) else None
+            if rule is not None and issubclass(rule.error, errors.FolderNotFound):
+                return False
+            raise
+        return session.uidvalidity == validity
+
+    def _bodies_on(self, session: Session, folder: str,
+                   group: list[ids.MessageRef]) -> dict[str, Message]:
+        validity = group[0].uidvalidity
+        if not self._select_for(session, folder, validity):
+            return {}
+        wanted = sorted({r.uid for r in group if r.uidvalidity == validity})
+        result: dict[str, Message] = {}
+        step = self.settings.fetch_chunk
+        for start in range(0, len(wanted), step):
+            data = wire.uid_fetch(session.client, wire.uid_set(wanted[start:start + step]),
+                                  ("UID", "FLAGS", "BODY.PEEK[]"))
+            for uid, item in data.items():
+                raw = item.get(b"BODY[]")
+                if raw is None:
+                    continue
+                message_id = ids.message_id(folder, validity, uid)
+                result[message_id] = Message(
+                    id=message_id, folder_id=folder, raw=bytes(raw),
+                    flags=frozenset(f.decode("utf-8", "replace") if isinstance(f, bytes) else str(f)
+                                    for f in item.get(b"FLAGS", ())),
+                )
+        return result
+
+    def fetch_to_file(self, message_id: str, target: str | os.PathLike[str] | IO[bytes]) -> int:
+        """Stream the raw message to ``target`` in partial FETCHes (bounded memory)."""
+        ref = ids.parse_message_id(message_id)
+        with self._translating():
+            return self._with_session(lambda s: self._stream_on(s, ref, target), reconnect=False)
+
+    def _stream_on(self, session: Session, ref: ids.MessageRef,
+                   target: str | os.PathLike[str] | IO[bytes]) -> int:
+        not_found = errors.MessageNotFound(f"Message {ref.uid} is not in {ref.folder!r}.",
+                                           provider=PROVIDER)
+        if not self._select_for(session, ref.folder, ref.uidvalidity):
+            raise not_found
+        if ref.uid not in wire.uid_fetch(session.client, str(ref.uid), ("UID",)):
+            raise not_found
+        step = self.settings.stream_chunk
+
+        def chunks() -> Iterator[bytes]:
+            # Read until a part comes back short: RFC822.SIZE is only an estimate on some
+            # servers, so it must not decide where the message ends.
+            offset = 0
+            while True:
+                part = wire.uid_fetch(session.client, str(ref.uid),
+                                      ("UID", f"BODY.PEEK[]<{offset}.{step}>"))
+                data = part.get(ref.uid, {}).get(f"BODY[]<{offset}>".encode()) or b""
+                if data:
+                    yield bytes(data)
+                offset += len(data)
+                if len(data) < step:
+                    return
+
+        return save_stream(chunks(), target)
+
+    # ------------------------------------------------------------------ sending
+    def _send(self, prepared: mime.PreparedMessage, save_copy: bool) -> SendResult:
+        with self._translating(), self._pool.slot():
+            refused = smtp.send(self.settings, self._context, prepared)
+        if not save_copy:
+            result = SendResult(message_id=prepared.message_id, raw=prepared.raw,
+                                sent_copy=SentCopy.SKIPPED)
+        elif self._saves_sent:
+            result = SendResult(message_id=prepared.message_id, raw=prepared.raw,
+                                sent_copy=SentCopy.SAVED_BY_PROVIDER)
+        else:
+            result = self._save_copy(prepared)
+        return attrs.evolve(result, refused=refused) if refused else result
+
+    def _append(self, raw: bytes, folder: Folder) -> str | None:
+        when = mime.internal_date(mime.parse(raw))
+        stamp = dt.datetime.fromtimestamp(when, dt.timezone.utc)
+        with self._translating():
+            response = self._with_session(
+                lambda s: s.client.append(folder.id, raw, flags=[b"\\Seen"], msg_time=stamp),
+                reconnect=False,
+            )
+        found = _APPENDUID.search(response if isinstance(response, bytes) else b"")
+        if found is None:
+            return None
+        return ids.message_id(folder.id, int(found.group(1)), int(found.group(2)))
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Log out of every idle connection; safe to call twice."""
+        self._pool.close()
+
+    @property
+    def open_connections(self) -> int:
+        """How many connections this mailbox holds open now (for tests and monitoring)."""
+        return self._pool.open_count
+
+

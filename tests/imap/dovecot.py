@@ -1,0 +1,267 @@
+"""A real Dovecot started from its own configuration in a temporary directory.
+
+Runs as root with its own ``base_dir`` (so it never touches a system Dovecot), mail owned
+by the unprivileged ``mail`` user, certificates from trustme and users in a passwd-file
+that Dovecot re-reads whenever it changes (so every test can have a fresh, empty account).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+__all__ = ["PASSWORD", "Dovecot", "ensure_dovecot", "free_port"]
+
+#: the password of every account
+PASSWORD = "secret-pw"
+
+_SPECIAL_USE_NAMESPACE = r"""
+namespace inbox {
+  inbox = yes
+  separator = /
+  mailbox Sent {
+    special_use = \Sent
+    auto = subscribe
+  }
+  mailbox Drafts {
+    special_use = \Drafts
+    auto = subscribe
+  }
+  mailbox Trash {
+    special_use = \Trash
+    auto = subscribe
+  }
+  mailbox Junk {
+    special_use = \Junk
+    auto = subscribe
+  }
+}
+"""
+
+_PLAIN_NAMESPACE = """
+namespace inbox {
+  inbox = yes
+  separator = %s
+}
+"""
+
+
+def ensure_dovecot() -> str:
+    """The dovecot binary; installs Debian's dovecot-imapd when it is missing (CI is fresh)."""
+    found = shutil.which("dovecot") or (
+        "/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None
+    )
+    if found:
+        return found
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends",
+                    "dovecot-imapd"], check=True, env=env, stdout=subprocess.DEVNULL)
+    # The package starts the system service; we only need the binary.
+    subprocess.run(["sh", "-c", "service dovecot stop || true"], check=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return shutil.which("dovecot") or "/usr/sbin/dovecot"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Dovecot:
+    """One Dovecot instance.
+
+    Args:
+        cert_pem / key_pem: the server certificate chain and key (PEM files).
+        special_use: declare Sent/Drafts/Trash/Junk with RFC 6154 attributes.
+        ssl: ``False`` runs without TLS at all, so STARTTLS is not offered.
+        separator: hierarchy delimiter of the namespace.
+        users: special accounts, name → passwd-file extra fields (``nologin reason=...``).
+        fresh_users: how many empty accounts :meth:`new_user` can hand out.
+    """
+
+    def __init__(self, cert_pem: str, key_pem: str, *, special_use: bool = True,
+                 ssl: bool = True, separator: str = "/", name: str = "main",
+                 users: dict[str, str] | None = None, fresh_users: int = 200) -> None:
+        self.binary = ensure_dovecot()
+        self.dir = Path(tempfile.mkdtemp(prefix=f"inboxlink-dovecot-{name}-"))
+        os.chmod(self.dir, 0o755)
+        self.imap_port = free_port()
+        self.imaps_port = free_port()
+        self.cert_pem = cert_pem
+        self.key_pem = key_pem
+        self.ssl = ssl
+        self.passwd = self.dir / "passwd"
+        self._users: dict[str, str] = {}
+        self._lock = threading.Lock()
+        mail = self.dir / "mail"
+        mail.mkdir()
+        uid = pwd.getpwnam("mail")
+        os.chown(mail, uid.pw_uid, uid.pw_gid)
+        (self.dir / "run").mkdir()
+        (self.dir / "state").mkdir()
+        self._write_users(dict(users or {}), fresh_users)
+        namespace = _SPECIAL_USE_NAMESPACE if special_use else _PLAIN_NAMESPACE % separator
+        ssl_lines = (f"ssl = yes\nssl_cert = <{cert_pem}\nssl_key = <{key_pem}\n"
+                     "ssl_min_protocol = TLSv1.2\n") if ssl else "ssl = no\n"
+        imaps = ("  inet_listener imaps {\n    address = 127.0.0.1\n"
+                 f"    port = {self.imaps_port}\n    ssl = yes\n  }}\n") if ssl else ""
+        self.conf = self.dir / "dovecot.conf"
+        self.conf.write_text(f"""
+base_dir = {self.dir}/run
+state_dir = {self.dir}/state
+instance_name = inboxlink-{name}-{os.getpid()}-{self.imap_port}
+log_path = {self.dir}/dovecot.log
+info_log_path = {self.dir}/dovecot.log
+listen = 127.0.0.1
+protocols = imap
+default_internal_user = dovenull
+default_login_user = dovenull
+first_valid_uid = 1
+mail_uid = mail
+mail_gid = mail
+mail_location = maildir:{self.dir}/mail/%u
+auth_mechanisms = plain login xoauth2
+auth_failure_delay = 0
+auth_verbose = yes
+disable_plaintext_auth = {"yes" if ssl else "no"}
+{ssl_lines}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {self.passwd}
+}}
+userdb {{
+  driver = static
+  args = uid=mail gid=mail home={self.dir}/mail/%u
+}}
+{namespace}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.imap_port}
+  }}
+{imaps}}}
+service stats {{
+  unix_listener stats-writer {{
+    mode = 0666
+  }}
+}}
+""")
+        self._start()
+
+    # ------------------------------------------------------------------ process
+    def _start(self) -> None:
+        pid_file = self.dir / "run" / "master.pid"
+        if pid_file.exists():
+            pid_file.unlink()
+        subprocess.run([self.binary, "-c", str(self.conf)], check=True)
+        deadline = time.monotonic() + 10
+        port = self.imaps_port if self.ssl else self.imap_port
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"dovecot did not start: {self.log()}")
+
+    def stop(self) -> None:
+        """Stop the instance by the pid in its own base_dir and remove its files."""
+        pid_file = self.dir / "run" / "master.pid"
+        if pid_file.exists():
+            pid = int(pid_file.read_text().strip())
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and _alive(pid):
+                time.sleep(0.05)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def log(self) -> str:
+        """The instance's log so far (for failure messages)."""
+        path = self.dir / "dovecot.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    # ------------------------------------------------------------------ users
+    def _write_users(self, special: dict[str, str], fresh: int) -> None:
+        # Dovecot re-reads a changed passwd-file at most once a second, so every account
+        # the session will need is written before start: fresh ones are handed out later.
+        lines = [f"{name}:{{PLAIN}}{PASSWORD}::::::{extra}" for name, extra in special.items()]
+        self._fresh = [f"user{n}@example.com" for n in range(1, fresh + 1)]
+        lines += [f"{name}:{{PLAIN}}{PASSWORD}::::::" for name in self._fresh]
+        self.passwd.write_text("\n".join(lines) + "\n")
+
+    def new_user(self) -> str:
+        """A user name whose mailbox has never been used (an empty account)."""
+        with self._lock:
+            if not self._fresh:
+                raise RuntimeError("the pre-created accounts are used up; raise fresh_users")
+            return self._fresh.pop(0)
+
+    # ------------------------------------------------------------------ admin access
+    def admin(self, user: str, password: str = PASSWORD) -> imaplib.IMAP4:
+        """A stdlib imaplib session as ``user`` (for delivering and inspecting, not the adapter)."""
+        ctx = ssl.create_default_context(cafile=self.ca_file) if self.ca_file else None
+        conn: imaplib.IMAP4
+        if self.ssl:
+            conn = imaplib.IMAP4_SSL("127.0.0.1", self.imaps_port, ssl_context=ctx)
+        else:
+            conn = imaplib.IMAP4("127.0.0.1", self.imap_port)
+        conn.login(user, password)
+        return conn
+
+    ca_file: str | None = None
+
+    def deliver(self, user: str, raw: bytes, folder: str = "INBOX",
+                flags: Iterable[str] = (), password: str = PASSWORD) -> None:
+        """Store ``raw`` in ``folder`` of ``user`` through the server (IMAP APPEND)."""
+        conn = self.admin(user, password)
+        try:
+            flag_str = "(" + " ".join(flags) + ")" if flags else None
+            typ, data = conn.append(_quote(folder), flag_str, None, raw)
+            if typ != "OK":
+                raise RuntimeError(f"APPEND failed: {data!r}")
+        finally:
+            conn.logout()
+
+    def create_folders(self, user: str, names: Iterable[str],
+                       password: str = PASSWORD) -> None:
+        """Create folders (names are given already encoded in modified UTF-7)."""
+        conn = self.admin(user, password)
+        try:
+            for folder in names:
+                typ, data = conn.create(_quote(folder))
+                if typ != "OK":
+                    raise RuntimeError(f"CREATE {folder} failed: {data!r}")
+        finally:
+            conn.logout()
+
+
+def _alive(pid: int) -> bool:
+    # The daemonized master is re-parented to PID 1, which may not reap it in a container:
+    # a zombie counts as stopped.
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,60 @@
+"""The whole conformance suite against a real Dovecot (IMAP) and aiosmtpd (SMTP)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from inboxlink.adapters.imap import ImapMailbox
+from inboxlink.testing import conformance
+
+from .dovecot import Dovecot
+from .helpers import Certs, settings_for
+from .smtp_peer import SmtpServer
+
+
+class DovecotFixtures(conformance.MailboxFixtures):
+    @pytest.fixture
+    def account(self, dovecot: Dovecot) -> str:
+        return dovecot.new_user()
+
+    @pytest.fixture
+    def mailbox(self, dovecot: Dovecot, smtp_server: SmtpServer, certs: Certs,
+                account: str) -> Iterator[ImapMailbox]:
+        with ImapMailbox(settings_for(dovecot, account, certs, smtp_server)) as mailbox:
+            yield mailbox
+
+    @pytest.fixture
+    def deliver(self, dovecot: Dovecot, account: str) -> Callable[[bytes], None]:
+        return lambda raw: dovecot.deliver(account, raw)
+
+    @pytest.fixture
+    def outbox(self, smtp_server: SmtpServer, account: str) -> Callable[[], list[bytes]]:
+        return lambda: smtp_server.messages_for(account)
+
+
+class TestDovecotFolders(conformance.FolderTests, DovecotFixtures):
+    pass
+
+
+class TestDovecotList(conformance.ListTests, DovecotFixtures):
+    pass
+
+
+class TestDovecotFetch(conformance.FetchTests, DovecotFixtures):
+    pass
+
+
+class TestDovecotSend(conformance.SendTests, DovecotFixtures):
+    pass
+
+
+class TestDovecotErrors(conformance.ErrorTests, DovecotFixtures):
+    pass
+
+
+def test_every_conformance_class_is_run() -> None:
+    run = {cls.__mro__[1] for cls in (TestDovecotFolders, TestDovecotList, TestDovecotFetch,
+                                       TestDovecotSend, TestDovecotErrors)}
+    assert run == set(conformance.ALL_TESTS)
