@@ -74,15 +74,22 @@ class ProviderChecks:
         name = next((name for cls, name in self.owned if isinstance(error, cls)), None)
         if name is None:
             return False
+        position = self.order.index(name)
+        for earlier in self.order[:position]:
+            if earlier not in self.reported:
+                self.reached(earlier)
         self.add(name, Status.FAIL, error.message, error, **self.error_data(error))
         self.explain(error)
-        for later in self.order[self.order.index(name) + 1:]:
+        for later in self.order[position + 1:]:
             self.add(later, Status.SKIP, f"not checked: the {name} check failed")
         return True
 
     def error_data(self, error: errors.InboxLinkError) -> dict[str, Any]:
         """Machine-readable facts a failed check carries into ``--json``."""
         return {}
+
+    def reached(self, name: str) -> None:
+        """Report check ``name``, which a later check failing shows to have passed."""
 
     def explain(self, error: errors.InboxLinkError) -> None:
         """Further checks that explain an owned failure (Graph: where the MX points)."""
@@ -119,7 +126,7 @@ class GraphChecks(ProviderChecks):
         return True
 
     def watch(self) -> AbstractContextManager[list[warnings.WarningMessage]] | None:
-        return _recording()
+        return _recording(self.reported_warnings())
 
     def reported_warnings(self) -> tuple[type[Warning], ...]:
         from inboxlink.adapters.graph import PrimaryAliasWarning
@@ -148,6 +155,10 @@ class GraphChecks(ProviderChecks):
         if missing:
             detail += f" (sign-in scopes not listed in the token: {', '.join(missing)})"
         self.add("scopes", Status.PASS, detail, **data)
+
+    def reached(self, name: str) -> None:
+        # Only "scopes" comes before a failure, and only an opaque token leaves it unreported.
+        self.add(name, Status.SKIP, _OPAQUE)
 
     def _alias(self, address: str) -> None:
         from inboxlink.adapters.graph import auth
@@ -192,8 +203,7 @@ class GraphChecks(ProviderChecks):
             if granted is not None:
                 self._scopes(granted)
             else:
-                self.add("scopes", Status.SKIP, "the access token is opaque (personal Microsoft "
-                         "account): its scopes cannot be read; the folder listing worked")
+                self.add("scopes", Status.SKIP, _OPAQUE + "; the folder listing worked")
         self.add("mailbox", Status.PASS, "the account has an Exchange Online mailbox and its "
                  "REST API is enabled (folders listed)")
         aliased = [w for w in seen if issubclass(w.category, auth.PrimaryAliasWarning)]
@@ -207,13 +217,16 @@ class GraphChecks(ProviderChecks):
 
 
 @contextlib.contextmanager
-def _recording() -> Iterator[list[warnings.WarningMessage]]:
+def _recording(categories: tuple[type[Warning], ...]) -> Iterator[list[warnings.WarningMessage]]:
     with warnings.catch_warnings(record=True) as seen:
-        # "always": a warning already shown once in this process must still be seen here.
-        warnings.simplefilter("always")
+        for category in categories:
+            # "always": one already shown in this process must still be seen here.
+            warnings.simplefilter("always", category)
         yield seen
 
 
+_OPAQUE = ("the access token is opaque (personal Microsoft account): its scopes cannot be "
+           "read")
 _SIGN_IN_SCOPES = frozenset({"openid", "email", "offline_access", "profile"})
 
 
@@ -233,13 +246,21 @@ class GmailChecks(ProviderChecks):
             return {"missing": list(error.missing)}
         return {"code": error.code} if error.code else {}
 
+    #: what each check means when it passed
+    PASSED: ClassVar[Mapping[str, str]] = {
+        "API enabled": "the Gmail API is enabled for the app's Google Cloud project",
+        "app access": "no Workspace admin or Advanced Protection policy blocks the app",
+        "scopes": "reading is granted (labels listed); sending is checked only by sending: "
+                  "use --send-test",
+    }
+
+    def reached(self, name: str) -> None:
+        # Gmail answered with a later refusal, so the API is on (and the app allowed).
+        self.add(name, Status.PASS, self.PASSED[name])
+
     def passed(self, mailbox: Any, seen: list[warnings.WarningMessage]) -> None:
-        self.add("API enabled", Status.PASS,
-                 "the Gmail API is enabled for the app's Google Cloud project")
-        self.add("app access", Status.PASS,
-                 "no Workspace admin or Advanced Protection policy blocks the app")
-        self.add("scopes", Status.PASS, "reading is granted (labels listed); sending is "
-                 "checked only by sending: use --send-test")
+        for name in self.order:
+            self.add(name, Status.PASS, self.PASSED[name])
 
 
 class EwsChecks(ProviderChecks):
@@ -252,6 +273,18 @@ class EwsChecks(ProviderChecks):
     order = ("EWS URL", "server version", "primary SMTP address")
     #: how the EWS URL was found, for the report
     how = "as given"
+    #: the EWS URL the adapter will use, when given
+    endpoint: str | None = None
+
+    def reached(self, name: str) -> None:
+        # The server answered as EWS and a later check failed.
+        if name == "server version":
+            self.add(name, Status.PASS, "Exchange 2010 SP2 or newer (the version check passed)")
+        elif self.endpoint:
+            self.add(name, Status.PASS, f"{self.endpoint} ({self.how}) answers as EWS",
+                     url=self.endpoint)
+        else:
+            self.add(name, Status.SKIP, "found by autodiscover; not known after the failure")
 
     def before_login(self, options: Any, secret: str | None) -> bool:
         from inboxlink.adapters.ews.settings import endpoint_from
@@ -265,6 +298,7 @@ class EwsChecks(ProviderChecks):
         except errors.InvalidExchangeUrl as exc:
             self.failed(exc)
             return False
+        self.endpoint = endpoint
         same = urlsplit(endpoint).path.rstrip("/") == urlsplit(str(given)).path.rstrip("/")
         self.how = "as given" if same else f"derived from {given}"
         return True
@@ -280,7 +314,8 @@ class EwsChecks(ProviderChecks):
         endpoint = getattr(mailbox, "endpoint", None)
         self.add("EWS URL", Status.PASS, f"{endpoint} ({self.how})", url=endpoint)
         version = getattr(mailbox, "server_version", None)
-        self.add("server version", Status.PASS, f"{version}: 2010 SP2 or newer is required",
+        self.add("server version", Status.PASS,
+                 f"{version}, new enough (Exchange 2010 SP2 or newer is needed)",
                  server_version=version)
         smtp = getattr(mailbox, "primary_smtp_address", None)
         if smtp:
