@@ -117,8 +117,8 @@ def diagnose(
     reachable = _network_checks(run, plan, dns, options, secret)
     if reachable is not None and not may_log_in:
         run.add("login", "login", Status.SKIP,
-                f"not tried: credentials go only to a {plan.provider} endpoint that passed the "
-                "checks above")
+                "not tried: fix the failed check above first (credentials are sent only to "
+                "an endpoint that can be the mail API)")
     elif reachable is not None:
         _login_checks(run, plan, options, connect, reachable, secret, dns, provider)
     return report
