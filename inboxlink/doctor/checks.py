@@ -288,6 +288,9 @@ def _login_options(plan: Plan, options: DoctorOptions,
     return found
 
 
+#: connect() options holding a credential object instead of a password or token
+_CREDENTIAL_OPTIONS = ("credential", "credentials")
+
 #: provider → the connect() option naming its API root
 _API_OPTIONS = {"graph": "base_url", "gmail": "api_endpoint"}
 
@@ -310,7 +313,8 @@ def _login_checks(run: _Run, plan: Plan, options: DoctorOptions, connect: Callab
         return
     login_options = _login_options(plan, options, working)
     kind = secret_kind(url)
-    if kind:
+    # A credential object (azure-identity, google-auth) given in Python replaces the secret.
+    if kind and not any(key in login_options for key in _CREDENTIAL_OPTIONS):
         if not secret:
             variable = PASSWORD_ENV if kind == "password" else TOKEN_ENV
             run.add("login", "login", Status.SKIP,

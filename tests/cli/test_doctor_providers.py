@@ -14,13 +14,16 @@ from typing import Any
 
 import pytest
 import trustme
+from azure.core.credentials import AccessToken
 from ews.emulator import EwsEmulator
 from gmail import bodies
 from gmail.emulator import GmailEmulator
 from graph.emulator import GraphEmulator, make_token
 
+from inboxlink import connect, errors
 from inboxlink.adapters.graph.auth import PRIMARY_ALIAS_REMEDY
 from inboxlink.cli import main
+from inboxlink.doctor import DoctorOptions, Status, diagnose
 
 from .helpers import Captured
 from .servers import DnsServer
@@ -189,6 +192,38 @@ def test_graph_opaque_token(graph: GraphEmulator, dns_server: DnsServer) -> None
     assert code == 0, out
     assert "- graph scopes  the access token is opaque" in out
     assert "✓ graph mailbox" in out
+
+
+class Credential:
+    """An azure-identity-shaped credential handing out one token (the Python entry's case)."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken(self.token, 4_000_000_000)
+
+
+@pytest.mark.parametrize("graph", [{"token": make_token(
+    "Mail.ReadWrite openid email", upn="outlook_77aa12bc90@outlook.com")}], indirect=True)
+def test_graph_with_a_credential_reads_what_the_adapter_learned(
+        graph: GraphEmulator, dns_server: DnsServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # No token for the doctor to read up front: scopes and alias come from the mailbox.
+    monkeypatch.delenv("INBOXLINK_ACCESS_TOKEN")
+    report = diagnose(f"graph://{graph.address}", DoctorOptions(
+        api_url=graph.base_url, connect_options={"credential": Credential(graph.token)}),
+        connect=connect, resolver=dns_server.resolver())
+    checks = {f"{c.stage} {c.name}": c for c in report.checks}
+    assert checks["login login"].status is Status.PASS
+    scopes = checks["graph scopes"]
+    assert scopes.status is Status.FAIL
+    assert isinstance(scopes.error, errors.InsufficientScopes)
+    assert scopes.error.missing == ("Mail.Send",)
+    alias = checks["graph primary alias"]
+    assert alias.status is Status.WARN
+    assert alias.data == {"address": "outlook_77aa12bc90@outlook.com"}
+    names = [f"{c.stage} {c.name}" for c in report.checks]
+    assert names.index("login login") < names.index("graph scopes")
 
 
 # ---------------------------------------------------------------------------------- Gmail
