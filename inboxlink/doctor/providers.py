@@ -20,11 +20,14 @@ import contextlib
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from inboxlink import errors
 from inboxlink.doctor.report import Check, Status
+
+if TYPE_CHECKING:
+    from inboxlink.doctor.checks import DoctorOptions
 
 __all__ = ["ProviderChecks", "checks_for"]
 
@@ -48,6 +51,7 @@ class ProviderChecks:
         self.address = address
         self.resolver = resolver
         self.reported: set[str] = set()
+        self.failures: set[str] = set()
 
     def add(self, name: str, status: Status, detail: str = "",
             error: errors.InboxLinkError | None = None, **data: Any) -> None:
@@ -57,7 +61,7 @@ class ProviderChecks:
         self.reported.add(name)
         self._add(self.provider, name, status, detail, error, **data)
 
-    def before_login(self, options: Any, secret: str | None) -> bool:
+    def before_login(self, options: DoctorOptions, secret: str | None) -> bool:
         """Checks that need no request; ``False`` when the login must not be tried."""
         return True
 
@@ -74,10 +78,15 @@ class ProviderChecks:
         name = next((name for cls, name in self.owned if isinstance(error, cls)), None)
         if name is None:
             return False
+        if name in self.reported and name not in self.failures:
+            # Passed already: the check could not foresee this, so the login stage tells it.
+            return False
         position = self.order.index(name)
         for earlier in self.order[:position]:
             if earlier not in self.reported:
                 self.reached(earlier)
+        # Failed already (the token lacked a scope and the server agreed): said once.
+        self.failures.add(name)
         self.add(name, Status.FAIL, error.message, error, **self.error_data(error))
         self.explain(error)
         for later in self.order[position + 1:]:
@@ -111,7 +120,7 @@ class GraphChecks(ProviderChecks):
         #: addresses the access token names for its user (JWTs only)
         self.claimed: list[str] = []
 
-    def before_login(self, options: Any, secret: str | None) -> bool:
+    def before_login(self, options: DoctorOptions, secret: str | None) -> bool:
         from inboxlink.adapters.graph import auth
 
         claims = auth.token_claims(secret)
@@ -149,6 +158,7 @@ class GraphChecks(ProviderChecks):
                 f"The access token lacks {', '.join(needed)} ({kind} granted: "
                 f"{', '.join(sorted(names)) or 'none'}).", provider="graph", missing=needed,
                 code="scp" if not app_only else "roles")
+            self.failures.add("scopes")
             self.add("scopes", Status.FAIL, error.message, error, **data)
             return
         detail = f"{kind} granted: {', '.join(r for r in required if r not in missing)}"
@@ -286,7 +296,7 @@ class EwsChecks(ProviderChecks):
         else:
             self.add(name, Status.SKIP, "found by autodiscover; not known after the failure")
 
-    def before_login(self, options: Any, secret: str | None) -> bool:
+    def before_login(self, options: DoctorOptions, secret: str | None) -> bool:
         from inboxlink.adapters.ews.settings import endpoint_from
 
         given = options.ews_url or options.connect_options.get("url")

@@ -226,6 +226,34 @@ def test_graph_with_a_credential_reads_what_the_adapter_learned(
     assert names.index("login login") < names.index("graph scopes")
 
 
+def test_graph_access_denied_stays_a_login_failure(graph: GraphEmulator,
+                                                   dns_server: DnsServer) -> None:
+    graph.fail(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.",
+               path=r"/mailFolders", times=10)
+    code, out = graph_doctor(graph, dns_server)
+    assert code == 1
+    assert "✓ graph scopes" in out
+    assert "✗ login  The account is not allowed to do this." in out
+    assert "PermissionDenied (ErrorAccessDenied) →" in out
+    assert "graph mailbox" not in out
+
+
+def test_graph_refusal_after_scopes_passed_is_not_lost(graph: GraphEmulator,
+                                                       dns_server: DnsServer) -> None:
+    def refusing(url: str, **options: Any) -> Any:
+        raise errors.InsufficientScopes("Mail.Send was refused.", provider="graph",
+                                        missing=["Mail.Send"])
+
+    report = diagnose(f"graph://{graph.address}", DoctorOptions(
+        api_url=graph.base_url, secrets={"access_token": graph.token}), connect=refusing,
+        resolver=dns_server.resolver())
+    checks = {f"{c.stage} {c.name}": c for c in report.checks}
+    assert checks["graph scopes"].status is Status.PASS  # what the token claims
+    assert checks["login login"].status is Status.FAIL  # what the server said
+    assert isinstance(checks["login login"].error, errors.InsufficientScopes)
+    assert report.exit_code == 1
+
+
 # ---------------------------------------------------------------------------------- Gmail
 @pytest.fixture
 def gmail(monkeypatch: pytest.MonkeyPatch) -> Iterator[GmailEmulator]:
