@@ -7,8 +7,9 @@ terminal can show progress. Login and folders go through ``connect`` — by defa
 
 from __future__ import annotations
 
-import re
+import contextlib
 import ssl
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -19,6 +20,7 @@ from inboxlink import errors
 from inboxlink.cli.credentials import PASSWORD_ENV, TOKEN_ENV, display_url, secret_kind
 from inboxlink.doctor.detect import Dns, Endpoint, Plan, plan_for, settle_guesses
 from inboxlink.doctor.probes import ProbeResult, make_context, probe, server_software
+from inboxlink.doctor.providers import ProviderChecks, checks_for
 from inboxlink.doctor.report import Check, Report, Status
 from inboxlink.models import FolderRole, OutgoingMessage, RoleSource
 
@@ -32,6 +34,8 @@ class DoctorOptions:
     imap_url: str | None = None
     smtp_url: str | None = None
     ews_url: str | None = None
+    #: the Graph/Gmail API root instead of the public one (national cloud, local emulator)
+    api_url: str | None = None
     ca_file: str | None = None
     insecure: bool = False
     timeout: float = 10.0
@@ -94,7 +98,7 @@ def diagnose(
     on_progress("finding the provider")
     try:
         plan = plan_for(target, dns, imap_url=options.imap_url, smtp_url=options.smtp_url,
-                        ews_url=options.ews_url)
+                        ews_url=options.ews_url, api_url=options.api_url)
     except errors.InboxLinkError as exc:
         run.add("provider", "provider", Status.FAIL, exc.message, exc)
         return report
@@ -106,11 +110,17 @@ def diagnose(
     for note in notes:
         run.add("dns", "guessed host", Status.WARN, note)
 
-    _configuration_checks(run, plan, options)
     secret = _secret(plan, options)
+    provider = checks_for(plan.provider, run.add, plan.address, resolver)
+    # What the settings and the token tell on their own, before any network traffic.
+    may_log_in = provider.before_login(options, secret)
     reachable = _network_checks(run, plan, dns, options, secret)
-    if reachable is not None:
-        _login_checks(run, plan, options, connect, reachable, secret, dns)
+    if reachable is not None and not may_log_in:
+        run.add("login", "login", Status.SKIP,
+                "not tried: fix the failed check above first (credentials are sent only to "
+                "an endpoint that can be the mail API)")
+    elif reachable is not None:
+        _login_checks(run, plan, options, connect, reachable, secret, dns, provider)
     return report
 
 
@@ -129,31 +139,6 @@ def _imap_user(plan: Plan, options: DoctorOptions) -> str:
         return str(explicit)
     user = unquote(urlsplit(plan.login_url or "").username or "")
     return user or (plan.address or "")
-
-
-# Microsoft gives accounts created with a non-Microsoft address a primary alias like this;
-# sending and sync then use the alias instead of the real address.
-_OUTLOOK_ALIAS = re.compile(r"^outlook_[0-9a-f]{8,}@outlook\.com$", re.IGNORECASE)
-
-
-def _configuration_checks(run: _Run, plan: Plan, options: DoctorOptions) -> None:
-    """What can be told from the settings alone, before any network traffic."""
-    if plan.provider == "graph" and plan.address and _OUTLOOK_ALIAS.match(plan.address):
-        run.add("address", "primary alias", Status.WARN,
-                f"{plan.address} is a Microsoft-generated alias, not the account's real address: "
-                "sending and reply matching will use the alias. Make the real address the "
-                "primary alias in the Microsoft account settings.")
-    if plan.provider == "ews" and options.ews_url:
-        parts = urlsplit(options.ews_url)
-        if not parts.path.lower().rstrip("/").endswith("/ews/exchange.asmx"):
-            suggested = f"https://{parts.netloc}/EWS/Exchange.asmx"
-            error = errors.InvalidExchangeUrl(
-                f"{options.ews_url} is not an EWS endpoint.", suggested_url=suggested,
-                code=parts.path or "/")
-            run.add("address", "EWS URL", Status.FAIL, error.message, error,
-                    suggested_url=suggested)
-        else:
-            run.add("address", "EWS URL", Status.PASS, f"{options.ews_url} has the EWS form")
 
 
 def _network_checks(run: _Run, plan: Plan, dns: Dns, options: DoctorOptions,
@@ -211,6 +196,9 @@ def _report_endpoint(run: _Run, result: ProbeResult, alternative: bool) -> None:
         run.add("tcp", name, failed, _prefix(result.error, alternative), result.error)
         return
     run.add("tcp", name, Status.PASS, f"port {endpoint.port} open", address=result.address)
+    if endpoint.tls == "none":
+        run.add("tls", name, Status.SKIP, "plain HTTP: no TLS to check (the adapters allow it "
+                "only on this machine, for emulators)")
     if endpoint.tls == "starttls" and result.starttls_offered is not None:
         if result.starttls_offered:
             run.add("tls", f"{name} STARTTLS", Status.PASS, "STARTTLS offered before login")
@@ -288,11 +276,23 @@ def _login_options(plan: Plan, options: DoctorOptions,
     found = dict(options.connect_options)
     if plan.provider == "imap" and "smtp" in working and "smtp" not in found:
         found["smtp"] = working["smtp"].endpoint.url()
-    if options.ca_file and "ssl_context" not in found:
-        found["ssl_context"] = ssl.create_default_context(cafile=options.ca_file)
-    if options.insecure:
-        found["verify_tls"] = False
+    api_option = _API_OPTIONS.get(plan.provider)
+    if api_option and options.api_url:
+        found.setdefault(api_option, options.api_url)
+    # The HTTP clients of Graph and Gmail take no TLS options: they trust the system's CAs.
+    if plan.provider not in _API_OPTIONS:
+        if options.ca_file and "ssl_context" not in found:
+            found["ssl_context"] = ssl.create_default_context(cafile=options.ca_file)
+        if options.insecure:
+            found["verify_tls"] = False
     return found
+
+
+#: connect() options holding a credential object instead of a password or token
+_CREDENTIAL_OPTIONS = ("credential", "credentials")
+
+#: provider → the connect() option naming its API root
+_API_OPTIONS = {"graph": "base_url", "gmail": "api_endpoint"}
 
 
 def _login_url(plan: Plan, working: Mapping[str, ProbeResult]) -> str | None:
@@ -306,13 +306,15 @@ def _login_url(plan: Plan, working: Mapping[str, ProbeResult]) -> str | None:
 
 
 def _login_checks(run: _Run, plan: Plan, options: DoctorOptions, connect: Callable[..., Any],
-                  working: Mapping[str, ProbeResult], secret: str | None, dns: Dns) -> None:
+                  working: Mapping[str, ProbeResult], secret: str | None, dns: Dns,
+                  provider: ProviderChecks) -> None:
     url = _login_url(plan, working)
     if url is None:
         return
     login_options = _login_options(plan, options, working)
     kind = secret_kind(url)
-    if kind:
+    # A credential object (azure-identity, google-auth) given in Python replaces the secret.
+    if kind and not any(key in login_options for key in _CREDENTIAL_OPTIONS):
         if not secret:
             variable = PASSWORD_ENV if kind == "password" else TOKEN_ENV
             run.add("login", "login", Status.SKIP,
@@ -324,28 +326,34 @@ def _login_checks(run: _Run, plan: Plan, options: DoctorOptions, connect: Callab
     else:
         login_options.update(options.secrets)
     run.on_progress(f"signing in to {_secret_free(url)}")
-    try:
-        mailbox = connect(url, **login_options)
-    except errors.InboxLinkError as exc:
-        _login_failed(run, plan, dns, exc)
-        return
-    except TypeError:
-        error = errors.ConfigurationError(
-            f"The {plan.provider} adapter does not accept the options given "
-            f"({', '.join(sorted(login_options))}).",
-            remedy="Leave out the options this kind of mailbox does not use.")
-        run.add("login", "login", Status.FAIL, error.message, error)
-        return
-    with mailbox:
+    watch = provider.watch()
+    with watch if watch is not None else contextlib.nullcontext() as seen:
+        try:
+            mailbox = connect(url, **login_options)
+        except errors.InboxLinkError as exc:
+            _login_failed(run, plan, dns, exc, provider)
+            return
+        except TypeError:
+            error = errors.ConfigurationError(
+                f"The {plan.provider} adapter does not accept the options given "
+                f"({', '.join(sorted(login_options))}).",
+                remedy="Leave out the options this kind of mailbox does not use.")
+            run.add("login", "login", Status.FAIL, error.message, error)
+            return
         try:
             # Some adapters connect lazily: listing folders is the first real request.
             run.on_progress("listing folders")
             folders = mailbox.folders()
         except errors.InboxLinkError as exc:
-            _login_failed(run, plan, dns, exc)
+            mailbox.close()
+            _login_failed(run, plan, dns, exc, provider)
             return
+    seen = list(seen or ())
+    _pass_on(seen, provider)
+    with mailbox:
         run.add("login", "login", Status.PASS,
                 f"signed in as {getattr(mailbox, 'address', '?')} ({mailbox.provider})")
+        provider.passed(mailbox, seen)
         run.add("folders", "folders", Status.PASS, f"{len(folders)} folders: "
                 + ", ".join(f.path for f in folders[:8]) + (" …" if len(folders) > 8 else ""),
                 count=len(folders))
@@ -355,7 +363,18 @@ def _login_checks(run: _Run, plan: Plan, options: DoctorOptions, connect: Callab
             _send_test(run, mailbox, options.send_test)
 
 
-def _login_failed(run: _Run, plan: Plan, dns: Dns, error: errors.InboxLinkError) -> None:
+def _pass_on(seen: list[warnings.WarningMessage], provider: ProviderChecks) -> None:
+    """Warn again about what was recorded while connecting and is not one of the checks."""
+    for warning in seen:
+        if not issubclass(warning.category, provider.reported_warnings()):
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
+
+
+def _login_failed(run: _Run, plan: Plan, dns: Dns, error: errors.InboxLinkError,
+                  provider: ProviderChecks) -> None:
+    if provider.failed(error):
+        return
     run.add("login", "login", Status.FAIL, error.message, error)
     # "Not hosted here" errors: the MX records tell where the mail really is.
     if isinstance(error, (errors.RestApiNotEnabled, errors.MailboxNotFound)) and plan.address:

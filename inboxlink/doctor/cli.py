@@ -30,6 +30,9 @@ def add_doctor_parser(sub: Any) -> None:
     parser.add_argument("--imap", metavar="URL", help="IMAP server to check (imaps://host:993)")
     parser.add_argument("--smtp", metavar="URL", help="SMTP server to check (smtp://host:587)")
     parser.add_argument("--ews-url", metavar="URL", help="EWS endpoint (ews:// only)")
+    parser.add_argument("--api-url", metavar="URL",
+                        help="Graph/Gmail API root instead of the public one (national cloud, "
+                        "local emulator)")
     parser.add_argument("--username", help="login name when it differs from the address")
     parser.add_argument("--sent-folder", metavar="FOLDER", help="use this folder as Sent")
     parser.add_argument("--send-test", metavar="BCC-ADDRESS",
@@ -53,6 +56,7 @@ def _options(args: Any) -> DoctorOptions:
                                            ("sent_folder", args.sent_folder),
                                            ("url", args.ews_url)) if value}
     return DoctorOptions(imap_url=args.imap, smtp_url=args.smtp, ews_url=args.ews_url,
+                         api_url=args.api_url,
                          ca_file=args.ca_file, insecure=args.insecure, timeout=args.timeout,
                          send_test=args.send_test, connect_options=extra,
                          secrets=gather_secrets(args, args.url),

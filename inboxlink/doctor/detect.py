@@ -23,7 +23,10 @@ __all__ = ["Dns", "Endpoint", "Plan", "plan_for"]
 
 @attrs.frozen
 class Endpoint:
-    """One host and port to probe; ``tls`` is ``"implicit"`` or ``"starttls"``."""
+    """One host and port to probe; ``tls`` is ``"implicit"``, ``"starttls"`` or ``"none"``.
+
+    ``"none"`` is plain HTTP, which the adapters accept only on loopback (local emulators).
+    """
 
     protocol: str  #: "imap", "smtp" or "https"
     host: str
@@ -33,14 +36,14 @@ class Endpoint:
     @property
     def label(self) -> str:
         """``imap imap.example.com:993 (TLS)``."""
-        how = "STARTTLS" if self.tls == "starttls" else "TLS"
+        how = {"starttls": "STARTTLS", "none": "plain HTTP"}.get(self.tls, "TLS")
         return f"{self.protocol.upper()} {self.host}:{self.port} ({how})"
 
     def url(self) -> str:
         """The scheme://host:port inboxlink would use for this endpoint."""
         scheme = {("imap", "implicit"): "imaps", ("imap", "starttls"): "imap",
-                  ("smtp", "implicit"): "smtps", ("smtp", "starttls"): "smtp"}.get(
-            (self.protocol, self.tls), "https")
+                  ("smtp", "implicit"): "smtps", ("smtp", "starttls"): "smtp",
+                  ("https", "none"): "http"}.get((self.protocol, self.tls), "https")
         return f"{scheme}://{self.host}:{self.port}"
 
 
@@ -206,19 +209,25 @@ def _user_url(scheme: str, user: str, host: str, port: int | None) -> str:
 
 def _https_endpoint(url: str) -> Endpoint:
     parts = urlsplit(url)
+    if parts.scheme.lower() == "http":
+        return Endpoint("https", parts.hostname or "", parts.port or 80, "none")
     return Endpoint("https", parts.hostname or "", parts.port or 443)
 
 
 def plan_for(target: str, dns: Dns, *, imap_url: str | None = None,
-             smtp_url: str | None = None, ews_url: str | None = None) -> Plan:
+             smtp_url: str | None = None, ews_url: str | None = None,
+             api_url: str | None = None) -> Plan:
     """Work out what to check for ``target`` (an address or a mailbox URL).
 
+    ``api_url`` replaces the Graph/Gmail API host (a national cloud, a local emulator).
     Raises a typed error when the target cannot work at all (``pop3://`` …).
     """
     is_url = "://" in target
     plan = _plan_for_url(target, ews_url) if is_url else _plan_for_address(target, dns)
     if plan.provider == "imap" and (imap_url or smtp_url):
         plan = _override(plan, imap_url, smtp_url)
+    if api_url and plan.provider in _API_HOSTS:
+        plan = attrs.evolve(plan, https=(_https_endpoint(api_url),))
     return plan
 
 

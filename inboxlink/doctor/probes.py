@@ -336,6 +336,8 @@ def _probe_smtp(sock: socket.socket, endpoint: Endpoint, context: ssl.SSLContext
 
 def _probe_https(sock: socket.socket, endpoint: Endpoint, context: ssl.SSLContext,
                  result: ProbeResult, login: tuple[str, str] | None) -> None:
+    if endpoint.tls == "none":
+        return  # plain HTTP (a loopback emulator): reachable is all there is to know
     result.failed_step = "tls"
     _handshake(sock, endpoint, context, result).close()
 

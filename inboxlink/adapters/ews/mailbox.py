@@ -195,8 +195,13 @@ class EwsMailbox(BaseMailbox):
         super().__init__(address=settings.address, sent_folder=settings.sent_folder,
                          role_overrides=settings.role_overrides, retry=settings.retry)
         self.settings = settings
+        #: the EWS URL in use: as given, or found by autodiscover while connecting
         self.endpoint: str | None = settings.endpoint
+        #: "Exchange2016 (15.1.2507.6)" once connected
         self.server_version: str | None = None
+        #: the SMTP address the server resolved the mailbox to (``None`` when the address
+        #: book is closed to the account or does not list it)
+        self.primary_smtp_address: str | None = None
         self._config: Configuration | None = None
         self._protocol: Any = None
         self._account: Account | None = None
@@ -338,6 +343,7 @@ class EwsMailbox(BaseMailbox):
                 NO_SMTP_ADDRESS,
                 f"The mailbox {self.settings.address} resolves to {box.email_address!r} "
                 f"({box.routing_type}), not to an SMTP address.")
+        self.primary_smtp_address = box.email_address
 
     def _offered_auth_schemes(self) -> str | None:
         """After exchangelib found no usable auth type: what the server does offer, if it

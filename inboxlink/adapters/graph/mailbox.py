@@ -157,6 +157,17 @@ class GraphMailbox(BaseMailbox):
     def _granted(self) -> tuple[set[str], bool] | None:
         return auth.granted_permissions(auth.token_claims(self._tokens.last))
 
+    @property
+    def granted_permissions(self) -> tuple[frozenset[str], bool] | None:
+        """What the last access token grants: ``(names, app_only)``, names lower-case.
+
+        Delegated scopes (``scp``) or, for app-only access, application roles (``roles``).
+        ``None`` before the first request or when the token is opaque (personal Microsoft
+        accounts), so callers must not read ``None`` as "nothing granted".
+        """
+        granted = self._granted()
+        return None if granted is None else (frozenset(granted[0]), granted[1])
+
     def _consent_url(self) -> str | None:
         claims = auth.token_claims(self._tokens.last)
         client_id = self.settings.client_id or claims.get("appid") or claims.get("azp")
