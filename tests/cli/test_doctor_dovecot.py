@@ -233,6 +233,9 @@ def test_wrong_password(dovecot: Dovecot, smtp_server: SmtpServer, certs: Certs,
     assert failed.startswith("✗ login  The server rejected the username or password.")
     assert "InvalidCredentials (AUTHENTICATIONFAILED) → Check the username and password." in out
     assert wrong not in out
+    # One refused attempt, not two (the probe's, then the adapter's): lock-out limits count
+    # each one, and Dovecot makes the next attempt wait.
+    assert dovecot.log().count(f"passwd-file({user},") == 1, dovecot.log()
 
 
 def test_closed_port_mentions_firewalls(certs: Certs, dns_server: DnsServer,
