@@ -325,6 +325,10 @@ def _login_checks(run: _Run, plan: Plan, options: DoctorOptions, connect: Callab
         login_options[kind] = secret
     else:
         login_options.update(options.secrets)
+    refused = _refused_by_probe(plan, working)
+    if refused is not None:
+        _login_failed(run, plan, dns, refused, provider)
+        return
     run.on_progress(f"signing in to {_secret_free(url)}")
     watch = provider.watch()
     with watch if watch is not None else contextlib.nullcontext() as seen:
@@ -369,6 +373,26 @@ def _pass_on(seen: list[warnings.WarningMessage], provider: ProviderChecks) -> N
         if not issubclass(warning.category, provider.reported_warnings()):
             warnings.warn_explicit(warning.message, warning.category, warning.filename,
                                    warning.lineno)
+
+
+def _refused_by_probe(plan: Plan, working: Mapping[str, ProbeResult]
+                      ) -> errors.InboxLinkError | None:
+    """The IMAP adapter's reading of the LOGIN the probe saw refused, or ``None``.
+
+    The adapter would send the very same LOGIN: a second refused attempt would only count
+    against the account's lock-out limit and earn the server's failed-login delay. Refusals
+    worth retrying still go through the adapter.
+    """
+    result = working.get("imap")
+    if plan.provider != "imap" or result is None or not result.login_refusal:
+        return None
+    status, _, reply = result.login_refusal.partition(" ")
+    if status.upper() not in ("NO", "BAD"):
+        return None  # the connection dropped: let the adapter meet it again
+    from inboxlink.adapters.imap.errors import TABLE, login_signal
+
+    error = TABLE.error_for(login_signal("LOGIN", reply, result.greeting or ""))
+    return None if error.retryable else error
 
 
 def _login_failed(run: _Run, plan: Plan, dns: Dns, error: errors.InboxLinkError,

@@ -133,7 +133,9 @@ def _names_unverified(sock: socket.socket, host: str) -> tuple[str, ...]:
     cert = x509.load_der_x509_certificate(der)
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        return tuple(str(n) for n in san.get_values_for_type(x509.DNSName))
+        # IP addresses too: "connect with one of the names it holds" may mean the address.
+        return (*(str(n) for n in san.get_values_for_type(x509.DNSName)),
+                *(str(n) for n in san.get_values_for_type(x509.IPAddress)))
     except x509.ExtensionNotFound:
         return tuple(str(a.value) for a in
                      cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME))
@@ -186,14 +188,13 @@ def _handshake(sock: socket.socket, endpoint: Endpoint, context: ssl.SSLContext,
         if isinstance(error, errors.CertificateError) and result.address:
             # A second, unverified look shows the person which names the certificate holds.
             try:
-                again = socket.create_connection((result.address, endpoint.port),
-                                                 timeout=sock.gettimeout())
-                if endpoint.tls == "starttls":
-                    again.close()
-                else:
+                with socket.create_connection((result.address, endpoint.port),
+                                              timeout=sock.gettimeout()) as again:
+                    if endpoint.tls == "starttls":
+                        _STARTTLS_AGAIN[endpoint.protocol](_Lines(again))
                     error.names = _names_unverified(again, endpoint.host)
-                    if error.names:
-                        error.message += " It holds: " + ", ".join(error.names) + "."
+                if error.names:
+                    error.message += " It holds: " + ", ".join(error.names) + "."
             except OSError:
                 pass
         raise error from exc
@@ -203,6 +204,25 @@ def _handshake(sock: socket.socket, endpoint: Endpoint, context: ssl.SSLContext,
                          names=_names(cert), not_after=str(cert.get("notAfter") or "") or None,
                          verified=context.verify_mode != ssl.CERT_NONE)
     return tls
+
+
+def _imap_starttls_again(lines: _Lines) -> None:
+    lines.readline()  # the greeting
+    lines.send("d9 STARTTLS")
+    while not lines.readline().startswith("d9 "):
+        pass
+
+
+def _smtp_starttls_again(lines: _Lines) -> None:
+    _smtp_reply(lines)  # the greeting
+    lines.send("EHLO inboxlink-doctor.invalid")
+    _smtp_reply(lines)
+    lines.send("STARTTLS")
+    _smtp_reply(lines)
+
+
+# Up to the TLS handshake again, on a second connection, to read a refused certificate.
+_STARTTLS_AGAIN = {"imap": _imap_starttls_again, "smtp": _smtp_starttls_again}
 
 
 def _imap_capabilities(lines: _Lines, tag: str) -> tuple[str, ...]:

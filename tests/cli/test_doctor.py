@@ -137,7 +137,8 @@ def test_good_mailbox_from_address(ca_file: str, good_tls: ssl.SSLContext, recor
 
 def test_json_report(ca_file: str, good_tls: ssl.SSLContext, recorder: Recorder,
                      dns_server: DnsServer) -> None:
-    with ImapServer(good_tls) as imap, SmtpServer(good_tls, implicit=True) as smtp:
+    with ImapServer(good_tls, password=SECRET) as imap, \
+            SmtpServer(good_tls, implicit=True) as smtp:
         code, out = _doctor([f"imaps://alice@imap.example.test:{imap.port}",
                              "--smtp", f"smtps://smtp.example.test:{smtp.port}",
                              "--ca-file", ca_file, "--json"], recorder, dns_server)
@@ -169,9 +170,12 @@ def test_broken_mailbox_courier_and_no_starttls(ca_file: str, good_tls: ssl.SSLC
     assert f"✗ tls SMTP smtp.example.test:{smtp.port} (STARTTLS) STARTTLS" in out
     assert "StartTlsUnavailable (STARTTLS) → Use the implicit-TLS port" in out
     assert "! capabilities SPECIAL-USE  not offered" in out
-    # the probe's refused login is left for the login stage to explain, not a TLS failure
+    # the probe's refused login is explained by the login stage, not as a TLS failure, and
+    # not tried a second time through the adapter
     assert imap.logins == [("alice", False)]
-    assert "✗ This mailbox cannot be connected yet: 2 check(s) failed." in out
+    assert "✗ login  The server rejected the username or password." in out
+    assert recorder.calls == []
+    assert "✗ This mailbox cannot be connected yet: 3 check(s) failed." in out
 
 
 def test_certificate_for_another_name(ca: trustme.CA, ca_file: str, recorder: Recorder,
@@ -193,7 +197,7 @@ def test_certificate_for_another_name(ca: trustme.CA, ca_file: str, recorder: Re
 
 def test_untrusted_certificate_and_insecure(good_tls: ssl.SSLContext, recorder: Recorder,
                                             dns_server: DnsServer) -> None:
-    with ImapServer(good_tls) as imap, SmtpServer(good_tls) as smtp:
+    with ImapServer(good_tls, password=SECRET) as imap, SmtpServer(good_tls) as smtp:
         url = f"imaps://alice@imap.example.test:{imap.port}"
         smtp_url = f"smtp://smtp.example.test:{smtp.port}"
         code, out = _doctor([url, "--smtp", smtp_url], recorder, dns_server)
@@ -219,7 +223,7 @@ def test_closed_port_mentions_firewall(recorder: Recorder, dns_server: DnsServer
 
 def test_imap_starttls_port(ca_file: str, good_tls: ssl.SSLContext, recorder: Recorder,
                             dns_server: DnsServer) -> None:
-    with ImapServer(good_tls, implicit=False) as good, \
+    with ImapServer(good_tls, implicit=False, password=SECRET) as good, \
             ImapServer(good_tls, implicit=False, starttls=False) as bad, \
             SmtpServer(good_tls) as smtp:
         smtp_url = f"smtp://smtp.example.test:{smtp.port}"
