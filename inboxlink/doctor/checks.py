@@ -19,7 +19,13 @@ import attrs
 from inboxlink import errors
 from inboxlink.cli.credentials import PASSWORD_ENV, TOKEN_ENV, display_url, secret_kind
 from inboxlink.doctor.detect import Dns, Endpoint, Plan, plan_for, settle_guesses
-from inboxlink.doctor.probes import ProbeResult, make_context, probe, server_software
+from inboxlink.doctor.probes import (
+    UNSUPPORTED_SOFTWARE,
+    ProbeResult,
+    make_context,
+    probe,
+    server_software,
+)
 from inboxlink.doctor.providers import ProviderChecks, checks_for
 from inboxlink.doctor.report import Check, Report, Status
 from inboxlink.models import FolderRole, OutgoingMessage, RoleSource
@@ -185,6 +191,9 @@ def _network_checks(run: _Run, plan: Plan, dns: Dns, options: DoctorOptions,
     # is reported above but the reading side is still worth checking.
     if (plan.imap and "imap" not in working) or (plan.https and "https" not in working):
         return None
+    # Credentials never go to server software the doctor has just refused.
+    if "imap" in working and server_software(working["imap"].greeting) in UNSUPPORTED_SOFTWARE:
+        return None
     return working
 
 
@@ -233,9 +242,9 @@ def _prefix(error: errors.InboxLinkError | None, alternative: bool) -> str:
 
 def _server_checks(run: _Run, result: ProbeResult) -> None:
     software = server_software(result.greeting)
-    if software == "Courier-IMAP":
-        error = errors.UnsupportedServer("The server is Courier-IMAP, which is not supported.",
-                                         code="Courier-IMAP")
+    if software in UNSUPPORTED_SOFTWARE:
+        error = errors.UnsupportedServer(f"The server is {software}, which is not supported.",
+                                         code=software)
         run.add("server", "IMAP server", Status.FAIL, error.message, error,
                 greeting=result.greeting)
     else:

@@ -271,7 +271,9 @@ def _probe_imap(sock: socket.socket, endpoint: Endpoint, context: ssl.SSLContext
     result.failed_step = "capabilities"
     caps = () if endpoint.tls == "starttls" else _greeting_capabilities(greeting)
     result.capabilities = caps or _imap_capabilities(lines, "d2")
-    if login is not None and "LOGINDISABLED" not in result.capabilities:
+    # Credentials never go to a server the doctor is about to refuse (Courier-IMAP).
+    refused_software = server_software(greeting) in UNSUPPORTED_SOFTWARE
+    if login is not None and "LOGINDISABLED" not in result.capabilities and not refused_software:
         try:
             _imap_login(lines, login, result)
         except OSError as exc:
@@ -396,6 +398,9 @@ def probe(endpoint: Endpoint, addresses: list[str], context: ssl.SSLContext,
         result.error.__cause__ = exc
     return result
 
+
+#: server software inboxlink refuses (see the "server" stage)
+UNSUPPORTED_SOFTWARE = frozenset({"Courier-IMAP"})
 
 # Greeting text (regular expression) → server software. Checked in order.
 _SOFTWARE: tuple[tuple[str, str], ...] = (
