@@ -17,6 +17,7 @@ import attrs
 
 from inboxlink import errors
 from inboxlink.doctor.detect import Endpoint
+from inboxlink.tls import certificate_reason, peer_names
 
 __all__ = ["ProbeResult", "TlsInfo", "make_context", "probe", "server_software", "tcp_connect"]
 
@@ -80,17 +81,6 @@ def tcp_connect(endpoint: Endpoint, addresses: list[str], timeout: float) -> soc
                 "machine: ask the mail server's IT team to allow its address."))
 
 
-# OpenSSL verification codes → CertificateError.reason
-_VERIFY_REASONS: Mapping[int, str] = {
-    62: "name-mismatch",  # X509_V_ERR_HOSTNAME_MISMATCH
-    10: "expired",  # X509_V_ERR_CERT_HAS_EXPIRED
-    9: "expired",  # X509_V_ERR_CERT_NOT_YET_VALID
-    18: "untrusted",  # X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT
-    19: "untrusted",  # X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN
-    20: "untrusted",  # X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
-    21: "untrusted",  # X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE
-}
-
 _REASON_REMEDIES: Mapping[str, str] = {
     "name-mismatch": "The certificate was issued for other names. Connect with one of the names "
     "it holds, or ask the administrator for a certificate that includes this host name.",
@@ -103,15 +93,6 @@ _REASON_REMEDIES: Mapping[str, str] = {
 
 _VERSION_TEXT = re.compile(r"(?i)unsupported.protocol|wrong.version|no.protocols|"
                            r"protocol.version|version.too.low|tlsv1.alert.protocol")
-
-
-def _names(cert: Mapping[str, object]) -> tuple[str, ...]:
-    sans = cert.get("subjectAltName") or ()
-    names = [str(v) for k, v in sans if k in ("DNS", "IP Address")]  # type: ignore[attr-defined]
-    if not names:
-        for rdn in cert.get("subject") or ():  # type: ignore[attr-defined]
-            names += [str(v) for k, v in rdn if k == "commonName"]
-    return tuple(names)
 
 
 def _names_unverified(sock: socket.socket, host: str) -> tuple[str, ...]:
@@ -143,7 +124,7 @@ def _names_unverified(sock: socket.socket, host: str) -> tuple[str, ...]:
 
 def _tls_error(exc: ssl.SSLError, endpoint: Endpoint) -> errors.InboxLinkError:
     if isinstance(exc, ssl.SSLCertVerificationError):
-        reason = _VERIFY_REASONS.get(exc.verify_code, "other")
+        reason = certificate_reason(exc)
         return errors.CertificateError(
             f"The certificate of {endpoint.host} was not accepted: "
             f"{exc.verify_message.rstrip('.')}.",
@@ -201,7 +182,7 @@ def _handshake(sock: socket.socket, endpoint: Endpoint, context: ssl.SSLContext,
     cert = tls.getpeercert() or {}
     cipher = tls.cipher()
     result.tls = TlsInfo(version=tls.version() or "?", cipher=cipher[0] if cipher else "?",
-                         names=_names(cert), not_after=str(cert.get("notAfter") or "") or None,
+                         names=peer_names(cert), not_after=str(cert.get("notAfter") or "") or None,
                          verified=context.verify_mode != ssl.CERT_NONE)
     return tls
 

@@ -21,9 +21,10 @@ from imapclient.exceptions import LoginError
 
 from inboxlink import errors
 from inboxlink.adapters.imap import wire
-from inboxlink.adapters.imap.errors import CERT_REASONS, PROVIDER, TABLE, login_signal
+from inboxlink.adapters.imap.errors import PROVIDER, TABLE, login_signal
 from inboxlink.adapters.imap.settings import ImapSettings, Security
 from inboxlink.adapters.imap.tls import certificate_names
+from inboxlink.tls import certificate_reason
 from inboxlink.translate import Signal
 
 __all__ = ["ConnectionBudget", "Session", "certificate_error", "open_session", "unreachable"]
@@ -82,7 +83,7 @@ def certificate_error(exc: ssl.SSLCertVerificationError, host: str, port: int,
                       context: ssl.SSLContext, timeout: float,
                       starttls: bytes | None) -> errors.InboxLinkError:
     """A CertificateError naming the reason, the host and (for a mismatch) the cert's names."""
-    reason = CERT_REASONS.get(exc.verify_code or 0, "other")
+    reason = certificate_reason(exc)
     names: tuple[str, ...] = ()
     if reason == "name-mismatch":
         names = certificate_names(host, port, context, timeout, starttls)

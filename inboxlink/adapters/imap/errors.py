@@ -25,9 +25,10 @@ from typing import Any
 import attrs
 
 from inboxlink import errors
+from inboxlink.tls import certificate_reason
 from inboxlink.translate import ErrorTable, Rule, Signal
 
-__all__ = ["CERT_REASONS", "SERVER_FAMILIES", "TABLE", "extract", "imap_signal", "login_signal",
+__all__ = ["SERVER_FAMILIES", "TABLE", "extract", "imap_signal", "login_signal",
            "server_family", "smtp_signal"]
 
 PROVIDER = "imap"
@@ -53,10 +54,6 @@ _TLS_OLD = (
     "The server and inboxlink share no TLS version (TLS 1.2 is the minimum by default). Ask "
     "the administrator to enable TLS 1.2+, or lower it explicitly with tls_minimum='TLSv1'."
 )
-
-#: ssl verify codes → :attr:`inboxlink.errors.CertificateError.reason`
-CERT_REASONS = {62: "name-mismatch", 64: "name-mismatch", 18: "untrusted", 19: "untrusted",
-                20: "untrusted", 21: "untrusted", 10: "expired"}
 
 TABLE = ErrorTable(
     provider=PROVIDER,
@@ -344,7 +341,7 @@ def _tls_signal(exc: ssl.SSLError) -> Signal:
     message = getattr(exc, "verify_message", None) or str(exc)
     details: dict[str, Any] = {}
     if isinstance(exc, ssl.SSLCertVerificationError):
-        details["reason"] = CERT_REASONS.get(verify_code or 0, "other")
+        details["reason"] = certificate_reason(exc)
     code = f"x509:{verify_code}" if verify_code else (exc.reason or None)
     return Signal(provider=PROVIDER, code=code, text=f"{message} ({exc})", details=details)
 

@@ -8,6 +8,7 @@ import ssl
 from collections.abc import Callable
 
 from inboxlink.adapters.imap.settings import TLS_VERSIONS, ImapSettings
+from inboxlink.tls import peer_names
 
 __all__ = ["certificate_names", "client_context"]
 
@@ -63,12 +64,7 @@ def certificate_names(host: str, port: int, context: ssl.SSLContext, timeout: fl
                 cert = tls.getpeercert() or {}
     except (OSError, ssl.SSLError):
         return ()
-    names = [str(entry[1]) for entry in cert.get("subjectAltName", ())
-             if entry[0] in ("DNS", "IP Address")]
-    if not names:
-        names = [str(pair[1]) for rdn in cert.get("subject", ()) for pair in rdn
-                 if pair[0] == "commonName"]
-    return tuple(names)
+    return peer_names(cert)
 
 
 def _copy_trust(context: ssl.SSLContext) -> ssl.SSLContext:
