@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from inboxlink import errors
 from inboxlink.cli._output import RICH_MISSING
+from inboxlink.cli.credentials import add_secret_options
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -35,18 +36,7 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("connection")
     group.add_argument("url", help="mailbox URL, e.g. imaps://alice@mail.example.com")
     group.add_argument("--smtp", metavar="URL", help="SMTP server for sending (smtp://host:587)")
-    group.add_argument("--username", help="login name when it differs from the address")
-    group.add_argument("--ews-url", metavar="URL", help="EWS endpoint (ews:// only)")
-    group.add_argument("--sent-folder", metavar="FOLDER", help="use this folder as Sent")
-    group.add_argument("--insecure", action="store_true",
-                       help="accept an untrusted TLS certificate (never the default)")
-    group.add_argument("--ca-file", metavar="PEM", help="trust this CA (corporate/self-signed)")
-    group.add_argument("--password-file", metavar="PATH",
-                       help="read the password from this file ('-' for stdin)")
-    group.add_argument("--token-file", metavar="PATH",
-                       help="read an OAuth access token from this file ('-' for stdin)")
-    group.add_argument("--no-prompt", action="store_true",
-                       help="never ask for a password; fail instead")
+    add_secret_options(group)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -34,6 +34,22 @@ _SOURCES: Mapping[str, tuple[str, str]] = {
 }
 
 
+def add_secret_options(parser: Any) -> None:
+    """The options every command reads secrets and trust with (an argparse parser or group)."""
+    parser.add_argument("--username", help="login name when it differs from the address")
+    parser.add_argument("--ews-url", metavar="URL", help="EWS endpoint (ews:// only)")
+    parser.add_argument("--sent-folder", metavar="FOLDER", help="use this folder as Sent")
+    parser.add_argument("--ca-file", metavar="PEM", help="trust this CA (corporate/self-signed)")
+    parser.add_argument("--insecure", action="store_true",
+                        help="accept an untrusted TLS certificate (never the default)")
+    parser.add_argument("--password-file", metavar="PATH",
+                        help="read the password from this file ('-' for stdin)")
+    parser.add_argument("--token-file", metavar="PATH",
+                        help="read an OAuth access token from this file ('-' for stdin)")
+    parser.add_argument("--no-prompt", action="store_true",
+                        help="never ask for a password; fail instead")
+
+
 def secret_kind(url: str) -> str | None:
     """``"password"``, ``"access_token"`` or ``None`` (the adapter needs neither)."""
     return _SECRET_KIND.get(urlsplit(url).scheme.lower())

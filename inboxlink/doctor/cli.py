@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from inboxlink.cli.credentials import display_url
+from inboxlink.cli.credentials import add_secret_options, display_url
 from inboxlink.doctor.checks import DoctorOptions, diagnose
 from inboxlink.doctor.report import Check, Report, Status
 
@@ -29,24 +29,14 @@ def add_doctor_parser(sub: Any) -> None:
                         help="alice@example.com (provider detected by MX) or a mailbox URL")
     parser.add_argument("--imap", metavar="URL", help="IMAP server to check (imaps://host:993)")
     parser.add_argument("--smtp", metavar="URL", help="SMTP server to check (smtp://host:587)")
-    parser.add_argument("--ews-url", metavar="URL", help="EWS endpoint (ews:// only)")
     parser.add_argument("--api-url", metavar="URL",
                         help="Graph/Gmail API root instead of the public one (national cloud, "
                         "local emulator)")
-    parser.add_argument("--username", help="login name when it differs from the address")
-    parser.add_argument("--sent-folder", metavar="FOLDER", help="use this folder as Sent")
     parser.add_argument("--send-test", metavar="BCC-ADDRESS",
                         help="send a test message (Bcc to this address) and check the copy")
-    parser.add_argument("--ca-file", metavar="PEM", help="trust this CA (corporate/self-signed)")
-    parser.add_argument("--insecure", action="store_true",
-                        help="accept an untrusted certificate (reported as a warning)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per network step")
-    parser.add_argument("--password-file", metavar="PATH",
-                        help="read the password from this file ('-' for stdin)")
-    parser.add_argument("--token-file", metavar="PATH",
-                        help="read an OAuth access token from this file ('-' for stdin)")
-    parser.add_argument("--no-prompt", action="store_true", help="never ask for a password")
     parser.add_argument("--json", action="store_true", help="print a machine-readable report")
+    add_secret_options(parser)
 
 
 def _options(args: Any) -> DoctorOptions:
