@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import trustme
 
 # The real Dovecot and aiosmtpd peers (and their trustme CA) of the IMAP tests, for the
 # doctor's end-to-end tests; session-scoped, started only when a test asks for them.
@@ -14,3 +15,17 @@ from .helpers import Captured
 @pytest.fixture
 def captured() -> Captured:
     return Captured()
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    """A private CA for the scripted TLS servers of one test module."""
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """That CA as a PEM file, for --ca-file."""
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)

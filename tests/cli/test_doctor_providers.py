@@ -311,18 +311,6 @@ def test_gmail_failures(gmail: GmailEmulator, dns_server: DnsServer, entry: str,
 
 
 # ---------------------------------------------------------------------------------- EWS
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return str(path)
-
-
 @pytest.fixture
 def ews(ca: trustme.CA, monkeypatch: pytest.MonkeyPatch) -> Iterator[EwsEmulator]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
