@@ -9,15 +9,20 @@ here, which is far cheaper than kiota's model objects for 1,000-item pages.
 kiota's RetryHandler is switched off: inboxlink's one :class:`~inboxlink.retry.RetryPolicy`
 retries reads, and ``sendMail`` must never be repeated behind our back (a 504 after the
 message was accepted would send it twice).
+
+Every HTTP request (each ``$batch`` POST, page, ``sendMail`` and streamed download) holds a
+slot of the mailbox's :class:`~._limit.MailboxLimiter` from sending until its body is read
+or closed, so the ``max_concurrent`` cap is enforced here, once, not per operation.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +41,7 @@ from msgraph.graph_request_adapter import options as graph_options
 from msgraph.graph_service_client import GraphServiceClient
 from msgraph_core import GraphClientFactory  # type: ignore[import-untyped]
 
+from inboxlink.adapters.graph._limit import limiter_for
 from inboxlink.adapters.graph.settings import GraphSettings
 
 __all__ = ["ERROR_MAP", "GraphSession", "TokenSource"]
@@ -83,7 +89,8 @@ class TokenSource(AccessTokenProvider):
 
 
 class GraphSession:
-    """msgraph-sdk objects for one mailbox. Create it on the shared loop (httpx binds to it)."""
+    """msgraph-sdk objects for one mailbox. Create it on the shared loop (httpx binds to it,
+    and so does the mailbox's concurrency limiter)."""
 
     def __init__(self, settings: GraphSettings, tokens: TokenSource) -> None:
         options = dict(graph_options)
@@ -99,6 +106,8 @@ class GraphSession:
                      else self.client.users.by_user_id(settings.user_id))
         self.base_url = settings.base_url
         self.user_path = settings.user_path
+        self.limiter = limiter_for(settings.origin, settings.address)
+        self.max_concurrent = settings.max_concurrent
 
     def request(self, method: Method, path: str) -> RequestInformation:
         """A request for ``base_url + path`` (``path`` already URL-encoded)."""
@@ -106,9 +115,13 @@ class GraphSession:
         info.url = self.base_url + path
         return info
 
+    def _slot(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return self.limiter.slot(self.max_concurrent)
+
     async def send_bytes(self, info: RequestInformation) -> bytes:
         """Send and return the body; non-2xx raises the SDK's ``ODataError``/``APIError``."""
-        body = await self.adapter.send_primitive_async(info, "bytes", ERROR_MAP)
+        async with self._slot():
+            body = await self.adapter.send_primitive_async(info, "bytes", ERROR_MAP)
         return body or b""
 
     async def send_json(self, info: RequestInformation) -> Any:
@@ -118,14 +131,23 @@ class GraphSession:
 
     async def send_no_content(self, info: RequestInformation) -> None:
         """Send a request whose success has no body (``sendMail``)."""
-        await self.adapter.send_no_response_content_async(info, ERROR_MAP)
+        async with self._slot():
+            await self.adapter.send_no_response_content_async(info, ERROR_MAP)
 
-    async def stream(self, info: RequestInformation) -> httpx.Response:
-        """Send through the SDK's pipeline but leave the body unread (caller closes it)."""
-        self.adapter.set_base_url_for_request_information(info)
-        native = await self.adapter.convert_to_native_async(info)
-        response: httpx.Response = await self.http.send(native, stream=True)
-        return response
+    @contextlib.asynccontextmanager
+    async def stream(self, info: RequestInformation) -> AsyncIterator[httpx.Response]:
+        """Send through the SDK's pipeline and yield the response with its body unread.
+
+        The slot is held until the body is closed, at the end of the ``async with``.
+        """
+        async with self._slot():
+            self.adapter.set_base_url_for_request_information(info)
+            native = await self.adapter.convert_to_native_async(info)
+            response: httpx.Response = await self.http.send(native, stream=True)
+            try:
+                yield response
+            finally:
+                await response.aclose()
 
     async def aclose(self) -> None:
         """Close the HTTP client."""

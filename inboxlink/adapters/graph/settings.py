@@ -41,6 +41,9 @@ class GraphSettings:
         probe_mailbox: after "REST API not enabled", ask ``GET /me?$select=mail,assignedPlans``
             whether the account has an Exchange Online mailbox at all (needs User.Read).
         timeout: seconds one call may take before ``OperationTimeout``.
+        max_concurrent: most HTTP requests in flight at once for this mailbox, counted over
+            every thread and every ``GraphMailbox`` of the same mailbox in the process
+            (Exchange Online throttles a fifth concurrent request per app and mailbox).
     """
 
     address: str
@@ -54,6 +57,7 @@ class GraphSettings:
     redirect_uri: str | None = None
     probe_mailbox: bool = True
     timeout: float = 120.0
+    max_concurrent: int = 4
     sent_folder: str | None = None
     role_overrides: Mapping[FolderRole, str] | None = None
     retry: RetryPolicy | None = None
@@ -65,6 +69,13 @@ class GraphSettings:
                 provider="graph",
                 remedy="Pass an azure-identity credential (credential=...) or a bearer token "
                 "(access_token=...), not both and not neither.",
+            )
+        if (isinstance(self.max_concurrent, bool) or not isinstance(self.max_concurrent, int)
+                or self.max_concurrent < 1):
+            raise errors.ConfigurationError(
+                f"max_concurrent={self.max_concurrent!r} is not a whole number of at least 1.",
+                provider="graph",
+                remedy="Use max_concurrent=4 (Microsoft's limit per mailbox) or fewer.",
             )
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("https", "http") or not parts.hostname:

@@ -1,0 +1,120 @@
+"""At most N HTTP requests in flight per mailbox, across every thread and mailbox object.
+
+Exchange Online answers a fifth concurrent request for one app and mailbox with 429
+``MailboxConcurrency``; once that happens every thread waits out Retry-After, so queueing
+here is cheaper than being throttled. All requests run on the one shared loop (:mod:`._loop`),
+so one limiter per mailbox on that loop sees every request the process makes for it.
+
+Limiters are keyed by ``(Graph origin, mailbox address)``: two ``GraphMailbox`` objects for
+the same mailbox share one budget. Each waiter brings its own cap, so a mailbox object
+configured with a lower cap never runs while more requests than that are outstanding.
+Waiters are served first come, first served, so no thread starves.
+
+A request issued by a task that already holds a slot of the same limiter (a follow-up made
+while a streamed response is still open) rides on that slot instead of waiting for a second
+one, which under ``cap=1`` would wait forever.
+
+asyncio objects belong to one loop, so limiters are kept per loop, and a forked child (whose
+loop is new, see :mod:`._loop`) starts with none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import contextvars
+import os
+import weakref
+from collections.abc import AsyncIterator
+
+__all__ = ["MailboxLimiter", "limiter_for"]
+
+#: limiters whose slot the current task holds (a tuple: contextvars want immutable values)
+_HELD: contextvars.ContextVar[tuple[MailboxLimiter, ...]] = contextvars.ContextVar(
+    "inboxlink_graph_held_slots", default=())
+
+
+class MailboxLimiter:
+    """A first-come-first-served counting gate whose every waiter states its own cap.
+
+    Only touched from its loop's thread, so no lock: nothing awaits between a check and the
+    count it guards.
+    """
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self._waiters: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
+
+    @contextlib.asynccontextmanager
+    async def slot(self, cap: int) -> AsyncIterator[None]:
+        """Hold one of ``cap`` slots for the body of the ``async with``."""
+        held = _HELD.get()
+        if self in held:
+            yield
+            return
+        await self._acquire(cap)
+        token = _HELD.set((*held, self))
+        try:
+            yield
+        finally:
+            _HELD.reset(token)
+            self._release()
+
+    async def _acquire(self, cap: int) -> None:
+        if not self._waiters and self.in_flight < cap:
+            self.in_flight += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (cap, waiter)
+        self._waiters.append(entry)
+        try:
+            await waiter  # _wake counts the slot as ours before resolving it
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # granted, then cancelled before we could use it
+            else:
+                self._waiters.remove(entry)
+                self._wake()  # we may have been the head blocking the others
+            raise
+
+    def _release(self) -> None:
+        self.in_flight -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        # Strict arrival order: a head that cannot start yet (a lower cap) holds the rest.
+        while self._waiters:
+            cap, waiter = self._waiters[0]
+            if waiter.done():
+                self._waiters.popleft()
+                continue
+            if self.in_flight >= cap:
+                return
+            self._waiters.popleft()
+            self.in_flight += 1
+            waiter.set_result(None)
+
+
+_LIMITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str],
+                                                                      MailboxLimiter]]
+_LIMITERS = weakref.WeakKeyDictionary()
+
+
+def limiter_for(origin: str, address: str) -> MailboxLimiter:
+    """The running loop's limiter for one mailbox (call on the shared loop)."""
+    per_loop = _LIMITERS.setdefault(asyncio.get_running_loop(), {})
+    key = (origin.lower(), address.casefold())
+    limiter = per_loop.get(key)
+    if limiter is None:
+        limiter = per_loop[key] = MailboxLimiter()
+    return limiter
+
+
+def _after_fork_in_child() -> None:
+    # Requests the parent had in flight never finish here: their counts must not carry over.
+    _LIMITERS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
