@@ -14,6 +14,7 @@ import os
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Coroutine, Iterable
 from typing import IO, Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit
@@ -92,6 +93,7 @@ class GraphMailbox(BaseMailbox):
         )
         self._alias_checked = False
         self._check_alias(settings.address)
+        _LIVE.add(self)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -120,6 +122,14 @@ class GraphMailbox(BaseMailbox):
         return cls(settings)
 
     # ------------------------------------------------------------------ plumbing
+    def _after_fork_in_child(self) -> None:
+        # Another parent thread may have held the lock at the fork (mid _ensure_session); its
+        # copy would stay locked forever here. The session is the parent's too: forget both,
+        # as the loop forgets its thread, and build afresh on first use.
+        self._session_lock = threading.Lock()
+        self._session = None
+        self._session_key = None
+
     def _ensure_session(self) -> GraphSession:
         LOOP.get()
         key = (os.getpid(), LOOP.generation)
@@ -392,8 +402,7 @@ class GraphMailbox(BaseMailbox):
 
     async def _stream_to(self, session: GraphSession, message_id: str, sink: IO[bytes]) -> int:
         builder = session.user.messages.by_message_id(message_id).content
-        response = await session.stream(builder.to_get_request_information())
-        try:
+        async with session.stream(builder.to_get_request_information()) as response:
             if response.status_code >= 300:
                 await response.aread()
                 raise _ItemFailure({"status": response.status_code,
@@ -403,8 +412,6 @@ class GraphMailbox(BaseMailbox):
                 sink.write(chunk)
                 written += len(chunk)
             return written
-        finally:
-            await response.aclose()
 
     # ------------------------------------------------------------------ sending
     def _send(self, prepared: mime.PreparedMessage, save_copy: bool) -> SendResult:
@@ -451,6 +458,19 @@ class GraphMailbox(BaseMailbox):
     def __repr__(self) -> str:
         mode = "delegated" if self.settings.user_id is None else "application"
         return f"<GraphMailbox {self.address} {mode} {self.settings.base_url}>"
+
+
+#: every live mailbox, so a forked child can reset their locks (see _after_fork_in_child)
+_LIVE: weakref.WeakSet[GraphMailbox] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for box in list(_LIVE):
+        box._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 class _ItemFailure(Exception):
