@@ -94,6 +94,9 @@ class GraphEmulator:
         self.envelopes: list[list[str]] = []
         self.failures: list[Failure] = []
         self.stall: tuple[str, float] | None = None  #: (path regex, seconds) to answer late
+        self.delay = 0.0  #: seconds every outer HTTP request is held before it is answered
+        self.in_flight: dict[str, int] = {}  #: outer requests being answered, per mailbox
+        self.peak: dict[str, int] = {}  #: the most ever in flight at once, per mailbox
         self.user: dict[str, Any] = {"mail": address, "assignedPlans": [
             {"service": "exchange", "capabilityStatus": "Enabled",
              "servicePlanId": "efb87545-963c-4e0d-99df-69c6916d9eb0"}]}
@@ -160,6 +163,28 @@ class GraphEmulator:
         return sum(1 for r in self.requests
                    if r.in_batch == in_batch and (method is None or r.method == method)
                    and (path is None or re.search(path, r.path)))
+
+    def mailbox_of(self, raw_path: str, body: bytes) -> str:
+        """Which mailbox an outer request is for (a ``$batch`` is for its items' mailbox)."""
+        path = unquote(urlsplit(raw_path).path)
+        if path.endswith("/$batch"):
+            try:
+                path = "/v1.0" + json.loads(body)["requests"][0]["url"]
+            except (ValueError, LookupError, TypeError):
+                return "?"
+        match = re.match(r"^/v1\.0/(me|users/([^/?]+))", path)
+        if not match:
+            return "?"
+        return (match.group(2) or self.address).lower()
+
+    def enter(self, mailbox: str) -> None:
+        with self.lock:
+            self.in_flight[mailbox] = self.in_flight.get(mailbox, 0) + 1
+            self.peak[mailbox] = max(self.peak.get(mailbox, 0), self.in_flight[mailbox])
+
+    def leave(self, mailbox: str) -> None:
+        with self.lock:
+            self.in_flight[mailbox] -= 1
 
     def messages_in(self, folder: str) -> list[dict[str, Any]]:
         fid = self.folder_id(folder)
@@ -454,7 +479,16 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         emulator: GraphEmulator = self.server.emulator  # type: ignore[attr-defined]
-        status, hdrs, payload = emulator.dispatch(self.command, self.path, headers, body)
+        mailbox = emulator.mailbox_of(self.path, body)
+        emulator.enter(mailbox)
+        try:
+            if emulator.delay:
+                time.sleep(emulator.delay)
+            status, hdrs, payload = emulator.dispatch(self.command, self.path, headers, body)
+        finally:
+            # Counted out before the answer is written: once the client has the answer it may
+            # send the next request at once, and that must never look like an overlap.
+            emulator.leave(mailbox)
         if payload is None:
             data = b""
         elif isinstance(payload, (bytes, bytearray)):
