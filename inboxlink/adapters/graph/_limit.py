@@ -12,7 +12,8 @@ Waiters are served first come, first served, so no thread starves.
 
 A request issued by a task that already holds a slot of the same limiter (a follow-up made
 while a streamed response is still open) rides on that slot instead of waiting for a second
-one, which under ``cap=1`` would wait forever.
+one, which under ``cap=1`` would wait forever. (A task spawned inside a slot inherits it
+too, so the adapter awaits its requests one after another and never gathers them.)
 
 asyncio objects belong to one loop, so limiters are kept per loop, and a forked child (whose
 loop is new, see :mod:`._loop`) starts with none.
