@@ -5,12 +5,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from email.header import decode_header, make_header
-from email.utils import getaddresses
 from typing import IO, Any
 
 from inboxlink import mime
-from inboxlink.models import Address, Folder, FolderRole, MessageSummary, RoleSource
+from inboxlink.headers import decode_words, parse_addresses, parse_date
+from inboxlink.models import Folder, FolderRole, MessageSummary, RoleSource
 
 __all__ = [
     "METADATA_HEADERS",
@@ -92,21 +91,8 @@ def folder_for(label_ids: Iterable[str], default: str = "") -> str:
     return default or (labels[0] if labels else "")
 
 
-def _decoded(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if "=?" not in value:
-        return value
-    try:
-        return str(make_header(decode_header(value)))
-    except (ValueError, LookupError, UnicodeError):
-        return value
-
-
-def _addresses(value: str | None) -> tuple[Address, ...]:
-    if not value:
-        return ()
-    return tuple(Address(email=e, name=_decoded(n) or None) for n, e in getaddresses([value]) if e)
+def _subject(value: str | None) -> str | None:
+    return None if value is None else decode_words(value)
 
 
 def summary_from_metadata(message: Mapping[str, Any], folder_id: str) -> MessageSummary:
@@ -119,17 +105,17 @@ def summary_from_metadata(message: Mapping[str, Any], folder_id: str) -> Message
     internal = message.get("internalDate")
     received = (dt.datetime.fromtimestamp(int(internal) / 1000, dt.timezone.utc)
                 if internal else None)
-    sender = _addresses(headers.get("from"))
+    sender = parse_addresses(headers.get("from"))
     in_reply_to = mime.split_msgids(headers.get("in-reply-to"))
     message_ids = mime.split_msgids(headers.get("message-id"))
     return MessageSummary(
         id=str(message["id"]),
         folder_id=folder_id,
-        subject=_decoded(headers.get("subject")),
+        subject=_subject(headers.get("subject")),
         from_=sender[0] if sender else None,
-        to=_addresses(headers.get("to")),
-        cc=_addresses(headers.get("cc")),
-        date=mime.parse_date(headers.get("date")),
+        to=parse_addresses(headers.get("to")),
+        cc=parse_addresses(headers.get("cc")),
+        date=parse_date(headers.get("date")),
         received_at=received,
         message_id=message_ids[0] if message_ids else (headers.get("message-id") or None),
         in_reply_to=in_reply_to[0] if in_reply_to else None,
