@@ -31,6 +31,14 @@ def test_base64_decodes_across_any_chunk_boundary(size: int) -> None:
     assert b"".join(decoded("base64", _split(encoded, size))) == PAYLOAD
 
 
+@pytest.mark.parametrize("size", [1, 3, 7, 1000])
+def test_base64_skips_junk_without_losing_alignment(size: int) -> None:
+    lines = base64.encodebytes(PAYLOAD).split(b"\n")
+    encoded = b"\r\n".join(line[:10] + b"!" + line[10:] if i % 3 == 0 and line else line
+                            for i, line in enumerate(lines))
+    assert b"".join(decoded("base64", _split(encoded, size))) == PAYLOAD
+
+
 @pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 75, 76, 77, 1000, 1 << 20])
 def test_quoted_printable_decodes_across_any_chunk_boundary(size: int) -> None:
     text = ("zażółć = ünïcödé, a long line " * 30 + "\nend\n").encode()

@@ -20,7 +20,10 @@ __all__ = ["Section", "attachment_sections", "decoded", "info"]
 
 #: leaf types that are the message's text unless they are named or marked as attachments
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
-_WHITESPACE = b" \t\r\n"
+#: every byte outside the base64 alphabet: line breaks, and junk lenient decoders skip, which
+#: would otherwise shift the 4-character alignment chunks are cut at
+_NOT_BASE64 = bytes(sorted(set(range(256)) - set(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")))
 
 
 @attrs.frozen
@@ -130,7 +133,7 @@ def info(section: Section) -> AttachmentInfo:
 def _base64(chunks: Iterable[bytes]) -> Iterator[bytes]:
     carry = b""
     for chunk in chunks:
-        carry += chunk.translate(None, _WHITESPACE)
+        carry += chunk.translate(None, _NOT_BASE64)
         usable = len(carry) - len(carry) % 4
         if usable:
             yield binascii.a2b_base64(carry[:usable])

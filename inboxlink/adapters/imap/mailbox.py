@@ -280,10 +280,12 @@ class ImapMailbox(BaseMailbox):
     def list_attachments(self, message_id: str) -> list[AttachmentInfo]:
         """Attachments read from one BODYSTRUCTURE fetch; ``part`` is the IMAP section."""
         ref = ids.parse_message_id(message_id)
-        with self._translating():
-            sections = self._retry.call(self._with_session,
-                                        lambda s: self._sections_on(s, ref))
+        sections = self._retry.call(self._sections, ref)
         return [attachments.info(section) for section in sections]
+
+    def _sections(self, ref: ids.MessageRef) -> list[attachments.Section]:
+        with self._translating():
+            return self._with_session(lambda s: self._sections_on(s, ref))
 
     def _sections_on(self, session: Session, ref: ids.MessageRef) -> list[attachments.Section]:
         if not self._select_for(session, ref.folder, ref.uidvalidity):
