@@ -16,6 +16,7 @@ from inboxlink.mailbox import BaseMailbox, Mailbox
 from inboxlink.models import (
     Address,
     Attachment,
+    AttachmentInfo,
     Capability,
     Folder,
     FolderRole,
@@ -35,6 +36,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "Address",
     "Attachment",
+    "AttachmentInfo",
     "BaseMailbox",
     "Capability",
     "Folder",

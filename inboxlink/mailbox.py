@@ -21,6 +21,7 @@ from typing import IO, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 from inboxlink import errors, mime
 from inboxlink import folders as folder_roles
 from inboxlink.models import (
+    AttachmentInfo,
     Capability,
     Folder,
     FolderRole,
@@ -91,6 +92,18 @@ class Mailbox(Protocol):
 
     def fetch_to_file(self, message_id: str, target: str | os.PathLike[str] | IO[bytes]) -> int:
         """Write the raw message to a path or binary file; returns the byte count."""
+        ...
+
+    def list_attachments(self, message_id: str) -> list[AttachmentInfo]:
+        """The message's attachments (name, type, size, ``part`` id), without their content."""
+        ...
+
+    def save_attachment(
+        self, message_id: str, part: str, target: str | os.PathLike[str] | IO[bytes]
+    ) -> int:
+        """Write one attachment's decoded content to a path or binary file; returns the
+        byte count. ``part`` comes from :meth:`list_attachments`; an unknown one raises
+        ``NotFound``."""
         ...
 
     def send(self, message: OutgoingLike, *, save_copy: bool = True) -> SendResult:
@@ -255,6 +268,40 @@ class BaseMailbox(abc.ABC):
         from inboxlink.models import save_stream
 
         return save_stream([self.fetch(message_id).raw], target)
+
+    # ------------------------------------------------------------------ attachments
+    def list_attachments(self, message_id: str) -> list[AttachmentInfo]:
+        """Attachments of the message; ``part`` is its position (``"0"``, ``"1"`` …).
+
+        This default fetches and parses the whole message; adapters override it to read
+        only the structure.
+        """
+        found = mime.attachments(self.fetch(message_id).email)
+        return [AttachmentInfo(part=str(n), filename=a.filename, content_type=a.content_type,
+                               size=a.size, content_id=a.content_id, inline=a.inline)
+                for n, a in enumerate(found)]
+
+    def save_attachment(
+        self, message_id: str, part: str, target: str | os.PathLike[str] | IO[bytes]
+    ) -> int:
+        """Write the decoded attachment ``part`` to ``target``; returns the byte count.
+
+        This default holds the whole message in memory; adapters override it to stream.
+        """
+        from inboxlink.models import save_stream
+
+        found = list(mime.attachments(self.fetch(message_id).email))
+        index = int(part) if part.isdigit() else -1
+        if not 0 <= index < len(found):
+            raise self._no_attachment(message_id, part)
+        return save_stream([found[index].data], target)
+
+    def _no_attachment(self, message_id: str, part: str) -> errors.NotFound:
+        return errors.NotFound(
+            f"Message {message_id!r} has no attachment part {part!r}.",
+            provider=self.provider, code="attachment-not-found",
+            remedy="Use a part id from mailbox.list_attachments(message_id).",
+        )
 
     # ------------------------------------------------------------------ sending
     def send(self, message: OutgoingLike, *, save_copy: bool = True) -> SendResult:

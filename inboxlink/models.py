@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Address",
     "Attachment",
+    "AttachmentInfo",
     "Capability",
     "Folder",
     "FolderRole",
@@ -232,6 +233,24 @@ class Attachment:
         """Write the content to ``path``."""
         with open(path, "wb") as fh:
             fh.write(self.data)
+
+
+@attrs.frozen
+class AttachmentInfo:
+    """What :meth:`Mailbox.list_attachments` tells about one attachment, without its content.
+
+    ``part`` is opaque: pass it back to :meth:`Mailbox.save_attachment` on the same mailbox.
+    ``size`` is the decoded size in bytes when the adapter read the content (the default
+    implementation); adapters that read it from the server's structure (IMAP BODYSTRUCTURE)
+    estimate it from the encoded size (base64: 3/4 of it), so it may be off by a few bytes.
+    """
+
+    part: str
+    filename: str | None
+    content_type: str = "application/octet-stream"
+    size: int | None = None
+    content_id: str | None = None
+    inline: bool = False
 
 
 @attrs.frozen

@@ -51,6 +51,10 @@ class TestFakeErrors(conformance.ErrorTests, FakeFixtures):
     pass
 
 
+class TestFakeAttachments(conformance.AttachmentTests, FakeFixtures):
+    pass
+
+
 class ProviderSavesFixtures(FakeFixtures):
     @pytest.fixture
     def server(self) -> FakeMailServer:

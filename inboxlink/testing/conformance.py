@@ -34,16 +34,18 @@ import pytest
 
 from inboxlink import errors
 from inboxlink.mailbox import Mailbox
-from inboxlink.models import Capability, FolderRole, OutgoingMessage, RoleSource
+from inboxlink.models import AttachmentInfo, Capability, FolderRole, OutgoingMessage, RoleSource
 
 __all__ = [
     "ALL_TESTS",
+    "AttachmentTests",
     "ErrorTests",
     "FetchTests",
     "FolderTests",
     "ListTests",
     "MailboxFixtures",
     "SendTests",
+    "make_attachment_message",
     "make_message",
 ]
 
@@ -70,6 +72,37 @@ def make_message(
     msg["Date"] = format_datetime(when)
     msg["Message-ID"] = f"<conformance{n}@example.net>"
     msg.set_content(body if body is not None else f"Body of message {n}.\n")
+    return msg.as_bytes()
+
+
+#: the attachments :func:`make_attachment_message` carries, for checking what comes back
+ATTACHMENT_PDF_NAME = "Rechnung März – Übersicht.pdf"
+ATTACHMENT_IMAGE_CID = "logo.7f3a@example.net"
+
+
+def attachment_payloads() -> tuple[bytes, bytes]:
+    """The (PDF-like, PNG-like) payloads: deterministic binary, every byte value present."""
+    import random
+
+    noise = random.Random(7)
+    pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n" + noise.randbytes(300_000) + b"\n%%EOF\n"
+    png = b"\x89PNG\r\n\x1a\n" + noise.randbytes(2_000)
+    return pdf, png
+
+
+def make_attachment_message(n: int = 1) -> bytes:
+    """A message with a text body, a ~300 KB PDF with a non-ASCII name, and an inline image."""
+    pdf, png = attachment_payloads()
+    msg = EmailMessage()
+    msg["From"] = "Bob Example <bob@example.net>"
+    msg["To"] = "alice@example.com"
+    msg["Subject"] = f"Attachments {n}"
+    msg["Date"] = format_datetime(dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc))
+    msg["Message-ID"] = f"<attachments{n}@example.net>"
+    msg.set_content("See the invoice attached.\n")
+    msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=ATTACHMENT_PDF_NAME)
+    msg.add_attachment(png, maintype="image", subtype="png", filename="logo.png",
+                       disposition="inline", cid=f"<{ATTACHMENT_IMAGE_CID}>")
     return msg.as_bytes()
 
 
@@ -346,4 +379,86 @@ class ErrorTests:
         assert outbox() == []
 
 
-ALL_TESTS = (FolderTests, ListTests, FetchTests, SendTests, ErrorTests)
+class AttachmentTests:
+    """Listing attachments and saving one without the rest of the message."""
+
+    def _delivered(self, mailbox: Mailbox, deliver: Deliver) -> str:
+        deliver(make_attachment_message())
+        (summary,) = mailbox.list_messages(FolderRole.INBOX).items
+        return summary.id
+
+    def _by_name(self, mailbox: Mailbox, message_id: str) -> dict[str | None, AttachmentInfo]:
+        found = mailbox.list_attachments(message_id)
+        assert all(isinstance(info, AttachmentInfo) for info in found)
+        assert len({info.part for info in found}) == len(found)
+        return {info.filename: info for info in found}
+
+    def test_list_attachments_describes_each_part(
+        self, mailbox: Mailbox, deliver: Deliver
+    ) -> None:
+        message_id = self._delivered(mailbox, deliver)
+        found = self._by_name(mailbox, message_id)
+        assert set(found) == {ATTACHMENT_PDF_NAME, "logo.png"}
+        pdf, image = found[ATTACHMENT_PDF_NAME], found["logo.png"]
+        assert pdf.content_type == "application/pdf"
+        assert not pdf.inline
+        assert pdf.content_id is None
+        assert pdf.size is not None
+        assert abs(pdf.size - len(attachment_payloads()[0])) < 100
+        assert image.content_type == "image/png"
+        assert image.inline
+        assert image.content_id == ATTACHMENT_IMAGE_CID
+
+    def test_save_attachment_to_a_path_writes_the_original_bytes(
+        self, mailbox: Mailbox, deliver: Deliver, tmp_path: object
+    ) -> None:
+        import pathlib
+
+        assert isinstance(tmp_path, pathlib.Path)
+        message_id = self._delivered(mailbox, deliver)
+        part = self._by_name(mailbox, message_id)[ATTACHMENT_PDF_NAME].part
+        target = tmp_path / "invoice.pdf"
+        written = mailbox.save_attachment(message_id, part, target)
+        pdf = attachment_payloads()[0]
+        assert written == len(pdf)
+        assert target.read_bytes() == pdf
+
+    def test_save_attachment_to_a_file_object(self, mailbox: Mailbox, deliver: Deliver) -> None:
+        import io
+
+        message_id = self._delivered(mailbox, deliver)
+        part = self._by_name(mailbox, message_id)["logo.png"].part
+        buffer = io.BytesIO()
+        written = mailbox.save_attachment(message_id, part, buffer)
+        png = attachment_payloads()[1]
+        assert written == len(png)
+        assert buffer.getvalue() == png
+
+    def test_saving_does_not_mark_as_read(self, mailbox: Mailbox, deliver: Deliver) -> None:
+        import io
+
+        message_id = self._delivered(mailbox, deliver)
+        part = self._by_name(mailbox, message_id)["logo.png"].part
+        mailbox.save_attachment(message_id, part, io.BytesIO())
+        (again,) = mailbox.list_messages(FolderRole.INBOX).items
+        assert not again.seen
+
+    def test_unknown_part_raises_not_found(self, mailbox: Mailbox, deliver: Deliver) -> None:
+        import io
+
+        message_id = self._delivered(mailbox, deliver)
+        known = {info.part for info in mailbox.list_attachments(message_id)}
+        bogus = next(p for p in ("99", "7.3", "nonsense") if p not in known)
+        with pytest.raises(errors.NotFound) as info:
+            mailbox.save_attachment(message_id, bogus, io.BytesIO())
+        assert info.value.remedy
+
+    def test_message_without_attachments_lists_none(
+        self, mailbox: Mailbox, deliver: Deliver
+    ) -> None:
+        deliver(make_message(1))
+        (summary,) = mailbox.list_messages(FolderRole.INBOX).items
+        assert mailbox.list_attachments(summary.id) == []
+
+
+ALL_TESTS = (FolderTests, ListTests, FetchTests, SendTests, ErrorTests, AttachmentTests)

@@ -52,6 +52,10 @@ class TestEwsErrors(conformance.ErrorTests, EwsFixtures):
     pass
 
 
+class TestEwsAttachments(conformance.AttachmentTests, EwsFixtures):
+    pass
+
+
 def test_every_conformance_class_runs() -> None:
     used = {base for cls in globals().values() if isinstance(cls, type)
             for base in cls.__mro__}

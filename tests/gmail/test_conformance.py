@@ -52,3 +52,7 @@ class TestGmailSend(conformance.SendTests, GmailFixtures):
 
 class TestGmailErrors(conformance.ErrorTests, GmailFixtures):
     pass
+
+
+class TestGmailAttachments(conformance.AttachmentTests, GmailFixtures):
+    pass

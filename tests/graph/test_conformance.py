@@ -55,7 +55,11 @@ class TestGraphErrors(conformance.ErrorTests, GraphFixtures):
     pass
 
 
+class TestGraphAttachments(conformance.AttachmentTests, GraphFixtures):
+    pass
+
+
 def test_every_conformance_class_is_run() -> None:
     mine = {base for cls in (TestGraphFolders, TestGraphList, TestGraphFetch, TestGraphSend,
-                             TestGraphErrors) for base in cls.__mro__}
+                             TestGraphErrors, TestGraphAttachments) for base in cls.__mro__}
     assert set(conformance.ALL_TESTS) <= mine

@@ -54,7 +54,12 @@ class TestDovecotErrors(conformance.ErrorTests, DovecotFixtures):
     pass
 
 
+class TestDovecotAttachments(conformance.AttachmentTests, DovecotFixtures):
+    pass
+
+
 def test_every_conformance_class_is_run() -> None:
     run = {cls.__mro__[1] for cls in (TestDovecotFolders, TestDovecotList, TestDovecotFetch,
-                                       TestDovecotSend, TestDovecotErrors)}
+                                       TestDovecotSend, TestDovecotErrors,
+                                       TestDovecotAttachments)}
     assert run == set(conformance.ALL_TESTS)

@@ -14,7 +14,7 @@ from typing import IO, Any, TypeVar
 import attrs
 
 from inboxlink import errors, mime
-from inboxlink.adapters.imap import ids, smtp, summaries, wire
+from inboxlink.adapters.imap import attachments, ids, smtp, summaries, wire
 from inboxlink.adapters.imap.connection import ConnectionBudget, Session, open_session
 from inboxlink.adapters.imap.errors import PROVIDER, TABLE, extract
 from inboxlink.adapters.imap.settings import ImapSettings, settings_from_url
@@ -22,6 +22,7 @@ from inboxlink.adapters.imap.tls import client_context
 from inboxlink.folders import role_from_attributes
 from inboxlink.mailbox import BaseMailbox
 from inboxlink.models import (
+    AttachmentInfo,
     Capability,
     Folder,
     FolderRole,
@@ -274,6 +275,62 @@ class ImapMailbox(BaseMailbox):
                     return
 
         return save_stream(chunks(), target)
+
+    # ------------------------------------------------------------------ attachments
+    def list_attachments(self, message_id: str) -> list[AttachmentInfo]:
+        """Attachments read from one BODYSTRUCTURE fetch; ``part`` is the IMAP section."""
+        ref = ids.parse_message_id(message_id)
+        sections = self._retry.call(self._sections, ref)
+        return [attachments.info(section) for section in sections]
+
+    def _sections(self, ref: ids.MessageRef) -> list[attachments.Section]:
+        with self._translating():
+            return self._with_session(lambda s: self._sections_on(s, ref))
+
+    def _sections_on(self, session: Session, ref: ids.MessageRef) -> list[attachments.Section]:
+        if not self._select_for(session, ref.folder, ref.uidvalidity):
+            raise self._gone(ref)
+        data = wire.uid_fetch(session.client, str(ref.uid), ("UID", "BODYSTRUCTURE"))
+        structure = data.get(ref.uid, {}).get(b"BODYSTRUCTURE")
+        if structure is None:
+            raise self._gone(ref)
+        return attachments.attachment_sections(structure)
+
+    @staticmethod
+    def _gone(ref: ids.MessageRef) -> errors.MessageNotFound:
+        return errors.MessageNotFound(f"Message {ref.uid} is not in {ref.folder!r}.",
+                                      provider=PROVIDER)
+
+    def save_attachment(
+        self, message_id: str, part: str, target: str | os.PathLike[str] | IO[bytes]
+    ) -> int:
+        """Stream one attachment, decoded, to ``target`` in partial FETCHes of its section
+        (bounded memory; never marks the message as read)."""
+        ref = ids.parse_message_id(message_id)
+        with self._translating():
+            return self._with_session(lambda s: self._save_part_on(s, ref, part, target),
+                                      reconnect=False)
+
+    def _save_part_on(self, session: Session, ref: ids.MessageRef, part: str,
+                      target: str | os.PathLike[str] | IO[bytes]) -> int:
+        chosen = {s.number: s for s in self._sections_on(session, ref)}.get(part)
+        if chosen is None:
+            raise self._no_attachment(ids.message_id(ref.folder, ref.uidvalidity, ref.uid), part)
+        step = self.settings.stream_chunk
+
+        def chunks() -> Iterator[bytes]:
+            offset = 0
+            while True:
+                data = wire.uid_fetch(session.client, str(ref.uid),
+                                      ("UID", f"BODY.PEEK[{part}]<{offset}.{step}>"))
+                piece = data.get(ref.uid, {}).get(f"BODY[{part}]<{offset}>".encode()) or b""
+                if piece:
+                    yield bytes(piece)
+                offset += len(piece)
+                if len(piece) < step:
+                    return
+
+        return save_stream(attachments.decoded(chosen.encoding, chunks()), target)
 
     # ------------------------------------------------------------------ sending
     def _send(self, prepared: mime.PreparedMessage, save_copy: bool) -> SendResult:
