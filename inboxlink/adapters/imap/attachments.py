@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Callable, Iterable, Iterator
-from email.header import decode_header, make_header
 from email.utils import collapse_rfc2231_value, decode_params, unquote
 from typing import Any
 
 import attrs
 
+from inboxlink.headers import decode_words
 from inboxlink.models import AttachmentInfo
 
 __all__ = ["Section", "attachment_sections", "decoded", "info"]
@@ -62,11 +62,7 @@ def _param(pairs: list[tuple[str, str]], name: str) -> str | None:
         if key != name:
             continue
         # decode_params quotes every value; RFC 2231 ones keep the quotes when collapsed.
-        text = unquote(collapse_rfc2231_value(value))
-        try:
-            return str(make_header(decode_header(text)))
-        except (ValueError, LookupError, binascii.Error):
-            return text
+        return decode_words(unquote(collapse_rfc2231_value(value)))
     return None
 
 
