@@ -252,29 +252,29 @@ class ImapMailbox(BaseMailbox):
 
     def _stream_on(self, session: Session, ref: ids.MessageRef,
                    target: str | os.PathLike[str] | IO[bytes]) -> int:
-        not_found = errors.MessageNotFound(f"Message {ref.uid} is not in {ref.folder!r}.",
-                                           provider=PROVIDER)
         if not self._select_for(session, ref.folder, ref.uidvalidity):
-            raise not_found
+            raise self._gone(ref)
         if ref.uid not in wire.uid_fetch(session.client, str(ref.uid), ("UID",)):
-            raise not_found
+            raise self._gone(ref)
+        return save_stream(self._section_chunks(session, ref.uid, ""), target)
+
+    def _section_chunks(self, session: Session, uid: int, section: str) -> Iterator[bytes]:
+        """A body section (``""``: the whole message) in partial FETCHes of ``stream_chunk``.
+
+        Reads until a part comes back short: RFC822.SIZE and BODYSTRUCTURE sizes are only
+        estimates on some servers, so they must not decide where the data ends.
+        """
         step = self.settings.stream_chunk
-
-        def chunks() -> Iterator[bytes]:
-            # Read until a part comes back short: RFC822.SIZE is only an estimate on some
-            # servers, so it must not decide where the message ends.
-            offset = 0
-            while True:
-                part = wire.uid_fetch(session.client, str(ref.uid),
-                                      ("UID", f"BODY.PEEK[]<{offset}.{step}>"))
-                data = part.get(ref.uid, {}).get(f"BODY[]<{offset}>".encode()) or b""
-                if data:
-                    yield bytes(data)
-                offset += len(data)
-                if len(data) < step:
-                    return
-
-        return save_stream(chunks(), target)
+        offset = 0
+        while True:
+            data = wire.uid_fetch(session.client, str(uid),
+                                  ("UID", f"BODY.PEEK[{section}]<{offset}.{step}>"))
+            piece = data.get(uid, {}).get(f"BODY[{section}]<{offset}>".encode()) or b""
+            if piece:
+                yield bytes(piece)
+            offset += len(piece)
+            if len(piece) < step:
+                return
 
     # ------------------------------------------------------------------ attachments
     def list_attachments(self, message_id: str) -> list[AttachmentInfo]:
@@ -316,21 +316,8 @@ class ImapMailbox(BaseMailbox):
         chosen = {s.number: s for s in self._sections_on(session, ref)}.get(part)
         if chosen is None:
             raise self._no_attachment(ids.message_id(ref.folder, ref.uidvalidity, ref.uid), part)
-        step = self.settings.stream_chunk
-
-        def chunks() -> Iterator[bytes]:
-            offset = 0
-            while True:
-                data = wire.uid_fetch(session.client, str(ref.uid),
-                                      ("UID", f"BODY.PEEK[{part}]<{offset}.{step}>"))
-                piece = data.get(ref.uid, {}).get(f"BODY[{part}]<{offset}>".encode()) or b""
-                if piece:
-                    yield bytes(piece)
-                offset += len(piece)
-                if len(piece) < step:
-                    return
-
-        return save_stream(attachments.decoded(chosen.encoding, chunks()), target)
+        chunks = self._section_chunks(session, ref.uid, part)
+        return save_stream(attachments.decoded(chosen.encoding, chunks), target)
 
     # ------------------------------------------------------------------ sending
     def _send(self, prepared: mime.PreparedMessage, save_copy: bool) -> SendResult:
