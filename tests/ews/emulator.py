@@ -27,7 +27,7 @@ import ssl
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesHeaderParser
@@ -546,16 +546,24 @@ class EwsEmulator:
                 result.extend(children)
                 if deep:
                     frontier.extend(c.id for c in children)
-            offset, limit = _paging(body)
-            window = result[offset:offset + limit]
-            last = offset + len(window) >= len(result)
-            folders = "".join(self._folder_xml(user, f) for f in window)
-            messages.append(self._message(
-                "FindFolder", "NoError",
-                f'<m:RootFolder IndexedPagingOffset="{offset + len(window)}" '
-                f'TotalItemsInView="{len(result)}" IncludesLastItemInRange="{str(last).lower()}">'
-                f"<t:Folders>{folders}</t:Folders></m:RootFolder>"))
+            messages.append(self._page("FindFolder", "Folders", result, body,
+                                       lambda f: self._folder_xml(user, f)))
         return self._wrap("FindFolder", messages)
+
+    def _page(self, operation: str, tag: str, found: list[Any], body: ET.Element,
+              render: Callable[[Any], str], cap: int | None = None) -> str:
+        """One indexed page of ``found`` as a RootFolder response message."""
+        offset, limit = _paging(body)
+        if cap is not None:
+            limit = min(limit, cap)
+        window = found[offset:offset + limit]
+        last = offset + len(window) >= len(found)
+        xml = "".join(render(entry) for entry in window)
+        return self._message(
+            operation, "NoError",
+            f'<m:RootFolder IndexedPagingOffset="{offset + len(window)}" '
+            f'TotalItemsInView="{len(found)}" IncludesLastItemInRange="{str(last).lower()}">'
+            f"<t:{tag}>{xml}</t:{tag}></m:RootFolder>")
 
     def _op_FindItem(self, user: User, body: ET.Element) -> str:
         fields = self._requested(body, "ItemShape")
@@ -578,16 +586,8 @@ class EwsEmulator:
             if order is not None:
                 descending = order.get("Order") == "Descending"
             items.sort(key=lambda i: (i.received, i.seq), reverse=descending)
-            offset, limit = _paging(body)
-            limit = min(limit, FIND_COUNT_LIMIT)
-            window = items[offset:offset + limit]
-            last = offset + len(window) >= len(items)
-            xml = "".join(self._item_xml(i, fields) for i in window)
-            messages.append(self._message(
-                "FindItem", "NoError",
-                f'<m:RootFolder IndexedPagingOffset="{offset + len(window)}" '
-                f'TotalItemsInView="{len(items)}" IncludesLastItemInRange="{str(last).lower()}">'
-                f"<t:Items>{xml}</t:Items></m:RootFolder>"))
+            messages.append(self._page("FindItem", "Items", items, body,
+                                       lambda i: self._item_xml(i, fields), FIND_COUNT_LIMIT))
         return self._wrap("FindItem", messages)
 
     def _op_GetItem(self, user: User, body: ET.Element) -> str:
