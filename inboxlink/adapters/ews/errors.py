@@ -158,14 +158,10 @@ TABLE = ErrorTable(
              remedy="This account may not send as that From address: send from the mailbox's "
                     "own address or ask the Exchange administrator for 'Send As' rights."),
         Rule(errors.PermissionDenied, code="ErrorAccessDenied", source="ews.access_denied"),
-        Rule(errors.PermissionDenied, code="ErrorImpersonateUserDenied",
-             source="ews.impersonation_denied",
-             remedy="The service account may not impersonate this mailbox: an Exchange "
-                    "administrator must grant it the ApplicationImpersonation role."),
-        Rule(errors.PermissionDenied, code="ErrorImpersonationDenied",
-             source="ews.impersonation_denied",
-             remedy="The service account may not impersonate this mailbox: an Exchange "
-                    "administrator must grant it the ApplicationImpersonation role."),
+        *(Rule(errors.PermissionDenied, code=code, source="ews.impersonation_denied",
+               remedy="The service account may not impersonate this mailbox: an Exchange "
+                      "administrator must grant it the ApplicationImpersonation role.")
+          for code in ("ErrorImpersonateUserDenied", "ErrorImpersonationDenied")),
         # ---------------------------------------------------------------- items
         Rule(errors.MessageNotFound, code="ErrorItemNotFound", source="ews.item_not_found"),
         Rule(errors.MessageNotFound, code="ErrorInvalidIdMalformed", source="ews.item_not_found",
