@@ -12,13 +12,11 @@ import base64
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
-from _imap_peer import PASSWORD, Peer
-from imap_stream import _peak_kb, _reset_peak
+from _imap_peer import Peer, child_config, child_settings, peak_kb, reset_peak, run_children
 
 
 def _message(payload: bytes) -> bytes:
@@ -36,19 +34,14 @@ def _message(payload: bytes) -> bytes:
 
 def child(mode: str, config: dict[str, object]) -> None:
     """Save the attachment one way, in this (fresh) process."""
-    import ssl
+    from inboxlink.adapters.imap import ImapMailbox
 
-    from inboxlink.adapters.imap import ImapMailbox, ImapSettings
-
-    ctx = ssl.create_default_context(cafile=str(config["ca"]))
-    settings = ImapSettings(address=str(config["user"]), imap_host="127.0.0.1",
-                            imap_port=int(str(config["port"])), password=PASSWORD,
-                            ssl_context=ctx, timeout=120, stream_chunk=int(str(config["chunk"])))
+    settings, _ = child_settings(config)
     with tempfile.NamedTemporaryFile(delete=False) as target:
         pass
     mailbox = ImapMailbox(settings)
     (summary,) = mailbox.list_messages("INBOX").items
-    before, start = _reset_peak(), time.perf_counter()
+    before, start = reset_peak(), time.perf_counter()
     if mode == "save":
         (info,) = mailbox.list_attachments(summary.id)
         written = mailbox.save_attachment(summary.id, info.part, target.name)
@@ -57,7 +50,7 @@ def child(mode: str, config: dict[str, object]) -> None:
         attachment.save(target.name)
         written = attachment.size
     seconds = time.perf_counter() - start
-    delta = (_peak_kb() - before) / 1024
+    delta = (peak_kb() - before) / 1024
     with open(target.name, "rb") as fh:
         digest = hashlib.file_digest(fh, "sha256").hexdigest()
     os.unlink(target.name)
@@ -71,14 +64,7 @@ def main(megabytes: int) -> None:
     raw = _message(payload)
     peer = Peer(0, extra=[raw])
     try:
-        config = {"ca": str(peer.dir / "ca.pem"), "user": peer.user,
-                  "port": peer.dovecot.imaps_port, "chunk": 1 << 20}
-        peer.ca.cert_pem.write_to_path(str(config["ca"]))
-        rows = []
-        for mode in ("save", "fetch"):
-            out = subprocess.run([sys.executable, __file__, "--child", mode, json.dumps(config)],
-                                 check=True, capture_output=True, text=True).stdout
-            rows.append(json.loads(out.strip().splitlines()[-1]))
+        rows = run_children(__file__, ("save", "fetch"), child_config(peer))
     finally:
         peer.stop()
     print(f"\nOne attachment, {len(payload) / 1e6:.0f} MB decoded / {len(raw) / 1e6:.0f} MB "

@@ -10,12 +10,19 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
-from _imap_peer import PASSWORD, Peer
+from _imap_peer import (
+    PASSWORD,
+    Peer,
+    child_config,
+    child_settings,
+    peak_kb,
+    reset_peak,
+    run_children,
+)
 
 
 def _big_message(megabytes: int) -> bytes:
@@ -27,40 +34,13 @@ def _big_message(megabytes: int) -> bytes:
     return head + payload.replace(b"\n", b"\r\n")
 
 
-def _status_kb(field: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(field)
-
-
-def _reset_peak() -> int:
-    """Reset the peak-RSS mark (Linux clear_refs) and return the current RSS in kB.
-
-    ru_maxrss cannot be used: Linux carries it over exec from the parent process.
-    """
-    with open("/proc/self/clear_refs", "w") as fh:
-        fh.write("5")
-    return _status_kb("VmRSS")
-
-
-def _peak_kb() -> int:
-    return _status_kb("VmHWM")
-
-
 def child(mode: str, config: dict[str, object]) -> None:
     """Measure one way of getting the message, in this (fresh) process."""
-    import ssl
-
     from imapclient import IMAPClient
 
-    from inboxlink.adapters.imap import ImapMailbox, ImapSettings
+    from inboxlink.adapters.imap import ImapMailbox
 
-    ctx = ssl.create_default_context(cafile=str(config["ca"]))
-    settings = ImapSettings(address=str(config["user"]), imap_host="127.0.0.1",
-                            imap_port=int(str(config["port"])), password=PASSWORD,
-                            ssl_context=ctx, timeout=120, stream_chunk=int(str(config["chunk"])))
+    settings, ctx = child_settings(config)
     with tempfile.NamedTemporaryFile(delete=False) as target:
         pass
     if mode == "raw":
@@ -68,7 +48,7 @@ def child(mode: str, config: dict[str, object]) -> None:
         client.login(str(config["user"]), PASSWORD)
         client.select_folder("INBOX", readonly=True)
         (uid,) = client.search("ALL")
-        before, start = _reset_peak(), time.perf_counter()
+        before, start = reset_peak(), time.perf_counter()
         data = client.fetch([uid], ["BODY.PEEK[]"])[uid][b"BODY[]"]
         with open(target.name, "wb") as fh:
             fh.write(data)
@@ -76,7 +56,7 @@ def child(mode: str, config: dict[str, object]) -> None:
     else:
         mailbox = ImapMailbox(settings)
         (summary,) = mailbox.list_messages("INBOX").items
-        before, start = _reset_peak(), time.perf_counter()
+        before, start = reset_peak(), time.perf_counter()
         if mode == "stream":
             written = mailbox.fetch_to_file(summary.id, target.name)
         else:
@@ -86,7 +66,7 @@ def child(mode: str, config: dict[str, object]) -> None:
             written = len(raw)
     seconds = time.perf_counter() - start
     os.unlink(target.name)
-    print(json.dumps({"mode": mode, "delta_mb": (_peak_kb() - before) / 1024,
+    print(json.dumps({"mode": mode, "delta_mb": (peak_kb() - before) / 1024,
                       "seconds": seconds, "bytes": written}))
 
 
@@ -94,14 +74,7 @@ def main(megabytes: int) -> None:
     raw = _big_message(megabytes)
     peer = Peer(0, extra=[raw])
     try:
-        config = {"ca": str(peer.dir / "ca.pem"), "user": peer.user,
-                  "port": peer.dovecot.imaps_port, "chunk": 1 << 20}
-        peer.ca.cert_pem.write_to_path(str(config["ca"]))
-        rows = []
-        for mode in ("stream", "fetch", "raw"):
-            out = subprocess.run([sys.executable, __file__, "--child", mode, json.dumps(config)],
-                                 check=True, capture_output=True, text=True).stdout
-            rows.append(json.loads(out.strip().splitlines()[-1]))
+        rows = run_children(__file__, ("stream", "fetch", "raw"), child_config(peer))
     finally:
         peer.stop()
     print(f"\nOne {len(raw) / 1e6:.0f} MB message to a file, loopback Dovecot over TLS")
