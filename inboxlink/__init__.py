@@ -11,8 +11,10 @@ Adapters and their client libraries are imported only when a URL needs them.
 from __future__ import annotations
 
 from inboxlink import errors
+from inboxlink.changes import ChangeHint, ChangeSet
 from inboxlink.errors import InboxLinkError
 from inboxlink.mailbox import BaseMailbox, Mailbox
+from inboxlink.mailbox_sync import PollPolicy, Watch
 from inboxlink.models import (
     Address,
     Attachment,
@@ -28,6 +30,7 @@ from inboxlink.models import (
     SendResult,
     SentCopy,
 )
+from inboxlink.query import SearchQuery
 from inboxlink.registry import connect, register_adapter
 from inboxlink.retry import RetryPolicy
 
@@ -39,6 +42,8 @@ __all__ = [
     "AttachmentInfo",
     "BaseMailbox",
     "Capability",
+    "ChangeHint",
+    "ChangeSet",
     "Folder",
     "FolderRole",
     "InboxLinkError",
@@ -47,10 +52,13 @@ __all__ = [
     "MessageSummary",
     "OutgoingMessage",
     "Page",
+    "PollPolicy",
     "RetryPolicy",
     "RoleSource",
+    "SearchQuery",
     "SendResult",
     "SentCopy",
+    "Watch",
     "__version__",
     "connect",
     "errors",

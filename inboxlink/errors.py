@@ -36,7 +36,8 @@ The tree::
     │   ├── ApiNotEnabled                 Gmail API off in the Cloud project
     │   ├── MailboxNotFound               the account has no mailbox there
     │   ├── MissingSmtpAddress            the mailbox has no SMTP address to send from
-    │   └── AutodiscoverFailed            Exchange autodiscover found no endpoint
+    │   ├── AutodiscoverFailed            Exchange autodiscover found no endpoint
+    │   └── UnsupportedOperation          (also NotImplementedError) the adapter cannot do this
     ├── MessageRejected                   the message itself was refused (also ValueError)
     │   ├── InvalidMessage                bad headers, CR/LF injection, unparsable input
     │   ├── MessageTooLarge
@@ -46,7 +47,9 @@ The tree::
     │   ├── FolderNotFound
     │   └── MessageNotFound
     ├── CursorExpired                     a listing cursor no longer applies (UIDVALIDITY changed)
+    │   └── SyncTokenExpired              the provider forgot a sync token's state: re-baseline
     ├── SentCopyFailed                    the send succeeded, the copy into Sent did not
+    ├── SendOutcomeUnknown                handed over, answer lost: check Sent before resending
     ├── RateLimited                       carries ``retry_after`` (retryable)
     └── TransientError                    server busy / 5xx / unavailable (retryable)
         └── OperationTimeout              (also TimeoutError)
@@ -98,12 +101,15 @@ __all__ = [
     "RecipientsRefused",
     "RestApiNotEnabled",
     "SendAsDenied",
+    "SendOutcomeUnknown",
     "SentCopyFailed",
     "ServerUnreachable",
     "StartTlsUnavailable",
+    "SyncTokenExpired",
     "TlsVersionMismatch",
     "TransientError",
     "UnsupportedExchangeVersion",
+    "UnsupportedOperation",
     "UnsupportedProtocol",
     "UnsupportedServer",
     "all_error_classes",
@@ -508,6 +514,13 @@ class MessageRejected(InboxLinkError, ValueError):
     default_remedy = "Check the message's recipients, headers and size."
 
 
+class UnsupportedOperation(ConfigurationError, NotImplementedError):
+    """This adapter (or this server) cannot do what was asked; see its ``capabilities``."""
+
+    default_message = "This mailbox does not support that operation."
+    default_remedy = "Check mailbox.capabilities before calling it, or use another adapter."
+
+
 class InvalidMessage(MessageRejected):
     """The message is malformed or would inject headers (CR/LF in a header value)."""
 
@@ -559,9 +572,24 @@ class FolderNotFound(NotFound):
 
 
 class MessageNotFound(NotFound):
-    """No such message (moved, deleted, or an id from another mailbox)."""
+    """No such message (moved, deleted, or an id from another mailbox).
+
+    A bulk action (``set_read``, ``move``, ``delete`` …) still acts on every id that exists;
+    then ``missing`` names the ids that did not, and ``result`` holds what the call would
+    have returned for the others (``move``: old id → new id).
+    """
 
     default_message = "The message was not found."
+
+    def __init__(self, message: str | None = None, *, missing: Iterable[str] = (),
+                 result: Any = None, **kwargs: Any) -> None:
+        self.missing = tuple(missing)
+        self.result = result
+        if self.missing and message is None:
+            shown = ", ".join(repr(m) for m in self.missing[:5])
+            more = f" and {len(self.missing) - 5} more" if len(self.missing) > 5 else ""
+            message = f"No message with the id {shown}{more}; the others were done."
+        super().__init__(message, **kwargs)
 
 
 class CursorExpired(InboxLinkError):
@@ -569,6 +597,38 @@ class CursorExpired(InboxLinkError):
 
     default_message = "The listing cursor no longer applies: the folder was rebuilt on the server."
     default_remedy = "Start the listing again without a cursor."
+
+
+class SyncTokenExpired(CursorExpired):
+    """The provider no longer knows a sync token's state (history too old, delta 410,
+    invalid SyncState, UIDVALIDITY changed), or the token was not one of this folder's."""
+
+    default_message = "The sync token no longer applies: the provider forgot its state."
+    default_remedy = (
+        "Take a new token with mailbox.sync_token(folder), then list the folder again to "
+        "catch up on what changed meanwhile."
+    )
+
+
+class SendOutcomeUnknown(InboxLinkError):
+    """The message was handed to the server but its answer never came (connection dropped
+    after the data, a lost or truncated response): it may or may not have been sent.
+
+    ``raw`` and ``message_id`` identify the message; never resend it blindly. Not retryable.
+    """
+
+    default_message = "The message was handed to the server, but whether it was sent is unknown."
+    default_remedy = (
+        "Look for its Message-ID in the Sent folder (or ask the recipient) before sending it "
+        "again: resending blindly may deliver it twice."
+    )
+
+    def __init__(self, message: str | None = None, *, raw: bytes = b"",
+                 message_id: str | None = None, **kwargs: Any) -> None:
+        self.raw = raw
+        self.message_id = message_id
+        kwargs["retryable"] = False
+        super().__init__(message, **kwargs)
 
 
 class SentCopyFailed(InboxLinkError):

@@ -20,10 +20,14 @@ from typing import IO, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from inboxlink import errors, mime
 from inboxlink import folders as folder_roles
+from inboxlink.changes import ChangeSet
+from inboxlink.mailbox_actions import ActionMixin, MessageRef
+from inboxlink.mailbox_sync import SyncMixin, Watch
 from inboxlink.models import (
     AttachmentInfo,
     Capability,
     Folder,
+    FolderRef,
     FolderRole,
     Message,
     MessageSummary,
@@ -31,13 +35,13 @@ from inboxlink.models import (
     Page,
     SendResult,
 )
+from inboxlink.query import SearchQuery
 from inboxlink.retry import RetryPolicy
 
-__all__ = ["BaseMailbox", "FolderRef", "Mailbox", "OutgoingLike", "SentLike"]
+__all__ = ["BaseMailbox", "FolderRef", "Mailbox", "MessageRef", "OutgoingLike", "SentLike"]
 
 log = logging.getLogger("inboxlink")
 
-FolderRef = str | Folder | FolderRole
 OutgoingLike = OutgoingMessage | EmailMessage
 SentLike = bytes | EmailMessage | OutgoingMessage
 _Self = TypeVar("_Self", bound="BaseMailbox")
@@ -114,6 +118,50 @@ class Mailbox(Protocol):
         """Store a copy of an already sent message in Sent; returns its id when known."""
         ...
 
+    def sync_token(self, folder: FolderRef = FolderRole.INBOX) -> str:
+        """A token for the folder's state now (opaque, JSON-safe): pass it to :meth:`changes`."""
+        ...
+
+    def changes(self, folder: FolderRef = FolderRole.INBOX, token: str = "", *,
+                limit: int = 500) -> ChangeSet:
+        """What was added, updated and removed since ``token`` (raises ``SyncTokenExpired``)."""
+        ...
+
+    def watch(self, folder: FolderRef = FolderRole.INBOX, *,
+              timeout: float | None = None) -> Watch:
+        """Hints soon after anything changes in ``folder``; ends after ``timeout`` or ``stop()``."""
+        ...
+
+    def set_read(self, ids: Iterable[str] | str, read: bool = True) -> None:
+        """Mark messages read or unread (bulk); unknown ids raise ``MessageNotFound`` after
+        the others are done."""
+        ...
+
+    def set_flagged(self, ids: Iterable[str] | str, flagged: bool = True) -> None:
+        """Flag (star) messages or clear the flag (bulk)."""
+        ...
+
+    def move(self, ids: Iterable[str] | str, folder: FolderRef) -> dict[str, str | None]:
+        """Move messages into ``folder``; returns old id → new id (``None`` if unknown)."""
+        ...
+
+    def delete(self, ids: Iterable[str] | str, *, permanent: bool = False) -> None:
+        """Move messages to Trash, or remove them for good with ``permanent=True``."""
+        ...
+
+    def search(self, folder: FolderRef = FolderRole.INBOX, query: SearchQuery | None = None, *,
+               limit: int = 50, cursor: str | None = None) -> Page[MessageSummary]:
+        """Messages matching every field of ``query``, newest first, paged like listings."""
+        ...
+
+    def find_replies(self, sent: MessageRef) -> list[MessageSummary]:
+        """Replies to a sent message, matched by Message-ID (never by subject), newest first."""
+        ...
+
+    def thread(self, message: MessageRef) -> list[MessageSummary]:
+        """The conversation ``message`` belongs to, across folders, oldest first."""
+        ...
+
     def close(self) -> None:
         """Release connections. Safe to call twice."""
         ...
@@ -128,7 +176,7 @@ class Mailbox(Protocol):
     ) -> None: ...
 
 
-class BaseMailbox(abc.ABC):
+class BaseMailbox(SyncMixin, ActionMixin, abc.ABC):
     """Optional base class for adapters: implement the primitives, inherit the rest.
 
     Args:

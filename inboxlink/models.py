@@ -22,6 +22,7 @@ __all__ = [
     "AttachmentInfo",
     "Capability",
     "Folder",
+    "FolderRef",
     "FolderRole",
     "Message",
     "MessageSummary",
@@ -154,6 +155,10 @@ class Capability(str, enum.Enum):
     APPEND_TO_SENT = "append-to-sent"
     STREAM_TO_FILE = "stream-to-file"
     PROVIDER_SAVES_SENT = "provider-saves-sent"
+    SYNC = "sync"  #: ``sync_token`` / ``changes``
+    ACTIONS = "actions"  #: ``set_read``, ``set_flagged``, ``move``, ``delete``
+    SEARCH = "search"  #: ``search``, ``find_replies``, ``thread``
+    WATCH = "watch"  #: ``watch`` pushes (IDLE, streaming) rather than polls ``changes``
 
     def __str__(self) -> str:
         return self.value
@@ -477,3 +482,7 @@ def save_stream(chunks: Iterable[bytes], target: str | os.PathLike[str] | IO[byt
         target.write(chunk)
         total += len(chunk)
     return total
+
+
+#: how a folder is named in calls: a :class:`FolderRole`, a :class:`Folder`, or its id/path
+FolderRef = str | Folder | FolderRole

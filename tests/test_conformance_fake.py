@@ -30,6 +30,10 @@ class FakeFixtures(conformance.MailboxFixtures):
     def outbox(self, server: FakeMailServer) -> Callable[[], list[bytes]]:
         return lambda: [m.raw for m in server.sent]
 
+    @pytest.fixture
+    def reconnect(self, server: FakeMailServer) -> Callable[[], FakeMailbox]:
+        return lambda: FakeMailbox("alice@example.com", server=server)
+
 
 class TestFakeFolders(conformance.FolderTests, FakeFixtures):
     pass
@@ -53,6 +57,34 @@ class TestFakeErrors(conformance.ErrorTests, FakeFixtures):
 
 class TestFakeAttachments(conformance.AttachmentTests, FakeFixtures):
     pass
+
+
+class TestFakeSync(conformance.SyncTests, FakeFixtures):
+    pass
+
+
+class TestFakeWatch(conformance.WatchTests, FakeFixtures):
+    watch_latency = 1.0
+
+
+class TestFakeActions(conformance.ActionTests, FakeFixtures):
+    pass
+
+
+class TestFakeSearch(conformance.SearchTests, FakeFixtures):
+    pass
+
+
+class TestFakeReplies(conformance.ReplyTests, FakeFixtures):
+    pass
+
+
+def test_every_conformance_class_is_run() -> None:
+    run = {cls.__mro__[1] for cls in (
+        TestFakeFolders, TestFakeList, TestFakeFetch, TestFakeSend, TestFakeErrors,
+        TestFakeAttachments, TestFakeSync, TestFakeWatch, TestFakeActions, TestFakeSearch,
+        TestFakeReplies)}
+    assert run == set(conformance.ALL_TESTS)
 
 
 class ProviderSavesFixtures(FakeFixtures):

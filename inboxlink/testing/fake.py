@@ -1,27 +1,23 @@
-"""An in-memory mail server and a faithful :class:`~inboxlink.Mailbox` client for it.
+"""A faithful :class:`~inboxlink.Mailbox` client for the in-memory :class:`FakeMailServer`.
 
-:class:`FakeMailServer` holds accounts, folders with roles, messages with UIDs and flags,
-and what left by "SMTP". Several :class:`FakeMailbox` clients can share one server; mail
-sent from one account to another on the same server is delivered to its INBOX. The server
-can be taken offline and can be told to fail the next operations with any typed error.
+Everything a real adapter does, the fake does the same way: folders with roles, paging
+cursors, the sent copy, the change feed (``sync_token``/``changes``/``watch``), actions and
+search, with the same typed errors. ``fail_next(operation, error)`` injects any failure.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import itertools
 import json
 import os
-import threading
 from collections.abc import Iterable, Iterator
 from email.message import EmailMessage
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
-import attrs
-
 from inboxlink import errors, mime
+from inboxlink.changes import ChangeHint, ChangeSet
 from inboxlink.mailbox import BaseMailbox
+from inboxlink.mailbox_sync import Watch
 from inboxlink.models import (
     Capability,
     Folder,
@@ -34,232 +30,22 @@ from inboxlink.models import (
     SentCopy,
     save_stream,
 )
+from inboxlink.query import SearchQuery, matches
 from inboxlink.retry import RetryPolicy
+from inboxlink.testing.fake_server import (
+    FakeMailServer,
+    SentMail,
+    _FolderState,
+    _Stored,
+    parse_message_id,
+    summary,
+)
 
 __all__ = ["FakeMailServer", "FakeMailbox", "SentMail"]
 
-#: operations ``fail_next`` understands
-OPERATIONS = frozenset(
-    {"connect", "folders", "list_messages", "fetch", "send", "append_to_sent"}
-)
 
-_DEFAULT_FOLDERS: tuple[tuple[str, str | None], ...] = (
-    ("INBOX", None),
-    ("Sent", "\\Sent"),
-    ("Drafts", "\\Drafts"),
-    ("Trash", "\\Trash"),
-    ("Junk", "\\Junk"),
-    ("Archive", "\\Archive"),
-)
-
-
-@attrs.frozen
-class SentMail:
-    """One message that left the server: the exact bytes and the SMTP envelope."""
-
-    raw: bytes = attrs.field(repr=lambda r: f"<{len(r)} bytes>")
-    sender: str
-    recipients: tuple[str, ...]
-
-    @property
-    def email(self) -> EmailMessage:
-        """The parsed message."""
-        return mime.parse(self.raw)
-
-
-@attrs.define
-class _Stored:
-    uid: int
-    raw: bytes
-    flags: set[str]
-    received_at: dt.datetime
-
-
-@attrs.define
-class _FolderState:
-    path: str
-    special_use: str | None
-    uidvalidity: int
-    next_uid: int = 1
-    messages: dict[int, _Stored] = attrs.field(factory=dict)
-
-
-@attrs.define
-class _Account:
-    address: str
-    folders: dict[str, _FolderState] = attrs.field(factory=dict)
-
-
-_uidvalidity = itertools.count(int(dt.datetime.now(dt.timezone.utc).timestamp()))
-
-
-class FakeMailServer:
-    """In-memory server state shared by :class:`FakeMailbox` clients.
-
-    Args:
-        folders: ``(path, special-use attribute or None)`` pairs created for each new account.
-        saves_sent_copy: behave like Gmail/Microsoft 365, which file sent mail themselves.
-        max_message_size: messages larger than this are refused with ``MessageTooLarge``.
-    """
-
-    def __init__(
-        self,
-        *,
-        folders: Iterable[tuple[str, str | None]] = _DEFAULT_FOLDERS,
-        saves_sent_copy: bool = False,
-        max_message_size: int = 35 * 1024 * 1024,
-    ) -> None:
-        self._folder_template = tuple(folders)
-        self.saves_sent_copy = saves_sent_copy
-        self.max_message_size = max_message_size
-        self.offline = False
-        self._accounts: dict[str, _Account] = {}
-        self._failures: list[tuple[str, errors.InboxLinkError, str | None]] = []
-        self._sent: list[SentMail] = []
-        self._lock = threading.RLock()
-
-    # ------------------------------------------------------------------ accounts
-    def account(self, address: str) -> _Account:
-        """The account for ``address``, created with the default folders on first use."""
-        key = address.lower()
-        with self._lock:
-            if key not in self._accounts:
-                account = _Account(address=address)
-                for path, special_use in self._folder_template:
-                    account.folders[path] = _FolderState(path, special_use, next(_uidvalidity))
-                self._accounts[key] = account
-            return self._accounts[key]
-
-    def add_folder(self, address: str, path: str, special_use: str | None = None) -> None:
-        """Create a folder (optionally with a special-use attribute) in an account."""
-        with self._lock:
-            self.account(address).folders.setdefault(
-                path, _FolderState(path, special_use, next(_uidvalidity))
-            )
-
-    def reset_uidvalidity(self, address: str, path: str) -> None:
-        """Simulate the server rebuilding a folder: old cursors and ids no longer apply."""
-        with self._lock:
-            self.account(address).folders[path].uidvalidity = next(_uidvalidity)
-
-    # ------------------------------------------------------------------ helpers for tests
-    def deliver(
-        self,
-        message: bytes | EmailMessage,
-        folder: str = "INBOX",
-        *,
-        to: str | None = None,
-        flags: Iterable[str] = (),
-    ) -> str:
-        """Put an incoming message into ``folder`` of account ``to`` (default: its recipients).
-
-        Returns the message's id (of the last account it was delivered to).
-        """
-        raw = message if isinstance(message, bytes) else message.as_bytes()
-        if to is not None:
-            targets = [to]
-        else:
-            parsed = mime.parse(raw)
-            targets = [
-                a.email for a in mime.addresses(", ".join(
-                    str(v) for v in (*parsed.get_all("To", []), *parsed.get_all("Cc", []))
-                )) if a.email.lower() in self._accounts
-            ] or list(self._accounts)[:1]
-        if not targets:
-            raise ValueError("no account to deliver to: connect a mailbox or pass to=")
-        last = ""
-        for address in targets:
-            last = self._store(address, folder, raw, set(flags))
-        return last
-
-    def fail_next(self, operation: str, error: errors.InboxLinkError, times: int = 1) -> None:
-        """Make the next ``times`` calls of ``operation`` raise ``error`` (on any account)."""
-        self._add_failure(operation, error, times, None)
-
-    def _add_failure(self, operation: str, error: errors.InboxLinkError, times: int,
-                     address: str | None) -> None:
-        if operation not in OPERATIONS:
-            raise ValueError(f"unknown operation {operation!r}; use one of {sorted(OPERATIONS)}")
-        if not isinstance(error, errors.InboxLinkError):
-            raise TypeError("fail_next needs an inboxlink.errors.InboxLinkError instance")
-        with self._lock:
-            self._failures.extend([(operation, error, address)] * times)
-
-    @property
-    def sent(self) -> list[SentMail]:
-        """Every message that left the server, oldest first."""
-        with self._lock:
-            return list(self._sent)
-
-    def messages(self, address: str, folder: str = "INBOX") -> list[bytes]:
-        """Raw messages stored in a folder, oldest first."""
-        with self._lock:
-            state = self._folder(address, folder)
-            return [m.raw for m in state.messages.values()]
-
-    # ------------------------------------------------------------------ internals
-    def _check(self, operation: str, address: str) -> None:
-        with self._lock:
-            if self.offline:
-                raise errors.ServerUnreachable(
-                    "The fake mail server is offline.", provider="fake", code="offline"
-                )
-            for i, (op, error, who) in enumerate(self._failures):
-                if op == operation and (who is None or who == address.lower()):
-                    del self._failures[i]
-                    raise error
-
-    def _folder(self, address: str, path: str) -> _FolderState:
-        account = self.account(address)
-        state = account.folders.get(path)
-        if state is None:
-            raise errors.FolderNotFound(f"No folder named {path!r}.", provider="fake")
-        return state
-
-    def _store(self, address: str, path: str, raw: bytes, flags: set[str]) -> str:
-        with self._lock:
-            state = self._folder(address, path)
-            uid = state.next_uid
-            state.next_uid += 1
-            state.messages[uid] = _Stored(uid, raw, flags, dt.datetime.now(dt.timezone.utc))
-            return _message_id(path, state.uidvalidity, uid)
-
-
-def _message_id(path: str, uidvalidity: int, uid: int) -> str:
-    return f"{path}:{uidvalidity}:{uid}"
-
-
-def _parse_message_id(message_id: str) -> tuple[str, int, int]:
-    try:
-        path, validity, uid = message_id.rsplit(":", 2)
-        return path, int(validity), int(uid)
-    except ValueError:
-        raise errors.MessageNotFound(f"{message_id!r} is not a message id of this mailbox.",
-                                     provider="fake") from None
-
-
-def _summary(path: str, uidvalidity: int, stored: _Stored) -> MessageSummary:
-    parsed = mime.parse(stored.raw)
-
-    def header(name: str) -> str | None:
-        return mime.header_str(parsed, name)
-
-    from_ = mime.addresses(header("From"))
-    return MessageSummary(
-        id=_message_id(path, uidvalidity, stored.uid),
-        folder_id=path,
-        subject=header("Subject"),
-        from_=from_[0] if from_ else None,
-        to=mime.addresses(header("To")),
-        cc=mime.addresses(header("Cc")),
-        date=mime.parse_date(header("Date")),
-        received_at=stored.received_at,
-        message_id=(header("Message-ID") or "").strip() or None,
-        in_reply_to=(header("In-Reply-To") or "").strip() or None,
-        references=mime.split_msgids(header("References")),
-        flags=frozenset(stored.flags),
-        size=len(stored.raw),
-    )
+def _token(state: _FolderState, modseq: int) -> str:
+    return json.dumps({"f": state.path, "v": state.uidvalidity, "m": modseq})
 
 
 class FakeMailbox(BaseMailbox):
@@ -272,9 +58,10 @@ class FakeMailbox(BaseMailbox):
     """
 
     provider = "fake"
-    capabilities = frozenset(
-        {Capability.SEND, Capability.APPEND_TO_SENT, Capability.STREAM_TO_FILE}
-    )
+    capabilities = frozenset({
+        Capability.SEND, Capability.APPEND_TO_SENT, Capability.STREAM_TO_FILE,
+        Capability.SYNC, Capability.ACTIONS, Capability.SEARCH, Capability.WATCH,
+    })
 
     def __init__(
         self,
@@ -326,6 +113,9 @@ class FakeMailbox(BaseMailbox):
                                         remedy="Connect again.", retryable=False)
         self.server._check(operation, self.address)
 
+    def _state(self, folder: Folder) -> _FolderState:
+        return self.server._folder(self.address, folder.id)
+
     def _list_folders(self) -> list[Folder]:
         self._guard("folders")
         with self.server._lock:
@@ -352,46 +142,54 @@ class FakeMailbox(BaseMailbox):
     def _list_page(self, folder: Folder, limit: int, cursor: str | None) -> Page[MessageSummary]:
         self._guard("list_messages")
         with self.server._lock:
-            state = self.server._folder(self.address, folder.id)
-            before: int | None = None
-            if cursor:
-                try:
-                    data = json.loads(cursor)
-                    path, validity, before = data["f"], int(data["v"]), int(data["b"])
-                except (ValueError, KeyError, TypeError):
-                    raise errors.CursorExpired("The cursor is not valid for this mailbox.",
-                                               provider="fake", code="bad-cursor") from None
-                if path != state.path:
-                    raise errors.CursorExpired("The cursor belongs to another folder.",
-                                               provider="fake", code="wrong-folder")
-                if validity != state.uidvalidity:
-                    raise errors.CursorExpired(provider="fake", code="UIDVALIDITY")
+            state = self._state(folder)
+            before = self._cursor_position(state, cursor) if cursor else None
             uids = sorted((u for u in state.messages if before is None or u < before),
                           reverse=True)
             chosen = uids[:limit]
-            items = [_summary(state.path, state.uidvalidity, state.messages[u]) for u in chosen]
+            items = [summary(state.path, state.uidvalidity, state.messages[u]) for u in chosen]
             next_cursor = None
             if len(uids) > limit:
                 next_cursor = json.dumps({"f": state.path, "v": state.uidvalidity,
                                           "b": chosen[-1]})
         return Page(items, next_cursor)
 
+    @staticmethod
+    def _cursor_position(state: _FolderState, cursor: str) -> int:
+        try:
+            data = json.loads(cursor)
+            path, validity, before = data["f"], int(data["v"]), int(data["b"])
+        except (ValueError, KeyError, TypeError):
+            raise errors.CursorExpired("The cursor is not valid for this mailbox.",
+                                       provider="fake", code="bad-cursor") from None
+        if path != state.path:
+            raise errors.CursorExpired("The cursor belongs to another folder.",
+                                       provider="fake", code="wrong-folder")
+        if validity != state.uidvalidity:
+            raise errors.CursorExpired(provider="fake", code="UIDVALIDITY")
+        return before
+
+    def _lookup(self, message_id: str) -> tuple[_FolderState, _Stored] | None:
+        parsed = parse_message_id(message_id)
+        if parsed is None:
+            return None
+        path, validity, uid = parsed
+        state = self.server.account(self.address).folders.get(path)
+        if state is None or state.uidvalidity != validity or uid not in state.messages:
+            return None
+        return state, state.messages[uid]
+
     def _fetch_many(self, message_ids: list[str]) -> list[Message]:
         self._guard("fetch")
         result = []
         with self.server._lock:
             for message_id in message_ids:
-                path, validity, uid = _parse_message_id(message_id)
-                try:
-                    state = self.server._folder(self.address, path)
-                except errors.FolderNotFound:
-                    state = None
-                current = state is not None and state.uidvalidity == validity
-                stored = state.messages.get(uid) if state is not None and current else None
-                if stored is None:
+                found = self._lookup(message_id)
+                if found is None:
                     raise errors.MessageNotFound(f"Message {message_id!r} was not found.",
                                                  provider="fake", code=message_id)
-                result.append(Message(id=message_id, folder_id=path, raw=stored.raw,
+                state, stored = found
+                result.append(Message(id=message_id, folder_id=state.path, raw=stored.raw,
                                       flags=frozenset(stored.flags)))
         return result
 
@@ -431,7 +229,134 @@ class FakeMailbox(BaseMailbox):
         self._guard("append_to_sent")
         return self.server._store(self.address, folder.id, raw, {"\\Seen"})
 
+    # ------------------------------------------------------------------ change feed
+    def _sync_token(self, folder: Folder) -> str:
+        self._guard("sync_token")
+        with self.server._lock:
+            state = self._state(folder)
+            return _token(state, state.modseq)
+
+    def _changes(self, folder: Folder, token: str, limit: int) -> ChangeSet:
+        self._guard("changes")
+        with self.server._lock:
+            state = self._state(folder)
+            since = self._token_modseq(state, token)
+            events: list[tuple[int, str, Any]] = [
+                (m.modseq, "added" if m.created > since else "updated", m)
+                for m in state.messages.values() if m.modseq > since]
+            events += [(seq, "removed", uid) for seq, uid in state.expunged if seq > since]
+            events.sort(key=lambda e: e[0])
+            chosen, more = events[:limit], len(events) > limit
+            last = chosen[-1][0] if more else state.modseq
+            view = {"added": [], "updated": [], "removed": []}  # type: dict[str, list[Any]]
+            for _, kind, item in chosen:
+                if kind == "removed":
+                    view[kind].append(f"{state.path}:{state.uidvalidity}:{item}")
+                else:
+                    view[kind].append(summary(state.path, state.uidvalidity, item))
+            return ChangeSet(added=view["added"], updated=view["updated"],
+                             removed=view["removed"], token=_token(state, last), more=more)
+
+    @staticmethod
+    def _token_modseq(state: _FolderState, token: str) -> int:
+        try:
+            data = json.loads(token)
+            path, validity, modseq = data["f"], int(data["v"]), int(data["m"])
+        except (ValueError, KeyError, TypeError):
+            raise errors.SyncTokenExpired("The sync token is not one of this mailbox's.",
+                                          provider="fake", code="bad-token") from None
+        if path != state.path or validity != state.uidvalidity or modseq > state.modseq:
+            raise errors.SyncTokenExpired(provider="fake", code="UIDVALIDITY")
+        return modseq
+
+    def _wait_for_change(self, watch: Watch) -> ChangeHint | None:
+        self._guard("watch")
+        with self.server._changed:
+            state = self._state(watch.folder)
+            seen = (state.modseq, state.uidvalidity)
+            while (state.modseq, state.uidvalidity) == seen:
+                if watch.expired() or self.closed:
+                    return None
+                left = watch.remaining()
+                self.server._changed.wait(0.25 if left is None else min(0.25, left))
+        return ChangeHint(folder_id=watch.folder.id, reason="changed")
+
+    # ------------------------------------------------------------------ actions
+    def _set_flag(self, ids: list[str], flag: str, value: bool) -> list[str]:
+        self._guard("set_flags")
+        missing = []
+        with self.server._lock:
+            for message_id in ids:
+                found = self._lookup(message_id)
+                if found is None:
+                    missing.append(message_id)
+                    continue
+                state, stored = found
+                if (flag in stored.flags) != value:
+                    (stored.flags.add if value else stored.flags.discard)(flag)
+                    self.server._touch(state, stored)
+        return missing
+
+    def _move(self, ids: list[str], target: Folder) -> dict[str, str | None]:
+        self._guard("move")
+        moved: dict[str, str | None] = {}
+        with self.server._lock:
+            for message_id in ids:
+                found = self._lookup(message_id)
+                if found is None:
+                    continue
+                state, stored = found
+                if state.path == target.id:
+                    moved[message_id] = message_id
+                    continue
+                self.server._expunge(state, stored.uid)
+                moved[message_id] = self.server._store(self.address, target.id, stored.raw,
+                                                       stored.flags)
+        return moved
+
+    def _delete(self, ids: list[str], permanent: bool) -> list[str]:
+        if not permanent:
+            return super()._delete(ids, permanent)
+        self._guard("delete")
+        missing = []
+        with self.server._lock:
+            for message_id in ids:
+                found = self._lookup(message_id)
+                if found is None:
+                    missing.append(message_id)
+                else:
+                    self.server._expunge(found[0], found[1].uid)
+        return missing
+
+    def _search(self, folder: Folder, query: SearchQuery, limit: int,
+                cursor: str | None) -> Page[MessageSummary]:
+        self._guard("search")
+        with self.server._lock:
+            state = self._state(folder)
+            before = self._cursor_position(state, cursor) if cursor else None
+            hits = []
+            for uid in sorted(state.messages, reverse=True):
+                if before is not None and uid >= before:
+                    continue
+                stored = state.messages[uid]
+                parsed = mime.parse(stored.raw)
+                body = " ".join(filter(None, (mime.body_text(parsed, "plain"),
+                                              mime.body_text(parsed, "html"))))
+                item = summary(state.path, state.uidvalidity, stored)
+                if matches(query, item, body=body,
+                           has_attachments=any(True for _ in mime.attachments(parsed))):
+                    hits.append(item)
+                    if len(hits) > limit:
+                        break
+        next_cursor = None
+        if len(hits) > limit:
+            last = parse_message_id(hits[limit - 1].id)
+            assert last is not None
+            next_cursor = json.dumps({"f": state.path, "v": state.uidvalidity, "b": last[2]})
+        return Page(hits[:limit], next_cursor)
+
     def close(self) -> None:
         """Mark the client closed; the server's state stays."""
         self.closed = True
-
+        with self.server._changed:
+            self.server._changed.notify_all()

@@ -1,4 +1,4 @@
-"""The adapter conformance suite: the behaviour every :class:`~inboxlink.Mailbox` must show.
+"""Round-1 conformance: folders, listing, fetching, sending, errors, attachments.
 
 Mix the feature classes with a fixtures class of your own that overrides three fixtures::
 
@@ -37,7 +37,7 @@ from inboxlink.mailbox import Mailbox
 from inboxlink.models import AttachmentInfo, Capability, FolderRole, OutgoingMessage, RoleSource
 
 __all__ = [
-    "ALL_TESTS",
+    "ROUND1_TESTS",
     "AttachmentTests",
     "ErrorTests",
     "FetchTests",
@@ -47,6 +47,7 @@ __all__ = [
     "SendTests",
     "make_attachment_message",
     "make_message",
+    "require",
 ]
 
 Deliver = Callable[[bytes], None]
@@ -106,7 +107,7 @@ def make_attachment_message(n: int = 1) -> bytes:
     return msg.as_bytes()
 
 
-def _require(mailbox: Mailbox, capability: Capability) -> None:
+def require(mailbox: Mailbox, capability: Capability) -> None:
     if capability not in mailbox.capabilities:
         pytest.skip(f"{type(mailbox).__name__} does not declare the {capability.value!r} capability")
 
@@ -128,6 +129,14 @@ class MailboxFixtures:
     def outbox(self) -> Outbox:
         """A callable returning the raw messages the provider sent out, oldest first."""
         raise NotImplementedError("override the 'outbox' fixture in your fixtures class")
+
+    @pytest.fixture
+    def reconnect(self, mailbox: Mailbox) -> Callable[[], Mailbox]:
+        """A callable opening a *new* mailbox object on the same account (override this).
+
+        The suite closes what it opens. Used to prove tokens and ids outlive one instance.
+        """
+        raise NotImplementedError("override the 'reconnect' fixture in your fixtures class")
 
 
 class FolderTests:
@@ -268,7 +277,7 @@ class SendTests:
     """Sending, the Sent copy, Bcc and threading."""
 
     def test_send_keeps_exactly_one_sent_copy(self, mailbox: Mailbox, outbox: Outbox) -> None:
-        _require(mailbox, Capability.SEND)
+        require(mailbox, Capability.SEND)
         result = mailbox.send(OutgoingMessage(to=["carol@example.org"], subject="Hello",
                                               text="Hi Carol"))
         assert result.message_id.startswith("<")
@@ -281,14 +290,14 @@ class SendTests:
         assert result.message_id.encode() in sent[0]
 
     def test_message_id_is_on_the_senders_domain(self, mailbox: Mailbox) -> None:
-        _require(mailbox, Capability.SEND)
+        require(mailbox, Capability.SEND)
         result = mailbox.send(OutgoingMessage(to=["carol@example.org"], subject="Domain",
                                               text="x"))
         domain = mailbox.address.rpartition("@")[2]
         assert result.message_id.endswith(f"@{domain}>")
 
     def test_bcc_is_delivered_but_never_shown(self, mailbox: Mailbox, outbox: Outbox) -> None:
-        _require(mailbox, Capability.SEND)
+        require(mailbox, Capability.SEND)
         result = mailbox.send(OutgoingMessage(
             to=["carol@example.org"], bcc=["secret-dave@example.org"], subject="Bcc", text="x"
         ))
@@ -309,7 +318,7 @@ class SendTests:
     def test_reply_carries_threading_headers(
         self, mailbox: Mailbox, deliver: Deliver, outbox: Outbox
     ) -> None:
-        _require(mailbox, Capability.SEND)
+        require(mailbox, Capability.SEND)
         deliver(make_message(1))
         (summary,) = mailbox.list_messages(FolderRole.INBOX).items
         original = mailbox.fetch(summary.id)
@@ -326,14 +335,14 @@ class SendTests:
     def test_header_injection_is_refused_before_sending(
         self, mailbox: Mailbox, outbox: Outbox
     ) -> None:
-        _require(mailbox, Capability.SEND)
+        require(mailbox, Capability.SEND)
         with pytest.raises(errors.InvalidMessage):
             mailbox.send(OutgoingMessage(to=["carol@example.org"],
                                          subject="Hi\r\nBcc: victim@example.org", text="x"))
         assert outbox() == []
 
     def test_send_accepts_a_stdlib_email_message(self, mailbox: Mailbox, outbox: Outbox) -> None:
-        _require(mailbox, Capability.SEND)
+        require(mailbox, Capability.SEND)
         msg = EmailMessage()
         msg["To"] = "carol@example.org"
         msg["Subject"] = "From the stdlib"
@@ -344,7 +353,7 @@ class SendTests:
         assert result.message_id.encode() in raw
 
     def test_append_to_sent_stores_a_read_copy(self, mailbox: Mailbox) -> None:
-        _require(mailbox, Capability.APPEND_TO_SENT)
+        require(mailbox, Capability.APPEND_TO_SENT)
         raw = make_message(42, sender=mailbox.address, to="carol@example.org")
         mailbox.append_to_sent(raw)
         sent = mailbox.folder(FolderRole.SENT)
@@ -373,7 +382,7 @@ class ErrorTests:
             mailbox.list_messages(FolderRole.INBOX, limit=1, cursor="not a cursor")
 
     def test_send_without_recipients_is_refused(self, mailbox: Mailbox, outbox: Outbox) -> None:
-        _require(mailbox, Capability.SEND)
+        require(mailbox, Capability.SEND)
         with pytest.raises(errors.InvalidMessage):
             mailbox.send(OutgoingMessage(subject="nobody", text="x"))
         assert outbox() == []
@@ -461,4 +470,4 @@ class AttachmentTests:
         assert mailbox.list_attachments(summary.id) == []
 
 
-ALL_TESTS = (FolderTests, ListTests, FetchTests, SendTests, ErrorTests, AttachmentTests)
+ROUND1_TESTS = (FolderTests, ListTests, FetchTests, SendTests, ErrorTests, AttachmentTests)
