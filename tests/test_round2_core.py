@@ -80,13 +80,15 @@ def test_search_query_normalises_dates_and_ids() -> None:
     query = SearchQuery(since=dt.date(2026, 3, 1), message_id=" <x@y> ")
     assert query.since == dt.datetime(2026, 3, 1, tzinfo=UTC)
     assert query.bracketed_message_id == "<x@y>"
-    assert SearchQuery().is_empty() and not query.is_empty()
+    assert SearchQuery().is_empty()
+    assert not query.is_empty()
 
 
 def test_changeset_truthiness_and_length() -> None:
     assert not ChangeSet(token="t")
     batch = ChangeSet(added=[summary()], removed=["2", "3"], token="t")
-    assert batch and len(batch) == 3
+    assert batch
+    assert len(batch) == 3
 
 
 # --------------------------------------------------------------------------- the fake's feed
