@@ -53,9 +53,9 @@ def test_slots_never_exceed_the_limit_across_threads(budget: Budget) -> None:
 def test_a_full_budget_raises_rate_limited_after_the_timeout(budget: Budget) -> None:
     with budget.slot("bob@example.com", "graph", 1):
         started = time.monotonic()
-        with pytest.raises(errors.RateLimited) as info:
-            with budget.slot("BOB@example.com", "graph", 1, timeout=0.3):
-                pass
+        with pytest.raises(errors.RateLimited) as info, \
+                budget.slot("BOB@example.com", "graph", 1, timeout=0.3):
+            pass
         assert time.monotonic() - started >= 0.3
         assert info.value.retryable
     with budget.slot("bob@example.com", "graph", 1, timeout=1):
@@ -128,9 +128,9 @@ def test_a_live_holder_keeps_its_lease_past_the_lease_time(redis_server: RedisSe
                          poll=0.01)
     with budget.slot("erin@example.com", "imap", 1):
         time.sleep(1.5)  # renewed in the background meanwhile
-        with pytest.raises(errors.RateLimited):
-            with budget.slot("erin@example.com", "imap", 1, timeout=0.2):
-                pass
+        with pytest.raises(errors.RateLimited), \
+                budget.slot("erin@example.com", "imap", 1, timeout=0.2):
+            pass
 
 
 def test_redis_down_is_a_typed_transient_error_and_recovers() -> None:
@@ -141,9 +141,9 @@ def test_redis_down_is_a_typed_transient_error_and_recovers() -> None:
         with budget.slot("frank@example.com", "imap", 1):
             pass
         server.stop()
-        with pytest.raises(errors.TransientError):
-            with budget.slot("frank@example.com", "imap", 1, timeout=0.2):
-                pass
+        with pytest.raises(errors.TransientError), \
+                budget.slot("frank@example.com", "imap", 1, timeout=0.2):
+            pass
         server.start()
         with budget.slot("frank@example.com", "imap", 1, timeout=2):
             pass
