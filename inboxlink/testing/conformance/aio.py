@@ -1,0 +1,126 @@
+"""Run the conformance suite through an :class:`~inboxlink.aio.AsyncMailbox`.
+
+:func:`blocking` turns an async mailbox into a synchronous one whose every call runs the
+coroutine on a private event loop thread, so the very same mixins check the async face::
+
+    class AcmeAsyncFixtures(AcmeFixtures):
+        @pytest.fixture
+        def mailbox(self, sync_mailbox):
+            with conformance.aio.blocking(aio.wrap(sync_mailbox)) as mailbox:
+                yield mailbox
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from types import TracebackType
+from typing import Any, TypeVar
+
+from inboxlink.aio.protocol import AsyncMailbox, AsyncWatch
+from inboxlink.changes import ChangeHint
+
+__all__ = ["BlockingMailbox", "blocking"]
+
+R = TypeVar("R")
+
+
+class _Loop:
+    """One event loop in a daemon thread, shared by every blocking proxy."""
+
+    _lock = threading.Lock()
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def get(cls) -> asyncio.AbstractEventLoop:
+        with cls._lock:
+            if cls._loop is None or cls._loop.is_closed():
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, daemon=True,
+                                 name="inboxlink-conformance-loop").start()
+                cls._loop = loop
+            return cls._loop
+
+
+def _run(coro: Coroutine[Any, Any, R]) -> R:
+    return asyncio.run_coroutine_threadsafe(coro, _Loop.get()).result()
+
+
+class _BlockingWatch:
+    def __init__(self, watch: AsyncWatch) -> None:
+        self._watch = watch
+        self.stopped = False
+
+    def __iter__(self) -> _BlockingWatch:
+        return self
+
+    def __next__(self) -> ChangeHint:
+        async def step() -> ChangeHint | None:
+            try:
+                return await self._watch.__anext__()
+            except StopAsyncIteration:
+                return None
+
+        hint = _run(step())
+        if hint is None:
+            self.stopped = True
+            raise StopIteration
+        return hint
+
+    def stop(self) -> None:
+        self.stopped = True
+        self._watch.stop()
+
+
+class BlockingMailbox:
+    """A synchronous proxy over an async mailbox (for the conformance suite)."""
+
+    def __init__(self, mailbox: AsyncMailbox) -> None:
+        self.aio = mailbox
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self.aio, name)
+        if not callable(target):
+            return target
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = target(*args, **kwargs)
+            if asyncio.iscoroutine(result):
+                return _run(result)
+            return result
+
+        return call
+
+    def iter_messages(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        iterator: AsyncIterator[Any] = self.aio.iter_messages(*args, **kwargs)
+
+        async def step() -> tuple[bool, Any]:
+            try:
+                return True, await iterator.__anext__()
+            except StopAsyncIteration:
+                return False, None
+
+        while True:
+            more, item = _run(step())
+            if not more:
+                return
+            yield item
+
+    def watch(self, *args: Any, **kwargs: Any) -> _BlockingWatch:
+        return _BlockingWatch(self.aio.watch(*args, **kwargs))
+
+    def close(self) -> None:
+        _run(self.aio.aclose())
+
+    def __enter__(self) -> BlockingMailbox:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def blocking(mailbox: AsyncMailbox) -> BlockingMailbox:
+    """A synchronous proxy running each call of ``mailbox`` on a private event loop."""
+    return BlockingMailbox(mailbox)
