@@ -119,7 +119,7 @@ class Runner:
             return report
         with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(plan))),
                                 thread_name_prefix="inboxlink-sync") as pool:
-            for part in pool.map(lambda item: self._sync_mailbox(*item), plan):
+            for part in pool.map(lambda item: self.sync_mailbox(*item), plan):
                 report.merge(part)
         return report
 
@@ -176,9 +176,17 @@ class Runner:
         if mailbox is not None:
             _close_quietly(mailbox)
 
-    def _sync_mailbox(self, key: str, folders: tuple[str, ...]) -> RoundReport:
+    def sync_mailbox(self, key: str,
+                     folders: Iterable[FolderRole | str] | None = None) -> RoundReport:
+        """One round for one mailbox (its added folders, or ``folders``); never raises for
+        a mailbox's or handler's failure: they are in the report (and ``on_error``)."""
+        if folders is None:
+            with self._lock:
+                names = self._folders.get(key, (folder_key(FolderRole.INBOX),))
+        else:
+            names = tuple(folder_key(f) for f in folders)
         report = RoundReport()
-        for folder in folders:
+        for folder in names:
             try:
                 self._sync_folder(key, folder, report)
             except Exception as exc:  # one mailbox's failure never stops the others
