@@ -98,32 +98,41 @@ class InProcessBudget:
             time.sleep(wait)
 
 
-# KEYS[1] = slot set; ARGV = now, lease expiry, holder id, limit. Expired leases go first.
-_ACQUIRE = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[4]) then
-  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], math.ceil((tonumber(ARGV[2]) - tonumber(ARGV[1])) * 1000) + 1000)
+# Every script reads the Redis server's clock, so machines with skewed clocks agree on
+# leases and refills, and a permit costs one round trip.
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+"""
+
+# KEYS[1] = slot set; ARGV = lease, holder id, limit. Expired leases go first.
+_ACQUIRE = _NOW + """
+local lease = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], now + lease, ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(lease * 1000) + 1000)
   return 1
 end
 return 0
 """
 
-# KEYS[1] = slot set; ARGV = new expiry, holder id, lease. Renews only a lease still held,
-# and keeps the set itself alive as long as its newest lease.
-_RENEW = """
+# KEYS[1] = slot set; ARGV = lease, holder id. Renews only a lease still held, and keeps
+# the set itself alive as long as its newest lease.
+_RENEW = _NOW + """
+local lease = tonumber(ARGV[1])
 if redis.call('ZSCORE', KEYS[1], ARGV[2]) then
-  redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[2])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3]) * 1000) + 1000)
+  redis.call('ZADD', KEYS[1], 'XX', now + lease, ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(lease * 1000) + 1000)
   return 1
 end
 return 0
 """
 
-# KEYS[1] = bucket hash; ARGV = now, units, rate, burst. Returns seconds to wait (0: taken).
-_TAKE = """
-local now, units = tonumber(ARGV[1]), tonumber(ARGV[2])
-local rate, burst = tonumber(ARGV[3]), tonumber(ARGV[4])
+# KEYS[1] = bucket hash; ARGV = units, rate, burst. Returns seconds to wait (0: taken).
+_TAKE = _NOW + """
+local units = tonumber(ARGV[1])
+local rate, burst = tonumber(ARGV[2]), tonumber(ARGV[3])
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'stamp')
 local tokens = tonumber(state[1]) or burst
 local stamp = tonumber(state[2]) or now
@@ -162,11 +171,6 @@ class RedisBudget:
         self._renew = client.register_script(_RENEW)
         self._take = client.register_script(_TAKE)
 
-    def _now(self) -> float:
-        # The Redis server's clock, so machines with skewed clocks agree on leases.
-        seconds, micros = self._redis.time()
-        return float(seconds) + float(micros) / 1e6
-
     def _call(self, operation: Any, *args: Any, **kwargs: Any) -> Any:
         import redis
 
@@ -187,8 +191,7 @@ class RedisBudget:
         holder = uuid.uuid4().hex
         deadline = time.monotonic() + timeout
         while True:
-            now = self._call(self._now)
-            if self._call(self._acquire, keys=[key], args=[now, now + self.lease, holder, limit]):
+            if self._call(self._acquire, keys=[key], args=[self.lease, holder, limit]):
                 break
             if time.monotonic() >= deadline:
                 raise _exhausted(mailbox, f"{kind} slot", timeout)
@@ -208,8 +211,7 @@ class RedisBudget:
     def _keep(self, key: str, holder: str, stop: threading.Event) -> None:
         while not stop.wait(self.lease / 3):
             with contextlib.suppress(errors.TransientError):
-                self._call(self._renew, keys=[key],
-                           args=[self._now() + self.lease, holder, self.lease])
+                self._call(self._renew, keys=[key], args=[self.lease, holder])
 
     def take(self, mailbox: str, bucket: str, units: float, *, rate: float, burst: float,
              timeout: float = 60.0) -> None:
@@ -217,8 +219,7 @@ class RedisBudget:
         key = f"{self.prefix}:bucket:{bucket}:{mailbox.lower()}"
         deadline = time.monotonic() + timeout
         while True:
-            wait = float(self._call(self._take, keys=[key],
-                                    args=[self._call(self._now), units, rate, burst]))
+            wait = float(self._call(self._take, keys=[key], args=[units, rate, burst]))
             if wait <= 0:
                 return
             if time.monotonic() + wait > deadline:
