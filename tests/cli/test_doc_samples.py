@@ -43,7 +43,7 @@ def run_page(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict
     runnable = [text for lang, text in blocks(page, sketches=False) if lang == "python"]
     assert len(runnable) >= 2, page
     for number, text in enumerate(runnable, start=1):
-        exec(compile(text, f"{page}[{number}]", "exec"), namespace)  # noqa: S102
+        exec(compile(text, f"{page}[{number}]", "exec"), namespace)
     return namespace
 
 
