@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from inboxlink import errors
 from inboxlink.cli._output import print_error
 from inboxlink.cli.data_output import (
@@ -35,12 +37,9 @@ __all__ = ["ACTION_COMMANDS", "add_action_parsers"]
 AddConnection = Callable[[argparse.ArgumentParser], None]
 _PAGE = 200
 
-#: SearchQuery field ← the option that sets it (text and date options; flags are below)
-_QUERY_OPTIONS: Mapping[str, str] = {
-    "from_": "from_", "to": "to", "subject": "subject", "text": "text",
-    "since": "since", "before": "before", "message_id": "message_id",
-    "has_attachments": "has_attachments",
-}
+#: the SearchQuery fields ``search`` has an option for (each option's dest is the field name)
+_QUERY_FIELDS = ("from_", "to", "subject", "text", "since", "before", "unread", "flagged",
+                 "has_attachments", "message_id")
 #: the word shown for each (flag, value) that mark sets
 _MARK_WORDS: Mapping[tuple[str, bool], str] = {
     ("read", True): "read", ("read", False): "unread",
@@ -122,13 +121,10 @@ def add_action_parsers(sub: Any, add_connection: AddConnection) -> None:
 
 
 def _query(args: Any) -> SearchQuery:
-    return SearchQuery(unread=args.unread, flagged=args.flagged,
-                       **{field: getattr(args, dest) for field, dest in _QUERY_OPTIONS.items()})
+    return SearchQuery(**{field: getattr(args, field) for field in _QUERY_FIELDS})
 
 
 def _query_json(query: SearchQuery) -> dict[str, Any]:
-    import attrs
-
     return {("from" if k == "from_" else k): (v.isoformat() if isinstance(v, dt.datetime) else v)
             for k, v in attrs.asdict(query).items() if v is not None}
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -184,3 +188,51 @@ def test_watch_ends_quietly_at_the_timeout(cli: Cli) -> None:
     result = cli("watch", URL, "--timeout", "0.3", "--json")
     assert result.code == 0
     assert result.out == ""
+
+
+def test_watch_changes_rebaselines_an_expired_token(cli: Cli, data_server: CountingServer) -> None:
+    stop = threading.Event()
+
+    def rebuild_then_deliver() -> None:
+        # Once the watch waits (its first "watch" operation), rebuild the folder, then mail.
+        while "watch" not in data_server.operations and not stop.wait(0.05):
+            pass
+        data_server.reset_uidvalidity(ME, "INBOX")
+        i = 200
+        while not stop.wait(0.3):
+            data_server.deliver(mail(i, subject=f"After {i}"), to=ME)
+            i += 1
+
+    worker = threading.Thread(target=rebuild_then_deliver, daemon=True)
+    worker.start()
+    try:
+        result = cli("watch", URL, "--changes", "--count", "2", "--timeout", "30")
+    finally:
+        stop.set()
+        worker.join()
+    assert result.code == 0
+    assert "Continuing from now" in result.err
+    assert any(line.startswith("+  ") and "After 2" in line for line in result.lines)
+
+
+def test_a_real_process_keeps_stdout_for_data() -> None:
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "COLUMNS": "200"}
+
+    def inboxlink(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "inboxlink.cli", *argv], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    token = inboxlink("sync-token", URL)
+    assert token.returncode == 0
+    assert token.stderr == ""
+    assert len(token.stdout.splitlines()) == 1
+    expired = inboxlink("changes", URL, "--since", "not-a-token")
+    assert expired.returncode == 3
+    assert expired.stdout == ""
+    assert "SyncTokenExpired" in expired.stderr
+    missing = inboxlink("rm", URL, "INBOX:1:1", "--json")
+    assert missing.returncode == 4
+    assert json.loads(missing.stdout) == {"deleted": [], "permanent": False,
+                                          "missing": ["INBOX:1:1"]}
+    assert "MessageNotFound" in missing.stderr
