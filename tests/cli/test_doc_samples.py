@@ -4,6 +4,7 @@ and ``cli.md`` shows only commands the parser accepts and every exit code there 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shlex
 from pathlib import Path
@@ -12,7 +13,8 @@ from typing import Any
 import pytest
 
 from inboxlink.cli import build_parser
-from inboxlink.cli.data_output import EXIT_CODES
+from inboxlink.cli.data_output import EXIT_CODES, summary_json
+from inboxlink.models import MessageSummary
 from inboxlink.testing import FakeMailServer
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -138,3 +140,10 @@ def test_cli_page_lists_every_exit_code() -> None:
     text = (DOCS / "cli.md").read_text("utf-8")
     for code, meaning in EXIT_CODES.items():
         assert f"| {code} | {meaning} |" in text, code
+
+
+def test_cli_page_message_schema_is_what_json_prints() -> None:
+    [example] = [text for lang, text in blocks("cli.md") if lang == "json"]
+    shown = json.loads(example)
+    summary = MessageSummary(id="INBOX:1:1", folder_id="INBOX")
+    assert set(shown) == set(summary_json(summary))
