@@ -56,6 +56,7 @@ def add_sync_parsers(sub: Any, add_connection: AddConnection) -> None:
         "--since' later to learn what changed meanwhile.")
     add_connection(token)
     token.add_argument("folder", nargs="?", default="inbox", help="folder path, id or role")
+    token.add_argument("--json", action="store_true", help="print one JSON document")
 
     changes = sub.add_parser(
         "changes", help="what changed in a folder since a sync token",
@@ -86,7 +87,12 @@ def add_sync_parsers(sub: Any, add_connection: AddConnection) -> None:
 
 
 def _sync_token(mailbox: Mailbox, args: Any, console: Console) -> int:
-    print_data(console, mailbox.sync_token(mailbox.folder(args.folder)))
+    folder = mailbox.folder(args.folder)
+    token = mailbox.sync_token(folder)
+    if args.json:
+        print_json(console, {"folder": folder.path, "folder_id": folder.id, "token": token})
+    else:
+        print_data(console, token)
     return 0
 
 
@@ -157,8 +163,9 @@ def _watch(mailbox: Mailbox, args: Any, console: Console) -> int:
         if args.json:
             print_json(console, hint_json(folder, hint))
         else:
-            print_data(console, f"{hint.at.strftime('%Y-%m-%d %H:%M:%S')}  {folder.path}  "
-                                f"changed ({hint.reason})")
+            # Local time for a person at a terminal; --json carries the exact UTC instant.
+            at = hint.at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+            print_data(console, f"{at}  {folder.path}  changed ({hint.reason})")
         if args.changes:
             token = _catch_up(mailbox, folder, token, console, args.json)
         if args.count is not None and seen >= args.count:

@@ -236,3 +236,11 @@ def test_a_real_process_keeps_stdout_for_data() -> None:
     assert json.loads(missing.stdout) == {"deleted": [], "permanent": False,
                                           "missing": ["INBOX:1:1"]}
     assert "MessageNotFound" in missing.stderr
+
+
+def test_sync_token_json(cli: Cli) -> None:
+    result = cli("sync-token", URL, "archive", "--json")
+    document = json.loads(result.out)
+    assert set(document) == {"folder", "folder_id", "token"}
+    assert document["folder"] == "Archive"
+    assert not cli.mailbox().changes("Archive", document["token"])
