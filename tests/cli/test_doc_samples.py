@@ -19,32 +19,25 @@ from inboxlink.testing import FakeMailServer
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 # A fenced block at the start of a line: ```lang [attributes] … ```
-_FENCE = re.compile(r"^```([\w-]*)([^\n]*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
-#: the attribute of an overview block that uses names set up later on its page: such a
-#: block is compiled (so it is valid Python) but not run
-SKETCH = 'title="In short"'
+_FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 #: languages a page may show without running; anything Python-like must be `python`
 _NOT_RUN = {"console", "json", "text"}
 PAGES = ("sync.md", "actions.md", "watch.md", "recipes.md")
 
 
-def blocks(page: str, *, sketches: bool = True) -> list[tuple[str, str]]:
+def blocks(page: str) -> list[tuple[str, str]]:
     """``(language, code)`` of each fenced block of a page."""
     text = (DOCS / page).read_text("utf-8")
-    return [(m.group(1), m.group(3)) for m in _FENCE.finditer(text)
-            if sketches or SKETCH not in m.group(2)]
+    return [(m.group(1), m.group(2)) for m in _FENCE.finditer(text)]
 
 
 def run_page(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Run the page's python blocks in order in one namespace; sketches are compiled."""
+    """Run every python block of the page, top to bottom, in one namespace."""
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, Any] = {"__name__": f"docs_{page[:-3]}"}
-    for number, (lang, text) in enumerate(blocks(page), start=1):
-        if lang == "python":
-            compile(text, f"{page}[{number}]", "exec")
-    runnable = [text for lang, text in blocks(page, sketches=False) if lang == "python"]
-    assert len(runnable) >= 2, page
-    for number, text in enumerate(runnable, start=1):
+    code = [text for lang, text in blocks(page) if lang == "python"]
+    assert len(code) >= 3, page
+    for number, text in enumerate(code, start=1):
         exec(compile(text, f"{page}[{number}]", "exec"), namespace)
     return namespace
 
@@ -73,7 +66,7 @@ def test_actions_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_watch_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ns = run_page("watch.md", tmp_path, monkeypatch)
-    assert ns["arrived"] == ["Ping 0", "Ping 1", "Ping 2"]
+    assert ns["arrived"] == ["Ping 1", "Ping 2", "Ping 3"]
     assert not ns["mailbox"].changes("INBOX", ns["token"])
 
 
