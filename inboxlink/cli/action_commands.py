@@ -130,17 +130,24 @@ def _query_json(query: SearchQuery) -> dict[str, Any]:
 
 
 def _search(mailbox: Mailbox, args: Any, console: Console) -> int:
+    from rich.progress import Progress
+
     folder = mailbox.folder(args.folder)
     query = _query(args)
     found: list[MessageSummary] = []
     cursor: str | None = None
-    while len(found) < args.limit:
-        page = mailbox.search(folder, query, limit=min(_PAGE, args.limit - len(found)),
-                              cursor=cursor)
-        found.extend(page.items)
-        cursor = page.next_cursor
-        if not cursor:
-            break
+    # Progress on stderr, and only when several pages are needed (it would flicker otherwise).
+    with Progress(console=stderr_console(), transient=True,
+                  disable=args.limit <= _PAGE) as progress:
+        task = progress.add_task(f"searching {folder.path}", total=args.limit)
+        while len(found) < args.limit:
+            page = mailbox.search(folder, query, limit=min(_PAGE, args.limit - len(found)),
+                                  cursor=cursor)
+            found.extend(page.items)
+            progress.update(task, completed=len(found))
+            cursor = page.next_cursor
+            if not cursor:
+                break
     if args.json:
         print_json(console, {"folder": folder.path, "folder_id": folder.id,
                              "query": _query_json(query),
