@@ -19,6 +19,7 @@ from inboxlink import errors
 from inboxlink.cli._output import print_error
 from inboxlink.cli.data_output import (
     EXIT_PARTIAL,
+    escape,
     print_data,
     print_json,
     stderr_console,
@@ -158,13 +159,16 @@ def _search(mailbox: Mailbox, args: Any, console: Console) -> int:
             print_data(console, summary.id)
     else:
         from rich.table import Table
+        from rich.text import Text
 
         table = Table("id", "date", "from", "subject", "read",
-                      title=f"{folder.path}: {len(found)} found")
+                      title=f"{escape(folder.path)}: {len(found)} found")
         for s in found:
             when = s.received_at or s.date
-            table.add_row(s.id, when.strftime("%Y-%m-%d %H:%M") if when else "",
-                          str(s.from_ or ""), s.subject or "", "yes" if s.seen else "no")
+            # Cells are Text, not markup: a subject like "[URGENT] …" is shown as sent.
+            table.add_row(Text(s.id), when.strftime("%Y-%m-%d %H:%M") if when else "",
+                          Text(str(s.from_ or "")), Text(s.subject or ""),
+                          "yes" if s.seen else "no")
         console.print(table)
     if cursor:
         stderr_console().print(f"[dim]more messages match: raise --limit (now {args.limit})[/]")
@@ -196,7 +200,7 @@ def _finish(console: Console, args: Any, report: dict[str, Any], missing: list[s
         print_error(err, errors.MessageNotFound(missing=missing))
         return EXIT_PARTIAL
     if not args.json:
-        err.print(f"[green]✓[/] {done}")
+        err.print(f"[green]✓[/] {escape(done)}")
     return 0
 
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 __all__ = ["EXIT_CODES", "EXIT_PARTIAL", "EXIT_TOKEN_EXPIRED", "address_json", "changes_json",
-           "hint_json", "print_data", "print_json", "stderr_console", "summary_json",
+           "escape", "hint_json", "print_data", "print_json", "stderr_console", "summary_json",
            "summary_line"]
 
 #: a bulk action was done on every id that exists, but some ids do not exist
@@ -46,6 +46,13 @@ def stderr_console() -> Console:
     from rich.console import Console
 
     return Console(stderr=True, highlight=False)
+
+
+def escape(text: str) -> str:
+    """``text`` shown literally in rich markup (a folder named ``[work]`` is not a style)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def print_data(console: Console, text: str) -> None:

@@ -15,6 +15,7 @@ from inboxlink.cli._output import print_error
 from inboxlink.cli.data_output import (
     EXIT_TOKEN_EXPIRED,
     changes_json,
+    escape,
     hint_json,
     print_data,
     print_json,
@@ -142,8 +143,6 @@ def _catch_up(mailbox: Mailbox, folder: Folder, token: str, console: Console,
             batch = mailbox.changes(folder, token)
         except errors.SyncTokenExpired as exc:
             # Nothing to replay from: say so and carry on from now.
-            from rich.markup import escape
-
             stderr_console().print(f"[yellow]![/] {escape(exc.message)} Continuing from now; "
                                    "run 'inboxlink ls' to see what changed meanwhile.")
             return mailbox.sync_token(folder)
@@ -157,7 +156,7 @@ def _watch(mailbox: Mailbox, args: Any, console: Console) -> int:
     folder = mailbox.folder(args.folder)
     # Taken before watching starts, so a change during the first wait is not lost.
     token = mailbox.sync_token(folder) if args.changes else ""
-    stderr_console().print(f"[dim]watching {folder.path}; Ctrl-C to stop[/]")
+    stderr_console().print(f"[dim]watching {escape(folder.path)}; Ctrl-C to stop[/]")
     watch = mailbox.watch(folder, timeout=args.timeout)
     for seen, hint in enumerate(watch, start=1):
         if args.json:

@@ -190,3 +190,15 @@ def test_action_errors_go_to_stderr(cli: Cli, ids: list[str]) -> None:
     assert result.out == ""
     assert "FolderNotFound" in result.err
     assert len(cli.mailbox().list_messages("INBOX", limit=10).items) == 5
+
+
+def test_brackets_in_subjects_and_folders_are_shown_as_sent(cli: Cli,
+                                                          data_server: CountingServer) -> None:
+    data_server.add_folder(ME, "[Work]")
+    data_server.deliver(mail(1, subject="[URGENT] [bold]call me[/bold]"), to=ME)
+    table = cli("search", URL, "--subject", "urgent")
+    assert "[URGENT] [bold]call me[/bold]" in table.out
+    [found] = cli("search", URL, "--ids").lines
+    moved = cli("mv", URL, found, "[Work]")
+    assert moved.code == 0
+    assert "moved 1 message(s) to [Work]" in moved.err
