@@ -1,4 +1,5 @@
-"""The ``inboxlink`` command: ``demo``, ``doctor``, ``folders``, ``ls``, ``show``, ``send``.
+"""The ``inboxlink`` command: ``demo``, ``doctor``, ``folders``, ``ls``, ``show``, ``send``,
+``sync-token``, ``changes``, ``watch``, ``search``, ``mark``, ``mv``, ``rm``.
 
 :func:`main` takes optional collaborators so tests (and embedding applications) can point
 the commands at a prepared mailbox or DNS resolver without touching the network::
@@ -77,8 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="plain-text body ('-' for stdin); empty body when omitted")
     send.add_argument("--no-sent-copy", action="store_true", help="do not keep a copy in Sent")
 
+    from inboxlink.cli.action_commands import add_action_parsers
+    from inboxlink.cli.sync_commands import add_sync_parsers
     from inboxlink.doctor.cli import add_doctor_parser
 
+    add_sync_parsers(sub, _add_connection_options)
+    add_action_parsers(sub, _add_connection_options)
     add_doctor_parser(sub)
     return parser
 
@@ -127,8 +132,17 @@ def main(
 
         return commands.run(args, out, connect)
     except errors.InboxLinkError as exc:
-        print_error(out, exc)
+        print_error(_error_console(args, out), exc)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        out.print("interrupted")
+        _error_console(args, out).print("interrupted")
         return 130
+
+
+def _error_console(args: argparse.Namespace, out: Console) -> Console:
+    """Where a command's errors go: stderr for the data commands (their stdout is data a
+    script reads), the given console for the older commands until they move too."""
+    from inboxlink.cli.commands import DATA_COMMANDS
+    from inboxlink.cli.data_output import stderr_console
+
+    return stderr_console() if args.command in DATA_COMMANDS else out

@@ -7,7 +7,9 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from inboxlink import errors
+from inboxlink.cli.action_commands import ACTION_COMMANDS
 from inboxlink.cli.credentials import connect_options, display_url
+from inboxlink.cli.sync_commands import SYNC_COMMANDS
 from inboxlink.models import Message, MessageSummary, OutgoingMessage
 
 if TYPE_CHECKING:
@@ -15,7 +17,7 @@ if TYPE_CHECKING:
 
     from inboxlink.mailbox import Mailbox
 
-__all__ = ["run"]
+__all__ = ["DATA_COMMANDS", "run"]
 
 #: listings longer than this show a progress bar while pages arrive
 PROGRESS_THRESHOLD = 200
@@ -117,8 +119,13 @@ def _send(mailbox: Mailbox, args: Any, console: Console) -> int:
     return 0
 
 
+#: commands whose stdout is data only (errors and progress go to stderr)
+DATA_COMMANDS: Mapping[str, Callable[[Any, Any, Any], int]] = {
+    **SYNC_COMMANDS, **ACTION_COMMANDS,
+}
+
 _COMMANDS: Mapping[str, Callable[[Any, Any, Any], int]] = {
-    "folders": _folders, "ls": _ls, "show": _show, "send": _send,
+    "folders": _folders, "ls": _ls, "show": _show, "send": _send, **DATA_COMMANDS,
 }
 
 

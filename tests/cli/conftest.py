@@ -9,6 +9,7 @@ import trustme
 # doctor's end-to-end tests; session-scoped, started only when a test asks for them.
 from imap.conftest import certs, dovecot, dovecot_nossl, dovecot_plain, smtp_server  # noqa: F401
 
+from .fake_cli import cli, data_server  # noqa: F401  (the data commands' fixtures)
 from .helpers import Captured
 
 
