@@ -17,6 +17,7 @@ import attrs
 
 from inboxlink import errors
 from inboxlink.cli._output import print_error
+from inboxlink.cli.arguments import AddConnection, positive_int
 from inboxlink.cli.data_output import (
     EXIT_PARTIAL,
     escape,
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ACTION_COMMANDS", "add_action_parsers"]
 
-AddConnection = Callable[[argparse.ArgumentParser], None]
 _PAGE = 200
 
 #: the SearchQuery fields ``search`` has an option for (each option's dest is the field name)
@@ -60,12 +60,6 @@ def _date(text: str) -> dt.datetime:
             f"{text!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM]") from None
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def _add_pair(parser: argparse.ArgumentParser, dest: str, yes: str, no: str,
@@ -94,7 +88,7 @@ def add_action_parsers(sub: Any, add_connection: AddConnection) -> None:
     _add_pair(search, "has_attachments", "--has-attachments", "--no-attachments",
               "only with attachments", "only without attachments")
     search.add_argument("--message-id", metavar="ID", help="the message with this Message-ID")
-    search.add_argument("--limit", type=_positive_int, default=50,
+    search.add_argument("--limit", type=positive_int, default=50,
                         help="at most this many messages (default 50)")
     shape = search.add_mutually_exclusive_group()
     shape.add_argument("--json", action="store_true", help="print one JSON document")

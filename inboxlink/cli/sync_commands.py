@@ -6,12 +6,12 @@ it with ``tail -n 1`` and pass it back with ``--since``; ``--json`` prints it in
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from inboxlink import errors
 from inboxlink.cli._output import print_error
+from inboxlink.cli.arguments import AddConnection, positive_float, positive_int
 from inboxlink.cli.data_output import (
     EXIT_TOKEN_EXPIRED,
     changes_json,
@@ -32,21 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = ["SYNC_COMMANDS", "add_sync_parsers"]
 
-AddConnection = Callable[[argparse.ArgumentParser], None]
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
 
 
 def add_sync_parsers(sub: Any, add_connection: AddConnection) -> None:
@@ -68,7 +55,7 @@ def add_sync_parsers(sub: Any, add_connection: AddConnection) -> None:
     changes.add_argument("folder", nargs="?", default="inbox", help="folder path, id or role")
     changes.add_argument("--since", required=True, metavar="TOKEN",
                          help="a token from sync-token or from the previous changes")
-    changes.add_argument("--limit", type=_positive_int, default=500,
+    changes.add_argument("--limit", type=positive_int, default=500,
                          help="at most this many changes (default 500)")
     changes.add_argument("--json", action="store_true", help="print one JSON document")
 
@@ -78,9 +65,9 @@ def add_sync_parsers(sub: Any, add_connection: AddConnection) -> None:
         "print one line per hint until --timeout, --count or Ctrl-C.")
     add_connection(watch)
     watch.add_argument("folder", nargs="?", default="inbox", help="folder path, id or role")
-    watch.add_argument("--timeout", type=_positive_float, metavar="S",
+    watch.add_argument("--timeout", type=positive_float, metavar="S",
                        help="stop after this many seconds (default: never)")
-    watch.add_argument("--count", type=_positive_int, metavar="N",
+    watch.add_argument("--count", type=positive_int, metavar="N",
                        help="stop after N hints")
     watch.add_argument("--changes", action="store_true",
                        help="after each hint, print what changed (the ChangeSet)")

@@ -1,25 +1,7 @@
 """Round-1 conformance: folders, listing, fetching, sending, errors, attachments.
 
-Mix the feature classes with a fixtures class of your own that overrides three fixtures::
-
-    from inboxlink.testing import conformance
-
-    class AcmeFixtures(conformance.MailboxFixtures):
-        @pytest.fixture
-        def mailbox(self):            # a connected mailbox on an EMPTY account
-            ...
-        @pytest.fixture
-        def deliver(self, mailbox):   # callable(raw: bytes) -> None, puts mail in its INBOX
-            ...
-        @pytest.fixture
-        def outbox(self):             # callable() -> list[bytes], what the server sent out
-            ...
-
-    class TestAcmeFolders(conformance.FolderTests, AcmeFixtures): pass
-    class TestAcmeSend(conformance.SendTests, AcmeFixtures): pass
-
-Features an adapter lacks are declared in ``capabilities``; their tests are skipped with the
-reason shown, never passed silently.
+The fixtures class and the feature classes every adapter runs; how to use them is in the
+package docstring (``inboxlink.testing.conformance``).
 """
 
 from __future__ import annotations
