@@ -34,7 +34,19 @@ from inboxlink.query import SearchQuery
 from inboxlink.registry import connect, register_adapter
 from inboxlink.retry import RetryPolicy
 
-__version__ = "0.1.0.dev0"
+
+def _version() -> str:
+    # The installed distribution's metadata is the one source of the version (pyproject).
+    # A source tree used without installing has none: say so instead of guessing a number.
+    from importlib import metadata
+
+    try:
+        return metadata.version("inboxlink")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+__version__ = _version()
 
 __all__ = [
     "Address",
