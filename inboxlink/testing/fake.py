@@ -159,8 +159,7 @@ class FakeMailbox(BaseMailbox):
     # ------------------------------------------------------------------ primitives
     def _guard(self, operation: str) -> None:
         if self.closed:
-            raise errors.ConnectionLost("The mailbox is closed.", provider="fake",
-                                        remedy="Connect again.", retryable=False)
+            raise errors.MailboxClosed(provider="fake")
         self.server._check(operation, self.address)
 
     def _state(self, folder: Folder) -> _FolderState:
