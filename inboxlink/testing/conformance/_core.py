@@ -47,9 +47,9 @@ __all__ = [
     "ListTests",
     "MailboxFixtures",
     "SendTests",
+    "known_gap",
     "make_attachment_message",
     "make_message",
-    "known_gap",
     "require",
 ]
 
