@@ -34,6 +34,10 @@ from inboxlink.query import SearchQuery
 from inboxlink.registry import connect, register_adapter
 from inboxlink.retry import RetryPolicy
 
+#: the installed distribution's version (``importlib.metadata``), looked up on first use:
+#: reading package metadata costs tens of milliseconds, and ``import inboxlink`` stays light
+__version__: str
+
 
 def _version() -> str:
     # The installed distribution's metadata is the one source of the version (pyproject).
@@ -46,7 +50,13 @@ def _version() -> str:
         return "0+unknown"
 
 
-__version__ = _version()
+def __getattr__(name: str) -> str:
+    if name == "__version__":
+        value = _version()
+        globals()["__version__"] = value  # computed once
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Address",
