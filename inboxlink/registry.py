@@ -183,7 +183,14 @@ def connect(url: str, /, **options: Any) -> Mailbox:
 
     Keyword options go to the adapter's ``from_url`` (``password=``, ``smtp=``,
     ``access_token=``, ``ssl_context=`` …); see each adapter's documentation. ``url`` is
-    positional-only, so an adapter can take a ``url=`` option (the EWS endpoint).
+    positional-only, so an adapter can take a ``url=`` option (the EWS endpoint). An unknown
+    option raises ``ConfigurationError`` naming it; a built-in adapter whose extra is not
+    installed raises ``AdapterNotAvailable`` with the ``pip install`` line.
+
+    The result is typed :class:`Mailbox` (the scheme is only known at run time); when the
+    adapter is known in advance, its class's ``from_url`` is the typed entry point
+    (``ImapMailbox.from_url(…)`` is an ``ImapMailbox``; for the fake,
+    :func:`inboxlink.testing.connect_fake`).
     """
     scheme = urlsplit(url).scheme
     if not scheme:
