@@ -34,7 +34,29 @@ from inboxlink.query import SearchQuery
 from inboxlink.registry import connect, register_adapter
 from inboxlink.retry import RetryPolicy
 
-__version__ = "0.1.0.dev0"
+#: the installed distribution's version (``importlib.metadata``), looked up on first use:
+#: reading package metadata costs tens of milliseconds, and ``import inboxlink`` stays light
+__version__: str
+
+
+def _version() -> str:
+    # The installed distribution's metadata is the one source of the version (pyproject).
+    # A source tree used without installing has none: say so instead of guessing a number.
+    from importlib import metadata
+
+    try:
+        return metadata.version("inboxlink")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def __getattr__(name: str) -> str:
+    if name == "__version__":
+        value = _version()
+        globals()["__version__"] = value  # computed once
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Address",

@@ -14,6 +14,7 @@ The tree::
     │   ├── StartTlsUnavailable           STARTTLS not offered: credentials never sent
     │   ├── UnsupportedServer             e.g. Courier-IMAP
     │   └── ConnectionLost                dropped mid-command (retryable)
+    │       └── MailboxClosed             used after close() (not retryable)
     ├── AuthError                         the provider refused who we are
     │   ├── InvalidCredentials            wrong password / token, DOMAIN\\user form
     │   ├── AppPasswordRequired           2-step verification is on
@@ -86,6 +87,7 @@ __all__ = [
     "InvalidCredentials",
     "InvalidExchangeUrl",
     "InvalidMessage",
+    "MailboxClosed",
     "MailboxNotFound",
     "MessageNotFound",
     "MessageRejected",
@@ -257,6 +259,15 @@ class ConnectionLost(ConnectError):
     default_message = "The connection to the mail server was lost."
     default_remedy = "Try again; if it keeps happening, check the network between you and the server."
     default_retryable = True
+
+
+class MailboxClosed(ConnectionLost):
+    """The mailbox was used after ``close()``: the documented behaviour of every adapter
+    (a closed mailbox is never reopened behind the application's back)."""
+
+    default_message = "The mailbox is closed."
+    default_remedy = "Connect again with inboxlink.connect(); close() ends a mailbox for good."
+    default_retryable = False
 
 
 # --------------------------------------------------------------------------- auth

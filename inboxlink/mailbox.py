@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from email.message import EmailMessage
 from types import TracebackType
-from typing import IO, Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import IO, TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from inboxlink import errors, mime
 from inboxlink import folders as folder_roles
@@ -38,6 +38,11 @@ from inboxlink.models import (
 from inboxlink.query import SearchQuery
 from inboxlink.retry import RetryPolicy
 
+if TYPE_CHECKING:
+    # typing.Self is 3.11+; typing_extensions ships with every type checker, and
+    # annotations are never evaluated at run time (``from __future__ import annotations``).
+    from typing_extensions import Self
+
 __all__ = ["BaseMailbox", "FolderRef", "Mailbox", "MessageRef", "OutgoingLike", "SentLike"]
 
 log = logging.getLogger("inboxlink")
@@ -54,15 +59,23 @@ class Mailbox(Protocol):
     Every method raises only :class:`inboxlink.errors.InboxLinkError` subclasses.
     """
 
-    #: adapter name: ``"imap"``, ``"ews"``, ``"graph"``, ``"gmail"``, ``"fake"``, or a plugin's
-    provider: str
+    # ``provider`` is a read-only property here, not a plain ``provider: str``: a protocol
+    # attribute is an instance variable to mypy, and every adapter declares the name once
+    # per class (``provider: ClassVar[str] = "imap"``), which only a read-only member
+    # accepts. Reading ``mailbox.provider`` is the same either way.
+    @property
+    def provider(self) -> str:
+        """Adapter name: ``"imap"``, ``"ews"``, ``"graph"``, ``"gmail"``, ``"fake"``, or a
+        plugin's."""
+        ...
+
     #: the mailbox's e-mail address
     address: str
     #: optional features this adapter supports
     capabilities: frozenset[Capability]
 
     @classmethod
-    def from_url(cls, url: str, /, **options: Any) -> Mailbox:
+    def from_url(cls, url: str, /, **options: Any) -> Self:
         """Build a mailbox from a connection URL and keyword options (used by ``connect()``)."""
         ...
 
@@ -162,11 +175,21 @@ class Mailbox(Protocol):
         """The conversation ``message`` belongs to, across folders, oldest first."""
         ...
 
-    def close(self) -> None:
-        """Release connections. Safe to call twice."""
+    def verify(self, bcc: str, *, from_: str | None = None,
+               subject: str = "inboxlink connection test") -> SendResult:
+        """Check the mailbox works end to end, as connection set-up flows do: folders and
+        the inbox can be read, then a test message is sent to ``bcc`` (hidden) from
+        ``from_`` (the mailbox address by default), no Sent copy kept. Raises the typed
+        error of the first step that fails (``SendAsDenied`` when the account may not send
+        as ``from_``)."""
         ...
 
-    def __enter__(self) -> Mailbox: ...
+    def close(self) -> None:
+        """Release connections. Safe to call twice; a closed mailbox raises
+        ``ConnectionLost`` (``retryable=False``) when used: connect again."""
+        ...
+
+    def __enter__(self) -> Self: ...
 
     def __exit__(
         self,
@@ -361,6 +384,24 @@ class BaseMailbox(SyncMixin, ActionMixin, abc.ABC):
         """Store an already-sent message in the Sent folder (read, not a draft)."""
         raw = mime.to_bytes(message, default_from=self.address)
         return self._retry.call(self._append, raw, self.folder(FolderRole.SENT))
+
+    def verify(self, bcc: str, *, from_: str | None = None,
+               subject: str = "inboxlink connection test") -> SendResult:
+        """Check the mailbox end to end: read the folders (fresh, Sent resolved), list the
+        inbox, then send a test message to ``bcc`` only (a hidden recipient, as connection
+        set-up flows do) From ``from_`` (the mailbox address by default), keeping no Sent
+        copy. The first step that fails raises its typed error: ``SendAsDenied`` when the
+        account may not send as ``from_``.
+
+        ``bcc`` is required (the signature the EWS adapter has had since round 1, which
+        every override must stay compatible with).
+        """
+        self.folders(refresh=True)
+        self.folder(FolderRole.SENT)
+        self.list_messages(FolderRole.INBOX, limit=1)
+        message = OutgoingMessage(bcc=[bcc], from_=from_ or self.address, subject=subject,
+                                  text="This message checks that the mailbox can send mail.\n")
+        return self.send(message, save_copy=False)
 
     def _save_copy(self, prepared: mime.PreparedMessage) -> SendResult:
         """For adapters whose provider does not keep sent mail: append, report, never raise."""

@@ -9,6 +9,7 @@ on the first look-up that needs them). Built-ins win name clashes.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import threading
 from collections.abc import Mapping
 from importlib import metadata
@@ -20,7 +21,8 @@ import attrs
 from inboxlink import errors
 from inboxlink.mailbox import Mailbox
 
-__all__ = ["BUILTIN_ADAPTERS", "connect", "get_adapter", "known_schemes", "register_adapter"]
+__all__ = ["BUILTIN_ADAPTERS", "builtin_adapter_packages", "connect", "get_adapter",
+           "known_schemes", "register_adapter", "secret_kind"]
 
 ENTRY_POINT_GROUP = "inboxlink.adapters"
 
@@ -29,16 +31,42 @@ ENTRY_POINT_GROUP = "inboxlink.adapters"
 class _Builtin:
     target: str  #: "module:Class"
     extra: str | None  #: the pip extra that installs its dependencies
+    #: top-level modules the extra provides, looked up (not imported) before the adapter is:
+    #: an adapter that imports its client library late must still fail here, typed
+    requires: tuple[str, ...] = ()
+    #: the secret ``connect()`` signs in with: "password", "access_token" or None
+    secret: str | None = None
 
 
+#: the one list of built-in adapters: the registry, the CLI and the docs read it
 BUILTIN_ADAPTERS: Mapping[str, _Builtin] = {
-    "imap": _Builtin("inboxlink.adapters.imap:ImapMailbox", "imap"),
-    "imaps": _Builtin("inboxlink.adapters.imap:ImapMailbox", "imap"),
-    "ews": _Builtin("inboxlink.adapters.ews:EwsMailbox", "ews"),
-    "graph": _Builtin("inboxlink.adapters.graph:GraphMailbox", "graph"),
-    "gmail": _Builtin("inboxlink.adapters.gmail:GmailMailbox", "gmail"),
+    "imap": _Builtin("inboxlink.adapters.imap:ImapMailbox", "imap", ("imapclient",),
+                     "password"),
+    "imaps": _Builtin("inboxlink.adapters.imap:ImapMailbox", "imap", ("imapclient",),
+                      "password"),
+    "ews": _Builtin("inboxlink.adapters.ews:EwsMailbox", "ews", ("exchangelib",), "password"),
+    "graph": _Builtin("inboxlink.adapters.graph:GraphMailbox", "graph", ("msgraph",),
+                      "access_token"),
+    "gmail": _Builtin("inboxlink.adapters.gmail:GmailMailbox", "gmail",
+                      ("googleapiclient", "google_auth_httplib2"), "access_token"),
     "fake": _Builtin("inboxlink.testing.fake:FakeMailbox", None),
 }
+
+
+def builtin_adapter_packages() -> tuple[str, ...]:
+    """The built-in adapter packages under ``inboxlink.adapters`` (``"imap"``, ``"ews"`` …),
+    once each, in table order."""
+    names = (b.target.partition(":")[0] for b in BUILTIN_ADAPTERS.values())
+    return tuple(dict.fromkeys(n.rpartition(".")[2] for n in names
+                               if n.startswith("inboxlink.adapters.")))
+
+
+def secret_kind(scheme: str) -> str | None:
+    """What a built-in scheme signs in with (``"password"``/``"access_token"``), or ``None``
+    (the fake, plugins, unknown schemes)."""
+    builtin = BUILTIN_ADAPTERS.get(scheme.lower())
+    return builtin.secret if builtin else None
+
 
 _REFUSED: Mapping[str, type[errors.InboxLinkError]] = {
     "pop3": errors.UnsupportedProtocol,
@@ -89,14 +117,30 @@ def known_schemes() -> list[str]:
     return sorted({*BUILTIN_ADAPTERS, *_registered, *_load_entry_points()})
 
 
+def _missing_module(builtin: _Builtin) -> str | None:
+    for name in builtin.requires:
+        try:
+            if importlib.util.find_spec(name) is None:
+                return name
+        except ImportError:  # a parent package is missing (or refuses to load)
+            return name
+    return None
+
+
 def _import_builtin(scheme: str, builtin: _Builtin) -> type[Any]:
     module_name, _, attr = builtin.target.partition(":")
+    hint = f"pip install 'inboxlink[{builtin.extra}]'" if builtin.extra else "reinstall inboxlink"
+    missing = _missing_module(builtin)
+    if missing is not None:
+        raise errors.AdapterNotAvailable(
+            f"The {scheme}:// adapter needs packages that are not installed ({missing}).",
+            code=missing, remedy=f"Install them with: {hint}",
+        )
     try:
         # Adapter packages import their client library lazily (module __getattr__), so the
         # ImportError of a missing extra can come from either step.
         cls: type[Any] = getattr(importlib.import_module(module_name), attr)
     except ImportError as exc:
-        hint = f"pip install 'inboxlink[{builtin.extra}]'" if builtin.extra else "reinstall inboxlink"
         raise errors.AdapterNotAvailable(
             f"The {scheme}:// adapter needs packages that are not installed ({exc.name}).",
             code=exc.name, remedy=f"Install them with: {hint}",
@@ -139,7 +183,14 @@ def connect(url: str, /, **options: Any) -> Mailbox:
 
     Keyword options go to the adapter's ``from_url`` (``password=``, ``smtp=``,
     ``access_token=``, ``ssl_context=`` …); see each adapter's documentation. ``url`` is
-    positional-only, so an adapter can take a ``url=`` option (the EWS endpoint).
+    positional-only, so an adapter can take a ``url=`` option (the EWS endpoint). An unknown
+    option raises ``ConfigurationError`` naming it; a built-in adapter whose extra is not
+    installed raises ``AdapterNotAvailable`` with the ``pip install`` line.
+
+    The result is typed :class:`Mailbox` (the scheme is only known at run time); when the
+    adapter is known in advance, its class's ``from_url`` is the typed entry point
+    (``ImapMailbox.from_url(…)`` is an ``ImapMailbox``; for the fake,
+    :func:`inboxlink.testing.connect_fake`).
     """
     scheme = urlsplit(url).scheme
     if not scheme:

@@ -81,9 +81,9 @@ def run_demo(console: Console) -> int:
     assert isinstance(mailbox, FakeMailbox)
 
     _step(console, 1, "Mail arrives")
-    for message in _incoming_messages():
-        mailbox.deliver(message)
-        console.print(f"  delivered  [green]{message['Subject']}[/]  from {message['From']}")
+    for incoming in _incoming_messages():
+        mailbox.deliver(incoming)
+        console.print(f"  delivered  [green]{incoming['Subject']}[/]  from {incoming['From']}")
 
     _step(console, 2, "Folders, their roles, and how each role was found")
     table = Table("folder", "role", "found by", "messages")

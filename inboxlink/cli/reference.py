@@ -16,12 +16,14 @@ from collections.abc import Iterable, Sequence
 import attrs
 
 from inboxlink import errors
+from inboxlink.registry import builtin_adapter_packages
 from inboxlink.translate import ErrorTable, Rule, all_tables
 
 __all__ = ["BUILTIN_ADAPTERS", "load_tables", "render_markdown"]
 
 #: built-in adapters whose ``inboxlink.adapters.<name>.errors`` module holds an ErrorTable
-BUILTIN_ADAPTERS: tuple[str, ...] = ("imap", "ews", "graph", "gmail")
+#: (read from the registry's one table of built-ins)
+BUILTIN_ADAPTERS: tuple[str, ...] = builtin_adapter_packages()
 
 _COMMON_PARAMETERS = frozenset({"self", "message", "provider", "code", "remedy", "retryable",
                                 "kwargs"})

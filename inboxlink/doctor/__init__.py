@@ -12,7 +12,8 @@ scopes, mailbox and REST API, primary alias; API enablement, app access; EWS URL
 version, primary SMTP address) from :mod:`inboxlink.doctor.providers`.
 """
 
-from inboxlink.doctor.checks import DoctorOptions, diagnose
+from inboxlink.doctor.checks import diagnose
+from inboxlink.doctor.options import DoctorOptions
 from inboxlink.doctor.report import Check, Report, Status
 
 __all__ = ["Check", "DoctorOptions", "Report", "Status", "diagnose"]

@@ -14,11 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import attrs
-
 from inboxlink import errors
-from inboxlink.cli.credentials import PASSWORD_ENV, TOKEN_ENV, display_url, secret_kind
 from inboxlink.doctor.detect import Dns, Endpoint, Plan, plan_for, settle_guesses
+from inboxlink.doctor.options import DoctorOptions
 from inboxlink.doctor.probes import (
     UNSUPPORTED_SOFTWARE,
     ProbeResult,
@@ -29,29 +27,9 @@ from inboxlink.doctor.probes import (
 from inboxlink.doctor.providers import ProviderChecks, checks_for
 from inboxlink.doctor.report import Check, Report, Status
 from inboxlink.models import FolderRole, OutgoingMessage, RoleSource
+from inboxlink.secrets import PASSWORD_ENV, TOKEN_ENV, display_url, secret_kind
 
 __all__ = ["DoctorOptions", "diagnose"]
-
-
-@attrs.frozen
-class DoctorOptions:
-    """How to run the checks. ``connect_options`` may hold secrets: they are never reported."""
-
-    imap_url: str | None = None
-    smtp_url: str | None = None
-    ews_url: str | None = None
-    #: the Graph/Gmail API root instead of the public one (national cloud, local emulator)
-    api_url: str | None = None
-    ca_file: str | None = None
-    insecure: bool = False
-    timeout: float = 10.0
-    send_test: str | None = None
-    #: other options for connect() (username, sent_folder …); never secrets
-    connect_options: Mapping[str, Any] = attrs.field(factory=dict)
-    #: "password" / "access_token" → value, given up front; never reported
-    secrets: Mapping[str, str] = attrs.field(factory=dict, repr=False)
-    #: asks for a missing secret once the provider is known: (kind, url) → value or None
-    ask_secret: Callable[[str, str], str | None] | None = attrs.field(default=None, repr=False)
 
 
 OnCheck = Callable[[Check], None]

@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from inboxlink.cli.credentials import add_secret_options, display_url
-from inboxlink.doctor.checks import DoctorOptions, diagnose
+from inboxlink.cli.credentials import add_secret_options
+from inboxlink.doctor.checks import diagnose
+from inboxlink.doctor.options import DoctorOptions
 from inboxlink.doctor.report import Check, Report, Status
+from inboxlink.secrets import display_url
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -40,7 +42,7 @@ def add_doctor_parser(sub: Any) -> None:
 
 
 def _options(args: Any) -> DoctorOptions:
-    from inboxlink.cli.credentials import gather_secrets, prompt_secret
+    from inboxlink.secrets import gather_secrets, prompt_secret
 
     extra = {key: value for key, value in (("username", args.username),
                                            ("sent_folder", args.sent_folder),

@@ -234,9 +234,9 @@ def plan_for(target: str, dns: Dns, *, imap_url: str | None = None,
 def _plan_for_url(url: str, ews_url: str | None) -> Plan:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    from inboxlink.registry import get_adapter
+    from inboxlink.registry import BUILTIN_ADAPTERS, get_adapter
 
-    if scheme not in {"imap", "imaps", "ews", "graph", "gmail"}:
+    if scheme not in BUILTIN_ADAPTERS:
         get_adapter(scheme)  # raises UnsupportedProtocol for pop3:// and unknown schemes
     user = unquote(parts.username or "")
     host = parts.hostname or ""

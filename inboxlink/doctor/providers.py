@@ -27,7 +27,7 @@ from inboxlink import errors
 from inboxlink.doctor.report import Check, Status
 
 if TYPE_CHECKING:
-    from inboxlink.doctor.checks import DoctorOptions
+    from inboxlink.doctor.options import DoctorOptions
 
 __all__ = ["ProviderChecks", "checks_for"]
 

@@ -4,10 +4,29 @@
 >>> server = FakeMailServer()
 >>> mailbox = FakeMailbox("alice@example.com", server=server)
 
+:func:`connect_fake` is :func:`inboxlink.connect` for ``fake://`` URLs, typed as
+:class:`FakeMailbox` so ``deliver``/``fail_next``/``sent`` type-check.
+
 The conformance suite (``inboxlink.testing.conformance``) needs pytest; importing this
 package does not.
 """
 
-from inboxlink.testing.fake import FakeMailbox, FakeMailServer, SentMail
+from __future__ import annotations
 
-__all__ = ["FakeMailServer", "FakeMailbox", "SentMail"]
+from typing import Any
+
+from inboxlink.testing.fake import IGNORED_OPTIONS, FakeMailbox, FakeMailServer, SentMail
+from inboxlink.testing.routing import current_server, use_server
+
+__all__ = ["IGNORED_OPTIONS", "FakeMailServer", "FakeMailbox", "SentMail", "connect_fake",
+           "current_server", "use_server"]
+
+
+def connect_fake(url: str = "fake://alice@example.com", /, **options: Any) -> FakeMailbox:
+    """Open a fake mailbox exactly as ``inboxlink.connect(url, **options)`` would, typed as
+    :class:`FakeMailbox` (``connect()`` can only promise a :class:`~inboxlink.Mailbox`).
+
+    Same options, same ``ConfigurationError`` for unknown ones, same routing to the
+    current test's server.
+    """
+    return FakeMailbox.from_url(url, **options)

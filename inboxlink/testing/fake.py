@@ -11,8 +11,8 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from email.message import EmailMessage
-from typing import IO, Any
-from urllib.parse import unquote, urlsplit
+from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from inboxlink import errors, mime
 from inboxlink.changes import ChangeHint, ChangeSet
@@ -40,8 +40,22 @@ from inboxlink.testing.fake_server import (
     parse_message_id,
     summary,
 )
+from inboxlink.testing.routing import current_server
+from inboxlink.testing.seeds import SEEDS, seed_names
 
-__all__ = ["FakeMailServer", "FakeMailbox", "SentMail"]
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = ["IGNORED_OPTIONS", "FakeMailServer", "FakeMailbox", "SentMail"]
+
+#: what the real adapters take to reach and sign in to a server; meaningless for the fake,
+#: accepted so that only the URL changes when an application switches to it
+IGNORED_OPTIONS = frozenset({
+    "password", "access_token", "username", "smtp", "ssl_context", "verify_tls",
+    "credential", "credentials", "timeout",
+})
+#: the fake's own options (its ``__init__`` keywords)
+_OWN_OPTIONS = frozenset({"server", "sent_folder", "role_overrides", "retry"})
 
 
 def _token(state: _FolderState, modseq: int) -> str:
@@ -82,13 +96,49 @@ class FakeMailbox(BaseMailbox):
         self.server.account(address)
 
     @classmethod
-    def from_url(cls, url: str, /, **options: Any) -> FakeMailbox:
-        """``fake://alice@example.com``; options: ``server=``, ``sent_folder=``, ``retry=``."""
+    def from_url(cls, url: str, /, **options: Any) -> Self:
+        """``fake://alice@example.com[?seed=demo]`` — a drop-in for any real adapter's URL.
+
+        Own options: ``server=`` (default: the server of :func:`~inboxlink.testing.use_server`,
+        which the pytest plugin sets to the test's ``fake_mail_server``; else a private new
+        one), ``sent_folder=``, ``role_overrides=``, ``retry=``. The real adapters' common
+        options (:data:`IGNORED_OPTIONS`: ``password=``, ``access_token=``, ``smtp=``,
+        ``ssl_context=``, ``verify_tls=`` …) are accepted and ignored, so an application
+        switches to the fake by changing only the URL; any other option raises
+        ``ConfigurationError`` naming it, as the real adapters do. ``?seed=demo`` fills a
+        new account with a few realistic messages (:mod:`inboxlink.testing.seeds`).
+        """
         parts = urlsplit(url)
         user = unquote(parts.username or "")
         host = parts.hostname or "example.com"
         address = user if "@" in user else f"{user or 'alice'}@{host}"
-        return cls(address, **options)
+        query = parse_qs(parts.query, keep_blank_values=True)
+        unknown = sorted(set(options) - _OWN_OPTIONS - IGNORED_OPTIONS)
+        unknown += [f"?{name}=" for name in sorted(set(query) - {"seed"})]
+        if unknown:
+            raise errors.ConfigurationError(
+                f"Unknown option(s) for the fake adapter: {', '.join(unknown)}.",
+                provider="fake", code="option",
+                remedy="It takes " + ", ".join(sorted(_OWN_OPTIONS)) + " and ?seed=; the "
+                "real adapters' common options (" + ", ".join(sorted(IGNORED_OPTIONS))
+                + ") are accepted and ignored.")
+        seed_name = query.get("seed", [""])[-1]
+        if seed_name and seed_name not in SEEDS:
+            raise errors.ConfigurationError(
+                f"The fake has no seed named {seed_name!r}.", provider="fake", code="seed",
+                remedy="Use one of: " + ", ".join(seed_names()) + ".")
+        own = {key: value for key, value in options.items() if key in _OWN_OPTIONS}
+        if own.get("server") is None:
+            own["server"] = current_server() or FakeMailServer()
+        server: FakeMailServer = own["server"]
+        # Seed an account only when it is new, so reopening the URL never duplicates mail.
+        fresh = address.lower() not in server._accounts
+        mailbox = cls(address, **own)
+        if seed_name and fresh:
+            for item in SEEDS[seed_name](address):
+                server.add_folder(address, item.folder)  # a custom folder set may lack it
+                server._store(address, item.folder, item.raw, set(item.flags))
+        return mailbox
 
     # ------------------------------------------------------------------ test helpers
     def deliver(self, message: bytes | EmailMessage, folder: str = "INBOX",
@@ -109,8 +159,7 @@ class FakeMailbox(BaseMailbox):
     # ------------------------------------------------------------------ primitives
     def _guard(self, operation: str) -> None:
         if self.closed:
-            raise errors.ConnectionLost("The mailbox is closed.", provider="fake",
-                                        remedy="Connect again.", retryable=False)
+            raise errors.MailboxClosed(provider="fake")
         self.server._check(operation, self.address)
 
     def _state(self, folder: Folder) -> _FolderState:

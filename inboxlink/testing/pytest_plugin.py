@@ -2,6 +2,10 @@
 
 Retry waits are switched off inside these fixtures so an injected ``RateLimited`` does not
 slow a test suite down; the retries themselves still happen, as with a real adapter.
+
+While a test uses ``fake_mail_server`` (directly or through ``fake_mailbox``), every
+``inboxlink.connect("fake://…")`` without ``server=`` reaches that server — so mailboxes
+the code under test opens itself see the test's mail (:func:`~inboxlink.testing.use_server`).
 """
 
 from __future__ import annotations
@@ -11,13 +15,16 @@ from collections.abc import Iterator
 import pytest
 
 from inboxlink.testing.fake import FakeMailbox, FakeMailServer
+from inboxlink.testing.routing import use_server
 
 
 @pytest.fixture
-def fake_mail_server(monkeypatch: pytest.MonkeyPatch) -> FakeMailServer:
-    """A fresh in-memory mail server shared by every fake mailbox of the test."""
+def fake_mail_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeMailServer]:
+    """A fresh in-memory mail server shared by every fake mailbox of the test, including
+    those opened with ``inboxlink.connect("fake://…")``."""
     monkeypatch.setenv("INBOXLINK_NO_RETRY_WAIT", "1")
-    return FakeMailServer()
+    with use_server(FakeMailServer()) as server:
+        yield server
 
 
 @pytest.fixture

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from ._actions import ActionTests, ReplyTests, SearchTests
 from ._core import (
+    CLOSED_GAPS,
+    CURSOR_GAPS,
     ROUND1_TESTS,
     AttachmentTests,
     Deliver,
@@ -39,6 +41,7 @@ from ._core import (
     MailboxFixtures,
     Outbox,
     SendTests,
+    known_gap,
     make_attachment_message,
     make_message,
     require,
@@ -50,6 +53,8 @@ ALL_TESTS = (*ROUND1_TESTS, SyncTests, WatchTests, ActionTests, SearchTests, Rep
 
 __all__ = [
     "ALL_TESTS",
+    "CLOSED_GAPS",
+    "CURSOR_GAPS",
     "ActionTests",
     "AttachmentTests",
     "Deliver",
@@ -65,6 +70,7 @@ __all__ = [
     "SyncTests",
     "WatchTests",
     "drain",
+    "known_gap",
     "make_attachment_message",
     "make_message",
     "require",

@@ -19,6 +19,8 @@ from inboxlink.mailbox import Mailbox
 from inboxlink.models import AttachmentInfo, Capability, FolderRole, OutgoingMessage, RoleSource
 
 __all__ = [
+    "CLOSED_GAPS",
+    "CURSOR_GAPS",
     "ROUND1_TESTS",
     "AttachmentTests",
     "ErrorTests",
@@ -27,6 +29,7 @@ __all__ = [
     "ListTests",
     "MailboxFixtures",
     "SendTests",
+    "known_gap",
     "make_attachment_message",
     "make_message",
     "require",
@@ -89,6 +92,31 @@ def make_attachment_message(n: int = 1) -> bytes:
     return msg.as_bytes()
 
 
+#: built-in adapters that do not yet show ErrorTests' uniform behaviour, and what they do
+#: instead. Their tests run marked ``xfail(strict=True)``: the gap stays visible in every
+#: run, and the day an adapter complies its XPASS fails, so the entry is removed then.
+#: Every other adapter (the fake, plugins) must comply.
+CLOSED_GAPS: dict[str, str] = {
+    "imap": "raises ConfigurationError, not ConnectionLost, after close()",
+    "graph": "silently reopens after close()",
+    "gmail": "silently reopens after close()",
+}
+CURSOR_GAPS: dict[str, str] = {
+    "ews": "a bad or foreign cursor raises ConfigurationError(code='cursor')",
+    "gmail": "a bad or foreign cursor raises a codeless ConfigurationError",
+    "graph": "a bad cursor raises ConfigurationError('invalid-cursor'); another folder's "
+             "cursor is accepted and lists that other folder",
+}
+
+
+def known_gap(request: pytest.FixtureRequest, mailbox: Mailbox, gaps: dict[str, str]) -> None:
+    """Mark the running test ``xfail(strict=True)`` when ``mailbox``'s adapter is listed in
+    ``gaps`` — a known, reported deviation, not a skip."""
+    reason = gaps.get(mailbox.provider)
+    if reason is not None:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=f"known gap: {reason}"))
+
+
 def require(mailbox: Mailbox, capability: Capability) -> None:
     if capability not in mailbox.capabilities:
         pytest.skip(f"{type(mailbox).__name__} does not declare the {capability.value!r} capability")
@@ -111,6 +139,13 @@ class MailboxFixtures:
     def outbox(self) -> Outbox:
         """A callable returning the raw messages the provider sent out, oldest first."""
         raise NotImplementedError("override the 'outbox' fixture in your fixtures class")
+
+    @pytest.fixture
+    def connect_url(self, mailbox: Mailbox) -> str:
+        """A URL for ``type(mailbox).from_url`` naming this account; override it when
+        ``<provider>://<address>`` is not one. Only used to check option handling, so it
+        is never connected to."""
+        return f"{mailbox.provider}://{mailbox.address}"
 
     @pytest.fixture
     def reconnect(self, mailbox: Mailbox) -> Callable[[], Mailbox]:
@@ -334,6 +369,17 @@ class SendTests:
         assert b"From the stdlib" in raw
         assert result.message_id.encode() in raw
 
+    def test_verify_sends_one_hidden_test_message(self, mailbox: Mailbox, outbox: Outbox) -> None:
+        require(mailbox, Capability.SEND)
+        result = mailbox.verify("audit@example.org")
+        assert not result.failed
+        sent = outbox()
+        assert len(sent) == 1
+        assert result.message_id.encode() in sent[0]
+        assert b"audit@example.org" not in sent[0]  # the test recipient is a hidden Bcc
+        if Capability.PROVIDER_SAVES_SENT not in mailbox.capabilities:
+            assert _sent_copies(mailbox, result.message_id) == 0
+
     def test_append_to_sent_stores_a_read_copy(self, mailbox: Mailbox) -> None:
         require(mailbox, Capability.APPEND_TO_SENT)
         raw = make_message(42, sender=mailbox.address, to="carol@example.org")
@@ -368,6 +414,55 @@ class ErrorTests:
         with pytest.raises(errors.InvalidMessage):
             mailbox.send(OutgoingMessage(subject="nobody", text="x"))
         assert outbox() == []
+
+    def test_garbage_cursor_is_cursor_expired(
+        self, mailbox: Mailbox, deliver: Deliver, request: pytest.FixtureRequest,
+    ) -> None:
+        known_gap(request, mailbox, CURSOR_GAPS)
+        deliver(make_message(1))
+        for cursor in ("not a cursor", "{}", json.dumps({"cursor": 7})):
+            with pytest.raises(errors.CursorExpired):
+                mailbox.list_messages(FolderRole.INBOX, limit=1, cursor=cursor)
+
+    def test_cursor_of_another_folder_is_cursor_expired(
+        self, mailbox: Mailbox, deliver: Deliver, request: pytest.FixtureRequest,
+    ) -> None:
+        known_gap(request, mailbox, CURSOR_GAPS)
+        require(mailbox, Capability.APPEND_TO_SENT)
+        for n in (1, 2):
+            deliver(make_message(n))
+            mailbox.append_to_sent(make_message(10 + n))
+        inbox_cursor = mailbox.list_messages(FolderRole.INBOX, limit=1).next_cursor
+        assert inbox_cursor
+        with pytest.raises(errors.CursorExpired):
+            mailbox.list_messages(FolderRole.SENT, limit=1, cursor=inbox_cursor)
+
+    def test_unknown_option_is_a_configuration_error(
+        self, mailbox: Mailbox, connect_url: str,
+    ) -> None:
+        # A misspelt option must fail loudly, before any connection, naming the option
+        # (never a raw TypeError): applications pass options from their settings.
+        with pytest.raises(errors.ConfigurationError) as info:
+            type(mailbox).from_url(connect_url, no_such_option_7f3a=True)
+        assert "no_such_option_7f3a" in str(info.value)
+
+    def test_close_twice_is_safe(self, mailbox: Mailbox) -> None:
+        mailbox.close()
+        mailbox.close()
+
+    def test_use_after_close_raises_mailbox_closed(
+        self, mailbox: Mailbox, request: pytest.FixtureRequest,
+    ) -> None:
+        # One documented behaviour: a closed mailbox is never reopened behind the
+        # application's back; it raises ConnectionLost (MailboxClosed), not retryable.
+        known_gap(request, mailbox, CLOSED_GAPS)
+        mailbox.folders()
+        mailbox.close()
+        with pytest.raises(errors.ConnectionLost) as info:
+            mailbox.list_messages(FolderRole.INBOX, limit=1)
+        assert info.value.retryable is False
+        with pytest.raises(errors.ConnectionLost):
+            mailbox.folders(refresh=True)
 
 
 class AttachmentTests:
