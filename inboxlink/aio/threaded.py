@@ -216,6 +216,11 @@ class ThreadedAsyncMailbox:
         """See :meth:`inboxlink.Mailbox.thread`."""
         return await self._run(self.sync.thread, message)
 
+    async def verify(self, bcc: str, *, from_: str | None = None,
+                     subject: str = "inboxlink connection test") -> SendResult:
+        """See :meth:`inboxlink.Mailbox.verify`."""
+        return await self._run(self.sync.verify, bcc, from_=from_, subject=subject)
+
     # ------------------------------------------------------------------ lifetime
     async def aclose(self) -> None:
         """Close the synchronous mailbox (in a thread: it may say goodbye to the server)."""

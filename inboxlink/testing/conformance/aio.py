@@ -79,6 +79,13 @@ class BlockingMailbox:
     def __init__(self, mailbox: AsyncMailbox) -> None:
         self.aio = mailbox
 
+    @classmethod
+    def from_url(cls, url: str, /, **options: Any) -> BlockingMailbox:
+        """Open through :func:`inboxlink.aio.connect` (the async face's constructor)."""
+        from inboxlink import aio
+
+        return cls(_run(aio.connect(url, **options)))
+
     def __getattr__(self, name: str) -> Any:
         target = getattr(self.aio, name)
         if not callable(target):
