@@ -7,7 +7,6 @@ search, with the same typed errors. ``fail_next(operation, error)`` injects any 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Iterator
 from email.message import EmailMessage
@@ -16,6 +15,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from inboxlink import errors, mime
 from inboxlink.changes import ChangeHint, ChangeSet
+from inboxlink.cursor import CursorCodec
 from inboxlink.mailbox import BaseMailbox
 from inboxlink.mailbox_sync import Watch
 from inboxlink.models import (
@@ -58,8 +58,16 @@ IGNORED_OPTIONS = frozenset({
 _OWN_OPTIONS = frozenset({"server", "sent_folder", "role_overrides", "retry"})
 
 
+_CURSORS = CursorCodec("fake")
+_TOKENS = CursorCodec("fake", kind="sync", error=errors.SyncTokenExpired)
+
+
 def _token(state: _FolderState, modseq: int) -> str:
-    return json.dumps({"f": state.path, "v": state.uidvalidity, "m": modseq})
+    return _TOKENS.encode(state.path, {"v": state.uidvalidity, "m": modseq})
+
+
+def _cursor(state: _FolderState, before_uid: int) -> str:
+    return _CURSORS.encode(state.path, {"v": state.uidvalidity, "b": before_uid})
 
 
 class FakeMailbox(BaseMailbox):
@@ -199,24 +207,15 @@ class FakeMailbox(BaseMailbox):
             items = [summary(state.path, state.uidvalidity, state.messages[u]) for u in chosen]
             next_cursor = None
             if len(uids) > limit:
-                next_cursor = json.dumps({"f": state.path, "v": state.uidvalidity,
-                                          "b": chosen[-1]})
+                next_cursor = _cursor(state, chosen[-1])
         return Page(items, next_cursor)
 
     @staticmethod
     def _cursor_position(state: _FolderState, cursor: str) -> int:
-        try:
-            data = json.loads(cursor)
-            path, validity, before = data["f"], int(data["v"]), int(data["b"])
-        except (ValueError, KeyError, TypeError):
-            raise errors.CursorExpired("The cursor is not valid for this mailbox.",
-                                       provider="fake", code="bad-cursor") from None
-        if path != state.path:
-            raise errors.CursorExpired("The cursor belongs to another folder.",
-                                       provider="fake", code="wrong-folder")
-        if validity != state.uidvalidity:
+        data = _CURSORS.decode(cursor, state.path)
+        if data.get("v") != state.uidvalidity or not isinstance(data.get("b"), int):
             raise errors.CursorExpired(provider="fake", code="UIDVALIDITY")
-        return before
+        return int(data["b"])
 
     def _lookup(self, message_id: str) -> tuple[_FolderState, _Stored] | None:
         parsed = parse_message_id(message_id)
@@ -308,13 +307,10 @@ class FakeMailbox(BaseMailbox):
 
     @staticmethod
     def _token_modseq(state: _FolderState, token: str) -> int:
-        try:
-            data = json.loads(token)
-            path, validity, modseq = data["f"], int(data["v"]), int(data["m"])
-        except (ValueError, KeyError, TypeError):
-            raise errors.SyncTokenExpired("The sync token is not one of this mailbox's.",
-                                          provider="fake", code="bad-token") from None
-        if path != state.path or validity != state.uidvalidity or modseq > state.modseq:
+        data = _TOKENS.decode(token, state.path)
+        modseq = data.get("m")
+        if data.get("v") != state.uidvalidity or not isinstance(modseq, int) \
+                or modseq > state.modseq:
             raise errors.SyncTokenExpired(provider="fake", code="UIDVALIDITY")
         return modseq
 
@@ -401,7 +397,7 @@ class FakeMailbox(BaseMailbox):
         if len(hits) > limit:
             last = parse_message_id(hits[limit - 1].id)
             assert last is not None
-            next_cursor = json.dumps({"f": state.path, "v": state.uidvalidity, "b": last[2]})
+            next_cursor = _cursor(state, last[2])
         return Page(hits[:limit], next_cursor)
 
     def close(self) -> None:
