@@ -34,6 +34,11 @@ SCOPES: Mapping[str, str] = {
     "fetch": "https://www.googleapis.com/auth/gmail.readonly",
     "send": "https://www.googleapis.com/auth/gmail.send",
     "append": "https://www.googleapis.com/auth/gmail.insert",
+    "history": "https://www.googleapis.com/auth/gmail.readonly",
+    "search": "https://www.googleapis.com/auth/gmail.readonly",
+    "modify": "https://www.googleapis.com/auth/gmail.modify",
+    # batchDelete (and messages.delete) need the full-access scope; gmail.modify is refused
+    "delete": "https://mail.google.com/",
 }
 
 _TRUSTED_APPS = (
@@ -105,9 +110,13 @@ TABLE = ErrorTable(
         _R(errors.TransientError, code="backendError", source="gmail.backend_error"),
         _R(errors.TransientError, code="internalError", source="gmail.backend_error"),
         # ---------------------------------------------------------------- items
-        _R(errors.CursorExpired, code="history:notFound", source="gmail.history_expired",
-           remedy="The stored history id is older than Gmail keeps: list the folder again "
-                  "from the start and keep the new position."),
+        _R(errors.SyncTokenExpired, code="history:notFound", source="gmail.history_expired",
+           remedy="Gmail no longer keeps history that old (about a week): take a new "
+                  "sync_token() and list the folder again."),
+        _R(errors.SyncTokenExpired, code="history:invalidArgument",
+           pattern=r"startHistoryId", source="gmail.history_expired",
+           remedy="The sync token's history id is not one Gmail accepts: take a new "
+                  "sync_token() and list the folder again."),
         _R(errors.CursorExpired, code="list:invalidArgument", pattern=r"page ?token",
            remedy="The cursor no longer applies: start the listing again without a cursor."),
         _R(errors.FolderNotFound, code="list:notFound",

@@ -24,6 +24,11 @@ COST: Mapping[str, int] = {
     "messages.insert": 25,
     "messages.import": 25,
     "messages.modify": 5,
+    "messages.batchModify": 50,
+    "messages.batchDelete": 50,
+    "messages.trash": 5,
+    "messages.delete": 10,
+    "threads.get": 10,
     "history.list": 2,
 }
 

@@ -1,0 +1,205 @@
+"""The Gmail change feed: ``sync_token``/``changes`` on ``users.history.list``.
+
+A token is JSON naming the folder (label id) and a Gmail ``historyId``::
+
+    {"v": 1, "label": "INBOX", "history": "4711"}
+
+``sync_token()`` is one ``users.getProfile`` (the mailbox's current ``historyId``, 1 quota
+unit). ``changes()`` pages ``history.list(startHistoryId, labelId, historyTypes)`` through
+``nextPageToken`` (2 units a page) and maps every record to the folder: a message gaining
+the folder's label (or created with it) is *added*, one losing it — or deleted, or sent to
+Spam/Trash — is *removed*, any other label change (UNREAD, STARRED, user labels) on a
+message that stays is *updated*. Summaries of added and updated messages are fetched in
+batches of ``batch_size``. A change-free call is one request. Gmail keeps history for
+about a week; an older ``historyId`` is answered with 404, raised as ``SyncTokenExpired``.
+
+The virtual Archive folder has no label to filter on, so its feed reads the whole
+mailbox's history and keeps the records of messages that enter or leave it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import attrs
+
+from inboxlink import errors
+from inboxlink.adapters.gmail import convert
+from inboxlink.changes import ChangeSet
+from inboxlink.models import Folder, MessageSummary
+
+if TYPE_CHECKING:
+    from inboxlink.adapters.gmail.settings import GmailSettings
+
+__all__ = ["GmailSync", "decode_token", "encode_token"]
+
+_VERSION = 1
+#: the history kinds that can move a message into or out of a folder, or change its flags
+HISTORY_TYPES = ("messageAdded", "messageDeleted", "labelAdded", "labelRemoved")
+
+
+def encode_token(folder_id: str, history_id: int) -> str:
+    """The opaque, JSON-safe token for ``history_id`` in ``folder_id``."""
+    return json.dumps({"v": _VERSION, "label": folder_id, "history": str(history_id)},
+                      separators=(",", ":"))
+
+
+def decode_token(token: str, folder: Folder) -> int:
+    """The history id in ``token``; ``SyncTokenExpired`` for anything not a token of ``folder``."""
+    try:
+        data = json.loads(token)
+    except ValueError:
+        data = None
+    history = data.get("history") if isinstance(data, dict) else None
+    if not (isinstance(data, dict) and data.get("v") == _VERSION
+            and isinstance(history, str) and history.isdigit() and len(history) < 21):
+        raise errors.SyncTokenExpired("This is not a Gmail sync token.", provider="gmail",
+                                      code="bad-token")
+    if data.get("label") != folder.id:
+        raise errors.SyncTokenExpired(
+            f"The sync token belongs to another folder ({data.get('label')!r}).",
+            provider="gmail", code="other-folder",
+            remedy="Use each folder's own token; take a new sync_token() for this folder.")
+    return int(history)
+
+
+@attrs.define
+class _Seen:
+    """One message's labels when first seen in the window (``None``: did not exist) and now."""
+
+    before: frozenset[str] | None
+    now: frozenset[str] | None
+
+
+class _Feed:
+    """Folds history records into each message's first and last state, in order."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, _Seen] = {}
+
+    @staticmethod
+    def message_ids(record: Mapping[str, Any]) -> set[str]:
+        return {str(m["id"]) for m in record.get("messages") or ()}
+
+    def apply(self, record: Mapping[str, Any]) -> None:
+        for entry in record.get("messagesAdded") or ():
+            self._saw(entry["message"], None, _labels(entry["message"]))
+        for entry in record.get("labelsAdded") or ():
+            now = _labels(entry["message"])
+            self._saw(entry["message"], now - set(entry.get("labelIds") or ()), now)
+        for entry in record.get("labelsRemoved") or ():
+            now = _labels(entry["message"])
+            self._saw(entry["message"], now | set(entry.get("labelIds") or ()), now)
+        for entry in record.get("messagesDeleted") or ():
+            self._saw(entry["message"], _labels(entry["message"]), None)
+
+    def _saw(self, message: Mapping[str, Any], before: frozenset[str] | None,
+             now: frozenset[str] | None) -> None:
+        message_id = str(message["id"])
+        state = self.seen.setdefault(message_id, _Seen(before, now))
+        state.now = now
+
+    def classify(self, folder_id: str) -> tuple[list[str], list[str], list[str]]:
+        """Ids added to, updated in and removed from ``folder_id``, in history order."""
+        added: list[str] = []
+        updated: list[str] = []
+        removed: list[str] = []
+        for message_id, state in self.seen.items():
+            was = state.before is not None and convert.in_folder(folder_id, state.before)
+            now = state.now is not None and convert.in_folder(folder_id, state.now)
+            if now:
+                (updated if was else added).append(message_id)
+            elif was:
+                removed.append(message_id)
+        return added, updated, removed
+
+
+def _labels(message: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset(str(label) for label in message.get("labelIds") or ())
+
+
+class GmailSync:
+    """``_sync_token``/``_changes`` for :class:`~inboxlink.adapters.gmail.GmailMailbox`."""
+
+    #: history records asked for per ``history.list`` page (Gmail allows up to 500)
+    history_page_size: ClassVar[int] = 500
+
+    if TYPE_CHECKING:
+        settings: GmailSettings
+        _service: Any
+
+        def _execute(self, request: Any, method: str) -> Any: ...
+        def _boundary(self, operation: str) -> AbstractContextManager[None]: ...
+        def _batch(self, operation: str, build: Any, method: str, ids: list[str],
+                   missing: list[str] | None = None) -> dict[str, Any]: ...
+        def _metadata_request(self, message_id: str) -> Any: ...
+
+    def _sync_token(self, folder: Folder) -> str:
+        with self._boundary("history"):
+            request = self._service.users().getProfile(userId=self.settings.user_id)
+            profile = self._execute(request, "getProfile")
+        return encode_token(folder.id, int(profile["historyId"]))
+
+    def _changes(self, folder: Folder, token: str, limit: int) -> ChangeSet:
+        start = decode_token(token, folder)
+        feed = _Feed()
+        last = start
+        more = False
+        current = start
+        with self._boundary("history"):
+            for page_number, page in enumerate(self._history_pages(folder, start, limit)):
+                if page_number == 0:
+                    # Everything up to the mailbox's history id at the first page is covered
+                    # once the pages run out, even records the label filter left out.
+                    current = int(page.get("historyId") or start)
+                for record in page.get("history") or ():
+                    fresh = feed.message_ids(record) - feed.seen.keys()
+                    if feed.seen and len(feed.seen) + len(fresh) > limit:
+                        more = True
+                        break
+                    feed.apply(record)
+                    last = max(last, int(record["id"]))
+                if more:
+                    break
+            added, updated, removed = feed.classify(folder.id)
+            summaries, gone = self._summaries(folder, [*added, *updated])
+        return ChangeSet(
+            added=[summaries[i] for i in added if i in summaries],
+            updated=[summaries[i] for i in updated if i in summaries],
+            # a message that left again before we could read it is gone for the caller too
+            removed=[*removed, *(i for i in updated if i in gone)],
+            token=encode_token(folder.id, last if more else max(last, current)),
+            more=more,
+        )
+
+    def _history_pages(self, folder: Folder, start: int,
+                       limit: int) -> Iterator[Mapping[str, Any]]:
+        arguments: dict[str, Any] = {
+            "userId": self.settings.user_id, "startHistoryId": str(start),
+            "historyTypes": list(HISTORY_TYPES),
+            "maxResults": min(self.history_page_size, max(limit, 1) * 2),
+        }
+        if folder.id != convert.ARCHIVE_ID:
+            arguments["labelId"] = folder.id
+        page_token: str | None = None
+        while True:
+            request = self._service.users().history().list(pageToken=page_token, **arguments)
+            page = self._execute(request, "history.list")
+            yield page
+            page_token = page.get("nextPageToken")
+            if not page_token:
+                return
+
+    def _summaries(self, folder: Folder,
+                   ids: Iterable[str]) -> tuple[dict[str, MessageSummary], set[str]]:
+        wanted = list(ids)
+        if not wanted:
+            return {}, set()
+        gone: list[str] = []
+        found = self._batch("history", self._metadata_request, "messages.get", wanted,
+                            missing=gone)
+        return ({i: convert.summary_from_metadata(r, folder.id) for i, r in found.items()},
+                set(gone))
