@@ -127,6 +127,8 @@ class GmailEmulator:
         #: operation names of every API call, batched or not
         self.calls: list[str] = []
         self.batch_sizes: list[int] = []
+        #: the full target (path and query) of every HTTP request, a batch once
+        self.targets: list[str] = []
         #: the q= of every messages.list call, in order
         self.queries: list[str] = []
         #: the change log history.list serves; records at or below the floor are forgotten
@@ -167,6 +169,8 @@ class GmailEmulator:
     def reset_counts(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.targets.clear()
+            self.queries.clear()
             self.calls.clear()
             self.batch_sizes.clear()
 
@@ -255,11 +259,14 @@ class GmailEmulator:
             before = tuple(stored.labels)
             added = [lb for lb in dict.fromkeys(add) if lb not in stored.labels]
             removed = [lb for lb in dict.fromkeys(remove) if lb in stored.labels and lb not in add]
-            stored.labels = [lb for lb in stored.labels if lb not in removed] + added
+            # One record per kind, applied in turn: each carries the labels after it.
             if added:
+                stored.labels = stored.labels + added
                 self._record("labelsAdded", stored, before, tuple(stored.labels), tuple(added))
             if removed:
-                self._record("labelsRemoved", stored, before, tuple(stored.labels),
+                middle = tuple(stored.labels)
+                stored.labels = [lb for lb in stored.labels if lb not in removed]
+                self._record("labelsRemoved", stored, middle, tuple(stored.labels),
                              tuple(removed))
 
     def _delete_stored(self, message_id: str) -> bool:
@@ -287,6 +294,7 @@ class GmailEmulator:
         if not in_batch:
             with self._lock:
                 self.requests.append((method, path))
+                self.targets.append(target)
         if path == "/token" and method == "POST":
             return self._token(body)
         if path == "/batch/gmail/v1" and method == "POST":
@@ -591,6 +599,9 @@ class GmailEmulator:
         return 204, {}, b""
 
     def _trash(self, query: Mapping[str, list[str]], body: bytes, message_id: str) -> Response:
+        if not re.fullmatch(r"[0-9a-f]{1,32}", message_id):
+            return _json(400, gmail_error(400, "Invalid id value", "invalidArgument",
+                                          "INVALID_ARGUMENT"))
         stored = self.messages.get(message_id)
         if stored is None:
             return _not_found()

@@ -125,6 +125,9 @@ TABLE = ErrorTable(
         _R(errors.MessageNotFound, code="fetch:invalidArgument", pattern=r"Invalid id value",
            source="gmail.not_found",
            remedy="No message has this id in the mailbox: use an id from list_messages()."),
+        _R(errors.MessageNotFound, code="modify:invalidArgument", pattern=r"Invalid id value",
+           source="gmail.not_found",
+           remedy="No message has this id in the mailbox: use an id from list_messages()."),
         _R(errors.MessageNotFound, code="notFound", source="gmail.not_found",
            remedy="The message no longer exists in Gmail (deleted or an id from another "
                   "mailbox): list the folder again."),

@@ -164,8 +164,10 @@ class GmailSync:
                     last = max(last, int(record["id"]))
                 if more:
                     break
-            added, updated, removed = feed.classify(folder.id)
-            summaries, gone = self._summaries(folder, [*added, *updated])
+        added, updated, removed = feed.classify(folder.id)
+        # Outside the history boundary: a 404 there means the token expired, here that a
+        # message is gone.
+        summaries, gone = self._summaries(folder, [*added, *updated])
         return ChangeSet(
             added=[summaries[i] for i in added if i in summaries],
             updated=[summaries[i] for i in updated if i in summaries],
@@ -199,7 +201,8 @@ class GmailSync:
         if not wanted:
             return {}, set()
         gone: list[str] = []
-        found = self._batch("history", self._metadata_request, "messages.get", wanted,
-                            missing=gone)
+        with self._boundary("fetch"):
+            found = self._batch("fetch", self._metadata_request, "messages.get", wanted,
+                                missing=gone)
         return ({i: convert.summary_from_metadata(r, folder.id) for i, r in found.items()},
                 set(gone))
