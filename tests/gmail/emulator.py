@@ -129,6 +129,8 @@ class GmailEmulator:
         self.batch_sizes: list[int] = []
         #: the full target (path and query) of every HTTP request, a batch once
         self.targets: list[str] = []
+        #: (operation, request body) of every API call, batched or not
+        self.bodies: list[tuple[str, bytes]] = []
         #: the q= of every messages.list call, in order
         self.queries: list[str] = []
         #: the change log history.list serves; records at or below the floor are forgotten
@@ -171,6 +173,7 @@ class GmailEmulator:
             self.requests.clear()
             self.targets.clear()
             self.queries.clear()
+            self.bodies.clear()
             self.calls.clear()
             self.batch_sizes.clear()
 
@@ -206,6 +209,11 @@ class GmailEmulator:
     def remove(self, message_id: str) -> None:
         """Another client deletes a message for good."""
         self._delete_stored(message_id)
+
+    def bodies_of(self, operation: str) -> list[bytes]:
+        """The request bodies of every ``operation`` call since the last reset."""
+        with self._lock:
+            return [b for op, b in self.bodies if op == operation]
 
     def labels_of(self, message_id: str) -> list[str]:
         return list(self.messages[message_id].labels)
@@ -305,6 +313,7 @@ class GmailEmulator:
         operation, handler, args = self._route(method, match.group("rest"))
         with self._lock:
             self.calls.append(operation)
+            self.bodies.append((operation, body))
         fault = self._fault_for(operation)
         if fault is not None:
             return fault
