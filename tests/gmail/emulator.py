@@ -548,7 +548,10 @@ class GmailEmulator:
             label = query.get("labelId", [None])[0]
             kinds = {_HISTORY_TYPES.get(t, t) for t in query.get("historyTypes", [])}
             records = [r for r in self.history if r.id > start
-                       and (label is None or label in r.before or label in r.after)
+                       # The narrow reading of "only return messages with a label matching
+                       # the ID": the message's labels after the change. The adapter must
+                       # not depend on a wider one, so it does not send labelId at all.
+                       and (label is None or label in r.after)
                        and (not kinds or r.kind in kinds)]
             current = self._history_id
         offset = 0

@@ -13,8 +13,14 @@ message that stays is *updated*. Summaries of added and updated messages are fet
 batches of ``batch_size``. A change-free call is one request. Gmail keeps history for
 about a week; an older ``historyId`` is answered with 404, raised as ``SyncTokenExpired``.
 
-The virtual Archive folder has no label to filter on, so its feed reads the whole
-mailbox's history and keeps the records of messages that enter or leave it.
+``labelId`` is deliberately not sent: Gmail documents it only as "only return messages
+with a label matching the ID", which does not say whether a message that *lost* the label
+(archived out of the Inbox, moved to another label) is still returned, and other Gmail
+clients report archived mail missing from label-filtered feeds. The whole mailbox's history
+is read instead and each record judged by the labels before and after it, so leaving a
+folder is never missed (and the virtual Archive folder, which has no label, works the same
+way). A change-free call is still one request; changes in other folders cost history
+records (500 a page, 2 units) but no summaries.
 """
 
 from __future__ import annotations
@@ -74,42 +80,57 @@ class _Seen:
     now: frozenset[str] | None
 
 
+#: history kind -> labels before the change, from (labels after, labels the record names)
+_BEFORE: Mapping[str, Any] = {
+    "messagesAdded": lambda now, changed: None,
+    "labelsAdded": lambda now, changed: now - changed,
+    "labelsRemoved": lambda now, changed: now | changed,
+    "messagesDeleted": lambda now, changed: now,
+}
+
+
+def _entries(record: Mapping[str, Any]) -> Iterator[tuple[str, frozenset[str] | None,
+                                                          frozenset[str] | None]]:
+    """(message id, labels before, labels after) for every change in ``record``; ``None``
+    where the message did not exist (before it was added, after it was deleted)."""
+    for kind, before in _BEFORE.items():
+        for entry in record.get(kind) or ():
+            message = entry["message"]
+            labels = _labels(message)
+            changed = frozenset(str(x) for x in entry.get("labelIds") or ())
+            after = None if kind == "messagesDeleted" else labels
+            yield str(message["id"]), before(labels, changed), after
+
+
 class _Feed:
     """Folds history records into each message's first and last state, in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, folder_id: str) -> None:
+        self.folder_id = folder_id
         self.seen: dict[str, _Seen] = {}
 
-    @staticmethod
-    def message_ids(record: Mapping[str, Any]) -> set[str]:
-        return {str(m["id"]) for m in record.get("messages") or ()}
+    def _in(self, labels: frozenset[str] | None) -> bool:
+        return labels is not None and convert.in_folder(self.folder_id, labels)
+
+    def fresh(self, record: Mapping[str, Any]) -> set[str] | None:
+        """Ids ``record`` would add to the feed; ``None`` when it does not touch the folder
+        (no message in it before or after, none already followed)."""
+        touched = {mid for mid, before, after in _entries(record)
+                   if mid in self.seen or self._in(before) or self._in(after)}
+        return (touched - self.seen.keys()) if touched else None
 
     def apply(self, record: Mapping[str, Any]) -> None:
-        for entry in record.get("messagesAdded") or ():
-            self._saw(entry["message"], None, _labels(entry["message"]))
-        for entry in record.get("labelsAdded") or ():
-            now = _labels(entry["message"])
-            self._saw(entry["message"], now - set(entry.get("labelIds") or ()), now)
-        for entry in record.get("labelsRemoved") or ():
-            now = _labels(entry["message"])
-            self._saw(entry["message"], now | set(entry.get("labelIds") or ()), now)
-        for entry in record.get("messagesDeleted") or ():
-            self._saw(entry["message"], _labels(entry["message"]), None)
+        for message_id, before, after in _entries(record):
+            state = self.seen.setdefault(message_id, _Seen(before, after))
+            state.now = after
 
-    def _saw(self, message: Mapping[str, Any], before: frozenset[str] | None,
-             now: frozenset[str] | None) -> None:
-        message_id = str(message["id"])
-        state = self.seen.setdefault(message_id, _Seen(before, now))
-        state.now = now
-
-    def classify(self, folder_id: str) -> tuple[list[str], list[str], list[str]]:
-        """Ids added to, updated in and removed from ``folder_id``, in history order."""
+    def classify(self) -> tuple[list[str], list[str], list[str]]:
+        """Ids added to, updated in and removed from the folder, in history order."""
         added: list[str] = []
         updated: list[str] = []
         removed: list[str] = []
         for message_id, state in self.seen.items():
-            was = state.before is not None and convert.in_folder(folder_id, state.before)
-            now = state.now is not None and convert.in_folder(folder_id, state.now)
+            was, now = self._in(state.before), self._in(state.now)
             if now:
                 (updated if was else added).append(message_id)
             elif was:
@@ -145,26 +166,27 @@ class GmailSync:
 
     def _changes(self, folder: Folder, token: str, limit: int) -> ChangeSet:
         start = decode_token(token, folder)
-        feed = _Feed()
+        feed = _Feed(folder.id)
         last = start
         more = False
         current = start
         with self._boundary("history"):
-            for page_number, page in enumerate(self._history_pages(folder, start, limit)):
+            for page_number, page in enumerate(self._history_pages(start)):
                 if page_number == 0:
                     # Everything up to the mailbox's history id at the first page is covered
-                    # once the pages run out, even records the label filter left out.
+                    # once the pages run out.
                     current = int(page.get("historyId") or start)
                 for record in page.get("history") or ():
-                    fresh = feed.message_ids(record) - feed.seen.keys()
-                    if feed.seen and len(feed.seen) + len(fresh) > limit:
+                    fresh = feed.fresh(record)
+                    if fresh and feed.seen and len(feed.seen) + len(fresh) > limit:
                         more = True
                         break
-                    feed.apply(record)
+                    if fresh is not None:
+                        feed.apply(record)
                     last = max(last, int(record["id"]))
                 if more:
                     break
-        added, updated, removed = feed.classify(folder.id)
+        added, updated, removed = feed.classify()
         # Outside the history boundary: a 404 there means the token expired, here that a
         # message is gone.
         summaries, gone = self._summaries(folder, [*added, *updated])
@@ -177,15 +199,14 @@ class GmailSync:
             more=more,
         )
 
-    def _history_pages(self, folder: Folder, start: int,
-                       limit: int) -> Iterator[Mapping[str, Any]]:
+    def _history_pages(self, start: int) -> Iterator[Mapping[str, Any]]:
         arguments: dict[str, Any] = {
             "userId": self.settings.user_id, "startHistoryId": str(start),
             "historyTypes": list(HISTORY_TYPES),
-            "maxResults": min(self.history_page_size, max(limit, 1) * 2),
+            # Records of other folders are skipped client-side, so pages are always full size
+            # (a record is ~200 bytes); ``limit`` counts messages, not records.
+            "maxResults": self.history_page_size,
         }
-        if folder.id != convert.ARCHIVE_ID:
-            arguments["labelId"] = folder.id
         page_token: str | None = None
         while True:
             request = self._service.users().history().list(pageToken=page_token, **arguments)
