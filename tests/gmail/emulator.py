@@ -347,6 +347,7 @@ class GmailEmulator:
             ("POST", ("messages", "batchDelete"), "messages.batchDelete", self._batch_delete),
             ("POST", ("messages",), "messages.insert", self._insert),
             ("POST", ("messages", "*", "trash"), "messages.trash", self._trash),
+            ("POST", ("messages", "*", "modify"), "messages.modify", self._modify_one),
             ("GET", ("messages", "*"), "messages.get", self._get),
             ("DELETE", ("messages", "*"), "messages.delete", self._delete),
             ("GET", ("threads", "*"), "threads.get", self._thread_get),
@@ -618,6 +619,17 @@ class GmailEmulator:
         if stored is None:
             return _not_found()
         self._modify(stored, ["TRASH"], [])
+        return _json(200, {"id": stored.id, "threadId": stored.thread_id,
+                           "labelIds": list(stored.labels)})
+
+    def _modify_one(self, query: Mapping[str, list[str]], body: bytes,
+                    message_id: str) -> Response:
+        stored = self.messages.get(message_id)
+        if stored is None:
+            return _not_found()
+        request = json.loads(body or b"{}")
+        self._modify(stored, [str(x) for x in request.get("addLabelIds") or []],
+                     [str(x) for x in request.get("removeLabelIds") or []])
         return _json(200, {"id": stored.id, "threadId": stored.thread_id,
                            "labelIds": list(stored.labels)})
 

@@ -47,14 +47,35 @@ def test_marking_1000_read_is_one_batch_modify(emulator: GmailEmulator) -> None:
     assert not any("UNREAD" in emulator.labels_of(i) for i in ids)
 
 
-def test_verified_ids_cost_one_lookup_batch_per_batch_size(emulator: GmailEmulator) -> None:
+def test_many_ids_in_a_small_mailbox_are_verified_by_listing(emulator: GmailEmulator) -> None:
     ids = _fill(emulator, 1000)
     mailbox = _ready(emulator, batch_size=100)
+    units = mailbox.units_spent
     mailbox.set_flagged(ids)
-    assert emulator.requests.count(MODIFY) == 1
-    assert emulator.requests.count(BATCH) == 10
-    assert len(emulator.requests) == 11
+    # getProfile (messagesTotal), 2 pages of 500 ids, 1 batchModify: 61 units, not 5,050
+    assert emulator.requests == [("GET", "/gmail/v1/users/me/profile"), LIST, LIST, MODIFY]
+    assert mailbox.units_spent - units == 1 + 5 + 5 + 50
     assert all("STARRED" in emulator.labels_of(i) for i in ids)
+
+
+def test_few_ids_in_a_big_mailbox_are_verified_by_batched_gets(emulator: GmailEmulator) -> None:
+    ids = _fill(emulator, 1600)[:120]
+    mailbox = _ready(emulator, batch_size=50)
+    with pytest.raises(errors.MessageNotFound) as info:
+        mailbox.set_flagged([*ids, "18c00000000fffff"])
+    assert info.value.missing == ("18c00000000fffff",)
+    # listing 1,600 ids would take 4 requests; 121 gets take 3 batches
+    assert emulator.requests == [("GET", "/gmail/v1/users/me/profile"), BATCH, BATCH, BATCH,
+                                 MODIFY]
+    assert emulator.batch_sizes == [50, 50, 21]
+    assert all("STARRED" in emulator.labels_of(i) for i in ids)
+
+
+def test_one_batch_of_ids_skips_the_profile(emulator: GmailEmulator) -> None:
+    ids = _fill(emulator, 5)
+    mailbox = _ready(emulator)
+    mailbox.set_read(ids)
+    assert emulator.requests == [BATCH, MODIFY]
 
 
 def test_more_than_1000_ids_split_into_requests_of_1000(emulator: GmailEmulator) -> None:
