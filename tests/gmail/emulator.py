@@ -127,6 +127,12 @@ class GmailEmulator:
         #: operation names of every API call, batched or not
         self.calls: list[str] = []
         self.batch_sizes: list[int] = []
+        #: the active users.watch request body (None: not watching)
+        self.watching: dict[str, Any] | None = None
+        #: key id -> PEM certificate, served like Google's oauth2/v1/certs
+        self.certs: dict[str, str] = {}
+        #: topics Gmail's push service account may not publish to
+        self.unpublishable_topics: set[str] = set()
         #: the full target (path and query) of every HTTP request, a batch once
         self.targets: list[str] = []
         #: (operation, request body) of every API call, batched or not
@@ -155,6 +161,10 @@ class GmailEmulator:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/"
+
+    @property
+    def certs_url(self) -> str:
+        return self.url + "oauth2/v1/certs"
 
     @property
     def token_uri(self) -> str:
@@ -305,6 +315,8 @@ class GmailEmulator:
                 self.targets.append(target)
         if path == "/token" and method == "POST":
             return self._token(body)
+        if path == "/oauth2/v1/certs" and method == "GET":
+            return _json(200, self.certs)
         if path == "/batch/gmail/v1" and method == "POST":
             return self._batch(headers, body)
         match = _MESSAGE_PATH.match(path)
@@ -339,6 +351,8 @@ class GmailEmulator:
         table: list[tuple[str, tuple[str, ...], str, Callable[..., Response]]] = [
             ("GET", ("labels",), "labels.list", self._labels),
             ("GET", ("profile",), "getProfile", self._profile),
+            ("POST", ("watch",), "watch", self._watch),
+            ("POST", ("stop",), "stop", self._stop),
             ("GET", ("history",), "history.list", self._history),
             ("GET", ("messages",), "messages.list", self._list),
             ("POST", ("messages", "send"), "messages.send", self._send),
@@ -570,6 +584,40 @@ class GmailEmulator:
             result["nextPageToken"] = base64.urlsafe_b64encode(
                 str(offset + size).encode()).decode()
         return _json(200, result)
+
+    # ------------------------------------------------------------------ push
+    def _watch(self, query: Mapping[str, list[str]], body: bytes) -> Response:
+        request = json.loads(body or b"{}")
+        topic = str(request.get("topicName") or "")
+        if not re.fullmatch(r"projects/[^/]+/topics/[^/]+", topic):
+            return _json(400, gmail_error(
+                400, "Invalid topicName does not match projects/SOME-ANDROID-PROJECT/topics/*",
+                "invalidArgument", "INVALID_ARGUMENT"))
+        if topic in self.unpublishable_topics:
+            message = (f"Error sending test message to Cloud PubSub {topic} : User not "
+                       "authorized to perform this action.")
+            return _json(403, gmail_error(403, message, "forbidden", "PERMISSION_DENIED"))
+        with self._lock:
+            self.watching = request
+            expiration = self._now_ms() + 7 * 24 * 3600 * 1000
+            return _json(200, {"historyId": str(self._history_id),
+                               "expiration": str(expiration)})
+
+    def _stop(self, query: Mapping[str, list[str]], body: bytes) -> Response:
+        self.watching = None
+        return 204, {}, b""
+
+    def push_body(self, subscription: str = "projects/acme/subscriptions/gmail-push",
+                  *, address: str | None = None) -> bytes:
+        """The POST body Pub/Sub sends a push endpoint for the mailbox's latest change."""
+        data = json.dumps({"emailAddress": address or self.address,
+                           "historyId": self._history_id}).encode()
+        return json.dumps({
+            "message": {"data": base64.b64encode(data).decode(),
+                        "messageId": "2070443601311540", "message_id": "2070443601311540",
+                        "publishTime": "2026-11-29T19:13:55.749Z",
+                        "publish_time": "2026-11-29T19:13:55.749Z"},
+            "subscription": subscription}).encode()
 
     # ------------------------------------------------------------------ changing messages
     def _ids_body(self, body: bytes) -> tuple[dict[str, Any], list[str]]:

@@ -39,6 +39,7 @@ SCOPES: Mapping[str, str] = {
     "modify": "https://www.googleapis.com/auth/gmail.modify",
     # batchDelete (and messages.delete) need the full-access scope; gmail.modify is refused
     "delete": "https://mail.google.com/",
+    "watch": "https://www.googleapis.com/auth/gmail.readonly",
 }
 
 _TRUSTED_APPS = (
@@ -109,6 +110,14 @@ TABLE = ErrorTable(
         _R(errors.RateLimited, code="RESOURCE_EXHAUSTED", source="gmail.project_rate_limit"),
         _R(errors.TransientError, code="backendError", source="gmail.backend_error"),
         _R(errors.TransientError, code="internalError", source="gmail.backend_error"),
+        # ---------------------------------------------------------------- push (users.watch)
+        _R(errors.PermissionDenied, code="watch:forbidden", pattern=r"Cloud ?Pub/?Sub",
+           remedy="Gmail may not publish to this Pub/Sub topic: grant "
+                  "gmail-api-push@system.gserviceaccount.com the Pub/Sub Publisher role on "
+                  "it, then call watch again."),
+        _R(errors.ConfigurationError, code="watch:invalidArgument", pattern=r"topic",
+           remedy="Name the topic in full: projects/<project-id>/topics/<topic>, in the same "
+                  "Cloud project as the OAuth client."),
         # ---------------------------------------------------------------- items
         _R(errors.SyncTokenExpired, code="history:notFound", source="gmail.history_expired",
            remedy="Gmail no longer keeps history that old (about a week): take a new "

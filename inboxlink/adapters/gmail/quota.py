@@ -30,6 +30,8 @@ COST: Mapping[str, int] = {
     "messages.delete": 10,
     "threads.get": 10,
     "history.list": 2,
+    "watch": 100,
+    "stop": 50,
 }
 
 PER_USER_UNITS_PER_MINUTE = 15_000
