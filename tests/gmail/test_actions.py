@@ -198,7 +198,7 @@ def test_permanent_delete_needs_the_full_scope(emulator: GmailEmulator) -> None:
     (SearchQuery(text="-draft"), '"-draft"'),
     (SearchQuery(unread=True, flagged=False, has_attachments=True),
      "is:unread -is:starred has:attachment"),
-    (SearchQuery(unread=False, has_attachments=False), "-is:unread -has:attachment"),
+    (SearchQuery(unread=False, has_attachments=False), "is:read -has:attachment"),
     (SearchQuery(since=dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc),
                  before=dt.date(2026, 1, 3)), "after:1767311999 before:1767398401"),
     (SearchQuery(message_id="<a.b@example.net>"), "rfc822msgid:a.b@example.net"),

@@ -87,7 +87,7 @@ def gmail_query(query: SearchQuery) -> str:
     if query.before is not None:
         terms.append(f"before:{_epoch(query.before) + 1}")
     if query.unread is not None:
-        terms.append("is:unread" if query.unread else "-is:unread")
+        terms.append("is:unread" if query.unread else "is:read")
     if query.flagged is not None:
         terms.append("is:starred" if query.flagged else "-is:starred")
     if query.has_attachments is not None:
