@@ -219,3 +219,42 @@ def test_limit_splits_a_burst_and_resumes_exactly(emulator: GmailEmulator,
     third = mailbox.changes("INBOX", second.token, limit=3)
     assert [s.id for s in (*second.added, *third.added)] == new[3:]
     assert third.more is False
+
+
+def test_watch_polls_history_only(emulator: GmailEmulator, mailbox: GmailMailbox) -> None:
+    import threading
+
+    from inboxlink.mailbox_sync import PollPolicy
+
+    mailbox.poll_policy = PollPolicy(initial=0.05, factor=1.0, maximum=0.05)
+    emulator.reset_counts()
+    watch = mailbox.watch("INBOX", timeout=20)
+    hints = []
+    thread = threading.Thread(target=lambda: hints.append(next(watch)), daemon=True)
+    thread.start()
+    while ("GET", "/gmail/v1/users/me/history") not in emulator.requests:
+        assert thread.is_alive()
+        threading.Event().wait(0.02)
+    for n in range(50):
+        emulator.deliver(make_message(n))
+    thread.join(10)
+    assert [h.reason for h in hints] == ["poll"]
+    # the baseline, then history pages only: no summaries are read for a hint
+    assert emulator.requests[0] == PROFILE
+    assert set(emulator.requests[1:]) == {HISTORY}
+    watch.stop()
+
+
+def test_watch_after_forgotten_history_hints_resync(emulator: GmailEmulator,
+                                                    mailbox: GmailMailbox) -> None:
+    from inboxlink.mailbox_sync import PollPolicy
+
+    mailbox.poll_policy = PollPolicy(initial=0.05, factor=1.0, maximum=0.05)
+    watch = mailbox.watch("INBOX", timeout=20)
+    watch.set_poll_token(mailbox.sync_token("INBOX"))
+    emulator.deliver(make_message(1))
+    emulator.forget_history()
+    assert next(watch).reason == "resync"
+    emulator.deliver(make_message(2))
+    assert next(watch).reason == "poll"
+    watch.stop()

@@ -34,11 +34,13 @@ import attrs
 
 from inboxlink import errors
 from inboxlink.adapters.gmail import convert
-from inboxlink.changes import ChangeSet
+from inboxlink.changes import ChangeHint, ChangeSet
 from inboxlink.models import Folder, MessageSummary
 
 if TYPE_CHECKING:
     from inboxlink.adapters.gmail.settings import GmailSettings
+    from inboxlink.mailbox_sync import PollPolicy, Watch
+    from inboxlink.retry import RetryPolicy
 
 __all__ = ["GmailSync", "decode_token", "encode_token"]
 
@@ -151,6 +153,10 @@ class GmailSync:
     if TYPE_CHECKING:
         settings: GmailSettings
         _service: Any
+        _retry: RetryPolicy
+        poll_policy: PollPolicy
+
+        def sync_token(self, folder: Any = ...) -> str: ...
 
         def _execute(self, request: Any, method: str) -> Any: ...
         def _boundary(self, operation: str) -> AbstractContextManager[None]: ...
@@ -165,27 +171,7 @@ class GmailSync:
         return encode_token(folder.id, int(profile["historyId"]))
 
     def _changes(self, folder: Folder, token: str, limit: int) -> ChangeSet:
-        start = decode_token(token, folder)
-        feed = _Feed(folder.id)
-        last = start
-        more = False
-        current = start
-        with self._boundary("history"):
-            for page_number, page in enumerate(self._history_pages(start)):
-                if page_number == 0:
-                    # Everything up to the mailbox's history id at the first page is covered
-                    # once the pages run out.
-                    current = int(page.get("historyId") or start)
-                for record in page.get("history") or ():
-                    fresh = feed.fresh(record)
-                    if fresh and feed.seen and len(feed.seen) + len(fresh) > limit:
-                        more = True
-                        break
-                    if fresh is not None:
-                        feed.apply(record)
-                    last = max(last, int(record["id"]))
-                if more:
-                    break
+        feed, next_token, more = self._scan(folder, token, limit)
         added, updated, removed = feed.classify()
         # Outside the history boundary: a 404 there means the token expired, here that a
         # message is gone.
@@ -195,9 +181,57 @@ class GmailSync:
             updated=[summaries[i] for i in updated if i in summaries],
             # a message that left again before we could read it is gone for the caller too
             removed=[*removed, *(i for i in updated if i in gone)],
-            token=encode_token(folder.id, last if more else max(last, current)),
-            more=more,
+            token=next_token, more=more,
         )
+
+    def _scan(self, folder: Folder, token: str, limit: int | None) -> tuple[_Feed, str, bool]:
+        """Fold the history since ``token`` into a feed of at most ``limit`` messages:
+        (feed, the token to continue from, whether more is waiting)."""
+        start = decode_token(token, folder)
+        feed = _Feed(folder.id)
+        last = current = start
+        more = False
+        with self._boundary("history"):
+            for page_number, page in enumerate(self._history_pages(start)):
+                if page_number == 0:
+                    # Everything up to the mailbox's history id at the first page is covered
+                    # once the pages run out.
+                    current = int(page.get("historyId") or start)
+                for record in page.get("history") or ():
+                    fresh = feed.fresh(record)
+                    if (limit is not None and fresh and feed.seen
+                            and len(feed.seen) + len(fresh) > limit):
+                        more = True
+                        break
+                    if fresh is not None:
+                        feed.apply(record)
+                    last = max(last, int(record["id"]))
+                if more:
+                    break
+        return feed, encode_token(folder.id, last if more else max(last, current)), more
+
+    def _wait_for_change(self, watch: Watch) -> ChangeHint | None:
+        """Poll as :class:`~inboxlink.mailbox_sync.PollPolicy` says, but probe the history
+        only: a hint needs no summaries, so each poll is one ``history.list`` (2 units)
+        however much changed, and the application's own ``changes()`` reads them once."""
+        policy = self.poll_policy
+        token = watch.poll_token() or self.sync_token(watch.folder)
+        watch.set_poll_token(token)
+        delay = policy.initial
+        while watch.sleep(delay) and not watch.expired():
+            try:
+                feed, token, _ = self._retry.call(self._scan, watch.folder, token, None)
+            except errors.RateLimited as exc:
+                delay = max(delay, exc.retry_after or policy.maximum)
+                continue
+            except errors.SyncTokenExpired:
+                watch.set_poll_token(self.sync_token(watch.folder))
+                return ChangeHint(folder_id=watch.folder.id, reason="resync")
+            watch.set_poll_token(token)
+            if any(feed.classify()):
+                return ChangeHint(folder_id=watch.folder.id, reason="poll")
+            delay = min(delay * policy.factor, policy.maximum)
+        return None
 
     def _history_pages(self, start: int) -> Iterator[Mapping[str, Any]]:
         arguments: dict[str, Any] = {
