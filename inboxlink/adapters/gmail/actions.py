@@ -292,7 +292,3 @@ class GmailActions:
         _, threads = self._thread_ids(message_id)
         return [s for s, _ in self._thread_members(threads)]
 
-
-def batch_modify_requests(ids: int) -> int:
-    """How many ``batchModify`` requests ``ids`` ids take (for benchmarks and docs)."""
-    return math.ceil(ids / MAX_IDS)
