@@ -17,6 +17,10 @@
   batches, narrowed with :func:`inboxlink.query.matches` where Gmail matches whole words.
 - replies and threads: the original is found with ``rfc822msgid:``, its conversation with
   ``threads.get(format=metadata)``.
+
+Every write here is idempotent (adding a label twice, trashing or deleting a message twice
+leaves the same state), so a request that httplib2 repeats on a stale connection cannot
+act twice; inboxlink itself never repeats a ``batchModify`` or ``batchDelete``.
 """
 
 from __future__ import annotations
