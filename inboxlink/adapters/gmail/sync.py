@@ -5,7 +5,7 @@ A token is JSON naming the folder (label id) and a Gmail ``historyId``::
     {"v": 1, "label": "INBOX", "history": "4711"}
 
 ``sync_token()`` is one ``users.getProfile`` (the mailbox's current ``historyId``, 1 quota
-unit). ``changes()`` pages ``history.list(startHistoryId, labelId, historyTypes)`` through
+unit). ``changes()`` pages ``history.list(startHistoryId, historyTypes)`` through
 ``nextPageToken`` (2 units a page) and maps every record to the folder: a message gaining
 the folder's label (or created with it) is *added*, one losing it — or deleted, or sent to
 Spam/Trash — is *removed*, any other label change (UNREAD, STARRED, user labels) on a
