@@ -1,10 +1,16 @@
 """A local Gmail API emulator: a real HTTP server on 127.0.0.1 speaking the Gmail v1 wire API.
 
-It serves what the adapter and google-api-python-client send: labels, messages
-list/get(metadata|raw|minimal)/send/insert/import, threads.get, the batch endpoint
+It serves what the adapter and google-api-python-client send: labels, getProfile, messages
+list (with ``q=``, see :mod:`.emulator_query`)/get(metadata|raw|minimal)/send/insert/import/
+trash/delete/batchModify/batchDelete, threads.get, history.list, the batch endpoint
 (``multipart/mixed`` of ``application/http`` parts, answered the same way), and an OAuth
 token endpoint for google-auth refreshes. Any response can be replaced by an injected
 error body (:meth:`GmailEmulator.fail`). Every HTTP request is counted.
+
+Like Gmail it keeps a history log (one record per message per change, ids increasing,
+``messagesAdded``/``messagesDeleted``/``labelsAdded``/``labelsRemoved``), forgets records
+older than :attr:`GmailEmulator.history_floor` (``history.list`` then answers 404), and puts
+a message into the thread of the message its ``In-Reply-To``/``References`` name.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
+
+from .emulator_query import Candidate, QueryError, compile_query
 
 SYSTEM_LABELS = (
     "INBOX", "SENT", "DRAFT", "TRASH", "SPAM", "STARRED", "IMPORTANT", "UNREAD", "CHAT",
@@ -64,6 +72,30 @@ class Stored:
     labels: list[str]
     internal_ms: int
     seq: int
+    history_id: int = 0
+
+
+@attrs.define
+class HistoryRecord:
+    """One change: ``kind`` is the history list it goes in; labels before and after."""
+
+    id: int
+    kind: str  #: messagesAdded | messagesDeleted | labelsAdded | labelsRemoved
+    message_id: str
+    thread_id: str
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+    changed: tuple[str, ...] = ()
+
+    def resource(self) -> dict[str, Any]:
+        labels = self.before if self.kind == "messagesDeleted" else self.after
+        message = {"id": self.message_id, "threadId": self.thread_id, "labelIds": list(labels)}
+        entry: dict[str, Any] = {"message": message}
+        if self.changed:
+            entry["labelIds"] = list(self.changed)
+        return {"id": str(self.id), "messages": [{"id": self.message_id,
+                                                  "threadId": self.thread_id}],
+                self.kind: [entry]}
 
 
 @attrs.define
@@ -95,6 +127,23 @@ class GmailEmulator:
         #: operation names of every API call, batched or not
         self.calls: list[str] = []
         self.batch_sizes: list[int] = []
+        #: the active users.watch request body (None: not watching)
+        self.watching: dict[str, Any] | None = None
+        #: key id -> PEM certificate, served like Google's oauth2/v1/certs
+        self.certs: dict[str, str] = {}
+        #: topics Gmail's push service account may not publish to
+        self.unpublishable_topics: set[str] = set()
+        #: the full target (path and query) of every HTTP request, a batch once
+        self.targets: list[str] = []
+        #: (operation, request body) of every API call, batched or not
+        self.bodies: list[tuple[str, bytes]] = []
+        #: the q= of every messages.list call, in order
+        self.queries: list[str] = []
+        #: the change log history.list serves; records at or below the floor are forgotten
+        self.history: list[HistoryRecord] = []
+        self.history_floor = 0
+        self._history_ids = itertools.count(4000)
+        self._history_id = 3999
         self.token_requests: list[dict[str, list[str]]] = []
         self._faults: list[Fault] = []
         self._responses: dict[tuple[Any, ...], bytes] = {}
@@ -114,6 +163,10 @@ class GmailEmulator:
         return f"http://127.0.0.1:{self._server.server_address[1]}/"
 
     @property
+    def certs_url(self) -> str:
+        return self.url + "oauth2/v1/certs"
+
+    @property
     def token_uri(self) -> str:
         return self.url + "token"
 
@@ -128,6 +181,9 @@ class GmailEmulator:
     def reset_counts(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.targets.clear()
+            self.queries.clear()
+            self.bodies.clear()
             self.calls.clear()
             self.batch_sizes.clear()
 
@@ -149,6 +205,29 @@ class GmailEmulator:
             body.encode() if isinstance(body, str) else json.dumps(body).encode())
         self._faults.append(Fault(operation, status, raw, dict(headers or {}), times))
 
+    def forget_history(self) -> None:
+        """Forget every history record so far (as Gmail does after about a week)."""
+        with self._lock:
+            self.history_floor = self._history_id + 1
+            self.history.clear()
+
+    def relabel(self, message_id: str, add: tuple[str, ...] = (),
+                remove: tuple[str, ...] = ()) -> None:
+        """Another client changes a message's labels (recorded in the history)."""
+        self._modify(self.messages[message_id], list(add), list(remove))
+
+    def remove(self, message_id: str) -> None:
+        """Another client deletes a message for good."""
+        self._delete_stored(message_id)
+
+    def bodies_of(self, operation: str) -> list[bytes]:
+        """The request bodies of every ``operation`` call since the last reset."""
+        with self._lock:
+            return [b for op, b in self.bodies if op == operation]
+
+    def labels_of(self, message_id: str) -> list[str]:
+        return list(self.messages[message_id].labels)
+
     def sent_raw(self) -> list[bytes]:
         return [o.raw for o in self.outbox]
 
@@ -165,9 +244,56 @@ class GmailEmulator:
                thread_id: str | None) -> str:
         with self._lock:
             message_id = self._new_id()
-            self.messages[message_id] = Stored(message_id, thread_id or message_id, raw, labels,
-                                               internal_ms, next(self._seq))
+            stored = Stored(message_id, thread_id or self._thread_by_headers(raw) or message_id,
+                            raw, labels, internal_ms, next(self._seq))
+            self.messages[message_id] = stored
+            self._record("messagesAdded", stored, (), tuple(labels))
             return message_id
+
+    def _thread_by_headers(self, raw: bytes) -> str | None:
+        # Gmail threads a message with the one its In-Reply-To/References name (Gmail also
+        # wants a similar subject; inboxlink must never rely on subjects, so neither do we).
+        headers = _headers(raw)
+        wanted = set(re.findall(r"<[^<>\s]+>", " ".join(
+            str(v) for v in headers.get_all("In-Reply-To", []) + headers.get_all(
+                "References", []))))
+        if not wanted:
+            return None
+        for stored in self.messages.values():
+            if str(_headers(stored.raw).get("Message-ID", "")).strip() in wanted:
+                return stored.thread_id
+        return None
+
+    def _record(self, kind: str, stored: Stored, before: tuple[str, ...],
+                after: tuple[str, ...], changed: tuple[str, ...] = ()) -> None:
+        with self._lock:
+            self._history_id = next(self._history_ids)
+            stored.history_id = self._history_id
+            self.history.append(HistoryRecord(self._history_id, kind, stored.id,
+                                              stored.thread_id, before, after, changed))
+
+    def _modify(self, stored: Stored, add: list[str], remove: list[str]) -> None:
+        with self._lock:
+            before = tuple(stored.labels)
+            added = [lb for lb in dict.fromkeys(add) if lb not in stored.labels]
+            removed = [lb for lb in dict.fromkeys(remove) if lb in stored.labels and lb not in add]
+            # One record per kind, applied in turn: each carries the labels after it.
+            if added:
+                stored.labels = stored.labels + added
+                self._record("labelsAdded", stored, before, tuple(stored.labels), tuple(added))
+            if removed:
+                middle = tuple(stored.labels)
+                stored.labels = [lb for lb in stored.labels if lb not in removed]
+                self._record("labelsRemoved", stored, middle, tuple(stored.labels),
+                             tuple(removed))
+
+    def _delete_stored(self, message_id: str) -> bool:
+        with self._lock:
+            stored = self.messages.pop(message_id, None)
+            if stored is None:
+                return False
+            self._record("messagesDeleted", stored, tuple(stored.labels), ())
+            return True
 
     def _fault_for(self, operation: str) -> Response | None:
         with self._lock:
@@ -186,8 +312,11 @@ class GmailEmulator:
         if not in_batch:
             with self._lock:
                 self.requests.append((method, path))
+                self.targets.append(target)
         if path == "/token" and method == "POST":
             return self._token(body)
+        if path == "/oauth2/v1/certs" and method == "GET":
+            return _json(200, self.certs)
         if path == "/batch/gmail/v1" and method == "POST":
             return self._batch(headers, body)
         match = _MESSAGE_PATH.match(path)
@@ -196,6 +325,7 @@ class GmailEmulator:
         operation, handler, args = self._route(method, match.group("rest"))
         with self._lock:
             self.calls.append(operation)
+            self.bodies.append((operation, body))
         fault = self._fault_for(operation)
         if fault is not None:
             return fault
@@ -220,12 +350,21 @@ class GmailEmulator:
         segments = rest.split("/")
         table: list[tuple[str, tuple[str, ...], str, Callable[..., Response]]] = [
             ("GET", ("labels",), "labels.list", self._labels),
+            ("GET", ("profile",), "getProfile", self._profile),
+            ("POST", ("watch",), "watch", self._watch),
+            ("POST", ("stop",), "stop", self._stop),
+            ("GET", ("history",), "history.list", self._history),
             ("GET", ("messages",), "messages.list", self._list),
             ("POST", ("messages", "send"), "messages.send", self._send),
             ("POST", ("messages", "import"), "messages.import", self._import),
+            ("POST", ("messages", "batchModify"), "messages.batchModify", self._batch_modify),
+            ("POST", ("messages", "batchDelete"), "messages.batchDelete", self._batch_delete),
             ("POST", ("messages",), "messages.insert", self._insert),
+            ("POST", ("messages", "*", "trash"), "messages.trash", self._trash),
+            ("POST", ("messages", "*", "modify"), "messages.modify", self._modify_one),
             ("GET", ("messages", "*"), "messages.get", self._get),
-            ("GET", ("threads", "*"), "threads.get", self._thread),
+            ("DELETE", ("messages", "*"), "messages.delete", self._delete),
+            ("GET", ("threads", "*"), "threads.get", self._thread_get),
         ]
         for verb, shape, name, fn in table:
             if verb == method and len(shape) == len(segments) and all(
@@ -302,10 +441,15 @@ class GmailEmulator:
             found = [m for m in found if wanted <= set(m.labels)]
         if not spam_trash and not wanted & {"SPAM", "TRASH"}:
             found = [m for m in found if not {"SPAM", "TRASH"} & set(m.labels)]
-        if search.startswith("rfc822msgid:"):
-            needle = search.partition(":")[2].strip("<>")
-            found = [m for m in found
-                     if str(_headers(m.raw).get("Message-ID", "")).strip().strip("<>") == needle]
+        if search:
+            try:
+                predicate = compile_query(search)
+            except QueryError as exc:
+                raise _Refused(_json(400, gmail_error(400, f"Invalid query: {exc}",
+                                                      "invalidArgument",
+                                                      "INVALID_ARGUMENT"))) from exc
+            found = [m for m in found if predicate(Candidate(m.raw, m.labels, m.internal_ms,
+                                                             self.user_labels))]
         found.sort(key=lambda m: (m.internal_ms, m.seq), reverse=True)
         return found
 
@@ -321,6 +465,8 @@ class GmailEmulator:
             except ValueError:
                 return _json(400, gmail_error(400, "Invalid pageToken", "invalidArgument",
                                               "INVALID_ARGUMENT"))
+        with self._lock:
+            self.queries.append(query.get("q", [""])[0])
         found = self._ordered(query)
         page = found[start:start + size]
         result: dict[str, Any] = {"resultSizeEstimate": len(found)}
@@ -340,6 +486,8 @@ class GmailEmulator:
             return _json(404, gmail_error(404, "Requested entity was not found.", "notFound",
                                           "NOT_FOUND"))
         fmt = query.get("format", ["full"])[0]
+        if query.get("fields") == ["id,labelIds"]:
+            return _json(200, {"id": stored.id, "labelIds": list(stored.labels)})
         key = (message_id, fmt, tuple(query.get("fields", [])), tuple(stored.labels))
         cached = self._responses.get(key)
         if cached is not None:
@@ -347,7 +495,7 @@ class GmailEmulator:
             return 200, {"Content-Type": "application/json; charset=UTF-8"}, cached
         resource: dict[str, Any] = {
             "id": stored.id, "threadId": stored.thread_id, "labelIds": list(stored.labels),
-            "snippet": "", "sizeEstimate": len(stored.raw), "historyId": str(stored.seq),
+            "snippet": "", "sizeEstimate": len(stored.raw), "historyId": str(stored.history_id),
             "internalDate": str(stored.internal_ms),
         }
         if fmt == "raw":
@@ -366,13 +514,177 @@ class GmailEmulator:
         self._responses[key] = response[2]
         return response
 
-    def _thread(self, query: Mapping[str, list[str]], body: bytes, thread_id: str) -> Response:
-        members = [m for m in self.messages.values() if m.thread_id == thread_id]
+    def _thread_get(self, query: Mapping[str, list[str]], body: bytes, thread_id: str) -> Response:
+        with self._lock:
+            members = sorted((m for m in self.messages.values() if m.thread_id == thread_id),
+                             key=lambda m: (m.internal_ms, m.seq))
         if not members:
-            return _json(404, gmail_error(404, "Requested entity was not found.", "notFound",
-                                          "NOT_FOUND"))
-        return _json(200, {"id": thread_id, "messages": [
-            {"id": m.id, "threadId": m.thread_id, "labelIds": m.labels} for m in members]})
+            return _not_found()
+        fmt = query.get("format", ["full"])[0]
+        wanted = {h.lower() for h in query.get("metadataHeaders", [])}
+        messages = []
+        for m in members:
+            resource: dict[str, Any] = {
+                "id": m.id, "threadId": m.thread_id, "labelIds": list(m.labels),
+                "snippet": "", "historyId": str(m.history_id),
+                "internalDate": str(m.internal_ms), "sizeEstimate": len(m.raw)}
+            if fmt == "metadata":
+                parsed = _headers(m.raw)
+                resource["payload"] = {"mimeType": parsed.get_content_type(), "headers": [
+                    {"name": k, "value": _unfold(v)} for k, v in parsed.items()
+                    if not wanted or k.lower() in wanted]}
+            messages.append(resource)
+        return _json(200, {"id": thread_id, "historyId": str(self._history_id),
+                           "messages": messages})
+
+    # ------------------------------------------------------------------ profile and history
+    def _profile(self, query: Mapping[str, list[str]], body: bytes) -> Response:
+        with self._lock:
+            return _json(200, {"emailAddress": self.address,
+                               "messagesTotal": len(self.messages),
+                               "threadsTotal": len({m.thread_id for m in self.messages.values()}),
+                               "historyId": str(self._history_id)})
+
+    def _history(self, query: Mapping[str, list[str]], body: bytes) -> Response:
+        start_text = query.get("startHistoryId", [""])[0]
+        if not start_text.isdigit():
+            return _json(400, gmail_error(400, "Invalid startHistoryId", "invalidArgument",
+                                          "INVALID_ARGUMENT"))
+        start = int(start_text)
+        size = int(query.get("maxResults", ["100"])[0])
+        if not 1 <= size <= 500:
+            return _json(400, gmail_error(400, "Invalid maxResults", "invalidArgument",
+                                          "INVALID_ARGUMENT"))
+        with self._lock:
+            if start < self.history_floor - 1:
+                # developers.google.com/gmail/api/guides/sync: an out-of-range startHistoryId
+                # is answered with HTTP 404; the client must do a full sync.
+                return _not_found()
+            label = query.get("labelId", [None])[0]
+            kinds = {_HISTORY_TYPES.get(t, t) for t in query.get("historyTypes", [])}
+            records = [r for r in self.history if r.id > start
+                       # The narrow reading of "only return messages with a label matching
+                       # the ID": the message's labels after the change. The adapter must
+                       # not depend on a wider one, so it does not send labelId at all.
+                       and (label is None or label in r.after)
+                       and (not kinds or r.kind in kinds)]
+            current = self._history_id
+        offset = 0
+        if "pageToken" in query:
+            try:
+                offset = int(base64.urlsafe_b64decode(query["pageToken"][0]).decode())
+            except ValueError:
+                return _json(400, gmail_error(400, "Invalid pageToken", "invalidArgument",
+                                              "INVALID_ARGUMENT"))
+        page = records[offset:offset + size]
+        result: dict[str, Any] = {"historyId": str(current)}
+        if page:
+            result["history"] = [r.resource() for r in page]
+        if offset + size < len(records):
+            result["nextPageToken"] = base64.urlsafe_b64encode(
+                str(offset + size).encode()).decode()
+        return _json(200, result)
+
+    # ------------------------------------------------------------------ push
+    def _watch(self, query: Mapping[str, list[str]], body: bytes) -> Response:
+        request = json.loads(body or b"{}")
+        topic = str(request.get("topicName") or "")
+        if not re.fullmatch(r"projects/[^/]+/topics/[^/]+", topic):
+            return _json(400, gmail_error(
+                400, "Invalid topicName does not match projects/SOME-ANDROID-PROJECT/topics/*",
+                "invalidArgument", "INVALID_ARGUMENT"))
+        if topic in self.unpublishable_topics:
+            message = (f"Error sending test message to Cloud PubSub {topic} : User not "
+                       "authorized to perform this action.")
+            return _json(403, gmail_error(403, message, "forbidden", "PERMISSION_DENIED"))
+        with self._lock:
+            self.watching = request
+            expiration = self._now_ms() + 7 * 24 * 3600 * 1000
+            return _json(200, {"historyId": str(self._history_id),
+                               "expiration": str(expiration)})
+
+    def _stop(self, query: Mapping[str, list[str]], body: bytes) -> Response:
+        self.watching = None
+        return 204, {}, b""
+
+    def push_body(self, subscription: str = "projects/acme/subscriptions/gmail-push",
+                  *, address: str | None = None) -> bytes:
+        """The POST body Pub/Sub sends a push endpoint for the mailbox's latest change."""
+        data = json.dumps({"emailAddress": address or self.address,
+                           "historyId": self._history_id}).encode()
+        return json.dumps({
+            "message": {"data": base64.b64encode(data).decode(),
+                        "messageId": "2070443601311540", "message_id": "2070443601311540",
+                        "publishTime": "2026-11-29T19:13:55.749Z",
+                        "publish_time": "2026-11-29T19:13:55.749Z"},
+            "subscription": subscription}).encode()
+
+    # ------------------------------------------------------------------ changing messages
+    def _ids_body(self, body: bytes) -> tuple[dict[str, Any], list[str]]:
+        try:
+            request = json.loads(body or b"{}")
+            ids = [str(i) for i in request.get("ids") or []]
+        except (ValueError, AttributeError) as exc:
+            raise _Refused(_json(400, gmail_error(400, "Invalid JSON payload received.",
+                                                  "invalidArgument",
+                                                  "INVALID_ARGUMENT"))) from exc
+        if not ids:
+            raise _Refused(_json(400, gmail_error(400, "ids must be specified",
+                                                  "invalidArgument", "INVALID_ARGUMENT")))
+        if len(ids) > 1000:
+            raise _Refused(_json(400, gmail_error(400, "Number of ids cannot exceed 1000",
+                                                  "invalidArgument")))
+        return request, ids
+
+    def _batch_modify(self, query: Mapping[str, list[str]], body: bytes) -> Response:
+        request, ids = self._ids_body(body)
+        add = [str(x) for x in request.get("addLabelIds") or []]
+        remove = [str(x) for x in request.get("removeLabelIds") or []]
+        for label in add + remove:
+            if (label not in SYSTEM_LABELS and label not in self.user_labels) or (label in (
+                    "SENT", "DRAFT") and label in add):
+                return _json(400, gmail_error(400, f"Invalid label: {label}",
+                                              "invalidArgument", "INVALID_ARGUMENT"))
+        with self._lock:
+            # Ids that resolve to no message are ignored: the call still answers 204.
+            for message_id in ids:
+                stored = self.messages.get(message_id)
+                if stored is not None:
+                    self._modify(stored, add, remove)
+        return 204, {}, b""
+
+    def _batch_delete(self, query: Mapping[str, list[str]], body: bytes) -> Response:
+        _, ids = self._ids_body(body)
+        for message_id in ids:
+            self._delete_stored(message_id)
+        return 204, {}, b""
+
+    def _trash(self, query: Mapping[str, list[str]], body: bytes, message_id: str) -> Response:
+        if not re.fullmatch(r"[0-9a-f]{1,32}", message_id):
+            return _json(400, gmail_error(400, "Invalid id value", "invalidArgument",
+                                          "INVALID_ARGUMENT"))
+        stored = self.messages.get(message_id)
+        if stored is None:
+            return _not_found()
+        self._modify(stored, ["TRASH"], [])
+        return _json(200, {"id": stored.id, "threadId": stored.thread_id,
+                           "labelIds": list(stored.labels)})
+
+    def _modify_one(self, query: Mapping[str, list[str]], body: bytes,
+                    message_id: str) -> Response:
+        stored = self.messages.get(message_id)
+        if stored is None:
+            return _not_found()
+        request = json.loads(body or b"{}")
+        self._modify(stored, [str(x) for x in request.get("addLabelIds") or []],
+                     [str(x) for x in request.get("removeLabelIds") or []])
+        return _json(200, {"id": stored.id, "threadId": stored.thread_id,
+                           "labelIds": list(stored.labels)})
+
+    def _delete(self, query: Mapping[str, list[str]], body: bytes, message_id: str) -> Response:
+        if not self._delete_stored(message_id):
+            return _not_found()
+        return 204, {}, b""
 
     def _decode_raw(self, body: bytes) -> tuple[dict[str, Any], bytes]:
         try:
@@ -436,7 +748,16 @@ def _without_bcc(raw: bytes) -> bytes:
     return b"\r\n".join(kept) + sep + rest
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+_HISTORY_TYPES = {"messageAdded": "messagesAdded", "messageDeleted": "messagesDeleted",
+                  "labelAdded": "labelsAdded", "labelRemoved": "labelsRemoved"}
+
+
+def _not_found() -> Response:
+    return _json(404, gmail_error(404, "Requested entity was not found.", "notFound",
+                                  "NOT_FOUND"))
+
+
+_REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
             404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error",
             503: "Service Unavailable"}
 

@@ -30,6 +30,10 @@ class GmailFixtures(conformance.MailboxFixtures):
     def outbox(self, emulator: GmailEmulator) -> Callable[[], list[bytes]]:
         return emulator.sent_raw
 
+    @pytest.fixture
+    def reconnect(self, emulator: GmailEmulator) -> Callable[[], GmailMailbox]:
+        return lambda: make_mailbox(emulator)
+
 
 class TestGmailFolders(conformance.FolderTests, GmailFixtures):
     pass
@@ -56,3 +60,33 @@ class TestGmailErrors(conformance.ErrorTests, GmailFixtures):
 
 class TestGmailAttachments(conformance.AttachmentTests, GmailFixtures):
     pass
+
+
+class TestGmailSync(conformance.SyncTests, GmailFixtures):
+    pass
+
+
+class TestGmailWatch(conformance.WatchTests, GmailFixtures):
+    # Polling history.list: the suite's fixture polls every 0.2-1 s, so a delivery is seen
+    # within about a second; 5 s leaves room for a loaded CI machine.
+    watch_latency = 5.0
+
+
+class TestGmailActions(conformance.ActionTests, GmailFixtures):
+    pass
+
+
+class TestGmailSearch(conformance.SearchTests, GmailFixtures):
+    pass
+
+
+class TestGmailReplies(conformance.ReplyTests, GmailFixtures):
+    pass
+
+
+def test_every_conformance_class_is_run() -> None:
+    run = {cls.__mro__[1] for cls in (
+        TestGmailFolders, TestGmailList, TestGmailFetch, TestGmailSend, TestGmailErrors,
+        TestGmailAttachments, TestGmailSync, TestGmailWatch, TestGmailActions,
+        TestGmailSearch, TestGmailReplies)}
+    assert run == set(conformance.ALL_TESTS)

@@ -183,13 +183,21 @@ def test_unknown_and_malformed_ids_are_not_found(emulator: GmailEmulator) -> Non
         mailbox.fetch("not-an-id")
 
 
-def test_history_expired_maps_to_cursor_expired() -> None:
-    # inboxlink does not call history.list yet; the row is kept for when it does.
+def test_history_expired_is_sync_token_expired(emulator: GmailEmulator) -> None:
+    # The documented 404 on history.list for a startHistoryId Gmail no longer keeps.
     status, body = bodies.GMAIL["gmail.history_expired"]
     signals, _ = signals_from_http_error(status, json.dumps(body), "history")
     rule = next(r for r in TABLE.rules if any(r.matches(s) for s in signals))
-    assert rule.error is errors.CursorExpired
+    assert rule.error is errors.SyncTokenExpired
     assert rule.source == "gmail.history_expired"
+    mailbox = make_mailbox(emulator)
+    token = mailbox.sync_token("INBOX")
+    emulator.fail("history.list", status, body)
+    with pytest.raises(errors.SyncTokenExpired) as info:
+        mailbox.changes("INBOX", token)
+    assert info.value.code == "notFound"
+    assert "sync_token()" in info.value.remedy
+    assert isinstance(info.value.__cause__, Exception)
 
 
 def test_invalid_raw_on_insert(emulator: GmailEmulator) -> None:

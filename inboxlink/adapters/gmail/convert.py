@@ -12,6 +12,8 @@ from inboxlink.headers import decode_words, parse_addresses, parse_date
 from inboxlink.models import Folder, FolderRole, MessageSummary, RoleSource
 
 __all__ = [
+    "ARCHIVE_ID",
+    "LOCATION_LABELS",
     "METADATA_HEADERS",
     "SYSTEM_ROLES",
     "b64decode",
@@ -19,6 +21,8 @@ __all__ = [
     "flags_for",
     "folder_for",
     "folders_from_labels",
+    "in_folder",
+    "list_scope",
     "summary_from_metadata",
     "write_raw_field",
 ]
@@ -33,6 +37,20 @@ SYSTEM_ROLES: Mapping[str, FolderRole] = {
     "STARRED": FolderRole.FLAGGED,
     "IMPORTANT": FolderRole.IMPORTANT,
 }
+
+#: The Archive folder. Gmail has no archive label: "archiving" removes INBOX and the message
+#: stays in All Mail. This virtual folder is All Mail minus Inbox, Drafts, Spam and Trash
+#: (sent mail not in the Inbox is in it), listed with ``q=`` instead of a label id.
+ARCHIVE_ID = "ARCHIVE"
+_ARCHIVE_QUERY = "-in:inbox -in:drafts"
+
+#: labels that say *where* a message is (as opposed to tags such as STARRED or UNREAD);
+#: ``move()`` takes a message out of these and into the target
+LOCATION_LABELS = ("INBOX", "SPAM", "TRASH")
+
+# Messages with these labels are listed only in their own folder (Gmail's includeSpamTrash).
+_HIDDEN = frozenset({"SPAM", "TRASH"})
+_NOT_ARCHIVED = frozenset({"INBOX", "DRAFT", "SPAM", "TRASH"})
 
 #: the only headers a summary needs: messages.get(format=metadata) returns just these
 METADATA_HEADERS: tuple[str, ...] = (
@@ -68,9 +86,30 @@ def folders_from_labels(labels: Iterable[Mapping[str, Any]]) -> list[Folder]:
         result.append(Folder(id=label_id, name=leaf or name, path=name,
                              parent_id=by_name.get(parent_name) if parent_name else None,
                              attributes={"user"}))
-    order = list(SYSTEM_ROLES)
-    result.sort(key=lambda f: (0, order.index(f.id)) if f.id in SYSTEM_ROLES else (1, f.path))
+    result.append(Folder(id=ARCHIVE_ID, name="Archive", path=ARCHIVE_ID,
+                         role=FolderRole.ARCHIVE, role_source=RoleSource.PROVIDER,
+                         attributes={"virtual"}))
+    order = [*SYSTEM_ROLES, ARCHIVE_ID]
+    result.sort(key=lambda f: (0, order.index(f.id)) if f.id in order else (1, f.path))
     return result
+
+
+def in_folder(folder_id: str, label_ids: Iterable[str]) -> bool:
+    """Whether a message with these labels is listed in ``folder_id`` (Spam and Trash hide
+    a message from every other folder, as ``messages.list`` does)."""
+    labels = set(label_ids)
+    if folder_id == ARCHIVE_ID:
+        return not labels & _NOT_ARCHIVED
+    if folder_id in _HIDDEN:
+        return folder_id in labels
+    return folder_id in labels and not labels & _HIDDEN
+
+
+def list_scope(folder_id: str) -> dict[str, Any]:
+    """The ``messages.list`` arguments that select ``folder_id`` (a label, or the archive)."""
+    if folder_id == ARCHIVE_ID:
+        return {"q": _ARCHIVE_QUERY}
+    return {"labelIds": [folder_id], "includeSpamTrash": folder_id in _HIDDEN}
 
 
 def flags_for(label_ids: Iterable[str]) -> frozenset[str]:

@@ -34,6 +34,12 @@ SCOPES: Mapping[str, str] = {
     "fetch": "https://www.googleapis.com/auth/gmail.readonly",
     "send": "https://www.googleapis.com/auth/gmail.send",
     "append": "https://www.googleapis.com/auth/gmail.insert",
+    "history": "https://www.googleapis.com/auth/gmail.readonly",
+    "search": "https://www.googleapis.com/auth/gmail.readonly",
+    "modify": "https://www.googleapis.com/auth/gmail.modify",
+    # batchDelete (and messages.delete) need the full-access scope; gmail.modify is refused
+    "delete": "https://mail.google.com/",
+    "watch": "https://www.googleapis.com/auth/gmail.readonly",
 }
 
 _TRUSTED_APPS = (
@@ -104,16 +110,31 @@ TABLE = ErrorTable(
         _R(errors.RateLimited, code="RESOURCE_EXHAUSTED", source="gmail.project_rate_limit"),
         _R(errors.TransientError, code="backendError", source="gmail.backend_error"),
         _R(errors.TransientError, code="internalError", source="gmail.backend_error"),
+        # ---------------------------------------------------------------- push (users.watch)
+        _R(errors.PermissionDenied, code="watch:forbidden", pattern=r"Cloud ?Pub/?Sub",
+           remedy="Gmail may not publish to this Pub/Sub topic: grant "
+                  "gmail-api-push@system.gserviceaccount.com the Pub/Sub Publisher role on "
+                  "it, then call watch again."),
+        _R(errors.ConfigurationError, code="watch:invalidArgument", pattern=r"topic",
+           remedy="Name the topic in full: projects/<project-id>/topics/<topic>, in the same "
+                  "Cloud project as the OAuth client."),
         # ---------------------------------------------------------------- items
-        _R(errors.CursorExpired, code="history:notFound", source="gmail.history_expired",
-           remedy="The stored history id is older than Gmail keeps: list the folder again "
-                  "from the start and keep the new position."),
+        _R(errors.SyncTokenExpired, code="history:notFound", source="gmail.history_expired",
+           remedy="Gmail no longer keeps history that old (about a week): take a new "
+                  "sync_token() and list the folder again."),
+        _R(errors.SyncTokenExpired, code="history:invalidArgument",
+           pattern=r"startHistoryId", source="gmail.history_expired",
+           remedy="The sync token's history id is not one Gmail accepts: take a new "
+                  "sync_token() and list the folder again."),
         _R(errors.CursorExpired, code="list:invalidArgument", pattern=r"page ?token",
            remedy="The cursor no longer applies: start the listing again without a cursor."),
         _R(errors.FolderNotFound, code="list:notFound",
            remedy="The label no longer exists: refresh mailbox.folders() and pick another."),
         _R(errors.FolderNotFound, code="folders:notFound"),
         _R(errors.MessageNotFound, code="fetch:invalidArgument", pattern=r"Invalid id value",
+           source="gmail.not_found",
+           remedy="No message has this id in the mailbox: use an id from list_messages()."),
+        _R(errors.MessageNotFound, code="modify:invalidArgument", pattern=r"Invalid id value",
            source="gmail.not_found",
            remedy="No message has this id in the mailbox: use an id from list_messages()."),
         _R(errors.MessageNotFound, code="notFound", source="gmail.not_found",

@@ -20,9 +20,11 @@ from urllib.parse import unquote, urlsplit
 
 from inboxlink import errors, mime
 from inboxlink.adapters.gmail import convert, service
+from inboxlink.adapters.gmail.actions import GmailActions
 from inboxlink.adapters.gmail.errors import TABLE, extractor
 from inboxlink.adapters.gmail.quota import COST, TokenBucket
 from inboxlink.adapters.gmail.settings import GmailSettings
+from inboxlink.adapters.gmail.sync import GmailSync
 from inboxlink.mailbox import BaseMailbox
 from inboxlink.models import (
     Capability,
@@ -45,16 +47,20 @@ _CURSOR_PREFIX = "gmail1"
 _LIST_MAX = 500
 
 
-class GmailMailbox(BaseMailbox):
+class GmailMailbox(GmailSync, GmailActions, BaseMailbox):
     """A Gmail mailbox through the Gmail API.
 
     Build it with ``inboxlink.connect("gmail://alice@gmail.com", credentials=creds)`` or
     directly: ``GmailMailbox(GmailSettings(address=..., credentials=...))``.
+
+    The change feed lives in :mod:`.sync` (``users.history.list``), actions and search in
+    :mod:`.actions` (``batchModify``, ``q=``, ``threads.get``).
     """
 
     provider = "gmail"
     capabilities = frozenset({Capability.SEND, Capability.APPEND_TO_SENT,
-                              Capability.STREAM_TO_FILE, Capability.PROVIDER_SAVES_SENT})
+                              Capability.STREAM_TO_FILE, Capability.PROVIDER_SAVES_SENT,
+                              Capability.SYNC, Capability.ACTIONS, Capability.SEARCH})
     max_page_size = _LIST_MAX
 
     def __init__(self, settings: GmailSettings) -> None:
@@ -132,12 +138,13 @@ class GmailMailbox(BaseMailbox):
             yield
 
     def _batch(self, operation: str, build: Callable[[str], Any], method: str,
-               ids: list[str]) -> dict[str, Any]:
+               ids: list[str], missing: list[str] | None = None) -> dict[str, Any]:
         """Run ``build(id)`` for every id in batches of ``batch_size``.
 
         Calls that failed with a retryable error (throttled, 5xx) are repeated alone —
         never the whole batch — within the retry policy's attempts and total time; any
         other failure is raised as the client raised it, for the boundary to translate.
+        With ``missing`` given, ids the provider does not know are put there instead.
         """
         results: dict[str, Any] = {}
         pending = list(dict.fromkeys(ids))
@@ -153,6 +160,14 @@ class GmailMailbox(BaseMailbox):
             if not failed:
                 break
             translated = {k: _typed(operation, v) for k, v in failed.items()}
+            if missing is not None:
+                gone = [k for k in pending if isinstance(translated.get(k),
+                                                         errors.MessageNotFound)]
+                missing.extend(gone)
+                for k in gone:
+                    del failed[k], translated[k]
+                if not failed:
+                    break
             hard = [k for k in pending if k in failed and not is_retryable(translated[k])]
             waits = [getattr(e, "retry_after", None) or 0.0 for e in translated.values()]
             wait = max(min(policy.initial * 2 ** (attempt - 1), policy.max_wait), *waits)
@@ -211,9 +226,8 @@ class GmailMailbox(BaseMailbox):
         token = self._decode_cursor(folder, cursor)
         with self._boundary("list"):
             request = self._messages.list(
-                userId=self.settings.user_id, labelIds=[folder.id], pageToken=token,
-                maxResults=min(limit, _LIST_MAX),
-                includeSpamTrash=folder.id in ("SPAM", "TRASH"),
+                userId=self.settings.user_id, pageToken=token, maxResults=min(limit, _LIST_MAX),
+                **convert.list_scope(folder.id),
             )
             listing = self._execute(request, "messages.list")
             ids = [str(m["id"]) for m in listing.get("messages") or ()]

@@ -24,7 +24,14 @@ COST: Mapping[str, int] = {
     "messages.insert": 25,
     "messages.import": 25,
     "messages.modify": 5,
+    "messages.batchModify": 50,
+    "messages.batchDelete": 50,
+    "messages.trash": 5,
+    "messages.delete": 10,
+    "threads.get": 10,
     "history.list": 2,
+    "watch": 100,
+    "stop": 50,
 }
 
 PER_USER_UNITS_PER_MINUTE = 15_000

@@ -44,6 +44,10 @@ class GmailSettings:
         batch_size: calls per batch request (Gmail allows 100 and advises at most 50).
         quota_units_per_minute: pace under this many quota units a minute (Gmail's per-user
             limit is 15,000); ``None`` turns pacing off.
+        verify_ids: before ``batchModify``/``batchDelete``, look the ids up (one batch of
+            ``messages.get(format=minimal)`` per ``batch_size`` ids) so that unknown ids are
+            reported as ``MessageNotFound``: Gmail itself ignores them silently. ``False``
+            saves those requests and quota units, and unknown ids then go unnoticed.
         sent_folder / role_overrides / retry: as for every adapter.
     """
 
@@ -56,6 +60,7 @@ class GmailSettings:
     timeout: float = 60.0
     batch_size: int = attrs.field(default=50, validator=_batch_size)
     quota_units_per_minute: int | None = 15_000
+    verify_ids: bool = True
     sent_folder: str | None = None
     role_overrides: Mapping[FolderRole, str] | None = None
     retry: RetryPolicy | None = None
