@@ -31,6 +31,11 @@ class EwsFixtures(conformance.MailboxFixtures):
     def outbox(self, emulator: EwsEmulator) -> Callable[[], list[bytes]]:
         return emulator.sent_raw
 
+    @pytest.fixture
+    def reconnect(self, emulator: EwsEmulator) -> Callable[[], EwsMailbox]:
+        return lambda: EwsMailbox(EwsSettings(address=ADDRESS, url=emulator.ews_url,
+                                              password=PASSWORD))
+
 
 class TestEwsFolders(conformance.FolderTests, EwsFixtures):
     pass
@@ -53,6 +58,27 @@ class TestEwsErrors(conformance.ErrorTests, EwsFixtures):
 
 
 class TestEwsAttachments(conformance.AttachmentTests, EwsFixtures):
+    pass
+
+
+class TestEwsSync(conformance.SyncTests, EwsFixtures):
+    pass
+
+
+class TestEwsWatch(conformance.WatchTests, EwsFixtures):
+    #: polling: the fixture's PollPolicy starts at 0.2 s and backs off to 1 s
+    watch_latency = 3.0
+
+
+class TestEwsActions(conformance.ActionTests, EwsFixtures):
+    pass
+
+
+class TestEwsSearch(conformance.SearchTests, EwsFixtures):
+    pass
+
+
+class TestEwsReplies(conformance.ReplyTests, EwsFixtures):
     pass
 
 

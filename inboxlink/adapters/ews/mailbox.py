@@ -15,7 +15,7 @@ import binascii
 import datetime as dt
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import IO, Any, ClassVar
 
 import requests
@@ -46,12 +46,15 @@ from exchangelib.version import Build
 
 from inboxlink import errors, mime
 from inboxlink.adapters.ews import errors as ews_errors
+from inboxlink.adapters.ews.actions import EwsActions
 from inboxlink.adapters.ews.errors import (
     NO_SMTP_ADDRESS,
     TABLE,
     UNAUTHORIZED_BARE_USERNAME,
     VERSION_TOO_OLD,
 )
+from inboxlink.adapters.ews.fields import FLAGGED, flag_path
+from inboxlink.adapters.ews.fields import paths as _paths
 from inboxlink.adapters.ews.services import (
     CreateItem,
     FindFolder,
@@ -61,6 +64,7 @@ from inboxlink.adapters.ews.services import (
 )
 from inboxlink.adapters.ews.settings import MIN_BUILD, EwsSettings
 from inboxlink.adapters.ews.streaming import StreamingMimeGetItem
+from inboxlink.adapters.ews.sync import EwsSync
 from inboxlink.adapters.ews.tls import protocol_class
 from inboxlink.mailbox import BaseMailbox
 from inboxlink.models import (
@@ -123,10 +127,6 @@ class _SentCopy(EwsMessage):  # type: ignore[misc]
     FIELDS = _sent_copy_fields()
 
 
-def _paths(cls: type[EwsMessage], names: Sequence[str]) -> list[FieldPath]:
-    return [FieldPath(field=cls.get_field_by_fieldname(name)) for name in names]
-
-
 def _utc(value: str | None) -> dt.datetime | None:
     if not value:
         return None
@@ -152,6 +152,8 @@ def _flags(item: Any) -> frozenset[str]:
         flags.add("\\Seen")
     if item.is_draft:
         flags.add("\\Draft")
+    if getattr(item, "flag_status", None) == FLAGGED:
+        flags.add("\\Flagged")
     return frozenset(flags)
 
 
@@ -177,7 +179,7 @@ def _decode_cursor(cursor: str, folder_id: str) -> tuple[int, str | None]:
     return offset, anchor
 
 
-class EwsMailbox(BaseMailbox):
+class EwsMailbox(EwsSync, EwsActions, BaseMailbox):
     """A mailbox on Exchange 2010 SP2 or newer, through Exchange Web Services.
 
     Build it with :func:`inboxlink.connect` (``ews://alice@example.com`` plus ``password=``,
@@ -187,7 +189,8 @@ class EwsMailbox(BaseMailbox):
 
     provider: ClassVar[str] = "ews"
     capabilities = frozenset({Capability.SEND, Capability.APPEND_TO_SENT,
-                              Capability.STREAM_TO_FILE, Capability.PROVIDER_SAVES_SENT})
+                              Capability.STREAM_TO_FILE, Capability.PROVIDER_SAVES_SENT,
+                              Capability.SYNC, Capability.ACTIONS, Capability.SEARCH})
     #: EWS returns at most 1,000 items per FindItem on Exchange 2013+ (EWSFindCountLimit)
     max_page_size: ClassVar[int] = 1000
 
@@ -480,7 +483,8 @@ class EwsMailbox(BaseMailbox):
         received = FieldPath(field=EwsMessage.get_field_by_fieldname("datetime_received"))
         finder = FindItemRows(account=account, page_size=limit)
         found = list(finder.call(
-            folders=[ews_folder], additional_fields=_paths(EwsMessage, _LIST_FIELDS),
+            folders=[ews_folder],
+            additional_fields=[*_paths(EwsMessage, _LIST_FIELDS), flag_path()],
             restriction=restriction, order_fields=[FieldOrder(field_path=received, reverse=True)],
             shape=ID_ONLY, query_string=None, depth=SHALLOW, calendar_view=None,
             max_items=limit, offset=offset))
@@ -531,7 +535,8 @@ class EwsMailbox(BaseMailbox):
             getter = GetItemRows(account=self.account,
                                  chunk_size=self.settings.fetch_batch_size)
             results = list(getter.call(items=[ItemId(id=i) for i in message_ids],
-                                       additional_fields=_paths(EwsMessage, _FETCH_FIELDS),
+                                       additional_fields=[*_paths(EwsMessage, _FETCH_FIELDS),
+                                                          flag_path()],
                                        shape=ID_ONLY))
             messages = []
             for wanted, item in zip(message_ids, results, strict=True):
