@@ -201,6 +201,7 @@ class EwsEmulator(ChangeOps):
         self.outbox: list[tuple[bytes, list[str]]] = []  #: (raw sent, envelope recipients)
         self.requests: list[str] = []  #: "GetItem", "FindItem", "POST /owa" …
         self.request_sizes: list[int] = []
+        self.response_sizes: list[int] = []  #: bytes of each response body
         self.server_seconds = 0.0  #: time spent answering (benchmarks subtract it)
         self.failures: list[Failure] = []
         self.locked_out: set[str] = set()
@@ -824,6 +825,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        self.state.response_sizes.append(len(body))
         self.wfile.write(body)
 
     def _owa_redirect(self) -> None:
