@@ -37,6 +37,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from .emulator_changes import ChangeOps, RestrictionError, SchemaError, restrict
+from .emulator_streaming import StreamOps
 
 S = "http://schemas.xmlsoap.org/soap/envelope/"
 M = "http://schemas.microsoft.com/exchange/services/2006/messages"
@@ -189,7 +190,7 @@ class Failure:
     times: int = 1
 
 
-class EwsEmulator(ChangeOps):
+class EwsEmulator(ChangeOps, StreamOps):
     """The emulator's state; :meth:`start` serves it on a loopback port."""
 
     def __init__(self, *, ssl_context: ssl.SSLContext | None = None, host: str = "127.0.0.1"):
@@ -909,6 +910,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body = envelope.find(_q(S, "Body"))
         if body is None or not len(body):
             self._send(500, b"no body", content_type="text/plain")
+            return
+        if operation == "GetStreamingEvents" and not any(
+                f.operation in (None, operation) for f in state.failures):
+            state.stream_events(self, user, body[0])  # a long-lived chunked answer
             return
         status, answer = state.soap(user, operation, body[0])
         self._send(status, answer)

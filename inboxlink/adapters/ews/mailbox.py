@@ -55,6 +55,7 @@ from inboxlink.adapters.ews.errors import (
 )
 from inboxlink.adapters.ews.fields import FLAGGED, flag_path
 from inboxlink.adapters.ews.fields import paths as _paths
+from inboxlink.adapters.ews.notifications import EwsStreaming
 from inboxlink.adapters.ews.services import (
     CreateItem,
     FindFolder,
@@ -179,7 +180,7 @@ def _decode_cursor(cursor: str, folder_id: str) -> tuple[int, str | None]:
     return offset, anchor
 
 
-class EwsMailbox(EwsSync, EwsActions, BaseMailbox):
+class EwsMailbox(EwsSync, EwsActions, EwsStreaming, BaseMailbox):
     """A mailbox on Exchange 2010 SP2 or newer, through Exchange Web Services.
 
     Build it with :func:`inboxlink.connect` (``ews://alice@example.com`` plus ``password=``,
@@ -190,7 +191,8 @@ class EwsMailbox(EwsSync, EwsActions, BaseMailbox):
     provider: ClassVar[str] = "ews"
     capabilities = frozenset({Capability.SEND, Capability.APPEND_TO_SENT,
                               Capability.STREAM_TO_FILE, Capability.PROVIDER_SAVES_SENT,
-                              Capability.SYNC, Capability.ACTIONS, Capability.SEARCH})
+                              Capability.SYNC, Capability.ACTIONS, Capability.SEARCH,
+                              Capability.WATCH})
     #: EWS returns at most 1,000 items per FindItem on Exchange 2013+ (EWSFindCountLimit)
     max_page_size: ClassVar[int] = 1000
 
@@ -378,6 +380,7 @@ class EwsMailbox(EwsSync, EwsActions, BaseMailbox):
 
     def close(self) -> None:
         """Close exchangelib's sessions for this mailbox. Safe to call twice."""
+        self._stop_watches()
         if self._protocol is not None and self._config is not None:
             self._protocol.close()
             self._forget_protocol(self._config, only=self._protocol)
