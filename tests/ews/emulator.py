@@ -12,6 +12,10 @@ Other paths behave like the other things an "Exchange URL" can point at: ``/owa`
 Tests change ``server.version`` (the ServerVersionInfo every response carries), queue
 failures with :meth:`EwsEmulator.fail_next`, deliver mail with :meth:`EwsEmulator.deliver`
 and read :attr:`EwsEmulator.outbox` and :attr:`EwsEmulator.requests`.
+
+The change half (change log, SyncFolderItems, UpdateItem, MoveItem, DeleteItem, FindItem
+restrictions) lives in ``emulator_changes.py``, streaming notifications (Subscribe,
+GetStreamingEvents, Unsubscribe) in ``emulator_streaming.py``; both are mixed in here.
 """
 
 from __future__ import annotations
