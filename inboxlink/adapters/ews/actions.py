@@ -16,11 +16,8 @@ IgnoreCase on ``item:Subject``, ``message:From``, ``item:Body``; ``IsGreaterThan
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +30,7 @@ from exchangelib.restriction import Q, Restriction
 from exchangelib.services import DeleteItem, MoveItem, UpdateItem
 
 from inboxlink import errors
+from inboxlink.adapters.ews import tokens
 from inboxlink.adapters.ews.fields import FLAGGED, FlaggableMessage, flag_path, paths
 from inboxlink.adapters.ews.services import FindItemRows, GetItemRows, ItemRow
 from inboxlink.mailbox_actions import SEEN
@@ -77,20 +75,16 @@ def _fingerprint(folder_id: str, query: SearchQuery) -> str:
 
 
 def _encode_cursor(folder_id: str, query: SearchQuery, offset: int) -> str:
-    payload = json.dumps({"q": _fingerprint(folder_id, query), "o": offset}).encode()
-    return _CURSOR_PREFIX + base64.urlsafe_b64encode(payload).decode().rstrip("=")
+    return tokens.encode(_CURSOR_PREFIX, {"q": _fingerprint(folder_id, query), "o": offset})
 
 
 def _decode_cursor(cursor: str, folder_id: str, query: SearchQuery) -> int:
     try:
-        if not cursor.startswith(_CURSOR_PREFIX):
-            raise ValueError(cursor)
-        body = cursor[len(_CURSOR_PREFIX):]
-        data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        data = tokens.decode(_CURSOR_PREFIX, cursor)
         offset = int(data["o"])
         if data["q"] != _fingerprint(folder_id, query) or offset < 0:
             raise ValueError(cursor)
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise errors.ConfigurationError(
             "The cursor does not belong to this search.", provider="ews", code="cursor",
             remedy="Pass the next_cursor of a page of the same search, or start without one.",

@@ -10,10 +10,7 @@ MIME content for ``fetch_batch_size`` ids per request.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 import os
 from collections.abc import Iterator
 from typing import IO, Any, ClassVar
@@ -46,6 +43,7 @@ from exchangelib.version import Build
 
 from inboxlink import errors, mime
 from inboxlink.adapters.ews import errors as ews_errors
+from inboxlink.adapters.ews import tokens
 from inboxlink.adapters.ews.actions import EwsActions
 from inboxlink.adapters.ews.errors import (
     NO_SMTP_ADDRESS,
@@ -159,20 +157,16 @@ def _flags(item: Any) -> frozenset[str]:
 
 
 def _encode_cursor(folder_id: str, offset: int, anchor: str | None) -> str:
-    payload = json.dumps({"f": folder_id, "o": offset, "a": anchor}, separators=(",", ":"))
-    return _CURSOR_PREFIX + base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    return tokens.encode(_CURSOR_PREFIX, {"f": folder_id, "o": offset, "a": anchor})
 
 
 def _decode_cursor(cursor: str, folder_id: str) -> tuple[int, str | None]:
     try:
-        if not cursor.startswith(_CURSOR_PREFIX):
-            raise ValueError(cursor)
-        body = cursor[len(_CURSOR_PREFIX):]
-        data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        data = tokens.decode(_CURSOR_PREFIX, cursor)
         offset, anchor = int(data["o"]), data["a"]
         if data["f"] != folder_id or offset < 0:
             raise ValueError(cursor)
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise errors.ConfigurationError(
             "The cursor does not belong to this folder listing.", provider="ews", code="cursor",
             remedy="Pass the next_cursor of a page of the same folder, or start without a cursor.",
