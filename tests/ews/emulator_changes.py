@@ -33,6 +33,7 @@ T = "http://schemas.microsoft.com/exchange/services/2006/types"
 #: the documented range of SyncFolderItems/MaxChangesReturned
 MAX_CHANGES = 512
 SYNC_STATE_TEXT = "Synchronization state data is corrupt or otherwise invalid."
+SYNC_FOLDER_TEXT = "The folder ID specified in the SyncFolderItems request does not exist."
 
 
 def _q(ns: str, tag: str) -> str:
@@ -142,6 +143,7 @@ class ChangeOps:
     """Mixed into :class:`~tests.ews.emulator.EwsEmulator`."""
 
     if TYPE_CHECKING:
+        users: dict[str, User]
         items: dict[str, Item]
         _seq: Any
         _new_id: Callable[[str], str]
@@ -182,6 +184,13 @@ class ChangeOps:
         self._store(moved)
         return moved
 
+    def delete_folder(self, address: str, folder_id: str) -> None:
+        """Remove a folder and its items (as another client deleting it would)."""
+        user = self.users[address.lower()]
+        for item in [i for i in self.items.values() if i.folder_id == folder_id]:
+            self._drop(item)
+        del user.folders[folder_id]
+
     def expire_sync_states(self) -> None:
         """Forget every SyncState handed out so far (as a mailbox move or a long pause does)."""
         self.sync_epoch += 1
@@ -212,7 +221,10 @@ class ChangeOps:
         folder = self._resolve_folder(user, target[0]) if target is not None and len(target) \
             else "ErrorInvalidRequest"
         if isinstance(folder, str):
-            return self._sync_error(folder)
+            # SyncFolderItems names a vanished folder with its own code
+            return self._sync_error("ErrorSyncFolderNotFound" if folder == "ErrorFolderNotFound"
+                                    else folder, SYNC_FOLDER_TEXT if folder ==
+                                    "ErrorFolderNotFound" else None)
         wanted = int(body.findtext(_q(M, "MaxChangesReturned")) or "0")
         if not 1 <= wanted <= MAX_CHANGES:
             raise SchemaError(f"MaxChangesReturned {wanted} is outside 1..{MAX_CHANGES}")

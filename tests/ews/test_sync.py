@@ -172,3 +172,13 @@ def test_emulator_refuses_more_than_512_changes_per_call(emulator: EwsEmulator,
         list(syncer.call(folder=folder, shape=ID_ONLY, additional_fields=None,
                          sync_state=None, ignore=None, max_changes_returned=513,
                          sync_scope="NormalItems"))
+
+
+def test_a_vanished_folder_is_folder_not_found(emulator: EwsEmulator, connect: Connect) -> None:
+    folder_id = emulator.add_folder(ADDRESS, "Projects")
+    mailbox: EwsMailbox = connect()
+    token = mailbox.sync_token("Projects")
+    emulator.delete_folder(ADDRESS, folder_id)
+    with pytest.raises(errors.FolderNotFound) as info:
+        mailbox.changes("Projects", token)
+    assert info.value.code == "ErrorSyncFolderNotFound"

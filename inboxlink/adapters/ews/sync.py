@@ -116,9 +116,11 @@ class EwsSync:
             state = None
             while True:
                 _, syncer = self._sync_round(folder, state, MAX_CHANGES)
+                # Exchange has been seen to answer "more" with an unchanged state (exchangelib
+                # guards against it too): that state is as current as it gets.
+                if syncer.includes_last_item_in_range or syncer.sync_state == state:
+                    return encode_token(folder.id, syncer.sync_state)
                 state = syncer.sync_state
-                if syncer.includes_last_item_in_range:
-                    return encode_token(folder.id, state)
 
     def _changes(self, folder: Folder, token: str, limit: int) -> ChangeSet:
         state = decode_token(token, folder.id)
