@@ -30,8 +30,8 @@ from inboxlink.testing.conformance import make_message  # noqa: E402
 
 ADDRESS = "alice@example.com"
 INBOX = FolderRole.INBOX
-#: what exchangelib's sync_items may ask SyncFolderItems for (recipients, like in FindItem,
-#: are GetItem-only: inboxlink's summaries carry them through one extra GetItem)
+#: what exchangelib's sync_items is asked for here: the FindItem-able summary fields
+#: (inboxlink's summaries also carry To/Cc, through one extra GetItem)
 SUMMARY_FIELDS = ("subject", "author", "datetime_sent", "datetime_received", "message_id",
                   "is_read", "size")
 
@@ -127,7 +127,7 @@ def main() -> None:
     print("\n% bytes / % client: response bytes and client seconds as a share of re-listing "
           "the whole folder (client s leaves out the in-process emulator's answering time). "
           "exchangelib's sync_items needs the same SyncFolderItems rounds; inboxlink adds one "
-          "GetItem for the summaries' recipients, which SyncFolderItems does not return.")
+          "GetItem for complete summaries (To/Cc included).")
     mailbox.close()
     emulator.stop()
 
