@@ -12,7 +12,7 @@ Costs, in EWS requests:
 - ``sync_token()``: EWS has no "current state" call — a SyncFolderItems without a state
   replays the whole folder as creations. The baseline pages that replay with the ids-only
   shape and the documented maximum of 512 changes per call, so it costs
-  ⌈items in the folder / 512⌉ requests (20 for 10,000 messages, about 150 bytes per item)
+  ⌈items in the folder / 512⌉ requests (20 for 10,000 messages, about 120 bytes per item)
   and tracks *every* message of the folder from then on, old ones included.
 """
 
