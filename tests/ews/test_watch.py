@@ -173,3 +173,13 @@ def test_closing_the_mailbox_ends_the_watch(emulator: EwsEmulator, watching: Any
     consumer.thread.join(5)
     assert not consumer.thread.is_alive()
     assert consumer.found.empty()
+
+
+def test_a_busy_server_is_waited_for(emulator: EwsEmulator, watching: Any) -> None:
+    # Exchange throttles with a SOAP fault carrying BackOffMilliseconds
+    emulator.fail_next("GetStreamingEvents", "ErrorServerBusy", kind="fault", back_off_ms=300)
+    _, consumer = watching()
+    _streaming(emulator, connections=2)
+    emulator.deliver(ADDRESS, make_message(1))
+    assert consumer.next().reason == "notification"
+    assert emulator.count("Subscribe") == 1

@@ -10,9 +10,10 @@ while it runs, so the mailbox's other calls never wait for it.
 - The subscription expired (``ErrorSubscriptionNotFound`` / ``ErrorInvalidSubscription`` /
   ``ErrorExpiredSubscription``): subscribe again and yield a ``"resubscribed"`` hint, since
   events between the two subscriptions are lost (``changes()`` catches up).
-- The connection dropped: reconnect on the same subscription (Exchange keeps its events)
-  with bounded back-off (0.5 s, 1 s, 2 s, 4 s); a fifth consecutive failure, or any error
-  that is not a transport error, raises the typed error.
+- The connection dropped, or Exchange is busy (ErrorServerBusy): reconnect on the same
+  subscription (Exchange keeps its events) with bounded back-off (0.5 s, 1 s, 2 s, 4 s, or
+  the server's ``BackOffMilliseconds`` if longer); a fifth consecutive failure, or any
+  other error from Exchange, raises the typed error.
 - ``stop()``/timeout: a watchdog thread notices within 0.1 s, cuts the connection and
   unsubscribes (one request), so nothing is left on the server.
 """
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from exchangelib.errors import (
     ErrorExpiredSubscription,
     ErrorInvalidSubscription,
+    ErrorServerBusy,
     ErrorSubscriptionNotFound,
     ErrorTimeoutExpired,
     ResponseMessageError,
@@ -56,11 +58,19 @@ _DROPPED = (TransportError, RequestException, Urllib3Error, OSError)
 
 
 def _dropped(exc: BaseException) -> bool:
-    """A lost connection (retry), not an answer from Exchange (raise). exchangelib reports
-    connection failures as ErrorTimeoutExpired, a ResponseMessageError like real answers."""
+    """A lost connection or throttling (retry), not a refusal from Exchange (raise).
+
+    exchangelib reports connection failures as ErrorTimeoutExpired, a ResponseMessageError
+    like Exchange's real answers; ErrorServerBusy asks to come back later."""
     if isinstance(exc, ResponseMessageError):
-        return isinstance(exc, ErrorTimeoutExpired)
+        return isinstance(exc, (ErrorTimeoutExpired, ErrorServerBusy))
     return isinstance(exc, _DROPPED)
+
+
+def _pause(exc: BaseException, attempt: int) -> float:
+    """Seconds before reconnecting: the back-off, or longer if Exchange asked for it."""
+    asked = getattr(exc, "back_off", None) if isinstance(exc, ErrorServerBusy) else None
+    return max(_BACKOFF[attempt], min(float(asked or 0), 60.0))
 _BACKOFF = (0.5, 1.0, 2.0, 4.0)
 
 
@@ -158,7 +168,7 @@ class _Stream:
                 self.events = None
                 if failures >= len(_BACKOFF):
                     raise
-                if not self.watch.sleep(_BACKOFF[failures]):
+                if not self.watch.sleep(_pause(exc, failures)):
                     break
                 failures += 1
         return None
