@@ -131,7 +131,13 @@ class _Stream:
                                                                  event_types=EVENT_TYPES):
             if isinstance(result, Exception):
                 raise result
-            self.subscription = result
+            with self.lock:
+                late = self.closed  # stopped while subscribing: leave nothing behind
+                if not late:
+                    self.subscription = result
+            if late:
+                with contextlib.suppress(Exception):
+                    Unsubscribe(account=account).get(subscription_id=result)
 
     def _open(self) -> None:
         service = GetStreamingEvents(account=self.mailbox.account)
