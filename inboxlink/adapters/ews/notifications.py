@@ -152,6 +152,8 @@ class _Stream:
             try:
                 if self.subscription is None:
                     self._subscribe()
+                    if self.subscription is None:  # stopped meanwhile
+                        break
                 if self.events is None:
                     self._open()
                 for notification in self.events:
