@@ -12,13 +12,19 @@ Other paths behave like the other things an "Exchange URL" can point at: ``/owa`
 Tests change ``server.version`` (the ServerVersionInfo every response carries), queue
 failures with :meth:`EwsEmulator.fail_next`, deliver mail with :meth:`EwsEmulator.deliver`
 and read :attr:`EwsEmulator.outbox` and :attr:`EwsEmulator.requests`.
+
+The change half (change log, SyncFolderItems, UpdateItem, MoveItem, DeleteItem, FindItem
+restrictions) lives in ``emulator_changes.py``, streaming notifications (Subscribe,
+GetStreamingEvents, Unsubscribe) in ``emulator_streaming.py``; both are mixed in here.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import email
 import email.utils
+import hashlib
 import http.server
 import itertools
 import re
@@ -33,6 +39,9 @@ from email import policy
 from email.parser import BytesHeaderParser
 from typing import Any
 from xml.sax.saxutils import escape
+
+from .emulator_changes import ChangeOps, RestrictionError, SchemaError, restrict
+from .emulator_streaming import StreamOps
 
 S = "http://schemas.xmlsoap.org/soap/envelope/"
 M = "http://schemas.microsoft.com/exchange/services/2006/messages"
@@ -51,8 +60,11 @@ _SCHEMA = {
 DISTINGUISHED = {
     "inbox": "Inbox", "sentitems": "Sent Items", "drafts": "Drafts",
     "deleteditems": "Deleted Items", "junkemail": "Junk Email", "outbox": "Outbox",
-    "archive": "Archive",
 }
+#: ordinary folders a new mailbox gets too. Outlook's one-click "Archive" folder is a plain
+#: folder under the message root (EWS has no distinguished id for it; "archivemsgfolderroot"
+#: is the separate online-archive mailbox), so clients find it by name.
+PLAIN_FOLDERS = ("Archive",)
 
 #: Exchange's standard MessageText for the codes tests inject
 MESSAGE_TEXT = {
@@ -80,6 +92,8 @@ MESSAGE_TEXT = {
     "ErrorNameResolutionNoResults": "No results were found.",
     "ErrorInvalidPropertyRequest": "The property can't be used in FindItem requests.",
     "ErrorInternalServerError": "An internal server error occurred. The operation failed.",
+    "ErrorInvalidSyncStateData": "Synchronization state data is corrupt or otherwise invalid.",
+    "ErrorSchemaValidation": "The request failed schema validation.",
 }
 
 #: FindItem cannot return these (Exchange answers ErrorInvalidPropertyRequest); GetItem can
@@ -111,6 +125,8 @@ class Item:
     is_read: bool = False
     is_draft: bool = False
     change_key: str = "CQAAABYAAAB"
+    #: PidTagFlagStatus (0x1090): 0 none, 1 complete, 2 flagged
+    flag_status: int = 0
     _headers: Any = field(default=None, repr=False, compare=False)
 
     def header(self, name: str) -> str | None:
@@ -118,6 +134,27 @@ class Item:
             self._headers = _HEADERS.parsebytes(self.mime)
         value = self._headers.get(name)
         return None if value is None else str(value)
+
+    @property
+    def conversation_id(self) -> str:
+        """Exchange groups a conversation by its root message (the first References entry,
+        else In-Reply-To, else the message itself), never by subject."""
+        refs = (self.header("References") or "").split()
+        root = (refs[0] if refs else None) or self.header("In-Reply-To") \
+            or self.header("Message-ID") or self.id
+        digest = hashlib.sha1(root.strip().encode()).digest()[:16]
+        return base64.b64encode(b"\x01\x00conv" + digest).decode()
+
+    @property
+    def has_attachments(self) -> bool:
+        message = email.message_from_bytes(self.mime, policy=policy.default)
+        return any(True for _ in message.iter_attachments()) \
+            if message.is_multipart() else False
+
+    def body_text(self) -> str:
+        message = email.message_from_bytes(self.mime, policy=policy.default)
+        found = message.get_body(preferencelist=("plain", "html"))
+        return str(found.get_content()) if found is not None else ""
 
 
 @dataclass
@@ -157,7 +194,7 @@ class Failure:
     times: int = 1
 
 
-class EwsEmulator:
+class EwsEmulator(ChangeOps, StreamOps):
     """The emulator's state; :meth:`start` serves it on a loopback port."""
 
     def __init__(self, *, ssl_context: ssl.SSLContext | None = None, host: str = "127.0.0.1"):
@@ -169,9 +206,11 @@ class EwsEmulator:
         self.outbox: list[tuple[bytes, list[str]]] = []  #: (raw sent, envelope recipients)
         self.requests: list[str] = []  #: "GetItem", "FindItem", "POST /owa" …
         self.request_sizes: list[int] = []
+        self.response_sizes: list[int] = []  #: bytes of each response body
         self.server_seconds = 0.0  #: time spent answering (benchmarks subtract it)
         self.failures: list[Failure] = []
         self.locked_out: set[str] = set()
+        self.change_log: list[tuple[int, str, str, str]] = []
         self._ids = itertools.count(1)
         self._seq = itertools.count(1)
         self._lock = threading.RLock()
@@ -194,6 +233,9 @@ class EwsEmulator:
         for key, name in DISTINGUISHED.items():
             folder = Folder(self._new_id("F"), name, root.id, key)
             user.folders[folder.id] = folder
+        for name in PLAIN_FOLDERS:
+            folder = Folder(self._new_id("F"), name, root.id)
+            user.folders[folder.id] = folder
         self.users[address.lower()] = user
         return user
 
@@ -215,7 +257,7 @@ class EwsEmulator:
         with self._lock:
             item = Item(self._new_id("I"), self.folder_id(address, folder), raw,
                         received or dt.datetime.now(dt.timezone.utc), next(self._seq))
-            self.items[item.id] = item
+            self._store(item)
             return item.id
 
     def fail_next(self, operation: str | None, code: str = "", *, kind: str = "code",
@@ -331,7 +373,14 @@ class EwsEmulator:
         if handler is None:
             return 500, self._fault(Failure(operation, "fault", "ErrorInvalidRequest"))
         with self._lock:
-            return 200, self._envelope(handler(user, body))
+            try:
+                return 200, self._envelope(handler(user, body))
+            except SchemaError:
+                return 500, self._fault(Failure(operation, "fault", "ErrorSchemaValidation"))
+            except RestrictionError as exc:
+                return 200, self._envelope(self._wrap(operation, [self._message(
+                    operation, "ErrorUnsupportedPathForQuery",
+                    text=f"The property path {exc} can't be used in a restriction.")]))
 
     def _envelope(self, content: str) -> bytes:
         major, minor, build, minor_build = self.version
@@ -440,7 +489,8 @@ class EwsEmulator:
         for path in shape.iter(_q(T, "FieldURI")):
             fields.add(path.get("FieldURI", ""))
         for prop in shape.iter(_q(T, "ExtendedFieldURI")):
-            fields.add("ext:" + prop.get("PropertyTag", ""))
+            tag = prop.get("PropertyTag", "")
+            fields.add("ext:" + (hex(int(tag, 0)) if tag else ""))
         return fields
 
     def _item_xml(self, item: Item, fields: set[str]) -> str:
@@ -464,9 +514,15 @@ class EwsEmulator:
         if "item:DateTimeSent" in fields:
             sent = _parse_date(item.header("Date")) or item.received
             parts.append(f"<t:DateTimeSent>{_iso(sent)}</t:DateTimeSent>")
+        if "item:HasAttachments" in fields:
+            parts.append(f"<t:HasAttachments>{str(item.has_attachments).lower()}"
+                         "</t:HasAttachments>")
+        if "ext:0x1090" in fields and item.flag_status:
+            parts.append('<t:ExtendedProperty><t:ExtendedFieldURI PropertyTag="0x1090" '
+                         f'PropertyType="Integer"/><t:Value>{item.flag_status}</t:Value>'
+                         "</t:ExtendedProperty>")
         if "item:ConversationId" in fields:
-            conv = base64.b64encode((item.header("Subject") or "").encode()[:16]).decode()
-            parts.append(f'<t:ConversationId Id="{conv or "AA=="}"/>')
+            parts.append(f'<t:ConversationId Id="{item.conversation_id}"/>')
         for tag, header in (("ToRecipients", "To"), ("CcRecipients", "Cc")):
             if f"message:{tag}" in fields:
                 boxes = "".join(_mailbox_xml(n, a) for n, a in _addresses(item.header(header)))
@@ -580,7 +636,7 @@ class EwsEmulator:
                 messages.append(self._message("FindItem", found))
                 continue
             items = [i for i in self.items.values() if i.folder_id == found.id]
-            items = _restrict(items, body.find(_q(M, "Restriction")))
+            items = restrict(items, body.find(_q(M, "Restriction")))
             descending = True
             order = body.find(f"{_q(M, 'SortOrder')}/{_q(T, 'FieldOrder')}")
             if order is not None:
@@ -645,7 +701,7 @@ class EwsEmulator:
                 if disposition == "SendAndSaveCopy" and isinstance(target, Folder):
                     copy = Item(self._new_id("I"), target.id, raw,
                                 dt.datetime.now(dt.timezone.utc), next(self._seq), is_read=True)
-                    self.items[copy.id] = copy
+                    self._store(copy)
                 messages.append(self._message("CreateItem", "NoError", "<m:Items/>"))
                 continue
             assert isinstance(target, Folder)
@@ -657,7 +713,7 @@ class EwsEmulator:
             is_read = (is_read_text == "true") or bool(flags and flags & 0x1)
             item = Item(self._new_id("I"), target.id, raw, dt.datetime.now(dt.timezone.utc),
                         next(self._seq), is_read=is_read, is_draft=is_draft)
-            self.items[item.id] = item
+            self._store(item)
             messages.append(self._message(
                 "CreateItem", "NoError",
                 f'<m:Items><t:Message><t:ItemId Id="{item.id}" ChangeKey="{item.change_key}"/>'
@@ -740,25 +796,6 @@ def _paging(body: ET.Element) -> tuple[int, int]:
     return int(view.get("Offset", "0")), int(view.get("MaxEntriesReturned", "1000"))
 
 
-def _restrict(items: list[Item], restriction: ET.Element | None) -> list[Item]:
-    if restriction is None:
-        return items
-    for op, keep in (("IsLessThanOrEqualTo", lambda a, b: a <= b),
-                     ("IsLessThan", lambda a, b: a < b),
-                     ("IsGreaterThanOrEqualTo", lambda a, b: a >= b)):
-        cond = restriction.find(f".//{_q(T, op)}")
-        if cond is None:
-            continue
-        uri = cond.find(_q(T, "FieldURI"))
-        const = cond.find(f".//{_q(T, 'Constant')}")
-        if uri is None or const is None or uri.get("FieldURI") != "item:DateTimeReceived":
-            raise ValueError("the emulator only restricts on item:DateTimeReceived")
-        bound = dt.datetime.fromisoformat(const.get("Value", "").replace("Z", "+00:00"))
-        return [i for i in items
-                if keep(i.received.replace(microsecond=0), bound.astimezone(dt.timezone.utc))]
-    raise ValueError("unsupported restriction")
-
-
 def _message_flags(message: ET.Element) -> int | None:
     for prop in message.iter(_q(T, "ExtendedProperty")):
         uri = prop.find(_q(T, "ExtendedFieldURI"))
@@ -793,6 +830,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        self.state.response_sizes.append(len(body))
         self.wfile.write(body)
 
     def _owa_redirect(self) -> None:
@@ -876,6 +914,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body = envelope.find(_q(S, "Body"))
         if body is None or not len(body):
             self._send(500, b"no body", content_type="text/plain")
+            return
+        if operation == "GetStreamingEvents" and not any(
+                f.operation in (None, operation) for f in state.failures):
+            state.stream_events(self, user, body[0])  # a long-lived chunked answer
             return
         status, answer = state.soap(user, operation, body[0])
         self._send(status, answer)

@@ -31,6 +31,11 @@ class EwsFixtures(conformance.MailboxFixtures):
     def outbox(self, emulator: EwsEmulator) -> Callable[[], list[bytes]]:
         return emulator.sent_raw
 
+    @pytest.fixture
+    def reconnect(self, emulator: EwsEmulator) -> Callable[[], EwsMailbox]:
+        return lambda: EwsMailbox(EwsSettings(address=ADDRESS, url=emulator.ews_url,
+                                              password=PASSWORD))
+
 
 class TestEwsFolders(conformance.FolderTests, EwsFixtures):
     pass
@@ -53,6 +58,28 @@ class TestEwsErrors(conformance.ErrorTests, EwsFixtures):
 
 
 class TestEwsAttachments(conformance.AttachmentTests, EwsFixtures):
+    pass
+
+
+class TestEwsSync(conformance.SyncTests, EwsFixtures):
+    pass
+
+
+class TestEwsWatch(conformance.WatchTests, EwsFixtures):
+    #: streaming notifications: the emulator pushes a change within ~20 ms (2 s leaves room
+    #: for a loaded test machine; polling would need the PollPolicy interval)
+    watch_latency = 2.0
+
+
+class TestEwsActions(conformance.ActionTests, EwsFixtures):
+    pass
+
+
+class TestEwsSearch(conformance.SearchTests, EwsFixtures):
+    pass
+
+
+class TestEwsReplies(conformance.ReplyTests, EwsFixtures):
     pass
 
 

@@ -342,9 +342,11 @@ def test_fetch_to_file_memory_stays_bounded(tmp_path: pathlib.Path) -> None:
     from inboxlink.adapters.ews import EwsMailbox, EwsSettings
 
     # The emulator runs in its own process so that only the client's memory is measured.
-    script = pathlib.Path(__file__).with_name("emulator.py")
-    server = subprocess.Popen([sys.executable, str(script), "--size", "8000000"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    # (as a module of the tests/ews package: it imports its sibling modules)
+    tests_dir = pathlib.Path(__file__).parents[1]
+    server = subprocess.Popen([sys.executable, "-m", "ews.emulator", "--size", "8000000"],
+                              cwd=tests_dir, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
     try:
         assert server.stdout is not None
         info = json.loads(server.stdout.readline())

@@ -167,6 +167,14 @@ TABLE = ErrorTable(
         Rule(errors.MessageNotFound, code="ErrorInvalidIdMalformed", source="ews.item_not_found",
              remedy="That id is not a message id of this mailbox: list the folder again."),
         Rule(errors.FolderNotFound, code="ErrorFolderNotFound"),
+        # ---------------------------------------------------------------- change feed
+        # (errors.yaml has no EWS entry for it yet: Microsoft documents the code in
+        # SyncFolderItems' reference, "ErrorInvalidSyncStateData")
+        Rule(errors.SyncTokenExpired, code="ErrorInvalidSyncStateData",
+             remedy="Exchange no longer accepts this sync state: take a new token with "
+                    "mailbox.sync_token(folder), then list the folder again to catch up."),
+        Rule(errors.FolderNotFound, code="ErrorSyncFolderNotFound",
+             remedy="The folder being synchronised no longer exists: list the folders again."),
         Rule(errors.QuotaExceeded, code="ErrorQuotaExceeded", source="ews.quota_exceeded",
              remedy="The mailbox is full: delete or archive mail, then try again."),
         Rule(errors.MessageTooLarge, code="ErrorMessageSizeExceeded",

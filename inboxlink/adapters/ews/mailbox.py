@@ -10,12 +10,9 @@ MIME content for ``fetch_batch_size`` ids per request.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import IO, Any, ClassVar
 
 import requests
@@ -46,12 +43,17 @@ from exchangelib.version import Build
 
 from inboxlink import errors, mime
 from inboxlink.adapters.ews import errors as ews_errors
+from inboxlink.adapters.ews import tokens
+from inboxlink.adapters.ews.actions import EwsActions
 from inboxlink.adapters.ews.errors import (
     NO_SMTP_ADDRESS,
     TABLE,
     UNAUTHORIZED_BARE_USERNAME,
     VERSION_TOO_OLD,
 )
+from inboxlink.adapters.ews.fields import FLAGGED, flag_path
+from inboxlink.adapters.ews.fields import paths as _paths
+from inboxlink.adapters.ews.notifications import EwsStreaming
 from inboxlink.adapters.ews.services import (
     CreateItem,
     FindFolder,
@@ -61,6 +63,7 @@ from inboxlink.adapters.ews.services import (
 )
 from inboxlink.adapters.ews.settings import MIN_BUILD, EwsSettings
 from inboxlink.adapters.ews.streaming import StreamingMimeGetItem
+from inboxlink.adapters.ews.sync import EwsSync
 from inboxlink.adapters.ews.tls import protocol_class
 from inboxlink.mailbox import BaseMailbox
 from inboxlink.models import (
@@ -123,10 +126,6 @@ class _SentCopy(EwsMessage):  # type: ignore[misc]
     FIELDS = _sent_copy_fields()
 
 
-def _paths(cls: type[EwsMessage], names: Sequence[str]) -> list[FieldPath]:
-    return [FieldPath(field=cls.get_field_by_fieldname(name)) for name in names]
-
-
 def _utc(value: str | None) -> dt.datetime | None:
     if not value:
         return None
@@ -152,24 +151,22 @@ def _flags(item: Any) -> frozenset[str]:
         flags.add("\\Seen")
     if item.is_draft:
         flags.add("\\Draft")
+    if getattr(item, "flag_status", None) == FLAGGED:
+        flags.add("\\Flagged")
     return frozenset(flags)
 
 
 def _encode_cursor(folder_id: str, offset: int, anchor: str | None) -> str:
-    payload = json.dumps({"f": folder_id, "o": offset, "a": anchor}, separators=(",", ":"))
-    return _CURSOR_PREFIX + base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    return tokens.encode(_CURSOR_PREFIX, {"f": folder_id, "o": offset, "a": anchor})
 
 
 def _decode_cursor(cursor: str, folder_id: str) -> tuple[int, str | None]:
     try:
-        if not cursor.startswith(_CURSOR_PREFIX):
-            raise ValueError(cursor)
-        body = cursor[len(_CURSOR_PREFIX):]
-        data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        data = tokens.decode(_CURSOR_PREFIX, cursor)
         offset, anchor = int(data["o"]), data["a"]
         if data["f"] != folder_id or offset < 0:
             raise ValueError(cursor)
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise errors.ConfigurationError(
             "The cursor does not belong to this folder listing.", provider="ews", code="cursor",
             remedy="Pass the next_cursor of a page of the same folder, or start without a cursor.",
@@ -177,7 +174,7 @@ def _decode_cursor(cursor: str, folder_id: str) -> tuple[int, str | None]:
     return offset, anchor
 
 
-class EwsMailbox(BaseMailbox):
+class EwsMailbox(EwsSync, EwsActions, EwsStreaming, BaseMailbox):
     """A mailbox on Exchange 2010 SP2 or newer, through Exchange Web Services.
 
     Build it with :func:`inboxlink.connect` (``ews://alice@example.com`` plus ``password=``,
@@ -187,7 +184,9 @@ class EwsMailbox(BaseMailbox):
 
     provider: ClassVar[str] = "ews"
     capabilities = frozenset({Capability.SEND, Capability.APPEND_TO_SENT,
-                              Capability.STREAM_TO_FILE, Capability.PROVIDER_SAVES_SENT})
+                              Capability.STREAM_TO_FILE, Capability.PROVIDER_SAVES_SENT,
+                              Capability.SYNC, Capability.ACTIONS, Capability.SEARCH,
+                              Capability.WATCH})
     #: EWS returns at most 1,000 items per FindItem on Exchange 2013+ (EWSFindCountLimit)
     max_page_size: ClassVar[int] = 1000
 
@@ -375,6 +374,7 @@ class EwsMailbox(BaseMailbox):
 
     def close(self) -> None:
         """Close exchangelib's sessions for this mailbox. Safe to call twice."""
+        self._stop_watches()
         if self._protocol is not None and self._config is not None:
             self._protocol.close()
             self._forget_protocol(self._config, only=self._protocol)
@@ -480,7 +480,8 @@ class EwsMailbox(BaseMailbox):
         received = FieldPath(field=EwsMessage.get_field_by_fieldname("datetime_received"))
         finder = FindItemRows(account=account, page_size=limit)
         found = list(finder.call(
-            folders=[ews_folder], additional_fields=_paths(EwsMessage, _LIST_FIELDS),
+            folders=[ews_folder],
+            additional_fields=[*_paths(EwsMessage, _LIST_FIELDS), flag_path()],
             restriction=restriction, order_fields=[FieldOrder(field_path=received, reverse=True)],
             shape=ID_ONLY, query_string=None, depth=SHALLOW, calendar_view=None,
             max_items=limit, offset=offset))
@@ -531,7 +532,8 @@ class EwsMailbox(BaseMailbox):
             getter = GetItemRows(account=self.account,
                                  chunk_size=self.settings.fetch_batch_size)
             results = list(getter.call(items=[ItemId(id=i) for i in message_ids],
-                                       additional_fields=_paths(EwsMessage, _FETCH_FIELDS),
+                                       additional_fields=[*_paths(EwsMessage, _FETCH_FIELDS),
+                                                          flag_path()],
                                        shape=ID_ONLY))
             messages = []
             for wanted, item in zip(message_ids, results, strict=True):

@@ -15,6 +15,8 @@ from typing import Any
 import requests
 from exchangelib import services
 
+from inboxlink.adapters.ews.fields import FLAG_STATUS
+
 __all__ = [
     "CreateItem", "FindFolder", "FindItem", "FindItemRows", "GetFolder", "GetItem",
     "GetItemRows", "ItemRow",
@@ -105,8 +107,17 @@ class ItemRow(dict[str, Any]):
             raise AttributeError(name) from None
 
 
+def _extended(elem: Any, tag: int) -> str | None:
+    for prop in elem.iterfind(T + "ExtendedProperty"):
+        uri = prop.find(T + "ExtendedFieldURI")
+        if uri is not None and int(uri.get("PropertyTag", "0"), 0) == tag:
+            return _text(prop, "Value")
+    return None
+
+
 def _row(elem: Any) -> ItemRow:
     mime = _text(elem, "MimeContent")
+    flag_status = _extended(elem, FLAG_STATUS)
     size = _text(elem, "Size")
     senders = _boxes(elem, "From")
     return ItemRow(
@@ -120,6 +131,8 @@ def _row(elem: Any) -> ItemRow:
         author=senders[0] if senders else None,
         to_recipients=_boxes(elem, "ToRecipients"), cc_recipients=_boxes(elem, "CcRecipients"),
         mime_content=base64.b64decode(mime) if mime else None,
+        flag_status=int(flag_status) if flag_status else None,
+        has_attachments=_flag(elem, "HasAttachments"),
     )
 
 

@@ -1,0 +1,53 @@
+"""The EWS properties inboxlink reads and writes beyond exchangelib's own Message fields.
+
+exchangelib has no field for a message's follow-up flag. The flag is MAPI's PidTagFlagStatus
+(0x1090, Integer: 0 none, 1 complete, 2 flagged) — what Outlook sets, readable in FindItem and
+SyncFolderItems, settable with UpdateItem, on every Exchange version inboxlink supports
+(``t:Flag`` needs Exchange 2013). :class:`FlaggableMessage` carries it without registering it
+on exchangelib's own ``Message`` (``Message.register`` would change it for every user).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from exchangelib.extended_properties import ExtendedProperty
+from exchangelib.fields import ExtendedPropertyField, FieldPath
+from exchangelib.items import Message as EwsMessage
+
+__all__ = ["FLAGGED", "FLAG_STATUS", "FlaggableMessage", "flag_path", "paths"]
+
+#: PidTagFlagStatus value of a flagged (followup) message
+FLAGGED = 2
+FLAG_STATUS = 0x1090
+
+
+class FlagStatus(ExtendedProperty):  # type: ignore[misc]
+    """PidTagFlagStatus (0x1090)."""
+
+    property_tag = FLAG_STATUS
+    property_type = "Integer"
+
+
+def _flaggable_fields() -> Any:
+    fields = EwsMessage.FIELDS.copy()
+    fields.insert(fields.index_by_name("has_attachments") + 1,
+                  ExtendedPropertyField("flag_status", value_cls=FlagStatus))
+    return fields
+
+
+class FlaggableMessage(EwsMessage):  # type: ignore[misc]
+    """A Message with ``flag_status`` (None clears the flag: UpdateItem's DeleteItemField)."""
+
+    FIELDS = _flaggable_fields()
+
+
+def paths(cls: type[EwsMessage], names: Sequence[str]) -> list[FieldPath]:
+    """Field paths for ``names`` of ``cls`` (additional properties of an item shape)."""
+    return [FieldPath(field=cls.get_field_by_fieldname(name)) for name in names]
+
+
+def flag_path() -> FieldPath:
+    """The additional property that returns PidTagFlagStatus."""
+    return FieldPath(field=FlaggableMessage.get_field_by_fieldname("flag_status"))
