@@ -1,5 +1,5 @@
 """The ``inboxlink`` command: ``demo``, ``doctor``, ``folders``, ``ls``, ``show``, ``send``,
-``sync-token``, ``changes``, ``watch``, ``search``, ``mark``, ``mv``, ``rm``.
+``sync-token``, ``changes``, ``watch``, ``search``, ``mark``, ``mv``, ``rm``, ``sync``.
 
 :func:`main` takes optional collaborators so tests (and embedding applications) can point
 the commands at a prepared mailbox or DNS resolver without touching the network::
@@ -79,11 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--no-sent-copy", action="store_true", help="do not keep a copy in Sent")
 
     from inboxlink.cli.action_commands import add_action_parsers
+    from inboxlink.cli.runner_command import add_runner_parser
     from inboxlink.cli.sync_commands import add_sync_parsers
     from inboxlink.doctor.cli import add_doctor_parser
 
     add_sync_parsers(sub, _add_connection_options)
     add_action_parsers(sub, _add_connection_options)
+    add_runner_parser(sub)
     add_doctor_parser(sub)
     return parser
 
@@ -128,6 +130,10 @@ def main(
             from inboxlink.doctor.cli import run_doctor_command
 
             return run_doctor_command(args, out, connect=connect, resolver=resolver)
+        if args.command == "sync":
+            from inboxlink.cli.runner_command import run_runner
+
+            return run_runner(args, out, connect)
         from inboxlink.cli import commands
 
         return commands.run(args, out, connect)
@@ -145,4 +151,4 @@ def _error_console(args: argparse.Namespace, out: Console) -> Console:
     from inboxlink.cli.commands import DATA_COMMANDS
     from inboxlink.cli.data_output import stderr_console
 
-    return stderr_console() if args.command in DATA_COMMANDS else out
+    return stderr_console() if args.command in {*DATA_COMMANDS, "sync"} else out
