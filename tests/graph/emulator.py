@@ -508,10 +508,10 @@ class GraphEmulator:
         if left:
             self.sync_states[new_token] = {"folder": fid, "params": params, "entries": left,
                                            "upto": upto}
-            out["@odata.nextLink"] = link + urlencode({"$skiptoken": new_token})
+            out["@odata.nextLink"] = link + urlencode({"$skiptoken": new_token}, safe="$")
         else:
             self.sync_states[new_token] = {"folder": fid, "params": params, "seq": upto}
-            out["@odata.deltaLink"] = link + urlencode({"$deltatoken": new_token})
+            out["@odata.deltaLink"] = link + urlencode({"$deltatoken": new_token}, safe="$")
         return 200, hdrs, out
 
     def _entries_since(self, fid: str, seq: int) -> list[tuple[str, bool]]:

@@ -44,7 +44,7 @@ def literal(value: str) -> str:
 def kql(value: str) -> str:
     """A KQL phrase inside a quoted ``$search`` value; quotes and backslashes are dropped
     (KQL matches words, so they carry no meaning)."""
-    return '\\"' + re.sub(r'["\\]+', " ", value).strip() + '\\"'
+    return '\\"' + " ".join(re.sub(r'["\\]+', " ", value).split()) + '\\"'
 
 
 def _iso(value: dt.datetime) -> str:
