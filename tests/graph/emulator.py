@@ -8,6 +8,7 @@ real msgraph-sdk talks to in tests; nothing inside the SDK is patched.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import itertools
@@ -112,6 +113,9 @@ class GraphEmulator:
         self.changelog: dict[str, list[tuple[int, str, bool]]] = {}
         #: $deltatoken / $skiptoken → the sync state Exchange keeps for it
         self.sync_states: dict[str, dict[str, Any]] = {}
+        #: subscription id → the subscription (change notifications)
+        self.subscriptions: dict[str, dict[str, Any]] = {}
+        self.notifications: list[dict[str, Any]] = []  #: every notification POSTed
         self.folders: dict[str, dict[str, Any]] = {}
         self.wellknown: dict[str, str] = {}
         self.messages: dict[str, dict[str, Any]] = {}
@@ -243,16 +247,56 @@ class GraphEmulator:
                 "singleValueExtendedProperties": props,
             },
         }
-        self._changed(folder_id, mid)
+        self._changed(folder_id, mid, created=True)
         return mid
 
     # ------------------------------------------------------------------ change log
-    def _changed(self, folder_id: str, mid: str, *, removed: bool = False) -> None:
+    def _changed(self, folder_id: str, mid: str, *, removed: bool = False,
+                 created: bool = False) -> None:
         self.seq += 1
         self.changelog.setdefault(folder_id, []).append((self.seq, mid, removed))
         if not removed:
             self.messages[mid]["json"]["lastModifiedDateTime"] = _iso(
                 dt.datetime.now(dt.timezone.utc))
+        kind = "deleted" if removed else "created" if created else "updated"
+        for sub in list(self.subscriptions.values()):
+            if sub["folder"] == folder_id and kind in sub["changeType"].split(","):
+                self._post(sub["notificationUrl"], {"value": [{
+                    "subscriptionId": sub["id"], "clientState": sub.get("clientState"),
+                    "changeType": kind, "tenantId": "contoso-tenant-id",
+                    "subscriptionExpirationDateTime": sub["expirationDateTime"],
+                    "resource": f"Users/user-object-id/Messages/{mid}",
+                    "resourceData": {"@odata.type": "#Microsoft.Graph.Message",
+                                     "@odata.id": f"Users/user-object-id/Messages/{mid}",
+                                     "id": mid}}]})
+
+    def _post(self, url: str, payload: dict[str, Any]) -> None:
+        """POST a notification from a thread of its own, as Graph's delivery service does."""
+        import urllib.request
+
+        self.notifications.append(payload)
+
+        def send() -> None:
+            request = urllib.request.Request(url, data=json.dumps(payload).encode(),
+                                             headers={"Content-Type": "application/json"})
+            # Graph retries with back-off and then drops; tests look at the receiver.
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(request, timeout=3).read()
+
+        threading.Thread(target=send, daemon=True).start()
+
+    def lifecycle(self, subscription_id: str, event: str) -> None:
+        """Send a lifecycle notification (``reauthorizationRequired`` …) for a subscription."""
+        with self.lock:
+            sub = self.subscriptions[subscription_id]
+            self._post(sub.get("lifecycleNotificationUrl") or sub["notificationUrl"],
+                       {"value": [{"subscriptionId": sub["id"], "lifecycleEvent": event,
+                                   "clientState": sub.get("clientState"),
+                                   "subscriptionExpirationDateTime": sub["expirationDateTime"],
+                                   "tenantId": "contoso-tenant-id",
+                                   "organizationId": "contoso-tenant-id"}]})
+            if event == "subscriptionRemoved":
+                del self.subscriptions[subscription_id]
 
     def expire_sync_states(self) -> None:
         """Forget every delta state, as Exchange does when its sync-state cache is full."""
@@ -283,7 +327,7 @@ class GraphEmulator:
                      "json": {**stored["json"], "id": new, "parentFolderId": target,
                               "createdDateTime": _iso(self._clock)}}
             self.messages[new] = moved
-            self._changed(target, new)
+            self._changed(target, new, created=True)
             return new
 
     def _create_from_json(self, body: dict[str, Any], folder_id: str) -> str:
@@ -356,6 +400,8 @@ class GraphEmulator:
             path = path[len("/v1.0"):]
         if path == "/$batch" and method == "POST":
             return self._batch(headers, body)
+        if path.startswith("/subscriptions"):
+            return self._subscription(method, path, body)
         match = re.match(r"^/(me|users/([^/]+))(/.*)?$", path)
         if not match:
             return _err(400, "BadRequest", f"Resource not found for the segment '{path}'.")
@@ -434,6 +480,64 @@ class GraphEmulator:
         if rest == "/sendMail" and method == "POST":
             return self._send_mail(headers, body)
         return _err(400, "BadRequest", f"Unsupported request {method} {rest}")
+
+    # ------------------------------------------------------------------ subscriptions
+    def _subscription(self, method: str, path: str,
+                      body: bytes) -> tuple[int, dict[str, str], Any]:
+        json_hdr = {"Content-Type": "application/json"}
+        sid = path[len("/subscriptions/"):] if path.startswith("/subscriptions/") else ""
+        data = json.loads(body) if body else {}
+        if method == "POST" and not sid:
+            fault = self._subscription_fault(data)
+            if fault:
+                return _err(400, *fault)
+            match = re.match(r"^(?:me|users/[^/]+)/mailFolders\('([^']+)'\)/messages$",
+                             data.get("resource", ""))
+            if not match:
+                return _err(400, "InvalidRequest", "Unsupported resource.")
+            fid = self.wellknown.get(match.group(1).lower(), match.group(1))
+            if fid not in self.folders:
+                return _err(404, "ErrorItemNotFound",
+                            "The specified object was not found in the store.")
+            # Graph validates the endpoint before answering: POST ?validationToken=…, expect
+            # 200 text/plain with the token, within 10 seconds.
+            token = f"Validation: Testing client application {next(self._ids)}"
+            if not _validated(data["notificationUrl"], token):
+                return _err(400, "ValidationError", "Subscription validation request failed. "
+                            "Notification endpoint must respond with 200 OK to validation "
+                            "request.")
+            new = {**data, "id": f"7f105c7d-2dc5-4530-97cd-{next(self._ids):012d}",
+                   "folder": fid, "applicationId": "11111111-2222-3333-4444-555555555555",
+                   "creatorId": "user-object-id", "latestSupportedTlsVersion": "v1_2"}
+            with self.lock:
+                self.subscriptions[new["id"]] = new
+            return 201, json_hdr, {k: v for k, v in new.items() if k != "folder"}
+        sub = self.subscriptions.get(sid)
+        if sub is None:
+            return _err(404, "ResourceNotFound", "The object was not found.")
+        if method == "PATCH":
+            fault = self._subscription_fault({**sub, **data})
+            if fault:
+                return _err(400, *fault)
+            sub["expirationDateTime"] = data.get("expirationDateTime", sub["expirationDateTime"])
+            return 200, json_hdr, {k: v for k, v in sub.items() if k != "folder"}
+        if method == "DELETE":
+            with self.lock:
+                del self.subscriptions[sid]
+            return 204, {}, None
+        return _err(405, "MethodNotAllowed", "The method is not allowed.")
+
+    def _subscription_fault(self, data: dict[str, Any]) -> tuple[str, str] | None:
+        for key in ("changeType", "notificationUrl", "resource", "expirationDateTime"):
+            if not data.get(key):
+                return "InvalidRequest", f"Required property '{key}' is missing."
+        when = dt.datetime.fromisoformat(data["expirationDateTime"][:19] + "+00:00")
+        if when > dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=10_070):
+            return ("InvalidRequest", "Subscription expiration can only be 10070 minutes in "
+                    "the future.")
+        if len(data.get("clientState") or "") > 128:
+            return "InvalidRequest", "clientState is limited to 128 characters."
+        return None
 
     # ------------------------------------------------------------------ querying
     def _query_messages(self, rest: str, query: dict[str, list[str]],
@@ -549,6 +653,7 @@ class GraphEmulator:
                             "The specified object was not found in the store.")
             new = self.relocate(mid, target)
             return 201, json_hdr, self.messages[new]["json"]
+        data = {k: v for k, v in data.items() if not k.startswith("@")}  # @odata.type etc.
         unknown = set(data) - {"isRead", "flag", "categories", "importance"}
         if unknown:
             return _err(400, "BadRequest", f"Property '{sorted(unknown)[0]}' does not exist "
@@ -630,6 +735,18 @@ class GraphEmulator:
             out["@odata.nextLink"] = (f"{self.base_url}{self._prefix}{rest}?"
                                       + urlencode(params, quote_via=quote))
         return out
+
+
+def _validated(url: str, token: str) -> bool:
+    import urllib.request
+
+    request = urllib.request.Request(f"{url}?{urlencode({'validationToken': token})}",
+                                     data=b"", headers={"Content-Type": "text/plain"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return bool(response.status == 200 and response.read().decode() == token)
+    except OSError:
+        return False
 
 
 def _conversation_id(parsed: EmailMessage) -> str:
