@@ -646,7 +646,8 @@ class GraphEmulator:
         except ValueError:
             return _err(400, "BadRequest", "Unable to read JSON request payload.")
         if action == "move":
-            target = str(data.get("destinationId") or "")
+            # Action parameters are matched case-insensitively (msgraph-sdk sends DestinationId).
+            target = str(next((v for k, v in data.items() if k.lower() == "destinationid"), ""))
             target = self.wellknown.get(target.lower(), target)
             if target not in self.folders:
                 return _err(404, "ErrorItemNotFound",
