@@ -141,3 +141,26 @@ def test_a_burst_resumes_in_a_new_mailbox_mid_round(emulator: GraphEmulator,
         other.close()
     seen = [s.id for s in first.added] + [s.id for b in batches for s in b.added]
     assert len(seen) == len(set(seen)) == 7
+
+
+def test_a_message_gone_before_its_summary_is_read_is_removed(
+        emulator: GraphEmulator, mailbox: GraphMailbox) -> None:
+    token = mailbox.sync_token(FolderRole.INBOX)
+    first, second = _fill(emulator, 2)
+    # The delta page names both; the summary of the first is gone by the time it is read.
+    emulator.fail(404, "ErrorItemNotFound", "The specified object was not found in the store.",
+                  path=rf"/messages/{first}$", method="GET")
+    batch = mailbox.changes(FolderRole.INBOX, token)
+    assert [s.id for s in batch.added] == [second]
+    assert batch.removed == (first,)
+
+
+def test_a_summary_read_is_retried_when_throttled(emulator: GraphEmulator,
+                                                  mailbox: GraphMailbox) -> None:
+    token = mailbox.sync_token(FolderRole.INBOX)
+    (mid,) = _fill(emulator, 1)
+    emulator.fail(429, "ApplicationThrottled", "Too many requests.", path=rf"/messages/{mid}$",
+                  method="GET", headers={"Retry-After": "0"})
+    batch = mailbox.changes(FolderRole.INBOX, token)
+    assert [s.id for s in batch.added] == [mid]
+    assert emulator.count("GET", rf"/messages/{mid}$", in_batch=True) == 2
