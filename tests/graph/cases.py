@@ -110,7 +110,8 @@ GRAPH_CASES: list[GraphCase] = [
               "The restriction or sort order is too complex for this operation.",
               errors.ConfigurationError),
     GraphCase("graph.delta_token_invalid", 410, "SyncStateNotFound",
-              "The sync state could not be found.", errors.CursorExpired),
+              "The sync state generation is not found. The delta token is expired and data "
+              "must be synchronized again.", errors.SyncTokenExpired, op="changes"),
     GraphCase("graph.invalid_recipients", 400, "ErrorInvalidRecipients",
               "At least one recipient isn't valid.", errors.RecipientsRefused, op="send"),
     GraphCase("graph.mailbox_move_in_progress", 500, "ErrorMailboxMoveInProgress",

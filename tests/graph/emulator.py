@@ -8,7 +8,9 @@ real msgraph-sdk talks to in tests; nothing inside the SDK is patched.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
+import hashlib
 import itertools
 import json
 import re
@@ -23,6 +25,8 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import attrs
+
+from .odata import FilterError, parse_filter, parse_search
 
 WELL_KNOWN = {"inbox": "Inbox", "sentitems": "Sent Items", "drafts": "Drafts",
               "deleteditems": "Deleted Items", "junkemail": "Junk Email", "archive": "Archive"}
@@ -101,7 +105,17 @@ class GraphEmulator:
             {"service": "exchange", "capabilityStatus": "Enabled",
              "servicePlanId": "efb87545-963c-4e0d-99df-69c6916d9eb0"}]}
         self._ids = itertools.count(1)
-        self._clock = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.timezone.utc)
+        # Received times start now (searches by date are relative to today) and tick one
+        # second per stored message, so every message has its own createdDateTime.
+        self._clock = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        self.seq = 0  #: the mailbox's change counter
+        #: per folder: (seq, message id, removed?) for every change, oldest first
+        self.changelog: dict[str, list[tuple[int, str, bool]]] = {}
+        #: $deltatoken / $skiptoken → the sync state Exchange keeps for it
+        self.sync_states: dict[str, dict[str, Any]] = {}
+        #: subscription id → the subscription (change notifications)
+        self.subscriptions: dict[str, dict[str, Any]] = {}
+        self.notifications: list[dict[str, Any]] = []  #: every notification POSTed
         self.folders: dict[str, dict[str, Any]] = {}
         self.wellknown: dict[str, str] = {}
         self.messages: dict[str, dict[str, Any]] = {}
@@ -210,8 +224,12 @@ class GraphEmulator:
         if parsed["References"]:
             props.append({"id": "String 0x1039", "value": str(parsed["References"]).strip()})
         sender = addrs("From")
+        body_part = parsed.get_body(preferencelist=("plain", "html"))
+        body_text = body_part.get_content() if body_part is not None else ""
+        attachments = [p for p in parsed.iter_attachments()
+                       if p.get_content_disposition() == "attachment"]
         self.messages[mid] = {
-            "folder": folder_id, "mime": raw, "received": self._clock,
+            "folder": folder_id, "mime": raw, "received": self._clock, "body": body_text,
             "json": {
                 "id": mid, "subject": str(parsed["Subject"] or ""),
                 "from": sender[0] if sender else None, "sender": sender[0] if sender else None,
@@ -221,12 +239,96 @@ class GraphEmulator:
                 "internetMessageId": str(parsed["Message-ID"] or "").strip() or None,
                 "isRead": is_read, "isDraft": is_draft,
                 "flag": {"flagStatus": "notFlagged"},
-                "conversationId": "AAQkAGI2TG93AAAQ" + str(mid[-10:-4]),
+                "conversationId": _conversation_id(parsed),
+                "createdDateTime": _iso(self._clock),
+                "lastModifiedDateTime": _iso(self._clock),
+                "hasAttachments": bool(attachments),
                 "parentFolderId": folder_id,
                 "singleValueExtendedProperties": props,
             },
         }
+        self._changed(folder_id, mid, created=True)
         return mid
+
+    # ------------------------------------------------------------------ change log
+    def _changed(self, folder_id: str, mid: str, *, removed: bool = False,
+                 created: bool = False) -> None:
+        self.seq += 1
+        self.changelog.setdefault(folder_id, []).append((self.seq, mid, removed))
+        if not removed:
+            self.messages[mid]["json"]["lastModifiedDateTime"] = _iso(
+                dt.datetime.now(dt.timezone.utc))
+        kind = "deleted" if removed else "created" if created else "updated"
+        for sub in list(self.subscriptions.values()):
+            if sub["folder"] == folder_id and kind in sub["changeType"].split(","):
+                self._post(sub["notificationUrl"], {"value": [{
+                    "subscriptionId": sub["id"], "clientState": sub.get("clientState"),
+                    "changeType": kind, "tenantId": "contoso-tenant-id",
+                    "subscriptionExpirationDateTime": sub["expirationDateTime"],
+                    "resource": f"Users/user-object-id/Messages/{mid}",
+                    "resourceData": {"@odata.type": "#Microsoft.Graph.Message",
+                                     "@odata.id": f"Users/user-object-id/Messages/{mid}",
+                                     "id": mid}}]})
+
+    def _post(self, url: str, payload: dict[str, Any]) -> None:
+        """POST a notification from a thread of its own, as Graph's delivery service does."""
+        import urllib.request
+
+        self.notifications.append(payload)
+
+        def send() -> None:
+            request = urllib.request.Request(url, data=json.dumps(payload).encode(),
+                                             headers={"Content-Type": "application/json"})
+            # Graph retries with back-off and then drops; tests look at the receiver.
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(request, timeout=3).read()
+
+        threading.Thread(target=send, daemon=True).start()
+
+    def lifecycle(self, subscription_id: str, event: str) -> None:
+        """Send a lifecycle notification (``reauthorizationRequired`` …) for a subscription."""
+        with self.lock:
+            sub = self.subscriptions[subscription_id]
+            self._post(sub.get("lifecycleNotificationUrl") or sub["notificationUrl"],
+                       {"value": [{"subscriptionId": sub["id"], "lifecycleEvent": event,
+                                   "clientState": sub.get("clientState"),
+                                   "subscriptionExpirationDateTime": sub["expirationDateTime"],
+                                   "tenantId": "contoso-tenant-id",
+                                   "organizationId": "contoso-tenant-id"}]})
+            if event == "subscriptionRemoved":
+                del self.subscriptions[subscription_id]
+
+    def expire_sync_states(self) -> None:
+        """Forget every delta state, as Exchange does when its sync-state cache is full."""
+        with self.lock:
+            self.sync_states.clear()
+
+    def set_state(self, mid: str, **fields: Any) -> None:
+        """Change a message as another client would (``isRead=True``, ``flag=…``)."""
+        with self.lock:
+            self.messages[mid]["json"].update(fields)
+            self._changed(self.messages[mid]["folder"], mid)
+
+    def remove(self, mid: str) -> None:
+        """Delete a message for good, as another client would."""
+        with self.lock:
+            stored = self.messages.pop(mid)
+            self._changed(stored["folder"], mid, removed=True)
+
+    def relocate(self, mid: str, folder: str) -> str:
+        """Move a message as Exchange does: a new item (new id) in the target folder."""
+        with self.lock:
+            stored = self.messages.pop(mid)
+            self._changed(stored["folder"], mid, removed=True)
+            target = self.folder_id(folder)
+            self._clock += dt.timedelta(seconds=1)
+            new = self._new_id()
+            moved = {**stored, "folder": target,
+                     "json": {**stored["json"], "id": new, "parentFolderId": target,
+                              "createdDateTime": _iso(self._clock)}}
+            self.messages[new] = moved
+            self._changed(target, new, created=True)
+            return new
 
     def _create_from_json(self, body: dict[str, Any], folder_id: str) -> str:
         props = {p["id"].lower(): p["value"] for p in body.get("singleValueExtendedProperties", [])}
@@ -298,6 +400,8 @@ class GraphEmulator:
             path = path[len("/v1.0"):]
         if path == "/$batch" and method == "POST":
             return self._batch(headers, body)
+        if path.startswith("/subscriptions"):
+            return self._subscription(method, path, body)
         match = re.match(r"^/(me|users/([^/]+))(/.*)?$", path)
         if not match:
             return _err(400, "BadRequest", f"Resource not found for the segment '{path}'.")
@@ -333,7 +437,7 @@ class GraphEmulator:
         if rest == "/mailFolders" and method == "GET":
             items = [f for f in self.folders.values() if f["parentFolderId"] == self.root]
             return 200, json_hdr, self._paged(rest, query, [self._folder_json(f) for f in items])
-        m = re.match(r"^/mailFolders/([^/]+)(/childFolders|/messages)?$", rest)
+        m = re.match(r"^/mailFolders/([^/]+)(/childFolders|/messages|/messages/delta)?$", rest)
         if m:
             fid = self.wellknown.get(m.group(1).lower(), m.group(1))
             if fid not in self.folders:
@@ -345,18 +449,25 @@ class GraphEmulator:
                 items = [f for f in self.folders.values() if f["parentFolderId"] == fid]
                 return 200, json_hdr, self._paged(rest, query,
                                                   [self._folder_json(f) for f in items])
+            if m.group(2) == "/messages/delta" and method == "GET":
+                return self._delta(rest, fid, query, headers)
             if m.group(2) == "/messages" and method == "GET":
-                items = sorted((x for x in self.messages.values() if x["folder"] == fid),
-                               key=lambda x: x["received"], reverse=True)
-                return 200, json_hdr, self._paged(
-                    rest, query, items, default_top=10,
-                    view=lambda x: _message_view(x["json"], query))
+                return self._query_messages(
+                    rest, query, [x for x in self.messages.values() if x["folder"] == fid])
             if m.group(2) == "/messages" and method == "POST":
                 if headers.get("content-type", "").startswith("text/plain"):
                     mid = self._store(base64.b64decode(body), fid, is_read=False, is_draft=True)
                 else:
                     mid = self._create_from_json(json.loads(body), fid)
                 return 201, json_hdr, self.messages[mid]["json"]
+        if rest == "/messages" and method == "GET":
+            return self._query_messages(rest, query, list(self.messages.values()))
+        m = re.match(r"^/messages/([^/]+)/(move|permanentDelete)$", rest)
+        if m and method == "POST":
+            return self._act(m.group(1), m.group(2), headers, body)
+        m = re.match(r"^/messages/([^/]+)$", rest)
+        if m and method in ("PATCH", "DELETE"):
+            return self._act(m.group(1), method, headers, body)
         m = re.match(r"^/messages/([^/]+)(/\$value)?$", rest)
         if m and method == "GET":
             stored = self.messages.get(m.group(1))
@@ -369,6 +480,187 @@ class GraphEmulator:
         if rest == "/sendMail" and method == "POST":
             return self._send_mail(headers, body)
         return _err(400, "BadRequest", f"Unsupported request {method} {rest}")
+
+    # ------------------------------------------------------------------ subscriptions
+    def _subscription(self, method: str, path: str,
+                      body: bytes) -> tuple[int, dict[str, str], Any]:
+        json_hdr = {"Content-Type": "application/json"}
+        sid = path[len("/subscriptions/"):] if path.startswith("/subscriptions/") else ""
+        data = json.loads(body) if body else {}
+        if method == "POST" and not sid:
+            fault = self._subscription_fault(data)
+            if fault:
+                return _err(400, *fault)
+            match = re.match(r"^(?:me|users/[^/]+)/mailFolders\('([^']+)'\)/messages$",
+                             data.get("resource", ""))
+            if not match:
+                return _err(400, "InvalidRequest", "Unsupported resource.")
+            fid = self.wellknown.get(match.group(1).lower(), match.group(1))
+            if fid not in self.folders:
+                return _err(404, "ErrorItemNotFound",
+                            "The specified object was not found in the store.")
+            # Graph validates the endpoint before answering: POST ?validationToken=…, expect
+            # 200 text/plain with the token, within 10 seconds.
+            token = f"Validation: Testing client application {next(self._ids)}"
+            if not _validated(data["notificationUrl"], token):
+                return _err(400, "ValidationError", "Subscription validation request failed. "
+                            "Notification endpoint must respond with 200 OK to validation "
+                            "request.")
+            new = {**data, "id": f"7f105c7d-2dc5-4530-97cd-{next(self._ids):012d}",
+                   "folder": fid, "applicationId": "11111111-2222-3333-4444-555555555555",
+                   "creatorId": "user-object-id", "latestSupportedTlsVersion": "v1_2"}
+            with self.lock:
+                self.subscriptions[new["id"]] = new
+            return 201, json_hdr, {k: v for k, v in new.items() if k != "folder"}
+        sub = self.subscriptions.get(sid)
+        if sub is None:
+            return _err(404, "ResourceNotFound", "The object was not found.")
+        if method == "PATCH":
+            fault = self._subscription_fault({**sub, **data})
+            if fault:
+                return _err(400, *fault)
+            sub["expirationDateTime"] = data.get("expirationDateTime", sub["expirationDateTime"])
+            return 200, json_hdr, {k: v for k, v in sub.items() if k != "folder"}
+        if method == "DELETE":
+            with self.lock:
+                del self.subscriptions[sid]
+            return 204, {}, None
+        return _err(405, "MethodNotAllowed", "The method is not allowed.")
+
+    def _subscription_fault(self, data: dict[str, Any]) -> tuple[str, str] | None:
+        for key in ("changeType", "notificationUrl", "resource", "expirationDateTime"):
+            if not data.get(key):
+                return "InvalidRequest", f"Required property '{key}' is missing."
+        when = dt.datetime.fromisoformat(data["expirationDateTime"][:19] + "+00:00")
+        if when > dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=10_070):
+            return ("InvalidRequest", "Subscription expiration can only be 10070 minutes in "
+                    "the future.")
+        if len(data.get("clientState") or "") > 128:
+            return "InvalidRequest", "clientState is limited to 128 characters."
+        return None
+
+    # ------------------------------------------------------------------ querying
+    def _query_messages(self, rest: str, query: dict[str, list[str]],
+                        items: list[dict[str, Any]]) -> tuple[int, dict[str, str], Any]:
+        json_hdr = {"Content-Type": "application/json; odata.metadata=minimal"}
+        search = query.get("$search", [None])[0]
+        flt = query.get("$filter", [None])[0]
+        orderby = query.get("$orderby", [None])[0]
+        try:
+            if search is not None:
+                if flt is not None or orderby is not None:
+                    # Graph: $search cannot be combined with $filter or $orderby on messages.
+                    return _err(400, "ErrorInvalidUrlQuery", "The query parameter '"
+                                + ("$filter" if flt is not None else "$orderby")
+                                + "' is not supported with '$search'.")
+                matches = parse_search(search)
+                found = [x for x in items
+                         if matches({**x["json"], "_body": x.get("body", "")})]
+                # Search results come sorted by sent date, newest first, at most 1,000.
+                found.sort(key=lambda x: x["json"]["sentDateTime"], reverse=True)
+                found = found[:1000]
+            else:
+                keep = parse_filter(flt, orderby) if flt else (lambda _m: True)
+                found = [x for x in items if keep(x["json"])]
+                found.sort(key=lambda x: x["received"], reverse=True)
+        except FilterError as exc:
+            return _err(400, exc.code, exc.message)
+        return 200, json_hdr, self._paged(rest, query, found, default_top=10,
+                                          view=lambda x: _message_view(x["json"], query))
+
+    # ------------------------------------------------------------------ delta
+    def _delta(self, rest: str, fid: str, query: dict[str, list[str]],
+               headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        """messages/delta: a round of pages (``$skiptoken``) ending in a ``$deltatoken``."""
+        prefer = re.search(r"odata\.maxpagesize=(\d+)", headers.get("prefer", ""))
+        hdrs = {"Content-Type": "application/json; odata.metadata=minimal"}
+        page_size = int(prefer.group(1)) if prefer else 10
+        if prefer:
+            hdrs["Preference-Applied"] = f"odata.maxpagesize={page_size}"
+        token = query.get("$deltatoken", query.get("$skiptoken", [None]))[0]
+        if token is not None:
+            state = self.sync_states.get(token)
+            if state is None or state["folder"] != fid:
+                return _err(410, "SyncStateNotFound",
+                            "The sync state generation is not found. The delta token is "
+                            "expired and data must be synchronized again.")
+            params = state["params"]
+            if "$deltatoken" in query:
+                entries = self._entries_since(fid, state["seq"])
+                upto = self.seq
+            else:
+                entries, upto = state["entries"], state["upto"]
+        else:
+            params = {k: v for k, v in query.items() if k in ("$select", "$expand")}
+            entries = [(x["json"]["id"], False) for x in
+                       sorted((x for x in self.messages.values() if x["folder"] == fid),
+                              key=lambda x: x["received"], reverse=True)]
+            upto = self.seq
+        page, left = entries[:page_size], entries[page_size:]
+        value = []
+        for mid, removed in page:
+            if removed or mid not in self.messages:
+                value.append({"@odata.type": "#microsoft.graph.message", "id": mid,
+                              "@removed": {"reason": "deleted"}})
+            else:
+                value.append(_message_view(self.messages[mid]["json"], params))
+        new_token = hashlib.sha256(f"{fid}/{upto}/{len(left)}/{next(self._ids)}".encode()
+                                   ).hexdigest()[:40]
+        link = f"{self.base_url}{self._prefix}{rest}?"
+        out: dict[str, Any] = {"@odata.context": f"{self.base_url}/$metadata#Collection(message)",
+                               "value": value}
+        if left:
+            self.sync_states[new_token] = {"folder": fid, "params": params, "entries": left,
+                                           "upto": upto}
+            out["@odata.nextLink"] = link + urlencode({"$skiptoken": new_token}, safe="$")
+        else:
+            self.sync_states[new_token] = {"folder": fid, "params": params, "seq": upto}
+            out["@odata.deltaLink"] = link + urlencode({"$deltatoken": new_token}, safe="$")
+        return 200, hdrs, out
+
+    def _entries_since(self, fid: str, seq: int) -> list[tuple[str, bool]]:
+        last: dict[str, bool] = {}
+        for at, mid, removed in self.changelog.get(fid, []):
+            if at > seq:
+                last.pop(mid, None)  # keep the order of each message's latest change
+                last[mid] = removed
+        return list(last.items())
+
+    # ------------------------------------------------------------------ actions
+    def _act(self, mid: str, action: str, headers: dict[str, str],
+             body: bytes) -> tuple[int, dict[str, str], Any]:
+        json_hdr = {"Content-Type": "application/json; odata.metadata=minimal"}
+        if mid not in self.messages:
+            return _err(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+        if action == "permanentDelete":
+            self.remove(mid)
+            return 204, {}, None
+        if action == "DELETE":
+            self.relocate(mid, "deleteditems")  # Graph's DELETE moves to Deleted Items
+            return 204, {}, None
+        if not headers.get("content-type", "").startswith("application/json"):
+            return _err(415, "UnsupportedMediaType", "A supported MIME type could not be found "
+                        "that matches the content type of the response.")
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return _err(400, "BadRequest", "Unable to read JSON request payload.")
+        if action == "move":
+            # Action parameters are matched case-insensitively (msgraph-sdk sends DestinationId).
+            target = str(next((v for k, v in data.items() if k.lower() == "destinationid"), ""))
+            target = self.wellknown.get(target.lower(), target)
+            if target not in self.folders:
+                return _err(404, "ErrorItemNotFound",
+                            "The specified object was not found in the store.")
+            new = self.relocate(mid, target)
+            return 201, json_hdr, self.messages[new]["json"]
+        data = {k: v for k, v in data.items() if not k.startswith("@")}  # @odata.type etc.
+        unknown = set(data) - {"isRead", "flag", "categories", "importance"}
+        if unknown:
+            return _err(400, "BadRequest", f"Property '{sorted(unknown)[0]}' does not exist "
+                        "on type 'microsoft.graph.message'.")
+        self.set_state(mid, **data)
+        return 200, json_hdr, self.messages[mid]["json"]
 
     def _send_mail(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], Any]:
         if not headers.get("content-type", "").startswith("text/plain"):
@@ -405,6 +697,12 @@ class GraphEmulator:
                         "number of requests in a batch is 20.")
         responses = []
         for item in requests:
+            item_headers = {k.lower(): v for k, v in (item.get("headers") or {}).items()}
+            if "body" in item and "content-type" not in item_headers:
+                responses.append({"id": item["id"], "status": 400, "body": _err(
+                    400, "BadRequest", f"Write request id : {item['id']} does not contain "
+                    "Content-Type header or body.")[2]})
+                continue
             status, hdrs, payload = self.dispatch(
                 item["method"], "/v1.0" + item["url"], {k.lower(): v for k, v in
                                                         (item.get("headers") or {}).items()},
@@ -438,6 +736,27 @@ class GraphEmulator:
             out["@odata.nextLink"] = (f"{self.base_url}{self._prefix}{rest}?"
                                       + urlencode(params, quote_via=quote))
         return out
+
+
+def _validated(url: str, token: str) -> bool:
+    import urllib.request
+
+    request = urllib.request.Request(f"{url}?{urlencode({'validationToken': token})}",
+                                     data=b"", headers={"Content-Type": "text/plain"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return bool(response.status == 200 and response.read().decode() == token)
+    except OSError:
+        return False
+
+
+def _conversation_id(parsed: EmailMessage) -> str:
+    """The conversation a message joins: its thread's root Message-ID (References, then
+    In-Reply-To, then its own), never its subject."""
+    refs = str(parsed["References"] or "").split()
+    root = (refs[0] if refs else str(parsed["In-Reply-To"] or "").strip()
+            or str(parsed["Message-ID"] or "").strip() or repr(id(parsed)))
+    return "AAQkAGI2TG93AAAQ" + hashlib.sha1(root.encode()).hexdigest()[:24].upper()
 
 
 def _iso(value: dt.datetime) -> str:

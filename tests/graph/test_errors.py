@@ -28,8 +28,8 @@ from .emulator import GraphEmulator, make_token
 from .entra import EntraEmulator
 
 _PATHS = {"list": r"/messages$", "send": r"/sendMail$", "append": r"/messages$",
-          "fetch": r"/\$value$"}
-_METHODS = {"list": "GET", "send": "POST", "append": "POST", "fetch": "GET"}
+          "fetch": r"/\$value$", "changes": r"/messages/delta$"}
+_METHODS = {"list": "GET", "send": "POST", "append": "POST", "fetch": "GET", "changes": "GET"}
 
 
 def _yaml_ids() -> set[str]:
@@ -43,7 +43,7 @@ def _yaml_ids() -> set[str]:
     pytest.skip("shared/errors.yaml is not beside the checkout")
 
 
-def _operate(box: GraphMailbox, emulator: GraphEmulator, op: str) -> None:
+def _operate(box: GraphMailbox, emulator: GraphEmulator, op: str, token: str = "") -> None:
     if op == "list":
         box.list_messages("inbox", limit=5)
     elif op == "send":
@@ -53,6 +53,8 @@ def _operate(box: GraphMailbox, emulator: GraphEmulator, op: str) -> None:
     elif op == "fetch":
         mid = emulator.deliver(make_message(1))
         box.fetch(mid)
+    elif op == "changes":
+        box.changes("inbox", token)
 
 
 def test_every_yaml_entry_has_a_case_and_a_rule() -> None:
@@ -68,11 +70,12 @@ def test_every_yaml_entry_has_a_case_and_a_rule() -> None:
                          ids=[f"{c.source}-{c.status}-{c.code}" for c in GRAPH_CASES])
 def test_graph_signal(emulator: GraphEmulator, mailbox: GraphMailbox, case: GraphCase) -> None:
     mailbox.folders()  # resolve folders first; the failure targets the operation itself
+    token = mailbox.sync_token("inbox") if case.op == "changes" else ""
     emulator.fail(case.status, case.code, case.message, path=_PATHS[case.op],
                   method=_METHODS[case.op], headers=case.headers, raw_body=case.raw_body,
                   times=case.times)
     with pytest.raises(case.expected) as info:
-        _operate(mailbox, emulator, case.op)
+        _operate(mailbox, emulator, case.op, token)
     error = info.value
     assert type(error) is case.expected or case.expected is errors.ConfigurationError
     assert error.provider == "graph"

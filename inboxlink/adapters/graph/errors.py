@@ -136,8 +136,9 @@ _GRAPH_RULES: list[Rule] = [
     Rule(errors.MessageTooLarge, status=413, source="graph.message_too_large"),
     Rule(errors.ConfigurationError, code="InefficientFilter", source="graph.inefficient_filter",
          remedy="inboxlink sent a query Graph cannot run (a library bug): please report it."),
-    *_rows(errors.CursorExpired, ("SyncStateNotFound", "SyncStateInvalid", "ResyncRequired",
-                                  "syncStateNotFound"),
+    # A delta link Exchange no longer knows (410 Gone, or 400 for an expired generation).
+    *_rows(errors.SyncTokenExpired, ("SyncStateNotFound", "SyncStateInvalid", "ResyncRequired",
+                                     "syncStateNotFound"),
            source="graph.delta_token_invalid"),
     Rule(errors.RecipientsRefused, code="ErrorInvalidRecipients",
          source="graph.invalid_recipients",

@@ -6,16 +6,14 @@ loop (:mod:`._loop`) and any exception is translated once, by :data:`.errors.TAB
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
 import os
 import threading
-import time
 import warnings
 import weakref
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine
 from typing import IO, Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
@@ -23,17 +21,19 @@ from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.method import Method
 
 from inboxlink import errors, mime
-from inboxlink.adapters.graph import auth, wire
+from inboxlink.adapters.graph import auth, batch, wire
 from inboxlink.adapters.graph._loop import LOOP
+from inboxlink.adapters.graph.actions import GraphActions
+from inboxlink.adapters.graph.batch import BATCH_SIZE, ItemFailure, chunks
 from inboxlink.adapters.graph.errors import (
     PROVIDER,
     TABLE,
     ErrorContext,
-    parse_retry_after,
     signal_from_body,
 )
 from inboxlink.adapters.graph.session import GraphSession, TokenSource
 from inboxlink.adapters.graph.settings import GraphSettings
+from inboxlink.adapters.graph.sync import GraphSync
 from inboxlink.mailbox import BaseMailbox
 from inboxlink.models import (
     Capability,
@@ -45,7 +45,6 @@ from inboxlink.models import (
     SendResult,
     SentCopy,
 )
-from inboxlink.retry import waits_disabled
 from inboxlink.translate import translating
 
 __all__ = ["GraphMailbox"]
@@ -53,19 +52,11 @@ __all__ = ["GraphMailbox"]
 log = logging.getLogger("inboxlink.graph")
 T = TypeVar("T")
 
-#: Graph's limit of requests in one JSON $batch
-BATCH_SIZE = 20
 _FOLDER_PAGE = 250
-_RETRY_STATUSES = {429, 503, 504}
 _FOLDER_CACHE_LIMIT = 100_000
 
 
-def _chunks(items: list[T], size: int) -> Iterable[list[T]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-class GraphMailbox(BaseMailbox):
+class GraphMailbox(GraphSync, GraphActions, BaseMailbox):
     """A Microsoft 365 / Outlook.com mailbox reached through Microsoft Graph.
 
     Build it with :meth:`from_url` (``graph://alice@contoso.com``) or directly from
@@ -74,7 +65,8 @@ class GraphMailbox(BaseMailbox):
 
     provider = PROVIDER
     capabilities = frozenset({Capability.SEND, Capability.APPEND_TO_SENT,
-                              Capability.STREAM_TO_FILE, Capability.PROVIDER_SAVES_SENT})
+                              Capability.STREAM_TO_FILE, Capability.PROVIDER_SAVES_SENT,
+                              Capability.SYNC, Capability.ACTIONS, Capability.SEARCH})
     #: Graph's largest $top for messages
     max_page_size = 1000
 
@@ -148,7 +140,7 @@ class GraphMailbox(BaseMailbox):
             session = self._ensure_session()
             try:
                 result: T = LOOP.run(fn(session, *args), timeout=self.settings.timeout)
-            except _ItemFailure as failure:
+            except ItemFailure as failure:
                 # Explained here, in the caller's thread: the follow-up probe needs the loop.
                 raise self._item_error(failure.response) from None
         if not self._alias_checked and self._tokens.last:
@@ -209,40 +201,7 @@ class GraphMailbox(BaseMailbox):
     # ------------------------------------------------------------------ batch
     async def _batch(self, session: GraphSession,
                      requests: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        """Run up to 20 requests in one ``$batch``; 429/503/504 items are re-sent alone.
-
-        The outer request succeeds even when items fail, so each item is judged by its own
-        status, and throttled items wait for their own Retry-After.
-        """
-        assert len(requests) <= BATCH_SIZE
-        policy = self._retry
-        started = time.monotonic()
-        results: dict[str, dict[str, Any]] = {}
-        pending = list(requests)
-        for attempt in range(1, policy.max_attempts + 1):
-            info = session.request(Method.POST, "/$batch")
-            info.set_stream_content(json.dumps({"requests": pending}).encode(),
-                                    "application/json")
-            answer = await session.send_json(info)
-            retry, wait = [], 0.0
-            by_id = {str(r.get("id")): r for r in answer.get("responses", [])}
-            for item in pending:
-                response = by_id.get(item["id"], {"status": 500, "body": None})
-                results[item["id"]] = response
-                if int(response.get("status", 500)) in _RETRY_STATUSES:
-                    retry.append(item)
-                    headers = {str(k).lower(): v for k, v in
-                               (response.get("headers") or {}).items()}
-                    wait = max(wait, parse_retry_after(headers.get("retry-after")) or
-                               policy.initial * 2 ** (attempt - 1))
-            if not retry or attempt == policy.max_attempts:
-                break
-            if time.monotonic() - started + wait > policy.max_total:
-                break
-            if not waits_disabled():
-                await asyncio.sleep(wait)
-            pending = retry
-        return results
+        return await batch.run(session, requests, self._retry)
 
     def _item_error(self, response: dict[str, Any]) -> errors.InboxLinkError:
         headers = response.get("headers") or {}
@@ -275,7 +234,7 @@ class GraphMailbox(BaseMailbox):
                 if item.get("childFolderCount"):
                     parents.append((folder, item))
             level = []
-            for group in _chunks(parents, BATCH_SIZE):
+            for group in chunks(parents, BATCH_SIZE):
                 requests = [{
                     "id": str(n), "method": "GET",
                     "url": f"{session.user_path}/mailFolders/{quote(folder.id, safe='')}"
@@ -285,7 +244,7 @@ class GraphMailbox(BaseMailbox):
                 for n, (folder, _) in enumerate(group):
                     response = answers[str(n)]
                     if int(response.get("status", 500)) >= 300:
-                        raise _ItemFailure(response)
+                        raise ItemFailure(response)
                     children = await self._collect(session, response.get("body") or {})
                     level.extend((child, folder.path) for child in children)
         return folders
@@ -320,7 +279,7 @@ class GraphMailbox(BaseMailbox):
             if status == 404:
                 continue  # e.g. no Archive folder yet
             if status >= 300:
-                raise _ItemFailure(response)
+                raise ItemFailure(response)
             body = response.get("body") or {}
             if isinstance(body, dict) and body.get("id"):
                 roles[str(body["id"])] = wire.WELL_KNOWN_FOLDERS[name]
@@ -378,7 +337,7 @@ class GraphMailbox(BaseMailbox):
 
     async def _fetch_raw(self, session: GraphSession, message_ids: list[str]) -> list[bytes]:
         out: list[bytes] = []
-        for group in _chunks(message_ids, BATCH_SIZE):
+        for group in chunks(message_ids, BATCH_SIZE):
             requests = [{"id": str(n), "method": "GET",
                          "url": f"{session.user_path}/messages/{quote(mid, safe='')}/$value"}
                         for n, mid in enumerate(group)]
@@ -386,7 +345,7 @@ class GraphMailbox(BaseMailbox):
             for n in range(len(group)):
                 response = answers[str(n)]
                 if int(response.get("status", 500)) >= 300:
-                    raise _ItemFailure(response)
+                    raise ItemFailure(response)
                 out.append(_batch_body_bytes(response.get("body")))
         return out
 
@@ -405,7 +364,7 @@ class GraphMailbox(BaseMailbox):
         async with session.stream(builder.to_get_request_information()) as response:
             if response.status_code >= 300:
                 await response.aread()
-                raise _ItemFailure({"status": response.status_code,
+                raise ItemFailure({"status": response.status_code,
                                     "headers": dict(response.headers), "body": response.content})
             written = 0
             async for chunk in response.aiter_bytes(64 * 1024):
@@ -471,14 +430,6 @@ def _reset_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_after_fork)
-
-
-class _ItemFailure(Exception):
-    """A failed ``$batch`` item or streamed response, explained outside the loop."""
-
-    def __init__(self, response: dict[str, Any]) -> None:
-        super().__init__(response.get("status"))
-        self.response = response
 
 
 def _batch_body_bytes(body: Any) -> bytes:
