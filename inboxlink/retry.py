@@ -2,8 +2,10 @@
 
 Only :class:`~inboxlink.errors.RateLimited` and :class:`~inboxlink.errors.TransientError`
 are retried, never longer than ``max_attempts`` tries or ``max_total`` seconds, and never
-sooner than the provider's ``retry_after``. Sending is never wrapped in this policy: a
-send the provider may already have accepted must not be repeated.
+sooner than the provider's ``retry_after``. Each call runs under one overall ``deadline``
+(:mod:`inboxlink.deadline`) that also bounds the network waits and reconnects inside it.
+Sending is never wrapped in this policy: a send the provider may already have accepted
+must not be repeated.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ from typing import Any, TypeVar
 import attrs
 import tenacity
 
+from inboxlink import deadline as _deadline
 from inboxlink import errors
 
-__all__ = ["RetryPolicy", "is_retryable", "waits_disabled"]
+__all__ = ["DEADLINE_FACTOR", "RetryPolicy", "bounded", "is_retryable", "waits_disabled"]
 
 R = TypeVar("R")
 
 _DISABLE_ENV = "INBOXLINK_NO_RETRY_WAIT"
+#: the default deadline of one public call, in multiples of the adapter's network timeout
+DEADLINE_FACTOR = 4
 
 
 def waits_disabled() -> bool:
@@ -34,6 +39,18 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, (errors.RateLimited, errors.TransientError)) and exc.retryable
 
 
+class _PastDeadline(tenacity.stop.stop_base):
+    """Stop when the back-off before the next try would not end before the deadline."""
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        left = _deadline.remaining()
+        if left is None:
+            return False
+        # With waits disabled (test suites) the back-off is not taken, so it costs nothing.
+        upcoming = 0.0 if waits_disabled() else (retry_state.upcoming_sleep or 0.0)
+        return left <= 0 or upcoming >= left
+
+
 @attrs.frozen
 class RetryPolicy:
     """How reads are retried.
@@ -44,6 +61,10 @@ class RetryPolicy:
         initial: first back-off in seconds (doubled each time, with jitter).
         max_wait: cap on one back-off (a larger ``retry_after`` still wins, up to ``max_total``).
         sleep: the sleep function; tests pass a no-op or set ``INBOXLINK_NO_RETRY_WAIT=1``.
+        deadline: seconds one public call may take in all: every try, back-off, reconnect
+            and network wait inside it. ``None`` lets the adapter choose
+            ``DEADLINE_FACTOR × timeout`` (see :func:`bounded`). No retry starts that could
+            not finish its back-off before the deadline.
     """
 
     max_attempts: int = 4
@@ -51,6 +72,7 @@ class RetryPolicy:
     initial: float = 0.5
     max_wait: float = 30.0
     sleep: Callable[[float], None] | None = None
+    deadline: float | None = None
 
     def wait_for(self, retry_state: tenacity.RetryCallState) -> float:
         """Seconds to wait before the next try."""
@@ -67,14 +89,27 @@ class RetryPolicy:
             return
         (self.sleep or tenacity.nap.sleep)(seconds)
 
+
     def call(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
-        """Call ``fn`` and retry it as this policy says; the last error is re-raised."""
-        retrying = tenacity.Retrying(
+        """Call ``fn`` under this policy's deadline and retry it as the policy says; the last
+        error is re-raised."""
+        with _deadline.scope(self.deadline):
+            return self._retrying()(fn, *args, **kwargs)
+
+    def _retrying(self) -> tenacity.Retrying:
+        return tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.max_attempts)
-            | tenacity.stop_before_delay(self.max_total),
+            | tenacity.stop_before_delay(self.max_total) | _PastDeadline(),
             wait=self.wait_for,
             retry=tenacity.retry_if_exception(is_retryable),
             sleep=self._sleep,
             reraise=True,
         )
-        return retrying(fn, *args, **kwargs)
+
+
+def bounded(policy: RetryPolicy | None, timeout: float) -> RetryPolicy:
+    """``policy`` (or the default) with a deadline: its own, else ``DEADLINE_FACTOR × timeout``."""
+    policy = policy or RetryPolicy()
+    if policy.deadline is not None:
+        return policy
+    return attrs.evolve(policy, deadline=DEADLINE_FACTOR * timeout)

@@ -77,6 +77,7 @@ from inboxlink.models import (
     SentCopy,
     save_stream,
 )
+from inboxlink.retry import bounded
 from inboxlink.translate import Signal, translating
 
 __all__ = ["EwsMailbox"]
@@ -193,7 +194,8 @@ class EwsMailbox(BaseMailbox):
 
     def __init__(self, settings: EwsSettings) -> None:
         super().__init__(address=settings.address, sent_folder=settings.sent_folder,
-                         role_overrides=settings.role_overrides, retry=settings.retry)
+                         role_overrides=settings.role_overrides,
+                         retry=bounded(settings.retry, settings.timeout))
         self.settings = settings
         #: the EWS URL in use: as given, or found by autodiscover while connecting
         self.endpoint: str | None = settings.endpoint

@@ -45,7 +45,7 @@ from inboxlink.models import (
     SendResult,
     SentCopy,
 )
-from inboxlink.retry import waits_disabled
+from inboxlink.retry import bounded, waits_disabled
 from inboxlink.translate import translating
 
 __all__ = ["GraphMailbox"]
@@ -80,7 +80,8 @@ class GraphMailbox(BaseMailbox):
 
     def __init__(self, settings: GraphSettings) -> None:
         super().__init__(address=settings.address, sent_folder=settings.sent_folder,
-                         role_overrides=settings.role_overrides, retry=settings.retry)
+                         role_overrides=settings.role_overrides,
+                         retry=bounded(settings.retry, settings.timeout))
         self.settings = settings
         self._tokens = TokenSource(settings)
         self._session: GraphSession | None = None

@@ -34,6 +34,7 @@ from inboxlink.models import (
     SentCopy,
     save_stream,
 )
+from inboxlink.retry import bounded
 from inboxlink.translate import Signal, translating
 
 __all__ = ["ImapMailbox"]
@@ -58,7 +59,7 @@ class ImapMailbox(BaseMailbox):
 
     def __init__(self, settings: ImapSettings) -> None:
         super().__init__(address=settings.address, sent_folder=settings.sent_folder,
-                         retry=settings.retry)
+                         retry=bounded(settings.retry, settings.timeout))
         self.settings = settings
         self._context = client_context(settings)
         self._saves_sent = settings.host_saves_sent()
