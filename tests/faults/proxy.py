@@ -188,6 +188,14 @@ class FaultProxy:
             if link.fault is not None and link.fault.action == "stall":
                 link.close()
 
+    def sever(self, *, reset: bool = False) -> int:
+        """Close every open connection now (``reset``: with an RST); returns how many."""
+        with self._lock:
+            links = [link for link in self._links if not link.closed.is_set()]
+        for link in links:
+            link.close(reset=reset)
+        return len(links)
+
     def claim(self, window: bytes | None) -> Fault | None:
         """The first queued fault this traffic meets (``window``: the client's recent bytes)."""
         with self._lock:
