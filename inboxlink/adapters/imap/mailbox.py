@@ -13,8 +13,8 @@ from typing import IO, Any, TypeVar
 
 import attrs
 
-from inboxlink import errors, mime
-from inboxlink.adapters.imap import attachments, ids, smtp, summaries, wire
+from inboxlink import deadline, errors, mime
+from inboxlink.adapters.imap import _imaplib_shim, attachments, ids, smtp, summaries, wire
 from inboxlink.adapters.imap.connection import ConnectionBudget, Session, open_session
 from inboxlink.adapters.imap.errors import PROVIDER, TABLE, extract
 from inboxlink.adapters.imap.settings import ImapSettings, settings_from_url
@@ -102,24 +102,37 @@ class ImapMailbox(BaseMailbox):
         return open_session(self.settings, self._context)
 
     def _with_session(self, work: Callable[[Session], R], *, reconnect: bool = True) -> R:
-        """Run ``work`` on a pooled session; a dropped connection is retried once on a new one."""
+        """Run ``work`` on a pooled session; a dropped connection is retried once on a new one.
+
+        Every network wait is cut to what is left of the call's deadline, and no reconnect
+        starts after it. A session that saw anything but a clean tagged NO/BAD (a drop, a
+        timeout, a protocol violation, a response the parser choked on) is discarded: it may
+        be in the middle of a response and must never serve another call.
+        """
         attempts = 2 if reconnect else 1
         for attempt in range(attempts):
             session = self._pool.acquire()
             try:
+                _imaplib_shim.set_wait(session.client._imap,
+                                       deadline.bound(self.settings.timeout, provider=PROVIDER))
                 result = work(session)
             except errors.InboxLinkError:
                 # Typed errors raised by our own checks: the session itself is fine (and
                 # some typed errors are OSError subclasses, e.g. PermissionDenied).
                 self._pool.release(session)
                 raise
-            except _DROPPED:
+            except _DROPPED as exc:
                 self._pool.release(session, discard=True)
-                if attempt + 1 == attempts:
+                refused = _imaplib_shim.violation(session.client._imap)
+                if refused is not None:
+                    # Not retried: the server would send the same thing again.
+                    raise refused from exc
+                left = deadline.remaining()
+                if attempt + 1 == attempts or (left is not None and left <= 0):
                     raise
                 continue
-            except BaseException:
-                self._pool.release(session)
+            except BaseException as exc:
+                self._pool.release(session, discard=not _clean_refusal(exc))
                 raise
             self._pool.release(session)
             return result
@@ -358,3 +371,15 @@ class ImapMailbox(BaseMailbox):
         return self._pool.open_count
 
 
+
+
+def _clean_refusal(exc: BaseException) -> bool:
+    """Whether ``exc`` is the server's tagged NO/BAD to a command: the session is in step.
+
+    imaplib raises ``IMAP4.error`` for those; imapclient's ``ProtocolError`` (a subclass) and
+    anything else (a parser's ``ValueError`` …) mean the response was not understood.
+    """
+    from imapclient.exceptions import ProtocolError
+
+    return isinstance(exc, imaplib.IMAP4.error) and not isinstance(
+        exc, imaplib.IMAP4.abort | ProtocolError)
