@@ -17,7 +17,7 @@ from contextvars import ContextVar
 
 from inboxlink import errors
 
-__all__ = ["bound", "remaining", "scope"]
+__all__ = ["bound", "current_end", "remaining", "scope", "until"]
 
 _END: ContextVar[float | None] = ContextVar("inboxlink_deadline", default=None)
 
@@ -31,6 +31,21 @@ def scope(seconds: float | None) -> Iterator[None]:
     end = time.monotonic() + seconds
     outer = _END.get()
     token = _END.set(end if outer is None else min(outer, end))
+    try:
+        yield
+    finally:
+        _END.reset(token)
+
+
+def current_end() -> float | None:
+    """The current deadline as a :func:`time.monotonic` instant (``None``: no deadline)."""
+    return _END.get()
+
+
+@contextmanager
+def until(end: float | None) -> Iterator[None]:
+    """Run the block under the deadline instant ``end`` (carried over from another thread)."""
+    token = _END.set(end)
     try:
         yield
     finally:

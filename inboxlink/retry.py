@@ -11,7 +11,8 @@ must not be repeated.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import attrs
@@ -20,7 +21,8 @@ import tenacity
 from inboxlink import deadline as _deadline
 from inboxlink import errors
 
-__all__ = ["DEADLINE_FACTOR", "RetryPolicy", "bounded", "is_retryable", "waits_disabled"]
+__all__ = ["DEADLINE_FACTOR", "RetryPolicy", "bounded", "carried", "is_retryable",
+           "spend_retry", "waits_disabled"]
 
 R = TypeVar("R")
 
@@ -37,6 +39,62 @@ def waits_disabled() -> bool:
 def is_retryable(exc: BaseException) -> bool:
     """Whether the policy retries this exception."""
     return isinstance(exc, (errors.RateLimited, errors.TransientError)) and exc.retryable
+
+
+@attrs.define
+class _Budget:
+    """Tries one public call may make, across every retry layer inside it."""
+
+    limit: int
+    used: int = 0
+
+
+_BUDGET: ContextVar[_Budget | None] = ContextVar("inboxlink_retry_budget", default=None)
+
+
+class _OutOfAttempts(tenacity.stop.stop_base):
+    def __init__(self, budget: _Budget) -> None:
+        self.budget = budget
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        return self.budget.used >= self.budget.limit
+
+
+def spend_retry(wait: float) -> bool:
+    """Whether one more try (after ``wait`` seconds) fits the current call; if so it is counted.
+
+    Inside :meth:`RetryPolicy.call` the call's own attempt budget and deadline decide;
+    outside any call only a deadline (if any) does, and the caller's loop keeps its own limit.
+    """
+    budget = _BUDGET.get()
+    if budget is not None and budget.used >= budget.limit:
+        return False
+    left = _deadline.remaining()
+    if left is not None and (left <= 0 or (not waits_disabled() and wait >= left)):
+        return False
+    if budget is not None:
+        budget.used += 1
+    return True
+
+
+def carried(coro: Coroutine[Any, Any, R]) -> Coroutine[Any, Any, R]:
+    """``coro`` wrapped to run with the calling thread's retry budget and deadline.
+
+    A coroutine handed to another thread's event loop runs in that loop's context, so the
+    call's budget and deadline would be lost there; capture them now, set them in the task.
+    """
+    budget = _BUDGET.get()
+    end = _deadline.current_end()
+
+    async def run() -> R:
+        token = _BUDGET.set(budget)
+        try:
+            with _deadline.until(end):
+                return await coro
+        finally:
+            _BUDGET.reset(token)
+
+    return run()
 
 
 class _PastDeadline(tenacity.stop.stop_base):
@@ -89,16 +147,37 @@ class RetryPolicy:
             return
         (self.sleep or tenacity.nap.sleep)(seconds)
 
-
     def call(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         """Call ``fn`` under this policy's deadline and retry it as the policy says; the last
-        error is re-raised."""
-        with _deadline.scope(self.deadline):
-            return self._retrying()(fn, *args, **kwargs)
+        error is re-raised.
 
-    def _retrying(self) -> tenacity.Retrying:
+        The attempts are one budget for the whole call: a loop inside ``fn`` that re-sends
+        failed parts (a batch's throttled items) draws on it through :func:`spend_retry`, so
+        retries never multiply across layers. A nested ``call`` shares the outer budget.
+        """
+        outer = _BUDGET.get()
+        budget = outer or _Budget(self.max_attempts)
+        token = _BUDGET.set(budget) if outer is None else None
+
+        first = [True]
+
+        def attempt(*a: Any, **kw: Any) -> R:
+            # Nested, the first try is part of the outer try already counted.
+            if outer is None or not first[0]:
+                budget.used += 1
+            first[0] = False
+            return fn(*a, **kw)
+
+        try:
+            with _deadline.scope(self.deadline):
+                return self._retrying(budget)(attempt, *args, **kwargs)
+        finally:
+            if token is not None:
+                _BUDGET.reset(token)
+
+    def _retrying(self, budget: _Budget) -> tenacity.Retrying:
         return tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.max_attempts)
+            stop=_OutOfAttempts(budget)
             | tenacity.stop_before_delay(self.max_total) | _PastDeadline(),
             wait=self.wait_for,
             retry=tenacity.retry_if_exception(is_retryable),
