@@ -179,3 +179,17 @@ def test_a_stalled_read_is_bounded_by_one_deadline(
         assert box.folders(refresh=True)
     finally:
         box.close()
+
+
+def test_batch_calls_all_throttled_use_one_retry_budget(
+        mailbox: GmailMailbox, emulator: GmailEmulator) -> None:
+    ids = [emulator.deliver(f"From: a@example.com\r\nSubject: {n}\r\n\r\nx\r\n".encode())
+           for n in range(3)]
+    emulator.fail("messages.get", 429, {"error": {"code": 429, "message": "slow down",
+                                                  "errors": [{"reason": "rateLimitExceeded"}]}},
+                  times=1000, headers={"Retry-After": "0"})
+    emulator.reset_counts()
+    with pytest.raises(errors.RateLimited):
+        mailbox.fetch_many(ids)
+    # The mailbox's policy allows 3 tries: 3 batch requests, not 3 × 3.
+    assert emulator.requests.count(("POST", "/batch/gmail/v1")) == 3

@@ -33,7 +33,7 @@ from inboxlink.models import (
     SendResult,
     SentCopy,
 )
-from inboxlink.retry import bounded, is_retryable, waits_disabled
+from inboxlink.retry import bounded, is_retryable, spend_retry, waits_disabled
 from inboxlink.translate import translating
 
 __all__ = ["GmailMailbox"]
@@ -151,7 +151,8 @@ class GmailMailbox(BaseMailbox):
         """Run ``build(id)`` for every id in batches of ``batch_size``.
 
         Calls that failed with a retryable error (throttled, 5xx) are repeated alone —
-        never the whole batch — within the retry policy's attempts and total time; any
+        never the whole batch — within the public call's one retry budget (shared with the
+        policy around it) and total time; any
         other failure is raised as the client raised it, for the boundary to translate.
         """
         results: dict[str, Any] = {}
@@ -172,7 +173,8 @@ class GmailMailbox(BaseMailbox):
             waits = [getattr(e, "retry_after", None) or 0.0 for e in translated.values()]
             wait = max(min(policy.initial * 2 ** (attempt - 1), policy.max_wait), *waits)
             out_of_time = time.monotonic() - started + wait > policy.max_total
-            if hard or attempt >= policy.max_attempts or out_of_time:
+            # spend_retry: the re-send draws on the public call's one retry budget.
+            if hard or attempt >= policy.max_attempts or out_of_time or not spend_retry(wait):
                 raise failed[hard[0] if hard else next(iter(failed))]
             log.info("gmail: %d of %d calls throttled, retrying in %.1fs",
                      len(failed), len(pending), wait)

@@ -22,7 +22,7 @@ from urllib.parse import quote, unquote, urlsplit
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.method import Method
 
-from inboxlink import errors, mime
+from inboxlink import deadline, errors, mime
 from inboxlink.adapters.graph import auth, wire
 from inboxlink.adapters.graph._loop import LOOP
 from inboxlink.adapters.graph.errors import (
@@ -45,7 +45,7 @@ from inboxlink.models import (
     SendResult,
     SentCopy,
 )
-from inboxlink.retry import bounded, waits_disabled
+from inboxlink.retry import bounded, carried, spend_retry, waits_disabled
 from inboxlink.translate import translating
 
 __all__ = ["GraphMailbox"]
@@ -148,7 +148,11 @@ class GraphMailbox(BaseMailbox):
         with translating(self._errors.extract, TABLE):
             session = self._ensure_session()
             try:
-                result: T = LOOP.run(fn(session, *args), timeout=self.settings.timeout)
+                # The coroutine runs on the loop's thread: carry the call's retry budget and
+                # deadline there, and never wait past the deadline for it.
+                result: T = LOOP.run(carried(fn(session, *args)),
+                                     timeout=deadline.bound(self.settings.timeout,
+                                                            provider=self.provider))
             except _ItemFailure as failure:
                 # Explained here, in the caller's thread: the follow-up probe needs the loop.
                 raise self._item_error(failure.response) from None
@@ -213,7 +217,9 @@ class GraphMailbox(BaseMailbox):
         """Run up to 20 requests in one ``$batch``; 429/503/504 items are re-sent alone.
 
         The outer request succeeds even when items fail, so each item is judged by its own
-        status, and throttled items wait for their own Retry-After.
+        status, and throttled items wait for their own Retry-After. Re-sending draws on the
+        public call's one retry budget (:func:`~inboxlink.retry.spend_retry`), shared with the
+        policy around the call: ``max_attempts`` tries in all, never ``max_attempts²``.
         """
         assert len(requests) <= BATCH_SIZE
         policy = self._retry
@@ -238,7 +244,7 @@ class GraphMailbox(BaseMailbox):
                                policy.initial * 2 ** (attempt - 1))
             if not retry or attempt == policy.max_attempts:
                 break
-            if time.monotonic() - started + wait > policy.max_total:
+            if time.monotonic() - started + wait > policy.max_total or not spend_retry(wait):
                 break
             if not waits_disabled():
                 await asyncio.sleep(wait)
@@ -417,7 +423,17 @@ class GraphMailbox(BaseMailbox):
     # ------------------------------------------------------------------ sending
     def _send(self, prepared: mime.PreparedMessage, save_copy: bool) -> SendResult:
         wire_bytes = _with_bcc(prepared)
-        self._run(self._send_mime, wire_bytes)
+        try:
+            self._run(self._send_mime, wire_bytes)
+        except errors.InboxLinkError as exc:
+            if _answer_lost(exc):
+                raise errors.SendOutcomeUnknown(
+                    f"Microsoft Graph received the message but its answer was lost "
+                    f"({exc.code or type(exc).__name__}).",
+                    raw=prepared.raw, message_id=prepared.message_id, provider=self.provider,
+                    code=exc.code,
+                ) from exc
+            raise
         cached = self._folders_cache or []
         sent = next((f for f in cached if f.role is FolderRole.SENT), None)
         if not save_copy:
@@ -507,3 +523,28 @@ def _with_bcc(prepared: mime.PreparedMessage) -> bytes:
     line = "Bcc: " + ", ".join(a.email for a in prepared.bcc) + "\r\n"
     return line.encode("utf-8") + prepared.raw
 
+
+
+#: httpx failures after the request was written: the answer was lost, not the request
+_LOST_ANSWER = frozenset({"ReadError", "ReadTimeout", "RemoteProtocolError"})
+#: httpx failures before the whole request was written: the server cannot have acted
+_NOT_WRITTEN = frozenset({"ConnectError", "ConnectTimeout", "PoolTimeout", "WriteError",
+                          "WriteTimeout"})
+#: a gateway's own answer for a backend that may already have acted
+_GATEWAY_STATUSES = ("502", "504")
+
+
+def _answer_lost(exc: errors.InboxLinkError) -> bool:
+    """Whether a failed ``sendMail`` may nevertheless have been accepted.
+
+    True when the connection broke or timed out after the request was written (httpx read
+    errors, the call's timeout) or a gateway answered 502/504 in Graph's place. A refusal
+    Graph itself states (4xx, 500, 503 with its error body) or a failure to connect is not.
+    """
+    cause = exc.__cause__
+    names = {cls.__name__ for cls in type(cause).__mro__} if cause is not None else set()
+    if names & _NOT_WRITTEN:
+        return False
+    if names & _LOST_ANSWER or isinstance(exc, errors.OperationTimeout):
+        return True
+    return exc.code in _GATEWAY_STATUSES and not isinstance(exc, errors.RateLimited)
