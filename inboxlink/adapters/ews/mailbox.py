@@ -53,7 +53,7 @@ from inboxlink.adapters.ews.errors import (
     VERSION_TOO_OLD,
 )
 from inboxlink.adapters.ews.services import (
-    CreateItem,
+    CreateItemOnce,
     FindFolder,
     FindItemRows,
     GetFolder,
@@ -562,11 +562,21 @@ class EwsMailbox(BaseMailbox):
                 account=self.account, mime_content=prepared.raw,
                 bcc_recipients=[EwsAddress(email_address=a.email) for a in prepared.bcc] or None,
             )
-            results = list(CreateItem(account=self.account).call(
-                items=[message],
-                folder=self._ews_folder(sent_folder) if sent_folder else None,
-                message_disposition=SEND_AND_SAVE_COPY if save_copy else SEND_ONLY,
-                send_meeting_invitations=SEND_TO_NONE))
+            try:
+                results = list(CreateItemOnce(account=self.account).call(
+                    items=[message],
+                    folder=self._ews_folder(sent_folder) if sent_folder else None,
+                    message_disposition=SEND_AND_SAVE_COPY if save_copy else SEND_ONLY,
+                    send_meeting_invitations=SEND_TO_NONE))
+            except Exception as exc:
+                if ews_errors.send_answer_lost(exc):
+                    raise errors.SendOutcomeUnknown(
+                        "Exchange received the message but its answer was lost "
+                        f"({type(exc).__name__}).", raw=prepared.raw,
+                        message_id=prepared.message_id, provider=self.provider,
+                        code=type(exc).__name__,
+                    ) from exc
+                raise
             for result in results:
                 if isinstance(result, Exception):
                     raise result
@@ -595,7 +605,8 @@ class EwsMailbox(BaseMailbox):
             # copies are; IsRead is set too for servers that derive the flag from it.
             copy = _SentCopy(account=self.account, mime_content=raw, is_read=True,
                              message_flags=_MSGFLAG_READ)
-            results = list(CreateItem(account=self.account).call(
+            # Once: a repeated CreateItem would store a second Sent copy.
+            results = list(CreateItemOnce(account=self.account).call(
                 items=[copy], folder=self._ews_folder(folder), message_disposition="SaveOnly",
                 send_meeting_invitations=SEND_TO_NONE))
             for result in results:
