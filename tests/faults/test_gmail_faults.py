@@ -92,7 +92,7 @@ def test_send_answered_200_with_a_broken_body_is_outcome_unknown(
     assert emulator.calls.count("messages.send") == 1
 
 
-def test_send_to_a_refused_connection_is_retryable_and_delivers_nothing(
+def test_send_to_a_refused_connection_is_unreachable_and_delivers_nothing(
         mailbox: GmailMailbox, emulator: GmailEmulator, proxy: FaultProxy) -> None:
     proxy.stop()  # nothing listens any more: the request cannot be written at all
     with pytest.raises(errors.ServerUnreachable) as caught:
