@@ -43,6 +43,8 @@ class Fault:
         after: bytes of the server's answer passed to the client before striking.
         forward: whether the client bytes that armed the fault reach the server.
         stall_for: longest a ``stall`` holds the connection.
+        after_up: strike only once the client has sent this many more bytes since the fault
+            was armed (e.g. "after the client wrote its message, before the answer").
     """
 
     action: Action
@@ -51,6 +53,7 @@ class Fault:
     forward: bool = True
     times: int = 1
     stall_for: float = 30.0
+    after_up: int = 0
     fired: int = 0
 
 
@@ -63,6 +66,7 @@ class _Link:
         self.server = server
         self.fault: Fault | None = None
         self.passed = 0  # answer bytes relayed since the fault was armed
+        self.sent_up = 0  # client bytes relayed since the fault was armed
         self.seen = b""  # tail of the client's bytes, for patterns split over reads
         self.closed = threading.Event()
 
@@ -100,12 +104,13 @@ class _Link:
                 if self.fault is None:
                     self.fault = self.proxy.claim(window)
                     if self.fault is not None:
-                        self.passed = 0
+                        self.passed = self.sent_up = 0
                         self.proxy.struck.append((self.fault.action, self.fault.when))
                         if not self.fault.forward:
                             self.close(reset=self.fault.action == "reset")
                             return
                 self.server.sendall(data)
+                self.sent_up += len(data)
                 self.proxy.bytes_up += len(data)
         except OSError:
             pass
@@ -121,10 +126,10 @@ class _Link:
                 if self.fault is None:
                     self.fault = self.proxy.claim(None)
                     if self.fault is not None:
-                        self.passed = 0
+                        self.passed = self.sent_up = 0
                         self.proxy.struck.append((self.fault.action, self.fault.when))
                 fault = self.fault
-                if fault is not None:
+                if fault is not None and self.sent_up >= fault.after_up:
                     room = max(0, fault.after - self.passed)
                     if len(data) >= room:
                         if room:

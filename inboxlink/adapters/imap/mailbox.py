@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import imaplib
+import logging
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -39,11 +40,20 @@ from inboxlink.translate import Signal, translating
 
 __all__ = ["ImapMailbox"]
 
+log = logging.getLogger("inboxlink.imap")
+
 R = TypeVar("R")
 
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]")
 #: exceptions after which a session cannot be trusted any more
 _DROPPED: tuple[type[BaseException], ...] = (imaplib.IMAP4.abort, OSError, EOFError)
+#: tries of one APPEND whose connection dropped before the message left (each on a new
+#: connection: every idle pooled one may have been closed by the same server restart)
+_APPEND_TRIES = 3
+
+
+class _LiteralNotSent(imaplib.IMAP4.abort):
+    """The connection dropped before an APPEND's message was written: safe to repeat."""
 
 
 class ImapMailbox(BaseMailbox):
@@ -348,17 +358,69 @@ class ImapMailbox(BaseMailbox):
         return attrs.evolve(result, refused=refused) if refused else result
 
     def _append(self, raw: bytes, folder: Folder) -> str | None:
+        """APPEND the copy once; repeated only when the message provably never left.
+
+        imaplib sends an APPEND's literal only after the server's ``+`` continuation. A
+        pooled connection the server already closed (restart, autologout) fails before that,
+        so the copy is written on a fresh connection. Once the literal was written, a lost
+        answer is never repeated: the server may have stored it.
+        """
         when = mime.internal_date(mime.parse(raw))
         stamp = dt.datetime.fromtimestamp(when, dt.timezone.utc)
+        response: Any = None
         with self._translating():
-            response = self._with_session(
-                lambda s: s.client.append(folder.id, raw, flags=[b"\\Seen"], msg_time=stamp),
-                reconnect=False,
-            )
+            for attempt in range(_APPEND_TRIES):
+                try:
+                    response = self._with_session(
+                        lambda s: self._append_on(s, folder, raw, stamp), reconnect=False)
+                    break
+                except _LiteralNotSent:
+                    left = deadline.remaining()
+                    if attempt + 1 == _APPEND_TRIES or (left is not None and left <= 0):
+                        raise
+                except _DROPPED:
+                    # The message left and the answer was lost: look for it instead of
+                    # storing it again. Found, the copy is there; not found, report the
+                    # failure (never append twice).
+                    stored = self._find_copy(folder, raw)
+                    if stored is not None:
+                        return stored
+                    raise
         found = _APPENDUID.search(response if isinstance(response, bytes) else b"")
         if found is None:
             return None
         return ids.message_id(folder.id, int(found.group(1)), int(found.group(2)))
+
+    def _find_copy(self, folder: Folder, raw: bytes) -> str | None:
+        """The id of the message with ``raw``'s Message-ID in ``folder``, if it is there."""
+        message_id = mime.parse(raw).get("Message-ID")
+        if not message_id:
+            return None
+
+        def search(session: Session) -> str | None:
+            session.select(folder.id)
+            uids = session.client.search(["HEADER", "Message-ID", str(message_id).strip()])
+            if not uids:
+                return None
+            return ids.message_id(folder.id, session.uidvalidity, max(int(u) for u in uids))
+
+        try:
+            return self._with_session(search)
+        except Exception as exc:  # the lookup is a courtesy; the APPEND's own error stands
+            log.info("imap: could not check %s for the lost copy: %s", folder.id, exc)
+            return None
+
+    @staticmethod
+    def _append_on(session: Session, folder: Folder, raw: bytes, stamp: dt.datetime) -> Any:
+        imap = session.client._imap
+        before = _imaplib_shim.sends(imap)
+        try:
+            return session.client.append(folder.id, raw, flags=[b"\\Seen"], msg_time=stamp)
+        except _DROPPED as exc:
+            if _imaplib_shim.sends(imap) - before <= 1:  # at most the command line went out
+                raise _LiteralNotSent(f"APPEND dropped before the message was sent: {exc}") \
+                    from exc
+            raise
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
