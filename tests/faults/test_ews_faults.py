@@ -108,3 +108,22 @@ def test_the_sent_copy_is_never_stored_twice(
     with pytest.raises(errors.InboxLinkError):
         mailbox.append_to_sent(raw)
     assert emulator.count("CreateItem") == 1
+
+
+def test_a_sent_copy_whose_answer_timed_out_is_never_stored_twice(
+        emulator: EwsEmulator, proxy: FaultProxy) -> None:
+    box = EwsMailbox(EwsSettings(
+        address=ADDRESS, password=PASSWORD, url=f"http://127.0.0.1:{proxy.port}/EWS/Exchange.asmx",
+        timeout=1.0, retry=RetryPolicy(max_attempts=4)))
+    try:
+        box.folder(FolderRole.SENT)
+        proxy.arm(Fault("stall", when=SEND, stall_for=5))
+        raw = (b"From: alice@example.com\r\nTo: bob@example.com\r\nSubject: copy\r\n"
+               b"Message-ID: <copy2@example.com>\r\n\r\nhi\r\n")
+        with pytest.raises(errors.InboxLinkError) as caught:
+            box.append_to_sent(raw)
+        assert caught.value.retryable is False
+        assert emulator.count("CreateItem") == 1  # not once per policy attempt
+    finally:
+        proxy.clear()
+        box.close()

@@ -11,6 +11,7 @@ from graph.emulator import GraphEmulator
 
 from inboxlink import OutgoingMessage, errors
 from inboxlink.adapters.graph import GraphMailbox, GraphSettings
+from inboxlink.models import FolderRole
 from inboxlink.retry import RetryPolicy
 
 from .proxy import Fault, FaultProxy
@@ -152,4 +153,28 @@ def test_a_stalled_read_is_bounded_by_one_deadline(
         emulator.stall = None
         assert box.list_messages("inbox").items == ()
     finally:
+        box.close()
+
+
+@pytest.mark.parametrize("fault", ["stall", "garbage"])
+def test_a_sent_copy_whose_answer_was_lost_is_never_stored_twice(
+        emulator: GraphEmulator, proxy: FaultProxy, fault: str) -> None:
+    box = _mailbox(emulator, proxy, timeout=1.0, retry=RetryPolicy(max_attempts=4))
+    try:
+        sent = box.folder(FolderRole.SENT)
+        if fault == "stall":  # answered after the client gave up: stored all the same
+            emulator.stall = (r"/mailFolders/[^/]+/messages$", 1.5)
+        else:
+            emulator.fail(201, raw_body=b"<html>created</html>", method="POST",
+                          path=r"/mailFolders/[^/]+/messages$")
+        raw = (b"From: alice@contoso.com\r\nTo: bob@example.com\r\nSubject: copy\r\n"
+               b"Message-ID: <copy@example.com>\r\n\r\nhi\r\n")
+        with pytest.raises(errors.InboxLinkError) as caught:
+            box.append_to_sent(raw)
+        assert caught.value.retryable is False
+        # The policy (4 tries) would have posted it four times.
+        assert emulator.count("POST", r"/mailFolders/[^/]+/messages$") == 1
+        assert sent.id
+    finally:
+        emulator.stall = None
         box.close()

@@ -606,9 +606,20 @@ class EwsMailbox(BaseMailbox):
             copy = _SentCopy(account=self.account, mime_content=raw, is_read=True,
                              message_flags=_MSGFLAG_READ)
             # Once: a repeated CreateItem would store a second Sent copy.
-            results = list(CreateItemOnce(account=self.account).call(
-                items=[copy], folder=self._ews_folder(folder), message_disposition="SaveOnly",
-                send_meeting_invitations=SEND_TO_NONE))
+            try:
+                results = list(CreateItemOnce(account=self.account).call(
+                    items=[copy], folder=self._ews_folder(folder),
+                    message_disposition="SaveOnly", send_meeting_invitations=SEND_TO_NONE))
+            except Exception as exc:
+                if ews_errors.send_answer_lost(exc):  # may be stored: never retried
+                    raise errors.ConnectionLost(
+                        "The Sent copy reached Exchange but its answer was lost "
+                        f"({type(exc).__name__}).", provider=self.provider,
+                        code=type(exc).__name__, retryable=False,
+                        remedy="Look in the Sent folder for the message's Message-ID before storing "
+                               "the copy again: it may already be there.",
+                    ) from exc
+                raise
             for result in results:
                 if isinstance(result, Exception):
                     raise result

@@ -450,7 +450,19 @@ class GraphMailbox(BaseMailbox):
         await session.send_no_content(info)
 
     def _append(self, raw: bytes, folder: Folder) -> str | None:
-        return self._run(self._create_sent_item, raw, folder.id)
+        try:
+            return self._run(self._create_sent_item, raw, folder.id)
+        except errors.InboxLinkError as exc:
+            # The copy left and its answer was lost (or came garbled): Graph may have stored
+            # it, so this must not be retried by the policy around it.
+            if _answer_lost(exc) or exc.code == "malformedResponse":
+                raise errors.ConnectionLost(
+                    f"The Sent copy reached Microsoft Graph but its answer was lost ({exc.code}).",
+                    provider=self.provider, code=exc.code, retryable=False,
+                    remedy="Look in the Sent folder for the message's Message-ID before storing "
+                           "the copy again: it may already be there.",
+                ) from exc
+            raise
 
     async def _create_sent_item(self, session: GraphSession, raw: bytes, folder_id: str) -> str:
         body = wire.message_json_from_mime(raw)

@@ -385,7 +385,13 @@ class ImapMailbox(BaseMailbox):
                     stored = self._find_copy(folder, raw)
                     if stored is not None:
                         return stored
-                    raise
+                    raise errors.ConnectionLost(
+                        "The Sent copy was written but the server's answer was lost, and it "
+                        "could not be found by its Message-ID.", provider=PROVIDER,
+                        code="APPEND-answer-lost", retryable=False,
+                        remedy="Look in the Sent folder for the message's Message-ID before storing "
+                               "the copy again: it may already be there.",
+                    ) from None
         found = _APPENDUID.search(response if isinstance(response, bytes) else b"")
         if found is None:
             return None
