@@ -2,26 +2,33 @@
 
 Only :class:`~inboxlink.errors.RateLimited` and :class:`~inboxlink.errors.TransientError`
 are retried, never longer than ``max_attempts`` tries or ``max_total`` seconds, and never
-sooner than the provider's ``retry_after``. Sending is never wrapped in this policy: a
-send the provider may already have accepted must not be repeated.
+sooner than the provider's ``retry_after``. Each call runs under one overall ``deadline``
+(:mod:`inboxlink.deadline`) that also bounds the network waits and reconnects inside it.
+Sending is never wrapped in this policy: a send the provider may already have accepted
+must not be repeated.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import attrs
 import tenacity
 
+from inboxlink import deadline as _deadline
 from inboxlink import errors
 
-__all__ = ["RetryPolicy", "is_retryable", "waits_disabled"]
+__all__ = ["DEADLINE_FACTOR", "RetryPolicy", "bounded", "carried", "is_retryable",
+           "spend_retry", "waits_disabled"]
 
 R = TypeVar("R")
 
 _DISABLE_ENV = "INBOXLINK_NO_RETRY_WAIT"
+#: the default deadline of one public call, in multiples of the adapter's network timeout
+DEADLINE_FACTOR = 4
 
 
 def waits_disabled() -> bool:
@@ -34,6 +41,74 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, (errors.RateLimited, errors.TransientError)) and exc.retryable
 
 
+@attrs.define
+class _Budget:
+    """Tries one public call may make, across every retry layer inside it."""
+
+    limit: int
+    used: int = 0
+
+
+_BUDGET: ContextVar[_Budget | None] = ContextVar("inboxlink_retry_budget", default=None)
+
+
+class _OutOfAttempts(tenacity.stop.stop_base):
+    def __init__(self, budget: _Budget) -> None:
+        self.budget = budget
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        return self.budget.used >= self.budget.limit
+
+
+def spend_retry(wait: float) -> bool:
+    """Whether one more try (after ``wait`` seconds) fits the current call; if so it is counted.
+
+    Inside :meth:`RetryPolicy.call` the call's own attempt budget and deadline decide;
+    outside any call only a deadline (if any) does, and the caller's loop keeps its own limit.
+    """
+    budget = _BUDGET.get()
+    if budget is not None and budget.used >= budget.limit:
+        return False
+    left = _deadline.remaining()
+    if left is not None and (left <= 0 or (not waits_disabled() and wait >= left)):
+        return False
+    if budget is not None:
+        budget.used += 1
+    return True
+
+
+def carried(coro: Coroutine[Any, Any, R]) -> Coroutine[Any, Any, R]:
+    """``coro`` wrapped to run with the calling thread's retry budget and deadline.
+
+    A coroutine handed to another thread's event loop runs in that loop's context, so the
+    call's budget and deadline would be lost there; capture them now, set them in the task.
+    """
+    budget = _BUDGET.get()
+    end = _deadline.current_end()
+
+    async def run() -> R:
+        token = _BUDGET.set(budget)
+        try:
+            with _deadline.until(end):
+                return await coro
+        finally:
+            _BUDGET.reset(token)
+
+    return run()
+
+
+class _PastDeadline(tenacity.stop.stop_base):
+    """Stop when the back-off before the next try would not end before the deadline."""
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        left = _deadline.remaining()
+        if left is None:
+            return False
+        # With waits disabled (test suites) the back-off is not taken, so it costs nothing.
+        upcoming = 0.0 if waits_disabled() else (retry_state.upcoming_sleep or 0.0)
+        return left <= 0 or upcoming >= left
+
+
 @attrs.frozen
 class RetryPolicy:
     """How reads are retried.
@@ -44,6 +119,10 @@ class RetryPolicy:
         initial: first back-off in seconds (doubled each time, with jitter).
         max_wait: cap on one back-off (a larger ``retry_after`` still wins, up to ``max_total``).
         sleep: the sleep function; tests pass a no-op or set ``INBOXLINK_NO_RETRY_WAIT=1``.
+        deadline: seconds one public call may take in all: every try, back-off, reconnect
+            and network wait inside it. ``None`` lets the adapter choose
+            ``DEADLINE_FACTOR × timeout`` (see :func:`bounded`). No retry starts that could
+            not finish its back-off before the deadline.
     """
 
     max_attempts: int = 4
@@ -51,6 +130,7 @@ class RetryPolicy:
     initial: float = 0.5
     max_wait: float = 30.0
     sleep: Callable[[float], None] | None = None
+    deadline: float | None = None
 
     def wait_for(self, retry_state: tenacity.RetryCallState) -> float:
         """Seconds to wait before the next try."""
@@ -68,13 +148,47 @@ class RetryPolicy:
         (self.sleep or tenacity.nap.sleep)(seconds)
 
     def call(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
-        """Call ``fn`` and retry it as this policy says; the last error is re-raised."""
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.max_attempts)
-            | tenacity.stop_before_delay(self.max_total),
+        """Call ``fn`` under this policy's deadline and retry it as the policy says; the last
+        error is re-raised.
+
+        The attempts are one budget for the whole call: a loop inside ``fn`` that re-sends
+        failed parts (a batch's throttled items) draws on it through :func:`spend_retry`, so
+        retries never multiply across layers. A nested ``call`` shares the outer budget.
+        """
+        outer = _BUDGET.get()
+        budget = outer or _Budget(self.max_attempts)
+        token = _BUDGET.set(budget) if outer is None else None
+
+        first = [True]
+
+        def attempt(*a: Any, **kw: Any) -> R:
+            # Nested, the first try is part of the outer try already counted.
+            if outer is None or not first[0]:
+                budget.used += 1
+            first[0] = False
+            return fn(*a, **kw)
+
+        try:
+            with _deadline.scope(self.deadline):
+                return self._retrying(budget)(attempt, *args, **kwargs)
+        finally:
+            if token is not None:
+                _BUDGET.reset(token)
+
+    def _retrying(self, budget: _Budget) -> tenacity.Retrying:
+        return tenacity.Retrying(
+            stop=_OutOfAttempts(budget)
+            | tenacity.stop_before_delay(self.max_total) | _PastDeadline(),
             wait=self.wait_for,
             retry=tenacity.retry_if_exception(is_retryable),
             sleep=self._sleep,
             reraise=True,
         )
-        return retrying(fn, *args, **kwargs)
+
+
+def bounded(policy: RetryPolicy | None, timeout: float) -> RetryPolicy:
+    """``policy`` (or the default) with a deadline: its own, else ``DEADLINE_FACTOR × timeout``."""
+    policy = policy or RetryPolicy()
+    if policy.deadline is not None:
+        return policy
+    return attrs.evolve(policy, deadline=DEADLINE_FACTOR * timeout)

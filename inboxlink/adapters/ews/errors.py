@@ -291,3 +291,38 @@ def _suggest(url: str | None) -> str | None:
     from inboxlink.adapters.ews.settings import suggest_ews_url
 
     return suggest_ews_url(url)
+
+
+#: requests exceptions raised after the request was written: the answer was lost
+_LOST_ANSWER = frozenset({"ReadTimeout", "ChunkedEncodingError", "ProtocolError",
+                          "RemoteDisconnected", "IncompleteRead", "MalformedResponseError",
+                          "SOAPError"})
+#: raised before the whole request left: the server cannot have acted on it
+_NOT_SENT = frozenset({"ConnectTimeout", "NewConnectionError", "NameResolutionError",
+                       "SSLError", "ConnectTimeoutError"})
+
+
+def send_answer_lost(exc: BaseException) -> bool:
+    """Whether a failed send (CreateItem with SendOnly/SendAndSaveCopy) may have been sent.
+
+    exchangelib re-raises every connection failure as ``ErrorTimeoutExpired("Reraised from
+    …")``, so the requests/urllib3 exceptions underneath (``__context__``, and the reason
+    inside ``requests.ConnectionError``) tell whether the request ever left: a failed connect
+    or TLS handshake did not send it; a read timeout, a dropped or reset connection while
+    waiting, or a 200 that is not SOAP came after it was written.
+    """
+    names: set[str] = set()
+    for item in _chain(exc):
+        names.update(cls.__name__ for cls in type(item).__mro__)
+        for arg in getattr(item, "args", ()):
+            if isinstance(arg, BaseException):
+                names.update(cls.__name__ for cls in type(arg).__mro__)
+                reason = getattr(arg, "reason", None)
+                if isinstance(reason, BaseException):
+                    names.update(cls.__name__ for cls in type(reason).__mro__)
+                for inner in getattr(arg, "args", ()):
+                    if isinstance(inner, BaseException):
+                        names.update(cls.__name__ for cls in type(inner).__mro__)
+    if names & _NOT_SENT:
+        return False
+    return bool(names & _LOST_ANSWER)

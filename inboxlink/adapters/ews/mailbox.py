@@ -55,7 +55,7 @@ from inboxlink.adapters.ews.fields import FLAGGED, flag_path
 from inboxlink.adapters.ews.fields import paths as _paths
 from inboxlink.adapters.ews.notifications import EwsStreaming
 from inboxlink.adapters.ews.services import (
-    CreateItem,
+    CreateItemOnce,
     FindFolder,
     FindItemRows,
     GetFolder,
@@ -80,6 +80,7 @@ from inboxlink.models import (
     SentCopy,
     save_stream,
 )
+from inboxlink.retry import bounded
 from inboxlink.translate import Signal, translating
 
 __all__ = ["EwsMailbox"]
@@ -192,7 +193,8 @@ class EwsMailbox(EwsSync, EwsActions, EwsStreaming, BaseMailbox):
 
     def __init__(self, settings: EwsSettings) -> None:
         super().__init__(address=settings.address, sent_folder=settings.sent_folder,
-                         role_overrides=settings.role_overrides, retry=settings.retry)
+                         role_overrides=settings.role_overrides,
+                         retry=bounded(settings.retry, settings.timeout))
         self.settings = settings
         #: the EWS URL in use: as given, or found by autodiscover while connecting
         self.endpoint: str | None = settings.endpoint
@@ -562,11 +564,21 @@ class EwsMailbox(EwsSync, EwsActions, EwsStreaming, BaseMailbox):
                 account=self.account, mime_content=prepared.raw,
                 bcc_recipients=[EwsAddress(email_address=a.email) for a in prepared.bcc] or None,
             )
-            results = list(CreateItem(account=self.account).call(
-                items=[message],
-                folder=self._ews_folder(sent_folder) if sent_folder else None,
-                message_disposition=SEND_AND_SAVE_COPY if save_copy else SEND_ONLY,
-                send_meeting_invitations=SEND_TO_NONE))
+            try:
+                results = list(CreateItemOnce(account=self.account).call(
+                    items=[message],
+                    folder=self._ews_folder(sent_folder) if sent_folder else None,
+                    message_disposition=SEND_AND_SAVE_COPY if save_copy else SEND_ONLY,
+                    send_meeting_invitations=SEND_TO_NONE))
+            except Exception as exc:
+                if ews_errors.send_answer_lost(exc):
+                    raise errors.SendOutcomeUnknown(
+                        "Exchange received the message but its answer was lost "
+                        f"({type(exc).__name__}).", raw=prepared.raw,
+                        message_id=prepared.message_id, provider=self.provider,
+                        code=type(exc).__name__,
+                    ) from exc
+                raise
             for result in results:
                 if isinstance(result, Exception):
                     raise result
@@ -595,9 +607,21 @@ class EwsMailbox(EwsSync, EwsActions, EwsStreaming, BaseMailbox):
             # copies are; IsRead is set too for servers that derive the flag from it.
             copy = _SentCopy(account=self.account, mime_content=raw, is_read=True,
                              message_flags=_MSGFLAG_READ)
-            results = list(CreateItem(account=self.account).call(
-                items=[copy], folder=self._ews_folder(folder), message_disposition="SaveOnly",
-                send_meeting_invitations=SEND_TO_NONE))
+            # Once: a repeated CreateItem would store a second Sent copy.
+            try:
+                results = list(CreateItemOnce(account=self.account).call(
+                    items=[copy], folder=self._ews_folder(folder),
+                    message_disposition="SaveOnly", send_meeting_invitations=SEND_TO_NONE))
+            except Exception as exc:
+                if ews_errors.send_answer_lost(exc):  # may be stored: never retried
+                    raise errors.ConnectionLost(
+                        "The Sent copy reached Exchange but its answer was lost "
+                        f"({type(exc).__name__}).", provider=self.provider,
+                        code=type(exc).__name__, retryable=False,
+                        remedy="Look in the Sent folder for the message's Message-ID before storing "
+                               "the copy again: it may already be there.",
+                    ) from exc
+                raise
             for result in results:
                 if isinstance(result, Exception):
                     raise result

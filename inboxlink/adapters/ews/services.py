@@ -18,7 +18,7 @@ from exchangelib import services
 from inboxlink.adapters.ews.fields import FLAG_STATUS
 
 __all__ = [
-    "CreateItem", "FindFolder", "FindItem", "FindItemRows", "GetFolder", "GetItem",
+    "CreateItem", "CreateItemOnce", "FindFolder", "FindItem", "FindItemRows", "GetFolder", "GetItem",
     "GetItemRows", "ItemRow",
 ]
 
@@ -61,6 +61,21 @@ class GetFolder(_ChunkedParse, services.GetFolder):  # type: ignore[misc]
 
 class CreateItem(_ChunkedParse, services.CreateItem):  # type: ignore[misc]
     """CreateItem."""
+
+
+class CreateItemOnce(CreateItem):
+    """CreateItem that exchangelib never repeats: for sending and for the Sent copy.
+
+    exchangelib's request loop (``EWSService._get_elements``) re-sends a request after
+    ``ErrorServerBusy``, ``ErrorTooManyObjectsOpened`` and ``ErrorTimeoutExpired`` — the last
+    is also what a connection lost *after* the request was written becomes — whenever the
+    retry policy is ``FaultTolerance``. Every such re-send goes through ``_handle_backoff``;
+    raising there leaves exactly one request (a refused token or connection count, which the
+    server answered without acting, are still retried by exchangelib as before).
+    """
+
+    def _handle_backoff(self, e: Exception) -> None:
+        raise e
 
 
 # --------------------------------------------------------------------------- light rows

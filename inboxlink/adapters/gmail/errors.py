@@ -15,6 +15,7 @@ meaning that only holds for one call.
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -235,6 +236,15 @@ TABLE = ErrorTable(
         _R(errors.ServerUnreachable, code="unreachable",
            remedy="Google's API could not be reached: check the network, proxy and firewall "
                   "(and api_endpoint= if you set one)."),
+        _R(errors.TransientError, code="malformedResponse",
+           remedy="Gmail answered with a body that is not the documented JSON (a proxy or "
+                  "gateway page, or a cut answer): retry."),
+        _R(errors.ConnectionLost, code="answerLost", retryable=False,
+           remedy="The request reached Gmail but its answer was lost, so whether it took "
+                  "effect is unknown: check the mailbox (e.g. the Sent label) before repeating "
+                  "it."),
+        _R(errors.ConnectionLost, code="connectionLost",
+           remedy="The connection to Gmail broke in the middle of an answer: retry."),
         _R(errors.TransientError, code="batchError",
            remedy="Gmail answered a batch request in an unexpected format: retry."),
         _R(errors.TransientError, code="refresh-retryable"),
@@ -438,8 +448,19 @@ def extractor(
             return _from_signals(signals, body, operation, None)
         if isinstance(exc, api_errors.BatchError):
             return _from_signals([Signal(PROVIDER, "batchError", str(exc))], {}, operation, None)
+        from inboxlink.adapters.gmail import transport
+
+        if isinstance(exc, transport.MalformedAnswer):
+            return _from_signals([Signal(PROVIDER, "malformedResponse", str(exc))], {},
+                                 operation, None)
+        if isinstance(exc, transport.AnswerLost):
+            return _from_signals([Signal(PROVIDER, "answerLost", str(exc))], {}, operation, None)
         if isinstance(exc, TimeoutError):
             return _from_signals([Signal(PROVIDER, "timeout", str(exc))], {}, operation, None)
+        if isinstance(exc, http.client.HTTPException):
+            # e.g. IncompleteRead: the connection broke in the middle of an answer.
+            return _from_signals([Signal(PROVIDER, "connectionLost", str(exc) or repr(exc))],
+                                 {}, operation, None)
         if isinstance(exc, httplib2.HttpLib2Error | auth_exc.TransportError | OSError):
             return _from_signals([Signal(PROVIDER, "unreachable", str(exc))], {}, operation,
                                  None)

@@ -19,7 +19,7 @@ from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
 from inboxlink import errors, mime
-from inboxlink.adapters.gmail import convert, service
+from inboxlink.adapters.gmail import convert, service, transport
 from inboxlink.adapters.gmail.actions import GmailActions
 from inboxlink.adapters.gmail.errors import TABLE, extractor
 from inboxlink.adapters.gmail.quota import COST, TokenBucket
@@ -35,7 +35,7 @@ from inboxlink.models import (
     SendResult,
     SentCopy,
 )
-from inboxlink.retry import is_retryable, waits_disabled
+from inboxlink.retry import bounded, is_retryable, spend_retry, waits_disabled
 from inboxlink.translate import translating
 
 __all__ = ["GmailMailbox"]
@@ -65,10 +65,12 @@ class GmailMailbox(GmailSync, GmailActions, BaseMailbox):
 
     def __init__(self, settings: GmailSettings) -> None:
         super().__init__(address=settings.address, sent_folder=settings.sent_folder,
-                         role_overrides=settings.role_overrides, retry=settings.retry)
+                         role_overrides=settings.role_overrides,
+                         retry=bounded(settings.retry, settings.timeout))
         self.settings = settings
         self._lock = threading.RLock()
         self._http: Any = None
+        self._send_http: Any = None
         self._service: Any = None
         self.bucket: TokenBucket | None = (
             TokenBucket.per_minute(settings.quota_units_per_minute)
@@ -107,6 +109,7 @@ class GmailMailbox(GmailSync, GmailActions, BaseMailbox):
 
     def _connect(self) -> None:
         self._http = service.authorized_http(self.settings)
+        self._send_http = service.single_shot_http(self.settings, self._http)
         self._service = service.build_service(self.settings, self._http)
 
     def close(self) -> None:
@@ -126,11 +129,23 @@ class GmailMailbox(GmailSync, GmailActions, BaseMailbox):
         if self.bucket is not None:
             self.bucket.take(units)
 
-    def _execute(self, request: Any, method: str) -> Any:
+    def _execute(self, request: Any, method: str, *, once: bool = False,
+                 json: bool = True) -> Any:
+        """Run one request (``once``: through the single-shot HTTP, never repeated below us).
+
+        A transport failure drops the pooled connections (a half-read answer must not be
+        read by the next request); a 2xx whose body is not a JSON object is refused here.
+        """
         with self._lock:
             self._pace(COST[method])
             self.requests_made += 1
-            return request.execute()
+            try:
+                result = request.execute(http=self._send_http if once else None, num_retries=0)
+            except Exception as exc:
+                if transport.is_transport_failure(exc):
+                    transport.drop_connections(self._http)
+                raise
+        return transport.json_object(result, method) if json else result
 
     @contextmanager
     def _boundary(self, operation: str) -> Iterator[None]:
@@ -142,7 +157,8 @@ class GmailMailbox(GmailSync, GmailActions, BaseMailbox):
         """Run ``build(id)`` for every id in batches of ``batch_size``.
 
         Calls that failed with a retryable error (throttled, 5xx) are repeated alone —
-        never the whole batch — within the retry policy's attempts and total time; any
+        never the whole batch — within the public call's one retry budget (shared with the
+        policy around it) and total time; any
         other failure is raised as the client raised it, for the boundary to translate.
         With ``missing`` given, ids the provider does not know are put there instead.
         """
@@ -172,7 +188,8 @@ class GmailMailbox(GmailSync, GmailActions, BaseMailbox):
             waits = [getattr(e, "retry_after", None) or 0.0 for e in translated.values()]
             wait = max(min(policy.initial * 2 ** (attempt - 1), policy.max_wait), *waits)
             out_of_time = time.monotonic() - started + wait > policy.max_total
-            if hard or attempt >= policy.max_attempts or out_of_time:
+            # spend_retry: the re-send draws on the public call's one retry budget.
+            if hard or attempt >= policy.max_attempts or out_of_time or not spend_retry(wait):
                 raise failed[hard[0] if hard else next(iter(failed))]
             log.info("gmail: %d of %d calls throttled, retrying in %.1fs",
                      len(failed), len(pending), wait)
@@ -184,6 +201,10 @@ class GmailMailbox(GmailSync, GmailActions, BaseMailbox):
     def _run_batch(self, build: Callable[[str], Any], method: str, chunk: list[str],
                    results: dict[str, Any], failed: dict[str, Exception]) -> None:
         def collect(request_id: str, response: Any, exception: Exception | None) -> None:
+            if exception is None and not isinstance(response, dict):
+                # A part answered 200 with a body that is not JSON: retried like a 5xx.
+                exception = transport.MalformedAnswer(f"Gmail answered {method} with a "
+                                                      f"{type(response).__name__}.")
             if exception is not None:
                 failed[request_id] = exception
             else:
@@ -195,7 +216,12 @@ class GmailMailbox(GmailSync, GmailActions, BaseMailbox):
         with self._lock:
             self._pace(COST[method] * len(chunk))
             self.requests_made += 1
-            batch.execute()
+            try:
+                batch.execute()
+            except Exception as exc:
+                if transport.is_transport_failure(exc):
+                    transport.drop_connections(self._http)
+                raise
 
     # ------------------------------------------------------------------ folders
     def _list_folders(self) -> list[Folder]:
@@ -279,7 +305,9 @@ class GmailMailbox(GmailSync, GmailActions, BaseMailbox):
                                          format="raw", fields="raw")
             # Keep the JSON bytes: parsing them would make a second full copy.
             request.postproc = lambda resp, content: content
-            body: bytes = self._execute(request, "messages.get")
+            body = self._execute(request, "messages.get", json=False)
+            if not isinstance(body, bytes):
+                raise transport.MalformedAnswer("Gmail answered messages.get without a body.")
             return body
 
     # ------------------------------------------------------------------ sending
@@ -312,7 +340,16 @@ class GmailMailbox(GmailSync, GmailActions, BaseMailbox):
                 body["threadId"] = thread
         with self._boundary("send"):
             request = self._messages.send(userId=self.settings.user_id, body=body)
-            sent = self._execute(request, "messages.send")
+            try:
+                sent = self._execute(request, "messages.send", once=True)
+            except (transport.AnswerLost, transport.MalformedAnswer) as exc:
+                # The whole request left: Gmail may have sent it. Never retryable.
+                raise errors.SendOutcomeUnknown(
+                    f"Gmail received the message but its answer was lost ({exc}).",
+                    raw=prepared.raw, message_id=prepared.message_id, provider=self.provider,
+                    code="answerLost" if isinstance(exc, transport.AnswerLost)
+                    else "malformedResponse",
+                ) from exc
         if not save_copy:
             log.info("gmail: save_copy=False is not possible: Gmail files every sent message")
         return SendResult(
@@ -327,7 +364,8 @@ class GmailMailbox(GmailSync, GmailActions, BaseMailbox):
                 userId=self.settings.user_id, internalDateSource="dateHeader",
                 body={"raw": convert.b64encode(raw), "labelIds": [folder.id]},
             )
-            inserted = self._execute(request, "messages.insert")
+            # Once only: a repeated insert would store a second Sent copy.
+            inserted = self._execute(request, "messages.insert", once=True)
             return str(inserted["id"]) if inserted.get("id") else None
 
     def __repr__(self) -> str:

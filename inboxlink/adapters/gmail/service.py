@@ -14,7 +14,7 @@ from typing import Any
 from inboxlink import errors
 from inboxlink.adapters.gmail.settings import GmailSettings
 
-__all__ = ["authorized_http", "build_service", "discovery_document", "new_batch"]
+__all__ = ["authorized_http", "build_service", "discovery_document", "new_batch", "single_shot_http"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -82,6 +82,23 @@ def authorized_http(settings: GmailSettings) -> Any:
     # attempt that would fail with a confusing "missing fields" error.
     codes: tuple[int, ...] = (401,) if refreshable else ()
     return google_auth_httplib2.AuthorizedHttp(creds, http=base, refresh_status_codes=codes)
+
+
+def single_shot_http(settings: GmailSettings, authorized: Any) -> Any:
+    """An authorized HTTP for requests that must go out at most once (``messages.send``).
+
+    It signs with the same credentials object as ``authorized`` (so one token serves both)
+    but sends through :class:`~inboxlink.adapters.gmail.transport.SingleShotHttp`, never
+    through httplib2, which repeats a request whose connection closed before the answer.
+    """
+    import google_auth_httplib2
+
+    from inboxlink.adapters.gmail.transport import SingleShotHttp
+
+    codes: tuple[int, ...] = (401,) if settings.access_token is None else ()
+    return google_auth_httplib2.AuthorizedHttp(
+        authorized.credentials, http=SingleShotHttp(settings.timeout), refresh_status_codes=codes
+    )
 
 
 def build_service(settings: GmailSettings, http: Any) -> Any:

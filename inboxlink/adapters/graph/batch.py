@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from kiota_abstractions.method import Method
 
 from inboxlink.adapters.graph.errors import parse_retry_after
-from inboxlink.retry import waits_disabled
+from inboxlink.retry import spend_retry, waits_disabled
 
 if TYPE_CHECKING:
     from inboxlink.adapters.graph.session import GraphSession
@@ -71,7 +71,9 @@ async def run(session: GraphSession, requests: list[dict[str, Any]], policy: Ret
     """Run up to 20 requests in one ``$batch``; items with ``retry_statuses`` are re-sent alone.
 
     The outer request succeeds even when items fail, so each item is judged by its own
-    status, and throttled items wait for their own Retry-After.
+    status, and throttled items wait for their own Retry-After. Re-sending draws on the
+    public call's one retry budget (:func:`~inboxlink.retry.spend_retry`), shared with the
+    policy around the call: ``max_attempts`` tries in all, never ``max_attempts²``.
     """
     assert len(requests) <= BATCH_SIZE
     started = time.monotonic()
@@ -93,7 +95,7 @@ async def run(session: GraphSession, requests: list[dict[str, Any]], policy: Ret
                            policy.initial * 2 ** (attempt - 1))
         if not retry or attempt == policy.max_attempts:
             break
-        if time.monotonic() - started + wait > policy.max_total:
+        if time.monotonic() - started + wait > policy.max_total or not spend_retry(wait):
             break
         if not waits_disabled():
             await asyncio.sleep(wait)

@@ -20,7 +20,7 @@ from urllib.parse import quote, unquote, urlsplit
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.method import Method
 
-from inboxlink import errors, mime
+from inboxlink import deadline, errors, mime
 from inboxlink.adapters.graph import auth, batch, wire
 from inboxlink.adapters.graph._loop import LOOP
 from inboxlink.adapters.graph.actions import GraphActions
@@ -45,6 +45,7 @@ from inboxlink.models import (
     SendResult,
     SentCopy,
 )
+from inboxlink.retry import bounded, carried
 from inboxlink.translate import translating
 
 __all__ = ["GraphMailbox"]
@@ -72,7 +73,8 @@ class GraphMailbox(GraphSync, GraphActions, BaseMailbox):
 
     def __init__(self, settings: GraphSettings) -> None:
         super().__init__(address=settings.address, sent_folder=settings.sent_folder,
-                         role_overrides=settings.role_overrides, retry=settings.retry)
+                         role_overrides=settings.role_overrides,
+                         retry=bounded(settings.retry, settings.timeout))
         self.settings = settings
         self._tokens = TokenSource(settings)
         self._session: GraphSession | None = None
@@ -139,7 +141,11 @@ class GraphMailbox(GraphSync, GraphActions, BaseMailbox):
         with translating(self._errors.extract, TABLE):
             session = self._ensure_session()
             try:
-                result: T = LOOP.run(fn(session, *args), timeout=self.settings.timeout)
+                # The coroutine runs on the loop's thread: carry the call's retry budget and
+                # deadline there, and never wait past the deadline for it.
+                result: T = LOOP.run(carried(fn(session, *args)),
+                                     timeout=deadline.bound(self.settings.timeout,
+                                                            provider=self.provider))
             except ItemFailure as failure:
                 # Explained here, in the caller's thread: the follow-up probe needs the loop.
                 raise self._item_error(failure.response) from None
@@ -375,7 +381,17 @@ class GraphMailbox(GraphSync, GraphActions, BaseMailbox):
     # ------------------------------------------------------------------ sending
     def _send(self, prepared: mime.PreparedMessage, save_copy: bool) -> SendResult:
         wire_bytes = _with_bcc(prepared)
-        self._run(self._send_mime, wire_bytes)
+        try:
+            self._run(self._send_mime, wire_bytes)
+        except errors.InboxLinkError as exc:
+            if _answer_lost(exc):
+                raise errors.SendOutcomeUnknown(
+                    f"Microsoft Graph received the message but its answer was lost "
+                    f"({exc.code or type(exc).__name__}).",
+                    raw=prepared.raw, message_id=prepared.message_id, provider=self.provider,
+                    code=exc.code,
+                ) from exc
+            raise
         cached = self._folders_cache or []
         sent = next((f for f in cached if f.role is FolderRole.SENT), None)
         if not save_copy:
@@ -392,7 +408,19 @@ class GraphMailbox(GraphSync, GraphActions, BaseMailbox):
         await session.send_no_content(info)
 
     def _append(self, raw: bytes, folder: Folder) -> str | None:
-        return self._run(self._create_sent_item, raw, folder.id)
+        try:
+            return self._run(self._create_sent_item, raw, folder.id)
+        except errors.InboxLinkError as exc:
+            # The copy left and its answer was lost (or came garbled): Graph may have stored
+            # it, so this must not be retried by the policy around it.
+            if _answer_lost(exc) or exc.code == "malformedResponse":
+                raise errors.ConnectionLost(
+                    f"The Sent copy reached Microsoft Graph but its answer was lost ({exc.code}).",
+                    provider=self.provider, code=exc.code, retryable=False,
+                    remedy="Look in the Sent folder for the message's Message-ID before storing "
+                           "the copy again: it may already be there.",
+                ) from exc
+            raise
 
     async def _create_sent_item(self, session: GraphSession, raw: bytes, folder_id: str) -> str:
         body = wire.message_json_from_mime(raw)
@@ -457,3 +485,28 @@ def _with_bcc(prepared: mime.PreparedMessage) -> bytes:
     line = "Bcc: " + ", ".join(a.email for a in prepared.bcc) + "\r\n"
     return line.encode("utf-8") + prepared.raw
 
+
+
+#: httpx failures after the request was written: the answer was lost, not the request
+_LOST_ANSWER = frozenset({"ReadError", "ReadTimeout", "RemoteProtocolError"})
+#: httpx failures before the whole request was written: the server cannot have acted
+_NOT_WRITTEN = frozenset({"ConnectError", "ConnectTimeout", "PoolTimeout", "WriteError",
+                          "WriteTimeout"})
+#: a gateway's own answer for a backend that may already have acted
+_GATEWAY_STATUSES = ("502", "504")
+
+
+def _answer_lost(exc: errors.InboxLinkError) -> bool:
+    """Whether a failed ``sendMail`` may nevertheless have been accepted.
+
+    True when the connection broke or timed out after the request was written (httpx read
+    errors, the call's timeout) or a gateway answered 502/504 in Graph's place. A refusal
+    Graph itself states (4xx, 500, 503 with its error body) or a failure to connect is not.
+    """
+    cause = exc.__cause__
+    names = {cls.__name__ for cls in type(cause).__mro__} if cause is not None else set()
+    if names & _NOT_WRITTEN:
+        return False
+    if names & _LOST_ANSWER or isinstance(exc, errors.OperationTimeout):
+        return True
+    return exc.code in _GATEWAY_STATUSES and not isinstance(exc, errors.RateLimited)

@@ -41,12 +41,24 @@ from msgraph.graph_request_adapter import options as graph_options
 from msgraph.graph_service_client import GraphServiceClient
 from msgraph_core import GraphClientFactory  # type: ignore[import-untyped]
 
+from inboxlink import errors
 from inboxlink.adapters.graph._limit import limiter_for
 from inboxlink.adapters.graph.settings import GraphSettings
 
-__all__ = ["ERROR_MAP", "GraphSession", "TokenSource"]
+__all__ = ["ERROR_MAP", "GraphSession", "TokenSource", "malformed"]
 
 ERROR_MAP: dict[str, Any] = {"XXX": ODataError}
+
+
+def malformed(body: bytes) -> errors.TransientError:
+    """The error for a 2xx answer whose body is not the JSON object Graph documents."""
+    start = body[:80].decode("utf-8", "replace")
+    return errors.TransientError(
+        f"Microsoft Graph answered with a body that is not JSON ({len(body)} bytes, "
+        f"starting {start!r}).", provider="graph", code="malformedResponse",
+        remedy="A proxy or gateway may have answered instead of Graph, or the answer was cut: "
+               "retry; if it persists, check any proxy between this machine and Graph.",
+    )
 
 
 class TokenSource(AccessTokenProvider):
@@ -124,10 +136,22 @@ class GraphSession:
             body = await self.adapter.send_primitive_async(info, "bytes", ERROR_MAP)
         return body or b""
 
-    async def send_json(self, info: RequestInformation) -> Any:
-        """Send and parse the JSON body."""
+    async def send_json(self, info: RequestInformation) -> dict[str, Any]:
+        """Send and parse the JSON body, which must be a JSON object.
+
+        A 2xx with anything else (an HTML page from a proxy, a cut or broken body) is a
+        :class:`~inboxlink.errors.TransientError`, never a raw ``JSONDecodeError``.
+        """
         body = await self.send_bytes(info)
-        return json.loads(body) if body else {}
+        if not body:
+            return {}
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise malformed(body) from exc
+        if not isinstance(data, dict):
+            raise malformed(body)
+        return data
 
     async def send_no_content(self, info: RequestInformation) -> None:
         """Send a request whose success has no body (``sendMail``)."""

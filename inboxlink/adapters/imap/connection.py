@@ -19,8 +19,8 @@ from typing import Generic, TypeVar
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
-from inboxlink import errors
-from inboxlink.adapters.imap import wire
+from inboxlink import deadline, errors
+from inboxlink.adapters.imap import _imaplib_shim, wire
 from inboxlink.adapters.imap.errors import PROVIDER, TABLE, login_signal
 from inboxlink.adapters.imap.settings import ImapSettings, Security
 from inboxlink.adapters.imap.tls import certificate_names
@@ -109,7 +109,7 @@ def open_session(settings: ImapSettings, context: ssl.SSLContext) -> Session:
     implicit = settings.imap_security is Security.TLS
     try:
         client = IMAPClient(host, port, ssl=implicit, ssl_context=context,
-                            timeout=settings.timeout)
+                            timeout=deadline.bound(settings.timeout, provider=PROVIDER))
     except ssl.SSLCertVerificationError as exc:
         raise certificate_error(exc, host, port, context, settings.timeout,
                                 None if implicit else b"a1 STARTTLS") from exc
@@ -122,6 +122,7 @@ def open_session(settings: ImapSettings, context: ssl.SSLContext) -> Session:
             raise unreachable(host, port, exc) from exc
         raise
     try:
+        _imaplib_shim.guard(client._imap)
         wire.quiet_protocol_log(client)
         client.normalise_times = False
         _check_greeting(client, settings)
@@ -215,16 +216,19 @@ class ConnectionBudget(Generic[T]):
         with self._cond:
             return self._open
 
-    def _wait(self, deadline: float) -> None:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or (not self._cond.wait(remaining) and time.monotonic() >= deadline):
+    def _wait(self, until: float) -> None:
+        remaining = until - time.monotonic()
+        if remaining <= 0 or (not self._cond.wait(remaining) and time.monotonic() >= until):
             raise errors.TransientError(
                 f"All {self._limit} connections to the mailbox stayed busy.", provider=PROVIDER,
                 remedy="Retry later, or raise max_connections if the server allows more.",
             )
 
     def _take_slot(self, *, reuse: bool) -> T | None:
-        deadline = time.monotonic() + self._wait_timeout
+        # Never wait past the public call's own deadline for a free connection.
+        left = deadline.remaining()
+        wait = self._wait_timeout if left is None else max(0.0, min(self._wait_timeout, left))
+        until = time.monotonic() + wait
         victim: T | None = None
         with self._cond:
             while True:
@@ -239,7 +243,7 @@ class ConnectionBudget(Generic[T]):
                 if not reuse and self._idle:
                     victim = self._idle.pop(0)  # its slot passes to the caller
                     break
-                self._wait(deadline)
+                self._wait(until)
         if victim is not None:
             self._close(victim)
         return None

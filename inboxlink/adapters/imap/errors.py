@@ -267,6 +267,10 @@ TABLE = ErrorTable(
         Rule(errors.TransientError, pattern=r"^4\d\d ", source=None),
         # ------------------------------------------------------------ catch-alls
         Rule(errors.ConnectionLost, code="DROPPED", source="imap.connection_dropped"),
+        Rule(errors.ConnectionLost, code="PROTOCOL", retryable=False,
+             remedy="The server (or something between it and us) sent an impossibly large or "
+                    "malformed response. If it happens again for the same message, report it "
+                    "to the mail server's administrator."),
         Rule(errors.OperationTimeout, code="TIMEOUT", source=None),
         Rule(errors.AuthError, pattern=r"^(LOGIN|AUTHENTICATE) ", source="imap.alert",
              remedy="The server refused the sign-in; its message above says why. Check the "
@@ -368,6 +372,10 @@ def extract(exc: BaseException) -> errors.InboxLinkError | Signal | None:
                       text=str(exc) or "Connection unexpectedly closed")
     if isinstance(exc, smtplib.SMTPNotSupportedError | smtplib.SMTPException):
         return Signal(provider=PROVIDER, text=str(exc))
+    from inboxlink.adapters.imap._imaplib_shim import ProtocolViolation
+
+    if isinstance(exc, ProtocolViolation):
+        return Signal(provider=PROVIDER, code="PROTOCOL", text=str(exc))
     if isinstance(exc, imaplib.IMAP4.abort):
         return Signal(provider=PROVIDER, code="DROPPED", text=_server_text(exc))
     if isinstance(exc, imaplib.IMAP4.error):

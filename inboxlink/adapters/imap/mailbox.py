@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import imaplib
+import logging
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -13,8 +14,8 @@ from typing import IO, Any, TypeVar
 
 import attrs
 
-from inboxlink import errors, mime
-from inboxlink.adapters.imap import attachments, ids, smtp, summaries, wire
+from inboxlink import deadline, errors, mime
+from inboxlink.adapters.imap import _imaplib_shim, attachments, ids, smtp, summaries, wire
 from inboxlink.adapters.imap.connection import ConnectionBudget, Session, open_session
 from inboxlink.adapters.imap.errors import PROVIDER, TABLE, extract
 from inboxlink.adapters.imap.settings import ImapSettings, settings_from_url
@@ -34,15 +35,25 @@ from inboxlink.models import (
     SentCopy,
     save_stream,
 )
+from inboxlink.retry import bounded
 from inboxlink.translate import Signal, translating
 
 __all__ = ["ImapMailbox"]
+
+log = logging.getLogger("inboxlink.imap")
 
 R = TypeVar("R")
 
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]")
 #: exceptions after which a session cannot be trusted any more
 _DROPPED: tuple[type[BaseException], ...] = (imaplib.IMAP4.abort, OSError, EOFError)
+#: tries of one APPEND whose connection dropped before the message left (each on a new
+#: connection: every idle pooled one may have been closed by the same server restart)
+_APPEND_TRIES = 3
+
+
+class _LiteralNotSent(imaplib.IMAP4.abort):
+    """The connection dropped before an APPEND's message was written: safe to repeat."""
 
 
 class ImapMailbox(BaseMailbox):
@@ -58,7 +69,7 @@ class ImapMailbox(BaseMailbox):
 
     def __init__(self, settings: ImapSettings) -> None:
         super().__init__(address=settings.address, sent_folder=settings.sent_folder,
-                         retry=settings.retry)
+                         retry=bounded(settings.retry, settings.timeout))
         self.settings = settings
         self._context = client_context(settings)
         self._saves_sent = settings.host_saves_sent()
@@ -101,24 +112,37 @@ class ImapMailbox(BaseMailbox):
         return open_session(self.settings, self._context)
 
     def _with_session(self, work: Callable[[Session], R], *, reconnect: bool = True) -> R:
-        """Run ``work`` on a pooled session; a dropped connection is retried once on a new one."""
+        """Run ``work`` on a pooled session; a dropped connection is retried once on a new one.
+
+        Every network wait is cut to what is left of the call's deadline, and no reconnect
+        starts after it. A session that saw anything but a clean tagged NO/BAD (a drop, a
+        timeout, a protocol violation, a response the parser choked on) is discarded: it may
+        be in the middle of a response and must never serve another call.
+        """
         attempts = 2 if reconnect else 1
         for attempt in range(attempts):
             session = self._pool.acquire()
             try:
+                _imaplib_shim.set_wait(session.client._imap,
+                                       deadline.bound(self.settings.timeout, provider=PROVIDER))
                 result = work(session)
             except errors.InboxLinkError:
                 # Typed errors raised by our own checks: the session itself is fine (and
                 # some typed errors are OSError subclasses, e.g. PermissionDenied).
                 self._pool.release(session)
                 raise
-            except _DROPPED:
+            except _DROPPED as exc:
                 self._pool.release(session, discard=True)
-                if attempt + 1 == attempts:
+                refused = _imaplib_shim.violation(session.client._imap)
+                if refused is not None:
+                    # Not retried: the server would send the same thing again.
+                    raise refused from exc
+                left = deadline.remaining()
+                if attempt + 1 == attempts or (left is not None and left <= 0):
                     raise
                 continue
-            except BaseException:
-                self._pool.release(session)
+            except BaseException as exc:
+                self._pool.release(session, discard=not _clean_refusal(exc))
                 raise
             self._pool.release(session)
             return result
@@ -334,17 +358,75 @@ class ImapMailbox(BaseMailbox):
         return attrs.evolve(result, refused=refused) if refused else result
 
     def _append(self, raw: bytes, folder: Folder) -> str | None:
+        """APPEND the copy once; repeated only when the message provably never left.
+
+        imaplib sends an APPEND's literal only after the server's ``+`` continuation. A
+        pooled connection the server already closed (restart, autologout) fails before that,
+        so the copy is written on a fresh connection. Once the literal was written, a lost
+        answer is never repeated: the server may have stored it.
+        """
         when = mime.internal_date(mime.parse(raw))
         stamp = dt.datetime.fromtimestamp(when, dt.timezone.utc)
+        response: Any = None
         with self._translating():
-            response = self._with_session(
-                lambda s: s.client.append(folder.id, raw, flags=[b"\\Seen"], msg_time=stamp),
-                reconnect=False,
-            )
+            for attempt in range(_APPEND_TRIES):
+                try:
+                    response = self._with_session(
+                        lambda s: self._append_on(s, folder, raw, stamp), reconnect=False)
+                    break
+                except _LiteralNotSent:
+                    left = deadline.remaining()
+                    if attempt + 1 == _APPEND_TRIES or (left is not None and left <= 0):
+                        raise
+                except _DROPPED:
+                    # The message left and the answer was lost: look for it instead of
+                    # storing it again. Found, the copy is there; not found, report the
+                    # failure (never append twice).
+                    stored = self._find_copy(folder, raw)
+                    if stored is not None:
+                        return stored
+                    raise errors.ConnectionLost(
+                        "The Sent copy was written but the server's answer was lost, and it "
+                        "could not be found by its Message-ID.", provider=PROVIDER,
+                        code="APPEND-answer-lost", retryable=False,
+                        remedy="Look in the Sent folder for the message's Message-ID before storing "
+                               "the copy again: it may already be there.",
+                    ) from None
         found = _APPENDUID.search(response if isinstance(response, bytes) else b"")
         if found is None:
             return None
         return ids.message_id(folder.id, int(found.group(1)), int(found.group(2)))
+
+    def _find_copy(self, folder: Folder, raw: bytes) -> str | None:
+        """The id of the message with ``raw``'s Message-ID in ``folder``, if it is there."""
+        message_id = mime.parse(raw).get("Message-ID")
+        if not message_id:
+            return None
+
+        def search(session: Session) -> str | None:
+            session.select(folder.id)
+            uids = session.client.search(["HEADER", "Message-ID", str(message_id).strip()])
+            if not uids:
+                return None
+            return ids.message_id(folder.id, session.uidvalidity, max(int(u) for u in uids))
+
+        try:
+            return self._with_session(search)
+        except Exception as exc:  # the lookup is a courtesy; the APPEND's own error stands
+            log.info("imap: could not check %s for the lost copy: %s", folder.id, exc)
+            return None
+
+    @staticmethod
+    def _append_on(session: Session, folder: Folder, raw: bytes, stamp: dt.datetime) -> Any:
+        imap = session.client._imap
+        before = _imaplib_shim.sends(imap)
+        try:
+            return session.client.append(folder.id, raw, flags=[b"\\Seen"], msg_time=stamp)
+        except _DROPPED as exc:
+            if _imaplib_shim.sends(imap) - before <= 1:  # at most the command line went out
+                raise _LiteralNotSent(f"APPEND dropped before the message was sent: {exc}") \
+                    from exc
+            raise
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
@@ -357,3 +439,15 @@ class ImapMailbox(BaseMailbox):
         return self._pool.open_count
 
 
+
+
+def _clean_refusal(exc: BaseException) -> bool:
+    """Whether ``exc`` is the server's tagged NO/BAD to a command: the session is in step.
+
+    imaplib raises ``IMAP4.error`` for those; imapclient's ``ProtocolError`` (a subclass) and
+    anything else (a parser's ``ValueError`` …) mean the response was not understood.
+    """
+    from imapclient.exceptions import ProtocolError
+
+    return isinstance(exc, imaplib.IMAP4.error) and not isinstance(
+        exc, imaplib.IMAP4.abort | ProtocolError)

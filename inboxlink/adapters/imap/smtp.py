@@ -1,12 +1,22 @@
-"""Sending over SMTP: implicit TLS or mandatory STARTTLS, AUTH, envelope with Bcc."""
+"""Sending over SMTP: implicit TLS or mandatory STARTTLS, AUTH, envelope with Bcc.
+
+Exactly once: smtplib never repeats a command, and nothing above it here does. What the
+client knows about a failure depends on whether the message was handed over: a connection
+lost (or a reply unreadable) after the final ``CRLF.CRLF`` of DATA was written means the
+server may have accepted it, so it raises :class:`~inboxlink.errors.SendOutcomeUnknown`
+(never retryable); anything before that point (connect, TLS, AUTH, MAIL, RCPT, the DATA
+command, a partly written message) leaves the message undelivered and stays the usual
+typed, retryable-or-not error.
+"""
 
 from __future__ import annotations
 
 import smtplib
 import socket
 import ssl
+from typing import Any
 
-from inboxlink import mime
+from inboxlink import errors, mime
 from inboxlink.adapters.imap.connection import certificate_error, unreachable
 from inboxlink.adapters.imap.errors import PROVIDER, TABLE
 from inboxlink.adapters.imap.settings import ImapSettings, Security
@@ -19,13 +29,48 @@ def _xoauth2(user: str, token: str) -> str:
     return f"user={user}\x01auth=Bearer {token}\x01\x01"
 
 
-def _connect(settings: ImapSettings, context: ssl.SSLContext) -> smtplib.SMTP:
+class _HandOver(smtplib.SMTP):
+    """Notes when the end-of-data mark has been written in full (smtplib's public ``send``
+    and ``data`` overridden in a subclass, not patched)."""
+
+    handed_over = False
+    _in_data = False
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        self._in_data = True
+        try:
+            return super().data(msg)
+        finally:
+            self._in_data = False
+
+    def send(self, s: Any) -> None:
+        super().send(s)
+        # smtplib.data() writes the whole dot-stuffed message and its final CRLF.CRLF in
+        # one send() after the 354; once that returned, the server may have it all.
+        if self._in_data and isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            self.handed_over = True
+
+
+class _Smtp(_HandOver):
+    pass
+
+
+class _SmtpSsl(_HandOver, smtplib.SMTP_SSL):
+    pass
+
+
+#: failures that leave no answer to the DATA: connection gone, timed out, reply garbled
+_NO_ANSWER: tuple[type[BaseException], ...] = (smtplib.SMTPServerDisconnected, OSError)
+_AFTER_DATA: tuple[type[BaseException], ...] = (*_NO_ANSWER, smtplib.SMTPResponseException)
+
+
+def _connect(settings: ImapSettings, context: ssl.SSLContext) -> _Smtp | _SmtpSsl:
     host, port = settings.smtp_endpoint
     implicit = settings.smtp_security is Security.TLS
     try:
         if implicit:
-            return smtplib.SMTP_SSL(host, port, timeout=settings.timeout, context=context)
-        return smtplib.SMTP(host, port, timeout=settings.timeout)
+            return _SmtpSsl(host, port, timeout=settings.timeout, context=context)
+        return _Smtp(host, port, timeout=settings.timeout)
     except ssl.SSLCertVerificationError as exc:
         raise certificate_error(exc, host, port, context, settings.timeout, None) from exc
     except (socket.gaierror, ConnectionRefusedError, TimeoutError) as exc:
@@ -66,8 +111,13 @@ def send(settings: ImapSettings, context: ssl.SSLContext,
     smtp = _connect(settings, context)
     try:
         _secure_and_login(smtp, settings, context)
-        refused = smtp.sendmail(prepared.sender.email, [a.email for a in prepared.recipients],
-                                prepared.raw)
+        try:
+            refused = smtp.sendmail(prepared.sender.email,
+                                    [a.email for a in prepared.recipients], prepared.raw)
+        except _AFTER_DATA as exc:
+            if smtp.handed_over and _unanswered(exc):
+                raise _outcome_unknown(prepared, exc) from exc
+            raise
     finally:
         try:
             smtp.quit()
@@ -77,3 +127,21 @@ def send(settings: ImapSettings, context: ssl.SSLContext,
             for addr, (code, msg) in refused.items()}
 
 
+
+
+def _unanswered(exc: BaseException) -> bool:
+    """No real reply to the DATA: a lost connection, or a reply smtplib could not read
+    (code -1). A real 4xx/5xx after the data is a refusal: the outcome is known."""
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code == -1
+    return isinstance(exc, _NO_ANSWER)
+
+
+def _outcome_unknown(prepared: mime.PreparedMessage,
+                     exc: BaseException) -> errors.SendOutcomeUnknown:
+    return errors.SendOutcomeUnknown(
+        "The SMTP server received the whole message, but the connection was lost before it "
+        f"answered ({type(exc).__name__}).",
+        raw=prepared.raw, message_id=prepared.message_id, provider=PROVIDER,
+        code="DATA-no-reply",
+    )
