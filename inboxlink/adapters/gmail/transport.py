@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 __all__ = ["MAX_ANSWER", "AnswerLost", "MalformedAnswer", "RequestNotSent", "SingleShotHttp",
-           "drop_connections", "is_transport_failure", "json_object"]
+           "EMPTY_ANSWERS", "drop_connections", "is_transport_failure", "json_object"]
 
 #: the largest answer a single-shot request reads (a send answer is a few hundred bytes)
 MAX_ANSWER = 1 << 20
@@ -97,12 +97,19 @@ class SingleShotHttp:
             conn.close()
 
 
+#: methods Gmail documents with an empty response body (204): nothing to check there
+EMPTY_ANSWERS = frozenset({"messages.batchModify", "messages.batchDelete", "messages.delete",
+                           "stop"})
+
+
 def json_object(result: Any, method: str) -> dict[str, Any]:
     """``result`` if it is a JSON object; a 200 with anything else is a malformed answer.
 
     googleapiclient hands a body that is not JSON over as a plain string (and a JSON list
     as a list), which would otherwise fail later as an ``AttributeError``.
     """
+    if method in EMPTY_ANSWERS and not result:
+        return {}
     if not isinstance(result, dict):
         kind = type(result).__name__
         raise MalformedAnswer(f"Gmail answered {method} with a {kind}, not a JSON object.")
