@@ -26,8 +26,17 @@ import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["MAX_ANSWER", "AnswerLost", "MalformedAnswer", "RequestNotSent", "SingleShotHttp",
-           "EMPTY_ANSWERS", "drop_connections", "is_transport_failure", "json_object"]
+__all__ = [
+    "EMPTY_ANSWERS",
+    "MAX_ANSWER",
+    "AnswerLost",
+    "MalformedAnswer",
+    "RequestNotSent",
+    "SingleShotHttp",
+    "drop_connections",
+    "is_transport_failure",
+    "json_object",
+]
 
 #: the largest answer a single-shot request reads (a send answer is a few hundred bytes)
 MAX_ANSWER = 1 << 20
