@@ -164,10 +164,10 @@ def test_emulator_refuses_what_graph_refuses(emulator: GraphEmulator) -> None:
     assert get("$filter=subject%20eq%20%27x%27")[0] == 400
 
 
-def test_bad_search_cursor_is_a_configuration_error(emulator: GraphEmulator,
-                                                    mailbox: GraphMailbox) -> None:
+def test_bad_search_cursor_is_cursor_expired(emulator: GraphEmulator,
+                                             mailbox: GraphMailbox) -> None:
     for cursor in ("junk", json.dumps({"l": "https://attacker.example/x", "s": 0})):
-        with pytest.raises(errors.ConfigurationError):
+        with pytest.raises(errors.CursorExpired):
             mailbox.search(FolderRole.INBOX, SearchQuery(unread=True), cursor=cursor)
 
 

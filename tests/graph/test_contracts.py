@@ -66,8 +66,16 @@ def test_foreign_cursor_is_refused_before_any_request(emulator: GraphEmulator,
                                                       mailbox: GraphMailbox) -> None:
     mailbox.folders()
     before = len(emulator.requests)
-    with pytest.raises(errors.ConfigurationError) as info:
+    with pytest.raises(errors.CursorExpired) as info:
         mailbox.list_messages("inbox", cursor="https://evil.example/v1.0/me/messages?$skip=10")
+    assert info.value.code == "bad-cursor"
+    # Well-formed, but its link leads to another host: the token must never follow it.
+    from inboxlink.cursor import CursorCodec
+
+    inbox = mailbox.folder("inbox").id
+    forged = CursorCodec("graph").encode(inbox, {"link": "https://evil.example/v1.0/me/x"})
+    with pytest.raises(errors.CursorExpired) as info:
+        mailbox.list_messages("inbox", cursor=forged)
     assert info.value.code == "invalid-cursor"
     assert len(emulator.requests) == before
 

@@ -72,6 +72,7 @@ class GmailMailbox(GmailSync, GmailActions, BaseMailbox):
         self._http: Any = None
         self._send_http: Any = None
         self._service: Any = None
+        self._closed = False
         self.bucket: TokenBucket | None = (
             TokenBucket.per_minute(settings.quota_units_per_minute)
             if settings.quota_units_per_minute else None
@@ -113,8 +114,10 @@ class GmailMailbox(GmailSync, GmailActions, BaseMailbox):
         self._service = service.build_service(self.settings, self._http)
 
     def close(self) -> None:
-        """Close the HTTP connections. Safe to call twice."""
+        """Close the HTTP connections for good (using the mailbox afterwards raises
+        ``MailboxClosed``). Safe to call twice."""
         with self._lock:
+            self._closed = True
             http = getattr(self._http, "http", None)
             for conn in list(getattr(http, "connections", {}).values()):
                 conn.close()
@@ -149,6 +152,8 @@ class GmailMailbox(GmailSync, GmailActions, BaseMailbox):
 
     @contextmanager
     def _boundary(self, operation: str) -> Iterator[None]:
+        if self._closed:
+            raise errors.MailboxClosed(provider="gmail")
         with translating(extractor(operation), TABLE):
             yield
 

@@ -67,7 +67,7 @@ class GraphActions:
 
         def _run(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T: ...
         def _item_error(self, response: dict[str, Any]) -> errors.InboxLinkError: ...
-        def _check_link(self, url: str) -> None: ...
+        def _check_link(self, url: object) -> None: ...
         def folders(self, *, refresh: bool = False) -> list[Folder]: ...
 
     # ------------------------------------------------------------------ actions
@@ -140,7 +140,7 @@ class GraphActions:
             if not isinstance(url, str) or not isinstance(skip, int) or skip < 0:
                 raise TypeError
         except (ValueError, TypeError, KeyError):
-            raise errors.ConfigurationError(
+            raise errors.CursorExpired(
                 "The cursor is not a search cursor of this mailbox.", provider=PROVIDER,
                 code="invalid-cursor",
                 remedy="Pass page.next_cursor exactly as returned, with the same query.",

@@ -34,6 +34,7 @@ from inboxlink.adapters.graph.errors import (
 from inboxlink.adapters.graph.session import GraphSession, TokenSource
 from inboxlink.adapters.graph.settings import GraphSettings
 from inboxlink.adapters.graph.sync import GraphSync
+from inboxlink.cursor import CursorCodec
 from inboxlink.mailbox import BaseMailbox
 from inboxlink.models import (
     Capability,
@@ -49,6 +50,9 @@ from inboxlink.retry import bounded, carried
 from inboxlink.translate import translating
 
 __all__ = ["GraphMailbox"]
+
+#: listing cursors: the @odata.nextLink, bound to its folder
+_CURSORS = CursorCodec(PROVIDER)
 
 log = logging.getLogger("inboxlink.graph")
 T = TypeVar("T")
@@ -80,6 +84,7 @@ class GraphMailbox(GraphSync, GraphActions, BaseMailbox):
         self._session: GraphSession | None = None
         self._session_key: tuple[int, int] | None = None
         self._session_lock = threading.Lock()
+        self._closed = False
         self._folder_of: dict[str, str] = {}
         self._errors = ErrorContext(
             probe_mailbox=self._probe_mailbox if settings.probe_mailbox else None,
@@ -125,6 +130,8 @@ class GraphMailbox(GraphSync, GraphActions, BaseMailbox):
         self._session_key = None
 
     def _ensure_session(self) -> GraphSession:
+        if self._closed:
+            raise errors.MailboxClosed(provider=PROVIDER)
         LOOP.get()
         key = (os.getpid(), LOOP.generation)
         with self._session_lock:
@@ -292,25 +299,30 @@ class GraphMailbox(GraphSync, GraphActions, BaseMailbox):
         return roles
 
     # ------------------------------------------------------------------ listing
-    def _check_link(self, url: str) -> None:
-        """A cursor is an @odata.nextLink from this mailbox's Graph root, nothing else.
-
-        The token is attached to whatever URL is followed, so a forged cursor must never
-        send it to another host.
-        """
-        root = self.settings.base_url + "/"
-        if not isinstance(url, str) or not url.startswith(root):
-            raise errors.ConfigurationError(
+    def _check_link(self, url: object) -> None:
+        """A followed link must be under this mailbox's Graph root: the token is attached to
+        whatever URL is followed, so a forged cursor must never send it to another host."""
+        if not isinstance(url, str) or not url.startswith(self.settings.base_url + "/"):
+            raise errors.CursorExpired(
                 "The cursor is not a listing cursor of this mailbox.", provider=PROVIDER,
                 code="invalid-cursor",
                 remedy="Pass page.next_cursor exactly as returned, to a mailbox with the same "
                        "base_url, or start the listing without a cursor.",
             )
 
+    def _next_link(self, cursor: str, folder: Folder) -> str:
+        """The @odata.nextLink inside a listing cursor of ``folder`` (a cursor of another
+        folder would list that folder: refused)."""
+        link = _CURSORS.decode(cursor, folder.id).get("link")
+        self._check_link(link)
+        assert isinstance(link, str)
+        return link
+
     def _list_page(self, folder: Folder, limit: int, cursor: str | None) -> Page[MessageSummary]:
-        if cursor is not None:
-            self._check_link(cursor)
-        page = self._run(self._page, folder.id, limit, cursor)
+        link = self._next_link(cursor, folder) if cursor is not None else None
+        page = self._run(self._page, folder.id, limit, link)
+        if page.next_cursor is not None:
+            page = Page(page.items, _CURSORS.encode(folder.id, {"link": page.next_cursor}))
         if len(self._folder_of) > _FOLDER_CACHE_LIMIT:
             self._folder_of.clear()
         self._folder_of.update((s.id, s.folder_id) for s in page.items)
@@ -433,7 +445,9 @@ class GraphMailbox(GraphSync, GraphActions, BaseMailbox):
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
-        """Close the HTTP client. Safe to call twice."""
+        """Close the HTTP client for good (using the mailbox afterwards raises
+        ``MailboxClosed``). Safe to call twice."""
+        self._closed = True
         session, self._session = self._session, None
         if session is None or self._session_key != (os.getpid(), LOOP.generation):
             return

@@ -98,14 +98,10 @@ def make_attachment_message(n: int = 1) -> bytes:
 #: Every other adapter (the fake, plugins) must comply.
 CLOSED_GAPS: dict[str, str] = {
     "imap": "raises ConfigurationError, not ConnectionLost, after close()",
-    "graph": "silently reopens after close()",
-    "gmail": "silently reopens after close()",
 }
 CURSOR_GAPS: dict[str, str] = {
     "ews": "a bad or foreign cursor raises ConfigurationError(code='cursor')",
     "gmail": "a bad or foreign cursor raises a codeless ConfigurationError",
-    "graph": "a bad cursor raises ConfigurationError('invalid-cursor'); another folder's "
-             "cursor is accepted and lists that other folder",
 }
 
 
