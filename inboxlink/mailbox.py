@@ -339,7 +339,7 @@ class BaseMailbox(SyncMixin, ActionMixin, abc.ABC):
         from inboxlink.models import save_stream
 
         found = list(mime.attachments(self.fetch(message_id).email))
-        index = int(part) if part.isdigit() else -1
+        index = int(part) if part.isascii() and part.isdigit() else -1  # "²".isdigit()
         if not 0 <= index < len(found):
             raise self._no_attachment(message_id, part)
         return save_stream([found[index].data], target)
