@@ -360,7 +360,7 @@ class BaseMailbox(SyncMixin, ActionMixin, abc.ABC):
     def append_to_sent(self, message: SentLike) -> str | None:
         """Store an already-sent message in the Sent folder (read, not a draft)."""
         raw = mime.to_bytes(message, default_from=self.address)
-        return self._retry.call(self._append, raw, self.folder(FolderRole.SENT))
+        return self._retry.call_write(self._append, raw, self.folder(FolderRole.SENT))
 
     def _save_copy(self, prepared: mime.PreparedMessage) -> SendResult:
         """For adapters whose provider does not keep sent mail: append, report, never raise."""
@@ -368,7 +368,7 @@ class BaseMailbox(SyncMixin, ActionMixin, abc.ABC):
 
         try:
             sent = self.folder(FolderRole.SENT)
-            copy_id = self._retry.call(self._append, prepared.raw, sent)
+            copy_id = self._retry.call_write(self._append, prepared.raw, sent)
         except errors.InboxLinkError as exc:
             failure = errors.SentCopyFailed(
                 f"The message was sent, but saving its copy failed: {exc.message}",

@@ -1,13 +1,20 @@
 """Retry policy (tenacity) driven by the typed errors.
 
-Only :class:`~inboxlink.errors.RateLimited` and :class:`~inboxlink.errors.TransientError`
-are retried, never longer than ``max_attempts`` tries or ``max_total`` seconds, and never
-sooner than the provider's ``retry_after``. Sending is never wrapped in this policy: a
-send the provider may already have accepted must not be repeated.
+One rule, the error's own word: an error is retried exactly when its ``retryable`` flag
+says repeating the call can succeed (``RateLimited``, ``TransientError``, and for reads
+``ConnectionLost`` / ``ServerUnreachable``), never longer than ``max_attempts`` tries or
+``max_total`` seconds, and never sooner than the provider's ``retry_after``.
+
+A call that changes something (storing a Sent copy) goes through :meth:`RetryPolicy.call_write`:
+it is repeated only after errors that prove the server did not act (refused, throttled,
+never reached) — never after a dropped connection or a timeout, which may have come after
+the server did it. Sending is never wrapped in this policy at all: a send the provider
+may already have accepted must not be repeated.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -29,9 +36,22 @@ def waits_disabled() -> bool:
     return os.environ.get(_DISABLE_ENV, "") not in ("", "0")
 
 
-def is_retryable(exc: BaseException) -> bool:
-    """Whether the policy retries this exception."""
-    return isinstance(exc, (errors.RateLimited, errors.TransientError)) and exc.retryable
+#: failures that may come after the server acted: a write is not repeated after them
+_MAYBE_DONE: tuple[type[errors.InboxLinkError], ...] = (
+    errors.ConnectionLost, errors.OperationTimeout, errors.SendOutcomeUnknown,
+)
+
+
+def is_retryable(exc: BaseException, *, idempotent: bool = True) -> bool:
+    """Whether the policy retries this exception: exactly its ``retryable`` flag.
+
+    With ``idempotent=False`` (a write), an error that may have come after the server
+    acted (a dropped connection, a timeout) is not retried even though it is retryable.
+    Anything that is not an :class:`~inboxlink.errors.InboxLinkError` is never retried.
+    """
+    if not isinstance(exc, errors.InboxLinkError) or not exc.retryable:
+        return False
+    return idempotent or not isinstance(exc, _MAYBE_DONE)
 
 
 @attrs.frozen
@@ -67,14 +87,28 @@ class RetryPolicy:
             return
         (self.sleep or tenacity.nap.sleep)(seconds)
 
-    def call(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
-        """Call ``fn`` and retry it as this policy says; the last error is re-raised."""
-        retrying = tenacity.Retrying(
+    def _retrying(self, idempotent: bool) -> tenacity.Retrying:
+        return tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.max_attempts)
             | tenacity.stop_before_delay(self.max_total),
             wait=self.wait_for,
-            retry=tenacity.retry_if_exception(is_retryable),
+            retry=tenacity.retry_if_exception(
+                functools.partial(is_retryable, idempotent=idempotent)),
             sleep=self._sleep,
             reraise=True,
         )
-        return retrying(fn, *args, **kwargs)
+
+    def call(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        """Call ``fn`` (a read, or an idempotent change) and retry it as this policy says.
+
+        The last error is re-raised.
+        """
+        return self._retrying(idempotent=True)(fn, *args, **kwargs)
+
+    def call_write(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        """Call ``fn``, a change that must not happen twice; retried only when provably safe.
+
+        Only errors showing the server did not act are retried (see :func:`is_retryable`
+        with ``idempotent=False``); the last error is re-raised.
+        """
+        return self._retrying(idempotent=False)(fn, *args, **kwargs)
