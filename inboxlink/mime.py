@@ -238,13 +238,15 @@ def _repair_header_block(raw: bytes) -> bytes:
     repaired: list[bytes] = []
     changed = False
     for n, line in enumerate(lines):
-        if line[:1] in (b" ", b"\t") or _HEADER_LINE.match(line) or (n == 0 and line.startswith(b"From ")):
-            repaired.append(line)
-            continue
-        changed = True
         obsolete = _OBS_HEADER_LINE.match(line)
         if obsolete:
+            changed = True
             repaired.append(obsolete.group(1) + b":" + line[obsolete.end():])
+        elif (line[:1] in b" \t" and line) or _HEADER_LINE.match(line) or (
+                n == 0 and line.startswith(b"From ")):  # an mbox "From " line: the stdlib's
+            repaired.append(line)
+        else:
+            changed = True  # not a header: dropped from the parsed view (raw keeps it)
     if not changed:
         return raw
     return b"\n".join(repaired) + raw[len(block):]
