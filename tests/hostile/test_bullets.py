@@ -47,6 +47,7 @@ def test_adjacent_encoded_words_are_joined_even_across_a_split_character() -> No
     value = "=?utf-8?b?" + base64.b64encode(b"caf\xc3").decode() + "?= =?utf-8?b?" \
         + base64.b64encode(b"\xa9 ok").decode() + "?="
     assert headers.decode_words(value) == "café ok"
+    assert _msg(b"Subject: " + value.encode()).subject == "café ok"
     assert headers.decode_words("=?utf-8?q?a?=  \t =?utf-8?q?b?=") == "ab"
     assert headers.decode_words("=?utf-8?q?a?= x =?utf-8?q?b?=") == "a x b"
     assert _msg(b"Subject: =?utf-8?q?Hello_?=\r\n =?utf-8?q?World?=").subject == "Hello World"
@@ -156,13 +157,14 @@ def test_save_attachment_of_truncated_base64_writes_what_decodes() -> None:
                     b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
                     b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\n"
                     b"Content-Type: application/octet-stream; name=t.bin\r\n"
-                    b"Content-Transfer-Encoding: base64\r\n\r\nQUJDREVGR0hJSktMTU5PUFFSUw")
+                    b"Content-Transfer-Encoding: base64\r\n\r\nQUJDREVGR0hJSktMTU5PUFFSU")
     (summary,) = mailbox.list_messages()
     (info,) = mailbox.list_attachments(summary.id)
     out = io.BytesIO()
-    # 26 characters: six whole quanta and two characters more, which carry one byte ("S")
-    assert mailbox.save_attachment(summary.id, info.part, out) == 19
-    assert out.getvalue() == b"ABCDEFGHIJKLMNOPQRS"
+    # 25 characters: six whole quanta and a lone one carrying no whole byte (the stdlib
+    # returned the undecoded text here, the IMAP decoder raised binascii.Error)
+    assert mailbox.save_attachment(summary.id, info.part, out) == 18
+    assert out.getvalue() == b"ABCDEFGHIJKLMNOPQR"
 
 
 @pytest.mark.parametrize("part", ["²", "٣", "①", "-1", " 0", "0x0", ""])
