@@ -21,6 +21,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from email import policy
+from email.headerregistry import Address as _HeaderAddress
 from email.message import EmailMessage
 from email.message import Message as _LegacyMessage
 from email.parser import BytesParser
@@ -40,6 +41,7 @@ __all__ = [
     "build",
     "check_header_value",
     "header_str",
+    "is_sendable",
     "new_message_id",
     "parse",
     "parse_date",
@@ -103,11 +105,28 @@ def new_message_id(sender: Address | str) -> str:
     return make_msgid(domain=domain)
 
 
+def is_sendable(address: Address) -> bool:
+    """Whether ``address`` can go in a header and be read back as itself.
+
+    The stdlib must accept the addr-spec (it raises ``HeaderParseError`` on ``a@b@c``), and
+    the address as written (``Name <a@b>``) must parse back to the same e-mail, so the
+    envelope built from the headers is the one the caller asked for.
+    """
+    if "@" not in address.email or _BAD_BREAK.search(address.email + (address.name or "")):
+        return False
+    try:
+        _HeaderAddress(addr_spec=address.email)
+        written = str(address)
+    except Exception:  # HeaderParseError, ValueError, IndexError from the stdlib parser
+        return False
+    return [a.email for a in headers.parse_addresses(written)] == [address.email]
+
+
 def _check_address(field: str, address: Address) -> None:
     check_header_value(field, address.email)
     if address.name:
         check_header_value(field, address.name)
-    if "@" not in address.email:
+    if not is_sendable(address):
         raise errors.InvalidMessage(f"{address.email!r} in {field} is not an e-mail address.",
                                     remedy="Use a full address such as alice@example.com.")
 

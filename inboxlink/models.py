@@ -275,15 +275,15 @@ class Message:
 
 
 def _sendable(found: Iterable[Address]) -> tuple[Address, ...]:
-    """The addresses a reply can go to: real ``local@domain`` ones, names unfolded."""
+    """The addresses a reply can go to (:func:`inboxlink.mime.is_sendable`), names unfolded."""
     result: list[Address] = []
     for address in found:
-        email = address.email.strip()
-        local, at, domain = email.rpartition("@")
-        if not (at and local and domain) or any(c.isspace() or c in "<>,;\"" for c in email):
-            continue
         name = mime.normalize_header_text(address.name or "") or None
-        result.append(Address(email=email, name=name))
+        candidate = Address(email=address.email.strip(), name=name)
+        if mime.is_sendable(candidate):
+            result.append(candidate)
+        elif mime.is_sendable(unnamed := Address(email=candidate.email)):
+            result.append(unnamed)  # a name the stdlib cannot write: the address alone
     return tuple(result)
 
 
