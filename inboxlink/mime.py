@@ -21,6 +21,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from email import policy
+from email.header import Header
 from email.headerregistry import Address as _HeaderAddress
 from email.message import EmailMessage
 from email.message import Message as _LegacyMessage
@@ -117,6 +118,9 @@ def is_sendable(address: Address) -> bool:
     try:
         _HeaderAddress(addr_spec=address.email)
         written = str(address)
+        probe = EmailMessage(policy=policy.default)
+        probe["To"] = written  # the stdlib re-parses and folds it when writing: try it now
+        probe.as_bytes(policy=_SMTP_POLICY)
     except Exception:  # HeaderParseError, ValueError, IndexError from the stdlib parser
         return False
     return [a.email for a in headers.parse_addresses(written)] == [address.email]
@@ -155,7 +159,10 @@ def build(message: OutgoingMessage, *, default_from: str) -> EmailMessage:
         email["Cc"] = ", ".join(str(a) for a in message.cc)
     if message.reply_to:
         email["Reply-To"] = ", ".join(str(a) for a in message.reply_to)
-    email["Subject"] = message.subject
+    # Text that looks like an encoded word ("=?utf-8?q?…") is parsed as one by the stdlib
+    # and can make it fail to write the header; encode such a subject ourselves.
+    email["Subject"] = (Header(message.subject, "utf-8").encode() if "=?" in message.subject
+                        else message.subject)
     email["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
     email["Message-ID"] = message.message_id or new_message_id(sender)
     if message.in_reply_to:
@@ -223,7 +230,13 @@ def prepare(message: OutgoingMessage | EmailMessage, *, default_from: str) -> Pr
                                     remedy="Set from_= to the mailbox's address.")
     to = Address.parse_list(", ".join(str(v) for v in email.get_all("To", [])))
     cc = Address.parse_list(", ".join(str(v) for v in email.get_all("Cc", [])))
-    raw = email.as_bytes(policy=_SMTP_POLICY)
+    try:
+        raw = email.as_bytes(policy=_SMTP_POLICY)
+    except Exception as exc:  # a header value the stdlib can parse but not write back
+        raise errors.InvalidMessage(
+            f"The message cannot be encoded for sending: {exc}", code="unencodable",
+            remedy="Check the subject, names and extra headers for unusual text.",
+        ) from exc
     return PreparedMessage(
         email=email, raw=raw, message_id=str(email["Message-ID"]).strip(),
         sender=sender_list[0], recipients=to + cc + tuple(bcc), bcc=tuple(bcc),
@@ -234,7 +247,13 @@ def prepare(message: OutgoingMessage | EmailMessage, *, default_from: str) -> Pr
 
 def _copy(message: _LegacyMessage) -> EmailMessage:
     # Re-parse so the caller's object is never modified and the default policy applies.
-    return parse(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
+    try:
+        return parse(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
+    except Exception as exc:  # the stdlib cannot write the caller's message back
+        raise errors.InvalidMessage(
+            f"The message cannot be encoded for sending: {exc}", code="unencodable",
+            remedy="Check the subject, names and extra headers for unusual text.",
+        ) from exc
 
 
 def to_bytes(message: bytes | EmailMessage | OutgoingMessage, *, default_from: str) -> bytes:

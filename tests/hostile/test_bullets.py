@@ -126,6 +126,22 @@ def test_replying_to_a_subject_with_a_unicode_line_break_normalizes_it(brk: byte
     assert sent.message_id.endswith("@example.com>")
 
 
+@pytest.mark.parametrize("subject", ["Grüße =?utf-8?q?=E2=", "Re: =?utf-8?b?a?=", "=?x?q?", "a =? b ?= c"])
+def test_a_subject_that_looks_like_a_broken_encoded_word_is_sent_not_unicode_error(
+        subject: str) -> None:
+    # The stdlib parses "=?…" text in a str value as an encoded word and then failed to
+    # write it back (UnicodeEncodeError from send()).
+    prepared = mime.prepare(OutgoingMessage(to=["bob@example.org"], subject=subject, text="x"),
+                            default_from="me@example.com")
+    assert headers.decode_words(headers.fields(prepared.raw)["subject"]).startswith(
+        subject.split("=?")[0].rstrip())
+
+
+def test_an_address_the_stdlib_cannot_write_is_invalid_message() -> None:
+    with pytest.raises(errors.InvalidMessage):
+        mime.prepare(OutgoingMessage(to=["a@b@c.example"], text="x"), default_from="me@example.com")
+
+
 def test_from_empty_angle_brackets_without_message_id_is_a_typed_error_not_index_error() -> None:
     email = mime.parse(b"From: <>\r\nTo: bob@example.org\r\nSubject: x\r\n\r\nbody")
     with pytest.raises(errors.InvalidMessage, match="From header has no address"):

@@ -15,35 +15,12 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from inboxlink import errors, headers, mime
+from inboxlink import headers, mime
 from inboxlink.adapters.imap.attachments import decoded
-from inboxlink.models import Address, Message
+from inboxlink.models import Message
 
+from .checks import exercise
 from .strategies import header_value, messages
-
-ME = "me@example.com"
-
-
-def exercise(raw: bytes) -> Message:
-    """Every read a mailbox user does on a fetched message, then a reply and its sending."""
-    message = Message(id="1", folder_id="INBOX", raw=raw)
-    for name in ("subject", "from_", "to", "cc", "date", "message_id", "in_reply_to",
-                 "references", "text", "html", "attachments", "email"):
-        getattr(message, name)
-    for attachment in message.attachments:
-        assert isinstance(attachment.data, bytes)
-        assert not attachment.content_type.startswith("multipart/")
-    try:
-        reply = message.reply(text="ok", reply_all=True, from_=ME)
-    except errors.InvalidMessage:
-        # only when nobody in Reply-To / From can be written back into a header
-        candidates = (*message.envelope.reply_to, *((message.from_,) if message.from_ else ()))
-        assert not any(mime.is_sendable(Address(email=a.email.strip())) for a in candidates)
-        return message
-    prepared = mime.prepare(reply, default_from=ME)  # what reply() returns can be sent
-    assert prepared.in_reply_to == reply.in_reply_to
-    assert prepared.recipients
-    return message
 
 
 @given(messages)
