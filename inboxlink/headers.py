@@ -15,6 +15,7 @@ from __future__ import annotations
 import binascii
 import codecs
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
@@ -83,6 +84,7 @@ def fields(raw: bytes) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- encoded words
+@functools.lru_cache(maxsize=128)
 def _charset(name: str) -> str:
     name = name.partition("*")[0]  # RFC 2231 language suffix: utf-8*en
     try:
@@ -134,6 +136,11 @@ def decode_words(value: str) -> str:
     """
     if "=?" not in value:
         return value
+    word = _ENCODED_WORD.fullmatch(value)
+    if word is not None:  # the usual shape, one word: decoded directly
+        data = _word_bytes(word.group(2), word.group(3))
+        if data is not None:
+            return data.decode(_charset(word.group(1)), "replace")
     out: list[str] = []
     charset: str | None = None
     pending = b""
@@ -254,7 +261,10 @@ def parse_addresses(value: str | None) -> tuple[Address, ...]:
     if not value:
         return ()
     if "\\" not in value and '"' not in value and "(" not in value and ":" not in value:
-        items: list[str] = value.split(",") if value.count("@") > 1 else [value]
+        if value.count("@") == 1 and "," not in value:
+            single = _one_address(value)  # the usual shape: one address, no list
+            return (single,) if single is not None else ()
+        items: list[str] = value.split(",")
     else:
         items = list(_split_top_level(value))
     found = (_one_address(item) for item in items if item.strip())
