@@ -50,7 +50,9 @@ _ZONES: dict[tuple[str, str, str], dt.tzinfo] = {}
 _MSGID = re.compile(r"<[^<>\s]+>")
 # The header block ends at the first empty line (CRLF CRLF, or bare LF LF from Unix tools).
 _BLOCK_END = re.compile(rb"\r?\n\r?\n")
-_FOLD = re.compile(rb"\r?\n(?=[ \t])")
+# Unfolding replaces the line break and the white space after it with one space, as the
+# IMAP listing has always done, so a folded value reads the same on every path.
+_FOLD = re.compile(rb"\r?\n[ \t]")
 _BASE64_JUNK = re.compile(r"[^A-Za-z0-9+/]")
 
 
@@ -72,14 +74,14 @@ def fields(raw: bytes) -> dict[str, str]:
     before the colon) is read as ``Name:``.
     """
     result: dict[str, str] = {}
-    for line in _FOLD.sub(b"", header_block(raw)).split(b"\n"):
+    for line in _FOLD.sub(b" ", header_block(raw)).split(b"\n"):
         name, sep, value = line.partition(b":")
         key = name.strip().lower()
         if not sep or not key or b" " in key or b"\t" in key:
             continue  # not a header line (an mbox "From " line, garbage): skip just it
         text = key.decode("ascii", "replace")
         if text not in result:
-            result[text] = value.strip(b" \t\r").decode("utf-8", "replace")
+            result[text] = value.strip().decode("utf-8", "replace")
     return result
 
 

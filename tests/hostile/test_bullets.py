@@ -243,3 +243,20 @@ def test_list_attachments_part_ids_round_trip_on_the_fake() -> None:
     out = io.BytesIO()
     mailbox.save_attachment(summary.id, infos[0].part, out)
     assert out.getvalue() == b"%PDF"
+
+
+@pytest.mark.parametrize("block", [
+    b"Subject: a\r\n\tb\r\nFrom: x <x@example.com>\r\n",
+    b"Subject: =?utf-8?q?a?=\r\n =?utf-8?q?b?=\r\nFrom: x\r\n <x@example.com>\r\n",
+    b"From  : a@example.com\r\nbroken\r\nSubject:  spaced \x0c\r\nTo: b@example.org\r\n",
+    b"Subject: one\nSubject: two\nFrom: a@example.com\n",
+])
+def test_the_imap_listing_and_message_read_the_same_header_bytes_alike(block: bytes) -> None:
+    from inboxlink.adapters.imap.summaries import HEADER_FIELDS, summary
+
+    key = ("BODY[HEADER.FIELDS (" + " ".join(HEADER_FIELDS) + ")]").encode()
+    listed = summary("1", "INBOX", {key: block})
+    message = Message(id="1", folder_id="INBOX", raw=block + b"\r\nbody")
+    for name in ("subject", "from_", "to", "cc", "date", "message_id", "in_reply_to",
+                 "references"):
+        assert getattr(listed, name) == getattr(message, name), name
