@@ -87,12 +87,12 @@ def fields(raw: bytes) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- encoded words
 @functools.lru_cache(maxsize=128)
-def _charset(name: str) -> str:
-    name = name.partition("*")[0]  # RFC 2231 language suffix: utf-8*en
+def _charset(name: str) -> str | None:
+    """The codec for a charset label (RFC 2231 ``*lang`` suffix ignored), ``None`` if unknown."""
     try:
-        return codecs.lookup(name).name
+        return codecs.lookup(name.partition("*")[0]).name
     except LookupError:
-        return "utf-8"  # unknown labels are nearly always mislabelled UTF-8
+        return None
 
 
 def _word_bytes(kind: str, text: str) -> bytes | None:
@@ -117,13 +117,21 @@ def _pieces(value: str) -> Iterator[tuple[str | None, str | bytes]]:
         # RFC 2047 §6.2: white space between adjacent encoded words is not displayed.
         if between and not (previous_was_word and _ONLY_SPACE.fullmatch(between)):
             yield None, between
+        charset = _charset(match.group(1))
+        if charset is None:
+            # An unknown charset: the word is kept as written (what the stdlib's
+            # make_header(decode_header()) cannot do, it raises LookupError).
+            yield None, match.group(0)
+            previous_was_word = False
+            position = match.end()
+            continue
         data = _word_bytes(match.group(2), match.group(3))
         if data is None:
             # Shown as its encoded text, as email.policy.default does for a broken word.
             yield None, match.group(3)
             previous_was_word = False
         else:
-            yield _charset(match.group(1)), data
+            yield charset, data
             previous_was_word = True
         position = match.end()
     if position < len(value):
@@ -134,15 +142,17 @@ def decode_words(value: str) -> str:
     """A header value with its RFC 2047 encoded words decoded; never raises.
 
     Adjacent words are joined (and their bytes decoded together, so a character split
-    across two words survives); a word that cannot be decoded is shown as its text.
+    across two words survives); a word whose encoded text is broken is shown as that text
+    (as ``email.policy.default`` does), one in an unknown charset as written.
     """
     if "=?" not in value:
         return value
     word = _ENCODED_WORD.fullmatch(value)
     if word is not None:  # the usual shape, one word: decoded directly
-        data = _word_bytes(word.group(2), word.group(3))
-        if data is not None:
-            return data.decode(_charset(word.group(1)), "replace")
+        charset = _charset(word.group(1))
+        data = _word_bytes(word.group(2), word.group(3)) if charset else None
+        if charset and data is not None:
+            return data.decode(charset, "replace")
     out: list[str] = []
     charset: str | None = None
     pending = b""
