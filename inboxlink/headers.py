@@ -149,10 +149,10 @@ def decode_words(value: str) -> str:
         return value
     word = _ENCODED_WORD.fullmatch(value)
     if word is not None:  # the usual shape, one word: decoded directly
-        charset = _charset(word.group(1))
-        data = _word_bytes(word.group(2), word.group(3)) if charset else None
-        if charset and data is not None:
-            return data.decode(charset, "replace")
+        codec = _charset(word.group(1))
+        data = _word_bytes(word.group(2), word.group(3)) if codec else None
+        if codec and data is not None:
+            return data.decode(codec, "replace")
     out: list[str] = []
     charset: str | None = None
     pending = b""
