@@ -51,6 +51,11 @@ def test_adjacent_encoded_words_are_joined_even_across_a_split_character() -> No
     assert headers.decode_words("=?utf-8?q?a?=  \t =?utf-8?q?b?=") == "ab"
     assert headers.decode_words("=?utf-8?q?a?= x =?utf-8?q?b?=") == "a x b"
     assert _msg(b"Subject: =?utf-8?q?Hello_?=\r\n =?utf-8?q?World?=").subject == "Hello World"
+    # in display names too (the parsed view read "Jo hn" and "Jü rgen")
+    named = _msg(b"From: =?utf-8?q?Jo?= =?utf-8?q?hn?= <j@example.com>",
+                 b"To: =?utf-8?b?SsO8?=\r\n =?utf-8?b?cmdlbg==?= <j@example.org>")
+    assert named.from_ == Address("j@example.com", "John")
+    assert named.to == (Address("j@example.org", "Jürgen"),)
 
 
 # --------------------------------------------------------------------------- headers
