@@ -44,6 +44,7 @@ __all__ = [
     "header_str",
     "is_sendable",
     "new_message_id",
+    "normalize_header_text",
     "parse",
     "parse_date",
     "prepare",
