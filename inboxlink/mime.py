@@ -136,6 +136,19 @@ def _check_address(field: str, address: Address) -> None:
                                     remedy="Use a full address such as alice@example.com.")
 
 
+def _subject(subject: str) -> str:
+    """The Subject value to store: text that looks like an encoded word is encoded.
+
+    The stdlib parses "=?utf-8?q?…" in a str value as an encoded word and may then fail to
+    write the header back; encoding it ourselves keeps the text. Header.encode() folds long
+    values with a line break, which a header value may not hold: the encoded words are
+    joined with spaces instead (white space between encoded words is not displayed).
+    """
+    if "=?" not in subject:
+        return subject
+    return " ".join(line.strip() for line in Header(subject, "utf-8").encode().splitlines())
+
+
 def build(message: OutgoingMessage, *, default_from: str) -> EmailMessage:
     """An :class:`EmailMessage` for ``message`` (without Bcc), every header checked."""
     sender = message.from_ or Address.parse(default_from)
@@ -153,43 +166,46 @@ def build(message: OutgoingMessage, *, default_from: str) -> EmailMessage:
         check_header_value("References", ref)
 
     email = EmailMessage(policy=policy.default)
-    email["From"] = str(sender)
-    if message.to:
-        email["To"] = ", ".join(str(a) for a in message.to)
-    if message.cc:
-        email["Cc"] = ", ".join(str(a) for a in message.cc)
-    if message.reply_to:
-        email["Reply-To"] = ", ".join(str(a) for a in message.reply_to)
-    # Text that looks like an encoded word ("=?utf-8?q?…") is parsed as one by the stdlib
-    # and can make it fail to write the header; encode such a subject ourselves.
-    email["Subject"] = (Header(message.subject, "utf-8").encode() if "=?" in message.subject
-                        else message.subject)
-    email["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
-    email["Message-ID"] = message.message_id or new_message_id(sender)
-    if message.in_reply_to:
-        email["In-Reply-To"] = message.in_reply_to
-    refs = list(message.references)
-    if message.in_reply_to and message.in_reply_to not in refs:
-        refs.append(message.in_reply_to)
-    if refs:
-        email["References"] = " ".join(refs)
-    for name, value in message.headers:
-        email[name] = value
-
-    if message.text is not None or message.html is None:
-        email.set_content(message.text or "")
-        if message.html is not None:
-            email.add_alternative(message.html, subtype="html")
-    else:
-        email.set_content(message.html, subtype="html")
-    for attachment in message.attachments:
-        maintype, _, subtype = attachment.content_type.partition("/")
-        email.add_attachment(
-            attachment.data, maintype=maintype or "application",
-            subtype=subtype or "octet-stream", filename=attachment.filename,
-            disposition="inline" if attachment.inline else "attachment",
-            cid=attachment.content_id,
-        )
+    try:
+        email["From"] = str(sender)
+        if message.to:
+            email["To"] = ", ".join(str(a) for a in message.to)
+        if message.cc:
+            email["Cc"] = ", ".join(str(a) for a in message.cc)
+        if message.reply_to:
+            email["Reply-To"] = ", ".join(str(a) for a in message.reply_to)
+        email["Subject"] = _subject(message.subject)
+        email["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
+        email["Message-ID"] = message.message_id or new_message_id(sender)
+        if message.in_reply_to:
+            email["In-Reply-To"] = message.in_reply_to
+        refs = list(message.references)
+        if message.in_reply_to and message.in_reply_to not in refs:
+            refs.append(message.in_reply_to)
+        if refs:
+            email["References"] = " ".join(refs)
+        for name, value in message.headers:
+            email[name] = value
+        if message.text is not None or message.html is None:
+            email.set_content(message.text or "")
+            if message.html is not None:
+                email.add_alternative(message.html, subtype="html")
+        else:
+            email.set_content(message.html, subtype="html")
+        for attachment in message.attachments:
+            maintype, _, subtype = attachment.content_type.partition("/")
+            email.add_attachment(
+                attachment.data, maintype=maintype or "application",
+                subtype=subtype or "octet-stream", filename=attachment.filename,
+                disposition="inline" if attachment.inline else "attachment",
+                cid=attachment.content_id,
+            )
+    except errors.InboxLinkError:
+        raise
+    except Exception as exc:  # a value the stdlib rejects (header, file name, content type)
+        raise errors.InvalidMessage(f"The message cannot be written: {exc}",
+                                    code="unencodable",
+                                    remedy="Check the subject, names and extra headers.") from exc
     return email
 
 
