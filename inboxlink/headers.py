@@ -246,7 +246,9 @@ def _lenient_address(item: str) -> Address | None:
         close = item.find(">", angle)
         spec = item[angle + 1:close if close >= 0 else len(item)]
         spec = spec.rpartition(":")[2].strip()  # obsolete source route "@a,@b:x@y"
-        name = _unquote(_comments(item[:angle])[0])
+        before = item[:angle].strip()
+        quoted = len(before) >= 2 and before[0] == before[-1] == '"'
+        name = _unquote(before if quoted else _comments(before)[0])  # "(x)" is a name
         if "@" not in spec or any(c.isspace() for c in spec):
             return None
         return Address(email=spec, name=decode_words(name) or None)

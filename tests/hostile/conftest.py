@@ -20,4 +20,8 @@ settings.register_profile(
     "dev", max_examples=100, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+settings.register_profile(  # a long hunt before a release: HYPOTHESIS_PROFILE=deep
+    "deep", max_examples=3000, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -265,3 +265,8 @@ def test_the_imap_listing_and_message_read_the_same_header_bytes_alike(block: by
     for name in ("subject", "from_", "to", "cc", "date", "message_id", "in_reply_to",
                  "references"):
         assert getattr(listed, name) == getattr(message, name), name
+
+
+def test_parentheses_inside_a_quoted_display_name_are_the_name_not_a_comment() -> None:
+    assert headers.parse_addresses('a@example.com, "()" <b@example.com>') == (
+        Address("a@example.com"), Address("b@example.com", "()"))
