@@ -1,12 +1,14 @@
 """Folder roles: from special-use attributes, provider ids, names (English and localized).
 
 Precedence, strongest first: the user's override, what the server states (RFC 6154
-special-use / XLIST, or a provider id set by the adapter), then a name match. A role found
+special-use / XLIST, or a provider id set by the adapter), then an exact name match
+(English or localized), then — for Sent only — a name holding the word "sent". A role found
 by name is never given to a folder when another folder already holds it more reliably.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 
@@ -184,8 +186,17 @@ def role_from_name(path: str, delimiter: str | None = "/") -> FolderRole | None:
     return None
 
 
+# "sent" as a word of its own: "Old sent mail", "INBOX.Sent-2024", "sent_items" — never
+# the letters inside "Presentations" or "Consent forms".
+_SENT_WORD = re.compile(r"(?<![^\W_])sent(?![^\W_])")
+
+
 def _contains_sent(folder: Folder) -> bool:
-    return "sent" in folder.name.casefold()
+    return _SENT_WORD.search(folder.name.casefold()) is not None
+
+
+def _name_role(folder: Folder) -> FolderRole | None:
+    return role_from_name(folder.path) or role_from_name(folder.name, None)
 
 
 def assign_roles(
@@ -194,8 +205,10 @@ def assign_roles(
     """Give every folder its role and provenance.
 
     Roles the provider stated are kept; the user's overrides win over everything. Each role
-    still missing goes to an exact (localized) name match — for Sent, the first folder whose
-    name contains "sent" comes before that. A name match never takes a role already held.
+    still missing goes to an exact (English or localized) name match; for Sent only, when
+    no folder has a known Sent name, to the first folder with "sent" as a word in its name
+    (DESIGN §1: a well-known name beats a folder that merely contains the letters). A name
+    match never takes a role already held.
     """
     result = list(folders)
     overrides = dict(overrides or {})
@@ -212,21 +225,18 @@ def assign_roles(
                 break
 
     taken = {f.role for f in result if f.role is not None}
-    # The requirement's order for Sent: special-use, then the first folder whose name
-    # contains "sent", then a localized name.
+    for i, folder in enumerate(result):
+        if folder.role is not None:
+            continue
+        found = _name_role(folder)
+        if found is not None and found not in taken:
+            result[i] = attrs.evolve(folder, role=found, role_source=RoleSource.NAME)
+            taken.add(found)
     if FolderRole.SENT not in taken:
         for i, folder in enumerate(result):
             if folder.role is None and _contains_sent(folder):
                 result[i] = attrs.evolve(folder, role=FolderRole.SENT, role_source=RoleSource.NAME)
-                taken.add(FolderRole.SENT)
                 break
-    for i, folder in enumerate(result):
-        if folder.role is not None:
-            continue
-        found = role_from_name(folder.path) or role_from_name(folder.name, None)
-        if found is not None and found not in taken:
-            result[i] = attrs.evolve(folder, role=found, role_source=RoleSource.NAME)
-            taken.add(found)
     return result
 
 

@@ -362,7 +362,7 @@ class BaseMailbox(SyncMixin, ActionMixin, abc.ABC):
         from inboxlink.models import save_stream
 
         found = list(mime.attachments(self.fetch(message_id).email))
-        index = int(part) if part.isdigit() else -1
+        index = int(part) if part.isascii() and part.isdigit() else -1  # "²".isdigit()
         if not 0 <= index < len(found):
             raise self._no_attachment(message_id, part)
         return save_stream([found[index].data], target)
@@ -383,7 +383,7 @@ class BaseMailbox(SyncMixin, ActionMixin, abc.ABC):
     def append_to_sent(self, message: SentLike) -> str | None:
         """Store an already-sent message in the Sent folder (read, not a draft)."""
         raw = mime.to_bytes(message, default_from=self.address)
-        return self._retry.call(self._append, raw, self.folder(FolderRole.SENT))
+        return self._retry.call_write(self._append, raw, self.folder(FolderRole.SENT))
 
     def verify(self, bcc: str, *, from_: str | None = None,
                subject: str = "inboxlink connection test") -> SendResult:
@@ -409,7 +409,7 @@ class BaseMailbox(SyncMixin, ActionMixin, abc.ABC):
 
         try:
             sent = self.folder(FolderRole.SENT)
-            copy_id = self._retry.call(self._append, prepared.raw, sent)
+            copy_id = self._retry.call_write(self._append, prepared.raw, sent)
         except errors.InboxLinkError as exc:
             failure = errors.SentCopyFailed(
                 f"The message was sent, but saving its copy failed: {exc.message}",

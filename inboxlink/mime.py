@@ -1,35 +1,50 @@
 """Building and parsing RFC 5322 messages with the stdlib :mod:`email` package.
 
-Building refuses header injection (CR/LF in a header value) with
-:class:`~inboxlink.errors.InvalidMessage` before anything reaches the network. Parsing
-never raises: broken charsets and multiparts leave the raw bytes intact and the parsed
-view as complete as the parser can make it.
+Building refuses header injection (any line break in a header value: CR, LF, and the
+ones Python's ``str.splitlines`` also breaks at, such as U+0085, U+2028 or a form feed)
+with :class:`~inboxlink.errors.InvalidMessage` before anything reaches the network.
+Parsing never raises: broken charsets and multiparts leave the raw bytes intact and the
+parsed view as complete as the parser can make it.
+
+What an attachment is has one definition for every adapter, the one the IMAP adapter
+reads from BODYSTRUCTURE: every leaf part (``multipart/*`` containers are walked, never
+reported; ``message/rfc822`` is one leaf) that is marked ``attachment``, has a file name,
+or is not a ``text/plain`` / ``text/html`` body.
 """
 
 from __future__ import annotations
 
+import binascii
 import datetime as dt
+import functools
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email import policy
+from email.header import Header
+from email.headerregistry import Address as _HeaderAddress
 from email.message import EmailMessage
 from email.message import Message as _LegacyMessage
 from email.parser import BytesParser
-from email.utils import format_datetime, getaddresses, make_msgid, parsedate_to_datetime
+from email.utils import format_datetime, make_msgid
 
 import attrs
 
-from inboxlink import errors
-from inboxlink.models import Address, Attachment, OutgoingMessage
+from inboxlink import errors, headers
+from inboxlink.values import Address, Attachment, OutgoingMessage
 
 __all__ = [
     "PreparedMessage",
+    "addresses",
+    "attachments",
+    "b64decode_lenient",
     "body_text",
     "build",
     "check_header_value",
     "header_str",
+    "is_sendable",
     "new_message_id",
+    "normalize_header_text",
     "parse",
     "parse_date",
     "prepare",
@@ -39,9 +54,16 @@ __all__ = [
 
 _SMTP_POLICY = policy.SMTP.clone(linesep="\r\n")
 _PARSER = BytesParser(policy=policy.default)
-# A line break is fine only as folding: CRLF (or LF) followed by a space or a tab.
-_BAD_BREAK = re.compile(r"\r(?!\n[ \t])|\n(?![ \t])")
-_MSGID = re.compile(r"<[^<>\s]+>")
+# A line break is fine only as folding: CRLF (or LF) followed by a space or a tab. The
+# other characters str.splitlines() breaks at (VT, FF, FS, GS, RS, NEL, U+2028, U+2029)
+# would make the stdlib's header folding raise or start a new line on the wire.
+_BAD_BREAK = re.compile(r"\r(?!\n[ \t])|\n(?![ \t])|[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+# A header line as the stdlib parser accepts it, and the obsolete "Name  :" form.
+_HEADER_LINE = re.compile(rb"[\x21-\x39\x3b-\x7e]+:")
+_OBS_HEADER_LINE = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]+:")
+#: leaf types that are the message's text unless named or marked as attachments (as IMAP)
+_BODY_TYPES = frozenset({"text/plain", "text/html"})
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
 
 
 @attrs.frozen
@@ -73,7 +95,8 @@ def check_header_value(name: str, value: str) -> None:
         raise errors.InvalidMessage(
             f"The {name} header contains a line break (possible header injection).",
             code="header-injection",
-            remedy=f"Remove the line breaks (CR/LF) from the {name} value.",
+            remedy=(f"Remove the line breaks (CR/LF, and U+0085, U+2028, form feed and the "
+                    f"like) from the {name} value."),
         )
 
 
@@ -84,13 +107,46 @@ def new_message_id(sender: Address | str) -> str:
     return make_msgid(domain=domain)
 
 
+def is_sendable(address: Address) -> bool:
+    """Whether ``address`` can go in a header and be read back as itself.
+
+    The stdlib must accept the addr-spec (it raises ``HeaderParseError`` on ``a@b@c``), and
+    the address as written (``Name <a@b>``) must parse back to the same e-mail, so the
+    envelope built from the headers is the one the caller asked for.
+    """
+    if "@" not in address.email or _BAD_BREAK.search(address.email + (address.name or "")):
+        return False
+    try:
+        _HeaderAddress(addr_spec=address.email)
+        written = str(address)
+        probe = EmailMessage(policy=policy.default)
+        probe["To"] = written  # the stdlib re-parses and folds it when writing: try it now
+        probe.as_bytes(policy=_SMTP_POLICY)
+    except Exception:  # HeaderParseError, ValueError, IndexError from the stdlib parser
+        return False
+    return [a.email for a in headers.parse_addresses(written)] == [address.email]
+
+
 def _check_address(field: str, address: Address) -> None:
     check_header_value(field, address.email)
     if address.name:
         check_header_value(field, address.name)
-    if "@" not in address.email:
+    if not is_sendable(address):
         raise errors.InvalidMessage(f"{address.email!r} in {field} is not an e-mail address.",
                                     remedy="Use a full address such as alice@example.com.")
+
+
+def _subject(subject: str) -> str:
+    """The Subject value to store: text that looks like an encoded word is encoded.
+
+    The stdlib parses "=?utf-8?q?…" in a str value as an encoded word and may then fail to
+    write the header back; encoding it ourselves keeps the text. Header.encode() folds long
+    values with a line break, which a header value may not hold: the encoded words are
+    joined with spaces instead (white space between encoded words is not displayed).
+    """
+    if "=?" not in subject:
+        return subject
+    return " ".join(line.strip() for line in Header(subject, "utf-8").encode().splitlines())
 
 
 def build(message: OutgoingMessage, *, default_from: str) -> EmailMessage:
@@ -110,40 +166,46 @@ def build(message: OutgoingMessage, *, default_from: str) -> EmailMessage:
         check_header_value("References", ref)
 
     email = EmailMessage(policy=policy.default)
-    email["From"] = str(sender)
-    if message.to:
-        email["To"] = ", ".join(str(a) for a in message.to)
-    if message.cc:
-        email["Cc"] = ", ".join(str(a) for a in message.cc)
-    if message.reply_to:
-        email["Reply-To"] = ", ".join(str(a) for a in message.reply_to)
-    email["Subject"] = message.subject
-    email["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
-    email["Message-ID"] = message.message_id or new_message_id(sender)
-    if message.in_reply_to:
-        email["In-Reply-To"] = message.in_reply_to
-    refs = list(message.references)
-    if message.in_reply_to and message.in_reply_to not in refs:
-        refs.append(message.in_reply_to)
-    if refs:
-        email["References"] = " ".join(refs)
-    for name, value in message.headers:
-        email[name] = value
-
-    if message.text is not None or message.html is None:
-        email.set_content(message.text or "")
-        if message.html is not None:
-            email.add_alternative(message.html, subtype="html")
-    else:
-        email.set_content(message.html, subtype="html")
-    for attachment in message.attachments:
-        maintype, _, subtype = attachment.content_type.partition("/")
-        email.add_attachment(
-            attachment.data, maintype=maintype or "application",
-            subtype=subtype or "octet-stream", filename=attachment.filename,
-            disposition="inline" if attachment.inline else "attachment",
-            cid=attachment.content_id,
-        )
+    try:
+        email["From"] = str(sender)
+        if message.to:
+            email["To"] = ", ".join(str(a) for a in message.to)
+        if message.cc:
+            email["Cc"] = ", ".join(str(a) for a in message.cc)
+        if message.reply_to:
+            email["Reply-To"] = ", ".join(str(a) for a in message.reply_to)
+        email["Subject"] = _subject(message.subject)
+        email["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
+        email["Message-ID"] = message.message_id or new_message_id(sender)
+        if message.in_reply_to:
+            email["In-Reply-To"] = message.in_reply_to
+        refs = list(message.references)
+        if message.in_reply_to and message.in_reply_to not in refs:
+            refs.append(message.in_reply_to)
+        if refs:
+            email["References"] = " ".join(refs)
+        for name, value in message.headers:
+            email[name] = value
+        if message.text is not None or message.html is None:
+            email.set_content(message.text or "")
+            if message.html is not None:
+                email.add_alternative(message.html, subtype="html")
+        else:
+            email.set_content(message.html, subtype="html")
+        for attachment in message.attachments:
+            maintype, _, subtype = attachment.content_type.partition("/")
+            email.add_attachment(
+                attachment.data, maintype=maintype or "application",
+                subtype=subtype or "octet-stream", filename=attachment.filename,
+                disposition="inline" if attachment.inline else "attachment",
+                cid=attachment.content_id,
+            )
+    except errors.InboxLinkError:
+        raise
+    except Exception as exc:  # a value the stdlib rejects (header, file name, content type)
+        raise errors.InvalidMessage(f"The message cannot be written: {exc}",
+                                    code="unencodable",
+                                    remedy="Check the subject, names and extra headers.") from exc
     return email
 
 
@@ -168,7 +230,9 @@ def prepare(message: OutgoingMessage | EmailMessage, *, default_from: str) -> Pr
         if email["Date"] is None:
             email["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
         if email["Message-ID"] is None:
-            email["Message-ID"] = new_message_id(Address.parse_list(str(email["From"]))[0])
+            # "From: <>" names nobody: that is refused below; the id needs a domain now.
+            senders = Address.parse_list(str(email["From"]))
+            email["Message-ID"] = new_message_id(senders[0] if senders else default_from)
         to = Address.parse_list(", ".join(str(v) for v in email.get_all("To", [])))
         cc = Address.parse_list(", ".join(str(v) for v in email.get_all("Cc", [])))
         if not (to or cc or bcc):
@@ -183,7 +247,13 @@ def prepare(message: OutgoingMessage | EmailMessage, *, default_from: str) -> Pr
                                     remedy="Set from_= to the mailbox's address.")
     to = Address.parse_list(", ".join(str(v) for v in email.get_all("To", [])))
     cc = Address.parse_list(", ".join(str(v) for v in email.get_all("Cc", [])))
-    raw = email.as_bytes(policy=_SMTP_POLICY)
+    try:
+        raw = email.as_bytes(policy=_SMTP_POLICY)
+    except Exception as exc:  # a header value the stdlib can parse but not write back
+        raise errors.InvalidMessage(
+            f"The message cannot be encoded for sending: {exc}", code="unencodable",
+            remedy="Check the subject, names and extra headers for unusual text.",
+        ) from exc
     return PreparedMessage(
         email=email, raw=raw, message_id=str(email["Message-ID"]).strip(),
         sender=sender_list[0], recipients=to + cc + tuple(bcc), bcc=tuple(bcc),
@@ -194,7 +264,13 @@ def prepare(message: OutgoingMessage | EmailMessage, *, default_from: str) -> Pr
 
 def _copy(message: _LegacyMessage) -> EmailMessage:
     # Re-parse so the caller's object is never modified and the default policy applies.
-    return parse(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
+    try:
+        return parse(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
+    except Exception as exc:  # the stdlib cannot write the caller's message back
+        raise errors.InvalidMessage(
+            f"The message cannot be encoded for sending: {exc}", code="unencodable",
+            remedy="Check the subject, names and extra headers for unusual text.",
+        ) from exc
 
 
 def to_bytes(message: bytes | EmailMessage | OutgoingMessage, *, default_from: str) -> bytes:
@@ -204,10 +280,37 @@ def to_bytes(message: bytes | EmailMessage | OutgoingMessage, *, default_from: s
     return prepare(message, default_from=default_from).raw
 
 
+def _repair_header_block(raw: bytes) -> bytes:
+    """``raw`` with lines the stdlib would take for the end of the headers made harmless.
+
+    The stdlib parser ends the header block at the first line that is not a header (one
+    stray line, or ``From  :`` with a space before the colon, which RFC 5322 §4.5 says to
+    accept) and reads every later header as body. Such a line is dropped, and the obsolete
+    form rewritten ``Name:``, so the parsed view keeps the headers every server shows.
+    """
+    block = headers.header_block(raw)
+    lines = block.split(b"\n")
+    repaired: list[bytes] = []
+    changed = False
+    for n, line in enumerate(lines):
+        obsolete = _OBS_HEADER_LINE.match(line)
+        if obsolete:
+            changed = True
+            repaired.append(obsolete.group(1) + b":" + line[obsolete.end():])
+        elif (line[:1] in b" \t" and line) or _HEADER_LINE.match(line) or (
+                n == 0 and line.startswith(b"From ")):  # an mbox "From " line: the stdlib's
+            repaired.append(line)
+        else:
+            changed = True  # not a header: dropped from the parsed view (raw keeps it)
+    if not changed:
+        return raw
+    return b"\n".join(repaired) + raw[len(block):]
+
+
 def parse(raw: bytes) -> EmailMessage:
     """Parse raw bytes; never raises (defects are recorded on the message)."""
     try:
-        parsed = _PARSER.parsebytes(raw)
+        parsed = _PARSER.parsebytes(_repair_header_block(raw))
     except Exception:  # the stdlib parser is lenient, but a crash here must not lose mail
         parsed = EmailMessage(policy=policy.default)
         parsed.set_payload(raw.decode("utf-8", "replace"))
@@ -219,35 +322,23 @@ def header_str(email: _LegacyMessage, name: str) -> str | None:
     """A header's decoded value, tolerant of broken encodings; ``None`` when absent."""
     try:
         value = email.get(name)
-    except Exception:
-        value = None
-        for key, raw_value in email.raw_items() if hasattr(email, "raw_items") else ():
-            if key.lower() == name.lower():
-                value = raw_value
-                break
-    if value is None:
-        return None
-    return str(value)
+        return None if value is None else str(value)
+    except Exception:  # a header class choking on hostile input: read the raw value
+        pass
+    for key, raw_value in email.raw_items() if hasattr(email, "raw_items") else ():
+        if key.lower() == name.lower():
+            return headers.decode_words(" ".join(str(raw_value).split()))
+    return None
 
 
 def parse_date(value: str | None) -> dt.datetime | None:
     """A Date header as an aware datetime (UTC when the zone is missing), or ``None``."""
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed
+    return headers.parse_date(value)
 
 
 def split_msgids(value: str | None) -> tuple[str, ...]:
     """Message-IDs in a References / In-Reply-To value, in order."""
-    if not value:
-        return ()
-    return tuple(_MSGID.findall(value))
+    return headers.split_msgids(value)
 
 
 def body_text(email: EmailMessage, subtype: str) -> str | None:
@@ -261,37 +352,112 @@ def body_text(email: EmailMessage, subtype: str) -> str | None:
     try:
         content = part.get_content()
         return content if isinstance(content, str) else None
-    except (LookupError, UnicodeError, AttributeError, KeyError, ValueError):
-        payload = part.get_payload(decode=True)
+    except Exception:  # unknown charset, broken encoding: the bytes, decoded leniently
+        try:
+            payload = part.get_payload(decode=True)
+        except Exception:
+            return None
         if not isinstance(payload, bytes):
             return None
         return payload.decode("utf-8", "replace")
 
 
-def attachments(email: EmailMessage) -> Iterator[Attachment]:
-    """Attachment parts (with a filename, or inline with a Content-ID)."""
+def b64decode_lenient(data: bytes) -> bytes:
+    """Base64 decoded as lenient readers do; never raises.
+
+    Bytes outside the alphabet (line breaks, junk) are skipped, decoding stops at the first
+    padding, a missing padding is supplied, and a last lone character (six bits, no whole
+    byte) is dropped — where ``binascii`` raises and the stdlib ``email`` package returns
+    the undecoded text.
+    """
+    clean = _NOT_BASE64.sub(b"", data.split(b"=", 1)[0])
+    clean = clean[:len(clean) - len(clean) % 4] if len(clean) % 4 == 1 else clean
     try:
-        parts = list(email.iter_attachments())
-    except Exception:
+        return binascii.a2b_base64(clean + b"=" * (-len(clean) % 4))
+    except binascii.Error:  # unreachable for a cleaned input; kept so reads never raise
+        return b""
+
+
+def _leaves(part: _LegacyMessage) -> Iterator[_LegacyMessage]:
+    """Leaf parts in IMAP section order: multiparts walked, message/rfc822 kept whole."""
+    payload = part.get_payload()
+    if part.get_content_maintype() == "multipart" and isinstance(payload, list):
+        for child in payload:
+            if isinstance(child, _LegacyMessage):
+                yield from _leaves(child)
         return
-    for part in parts:
+    yield part
+
+
+def _leaf_data(part: _LegacyMessage) -> bytes:
+    """A leaf's decoded content; never raises."""
+    try:
+        if part.get_content_type() == "message/rfc822" or part.is_multipart():
+            inner = part.get_payload()
+            inner = inner[0] if isinstance(inner, list) and inner else inner
+            if isinstance(inner, _LegacyMessage):
+                return inner.as_bytes(policy=inner.policy.clone(linesep="\r\n"))
+            return str(inner).encode("utf-8", "surrogateescape")
+        if part.get("Content-Transfer-Encoding", "").strip().lower() == "base64":
+            text = part.get_payload(decode=False)
+            raw = text.encode("ascii", "replace") if isinstance(text, str) else b""
+            return b64decode_lenient(raw)
         payload = part.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
-        cid = part.get("Content-ID")
+        return payload if isinstance(payload, bytes) else b""
+    except Exception:
+        return b""
+
+
+def _safe(read: Callable[[], object]) -> object:
+    try:
+        return read()
+    except Exception:  # a header too broken for the stdlib's parameter parser
+        return None
+
+
+def _is_attachment(part: _LegacyMessage, filename: str | None, disposition: str | None) -> bool:
+    content_type = part.get_content_type()
+    if content_type.startswith("multipart/"):
+        return False  # a container (or one missing its boundary): never a file
+    return disposition == "attachment" or bool(filename) or content_type not in _BODY_TYPES
+
+
+def attachments(email: _LegacyMessage) -> Iterator[Attachment]:
+    """Attachment leaves, in IMAP section order (see the module docstring); never raises."""
+    try:
+        leaves = list(_leaves(email))
+    except Exception:  # a part tree too deep or too broken to walk: no attachments
+        return
+    for part in leaves:
+        filename = _safe(part.get_filename)
+        disposition = _safe(part.get_content_disposition)
+        name = headers.decode_words(filename) if isinstance(filename, str) else None
+        kind = disposition if isinstance(disposition, str) else None
+        try:
+            if not _is_attachment(part, name, kind):
+                continue
+            content_type = part.get_content_type()
+        except Exception:
+            content_type = "application/octet-stream"
+        cid = _safe(functools.partial(part.get, "Content-ID"))
         yield Attachment(
-            filename=part.get_filename(),
-            content_type=part.get_content_type(),
-            data=data,
-            content_id=str(cid).strip("<> ") if cid else None,
-            inline=part.get_content_disposition() == "inline",
+            filename=name,
+            content_type=content_type,
+            data=_leaf_data(part),
+            content_id=str(cid).strip("<> ") or None if cid else None,
+            inline=kind == "inline",
         )
 
 
 def addresses(value: str | None) -> tuple[Address, ...]:
-    """Addresses from a header value."""
-    if not value:
-        return ()
-    return tuple(Address(email=e, name=n or None) for n, e in getaddresses([value]) if e)
+    """Addresses from a header value (see :func:`inboxlink.headers.parse_addresses`)."""
+    return headers.parse_addresses(value)
+
+
+def normalize_header_text(value: str) -> str:
+    """``value`` with every line break (CR, LF, U+0085, U+2028 …) turned into a space."""
+    # str.split() breaks at every Unicode line break and space, so this unfolds them all.
+    return " ".join(value.split())
 
 
 def internal_date(email: _LegacyMessage) -> float:

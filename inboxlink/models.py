@@ -1,4 +1,10 @@
-"""Value types shared by every adapter: immutable, slotted, typed (attrs)."""
+"""Value types shared by every adapter: immutable, slotted, typed (attrs).
+
+The leaf types (:class:`Address`, :class:`Attachment`, :class:`OutgoingMessage`) live in
+:mod:`inboxlink.values` and are re-exported here; :class:`Message` parses with
+:mod:`inboxlink.mime` and :mod:`inboxlink.headers`, which build on them — one direction,
+no import cycle (``tests/test_layering.py``).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +12,22 @@ import datetime as dt
 import enum
 import functools
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from email.message import EmailMessage
-from email.utils import getaddresses
-from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
+from typing import IO, Generic, TypeVar
 
 import attrs
 
-if TYPE_CHECKING:
-    from inboxlink.errors import InboxLinkError
+from inboxlink import errors, headers, mime
+from inboxlink.errors import InboxLinkError
+from inboxlink.values import (
+    Address,
+    Attachment,
+    OutgoingMessage,
+    _addresses,
+    _optional_address,
+    _strings,
+)
 
 __all__ = [
     "Address",
@@ -36,87 +49,8 @@ __all__ = [
 T = TypeVar("T")
 
 
-@attrs.frozen(order=False)
-class Address:
-    """An e-mail address with an optional display name."""
-
-    email: str
-    name: str | None = None
-
-    @classmethod
-    def parse(cls, value: str | Address) -> Address:
-        """Parse ``"Name <a@b>"`` or ``"a@b"``; an :class:`Address` is returned as is."""
-        if isinstance(value, Address):
-            return value
-        _refuse_line_breaks(value)
-        pairs = getaddresses([value])
-        name, email = pairs[0] if pairs else ("", value)
-        return cls(email=email or value.strip(), name=name or None)
-
-    @classmethod
-    def parse_list(cls, values: str | Address | Iterable[str | Address] | None) -> tuple[Address, ...]:
-        """Parse one address, a comma-separated string, or an iterable of them."""
-        if values is None:
-            return ()
-        if isinstance(values, Address):
-            return (values,)
-        if isinstance(values, str):
-            _refuse_line_breaks(values)
-            return tuple(cls(email=e, name=n or None) for n, e in getaddresses([values]) if e)
-        return tuple(cls.parse(v) for v in values)
-
-    @property
-    def domain(self) -> str:
-        """The part after ``@`` (lower-cased)."""
-        return self.email.rpartition("@")[2].lower()
-
-    def __str__(self) -> str:
-        from email.headerregistry import Address as _HeaderAddress
-
-        if not self.name:
-            return self.email
-        try:
-            return str(_HeaderAddress(display_name=self.name, addr_spec=self.email))
-        except (ValueError, IndexError):
-            return f"{self.name} <{self.email}>"
-
-
-def _refuse_line_breaks(value: str) -> None:
-    # An address with a line break is a header-injection attempt; parsing would silently
-    # drop the rest, so refuse it instead.
-    if "\r" in value or "\n" in value:
-        from inboxlink.errors import InvalidMessage
-
-        raise InvalidMessage(
-            f"The address {value!r} contains a line break (possible header injection).",
-            code="header-injection", remedy="Remove line breaks (CR/LF) from addresses.",
-        )
-
-
-def _addresses(value: Any) -> tuple[Address, ...]:
-    return Address.parse_list(value)
-
-
-def _optional_address(value: Any) -> Address | None:
-    return None if value is None else Address.parse(value)
-
-
-def _strings(value: Iterable[str]) -> tuple[str, ...]:
-    return tuple(value)
-
-
 def _flags(value: Iterable[str]) -> frozenset[str]:
     return frozenset(value)
-
-
-def _attachments(value: Iterable[Attachment]) -> tuple[Attachment, ...]:
-    return tuple(value)
-
-
-def _header_pairs(
-    value: Mapping[str, str] | Iterable[tuple[str, str]],
-) -> tuple[tuple[str, str], ...]:
-    return tuple(value.items()) if isinstance(value, Mapping) else tuple(value)
 
 
 class FolderRole(str, enum.Enum):
@@ -210,37 +144,6 @@ class MessageSummary:
 
 
 @attrs.frozen
-class Attachment:
-    """A file attached to a message (outgoing or fetched)."""
-
-    filename: str | None
-    content_type: str = "application/octet-stream"
-    data: bytes = attrs.field(default=b"", repr=lambda d: f"<{len(d)} bytes>")
-    content_id: str | None = None
-    inline: bool = False
-
-    @property
-    def size(self) -> int:
-        """Size of the decoded content in bytes."""
-        return len(self.data)
-
-    @classmethod
-    def from_path(cls, path: str | os.PathLike[str], content_type: str | None = None) -> Attachment:
-        """Read a file from disk, guessing its content type from the name."""
-        import mimetypes
-
-        name = os.path.basename(os.fspath(path))
-        guessed = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-        with open(path, "rb") as fh:
-            return cls(filename=name, content_type=guessed, data=fh.read())
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the content to ``path``."""
-        with open(path, "wb") as fh:
-            fh.write(self.data)
-
-
-@attrs.frozen
 class AttachmentInfo:
     """What :meth:`Mailbox.list_attachments` tells about one attachment, without its content.
 
@@ -260,10 +163,12 @@ class AttachmentInfo:
 
 @attrs.frozen
 class Message:
-    """A fetched message: the exact raw bytes, parsed lazily with the stdlib ``email`` package.
+    """A fetched message: the exact raw bytes, parsed lazily.
 
     Parsing never raises: a broken message still gives :attr:`raw`, and the parsed
     view holds whatever the parser could recover (``email.defects`` lists the problems).
+    Subject, addresses, date and threading headers are read with :mod:`inboxlink.headers`,
+    the reader every listing uses, so a message and its summary agree on them.
     """
 
     id: str
@@ -275,133 +180,111 @@ class Message:
     @functools.cached_property
     def email(self) -> EmailMessage:
         """The parsed message (``email.policy.default``)."""
-        from inboxlink import mime
-
         return mime.parse(self.raw)
 
-    def _header(self, name: str) -> str | None:
-        from inboxlink import mime
-
-        return mime.header_str(self.email, name)
+    @functools.cached_property
+    def envelope(self) -> headers.Envelope:
+        """The header fields a listing shows, read leniently from the raw header block."""
+        return headers.envelope(self.raw)
 
     @property
     def subject(self) -> str | None:
         """Decoded Subject."""
-        return self._header("Subject")
-
-    def _addresses(self, name: str) -> tuple[Address, ...]:
-        # Received mail is parsed leniently: a malformed header must not raise.
-        from inboxlink import mime
-
-        return mime.addresses(self._header(name))
+        return self.envelope.subject
 
     @property
     def from_(self) -> Address | None:
         """The From address."""
-        found = self._addresses("From")
-        return found[0] if found else None
+        return self.envelope.from_
 
     @property
     def to(self) -> tuple[Address, ...]:
         """To recipients."""
-        return self._addresses("To")
+        return self.envelope.to
 
     @property
     def cc(self) -> tuple[Address, ...]:
         """Cc recipients."""
-        return self._addresses("Cc")
+        return self.envelope.cc
 
     @property
     def date(self) -> dt.datetime | None:
         """The Date header, or ``None`` when missing/unparsable."""
-        from inboxlink import mime
-
-        return mime.parse_date(self._header("Date"))
+        return self.envelope.date
 
     @property
     def message_id(self) -> str | None:
-        """The Message-ID (with angle brackets)."""
-        value = self._header("Message-ID")
-        return value.strip() if value else None
+        """The Message-ID as written (with angle brackets)."""
+        return self.envelope.message_id
 
     @property
     def in_reply_to(self) -> str | None:
         """In-Reply-To."""
-        value = self._header("In-Reply-To")
-        return value.strip() if value else None
+        return self.envelope.in_reply_to
 
     @property
     def references(self) -> tuple[str, ...]:
         """Message-IDs in References, oldest first."""
-        from inboxlink import mime
-
-        return mime.split_msgids(self._header("References"))
+        return self.envelope.references
 
     @property
     def text(self) -> str | None:
         """The plain-text body, if any."""
-        from inboxlink import mime
-
         return mime.body_text(self.email, "plain")
 
     @property
     def html(self) -> str | None:
         """The HTML body, if any."""
-        from inboxlink import mime
-
         return mime.body_text(self.email, "html")
 
     @property
     def attachments(self) -> tuple[Attachment, ...]:
-        """Attachments (including inline parts with a filename or Content-ID)."""
-        from inboxlink import mime
-
+        """Attachments: every leaf part that is a file (see :func:`inboxlink.mime.attachments`)."""
         return tuple(mime.attachments(self.email))
 
     def reply(self, *, text: str | None = None, html: str | None = None,
               reply_all: bool = False, from_: str | Address | None = None) -> OutgoingMessage:
-        """An :class:`OutgoingMessage` answering this one, with correct threading headers."""
-        subject = self.subject or ""
+        """An :class:`OutgoingMessage` answering this one, with correct threading headers.
+
+        Whatever the original holds, this raises nothing but
+        :class:`~inboxlink.errors.InvalidMessage` (nobody to reply to), and what it returns
+        can be sent: line breaks in the subject and names become spaces, recipients that
+        are not addresses are left out, and a malformed Message-ID is not threaded on.
+        """
+        subject = mime.normalize_header_text(self.subject or "")
         if not subject.lower().startswith("re:"):
             subject = f"Re: {subject}".rstrip()
-        reply_to = self._addresses("Reply-To") or (
-            (self.from_,) if self.from_ else ()
-        )
+        reply_to = _sendable(self.envelope.reply_to) or _sendable(
+            (self.from_,) if self.from_ else ())
+        if not reply_to:
+            raise errors.InvalidMessage(
+                "The message has no sender address to reply to.",
+                remedy="Pass the recipients yourself: OutgoingMessage(to=..., in_reply_to=...).",
+            )
         cc: tuple[Address, ...] = ()
         if reply_all:
             me = Address.parse(from_).email.lower() if from_ else None
-            cc = tuple(a for a in (*self.to, *self.cc)
+            cc = tuple(a for a in _sendable((*self.to, *self.cc))
                        if a.email.lower() != me and a not in reply_to)
-        refs = self.references + ((self.message_id,) if self.message_id else ())
+        own_id = next(iter(headers.split_msgids(self.message_id)), None)
+        refs = tuple(dict.fromkeys(self.references + ((own_id,) if own_id else ())))
         return OutgoingMessage(
             to=reply_to, cc=cc, subject=subject, text=text, html=html, from_=from_,
-            in_reply_to=self.message_id, references=refs,
+            in_reply_to=own_id, references=refs,
         )
 
 
-@attrs.frozen
-class OutgoingMessage:
-    """A message to send. ``bcc`` recipients get it but never appear in any header."""
-
-    to: tuple[Address, ...] = attrs.field(factory=tuple, converter=_addresses)
-    subject: str = ""
-    text: str | None = None
-    html: str | None = None
-    from_: Address | None = attrs.field(default=None, converter=_optional_address)
-    cc: tuple[Address, ...] = attrs.field(factory=tuple, converter=_addresses)
-    bcc: tuple[Address, ...] = attrs.field(factory=tuple, converter=_addresses)
-    reply_to: tuple[Address, ...] = attrs.field(factory=tuple, converter=_addresses)
-    attachments: tuple[Attachment, ...] = attrs.field(factory=tuple, converter=_attachments)
-    in_reply_to: str | None = None
-    references: tuple[str, ...] = attrs.field(factory=tuple, converter=_strings)
-    message_id: str | None = None  #: generated on the sender's domain when omitted
-    #: extra headers; names and values are checked for CR/LF like every other header
-    headers: tuple[tuple[str, str], ...] = attrs.field(factory=tuple, converter=_header_pairs)
-
-    @property
-    def recipients(self) -> tuple[Address, ...]:
-        """Every envelope recipient: To, Cc and Bcc."""
-        return self.to + self.cc + self.bcc
+def _sendable(found: Iterable[Address]) -> tuple[Address, ...]:
+    """The addresses a reply can go to (:func:`inboxlink.mime.is_sendable`), names unfolded."""
+    result: list[Address] = []
+    for address in found:
+        name = mime.normalize_header_text(address.name or "") or None
+        candidate = Address(email=address.email.strip(), name=name)
+        if mime.is_sendable(candidate):
+            result.append(candidate)
+        elif mime.is_sendable(unnamed := Address(email=candidate.email)):
+            result.append(unnamed)  # a name the stdlib cannot write: the address alone
+    return tuple(result)
 
 
 class SentCopy(str, enum.Enum):

@@ -1,15 +1,23 @@
 """Retry policy (tenacity) driven by the typed errors.
 
-Only :class:`~inboxlink.errors.RateLimited` and :class:`~inboxlink.errors.TransientError`
-are retried, never longer than ``max_attempts`` tries or ``max_total`` seconds, and never
-sooner than the provider's ``retry_after``. Each call runs under one overall ``deadline``
-(:mod:`inboxlink.deadline`) that also bounds the network waits and reconnects inside it.
-Sending is never wrapped in this policy: a send the provider may already have accepted
-must not be repeated.
+One rule, the error's own word: an error is retried exactly when its ``retryable`` flag
+says repeating the call can succeed (``RateLimited``, ``TransientError``, and for reads
+``ConnectionLost`` / ``ServerUnreachable``), never longer than ``max_attempts`` tries (one
+budget for the whole public call, shared by every retry layer inside it) or ``max_total``
+seconds, and never sooner than the provider's ``retry_after``. Each call runs under one
+overall ``deadline`` (:mod:`inboxlink.deadline`) that also bounds the network waits and
+reconnects inside it.
+
+A call that changes something (storing a Sent copy) goes through :meth:`RetryPolicy.call_write`:
+it is repeated only after errors that prove the server did not act (refused, throttled,
+never reached) — never after a dropped connection or a timeout, which may have come after
+the server did it. Sending is never wrapped in this policy at all: a send the provider
+may already have accepted must not be repeated.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
@@ -36,9 +44,22 @@ def waits_disabled() -> bool:
     return os.environ.get(_DISABLE_ENV, "") not in ("", "0")
 
 
-def is_retryable(exc: BaseException) -> bool:
-    """Whether the policy retries this exception."""
-    return isinstance(exc, (errors.RateLimited, errors.TransientError)) and exc.retryable
+#: failures that may come after the server acted: a write is not repeated after them
+_MAYBE_DONE: tuple[type[errors.InboxLinkError], ...] = (
+    errors.ConnectionLost, errors.OperationTimeout, errors.SendOutcomeUnknown,
+)
+
+
+def is_retryable(exc: BaseException, *, idempotent: bool = True) -> bool:
+    """Whether the policy retries this exception: exactly its ``retryable`` flag.
+
+    With ``idempotent=False`` (a write), an error that may have come after the server
+    acted (a dropped connection, a timeout) is not retried even though it is retryable.
+    Anything that is not an :class:`~inboxlink.errors.InboxLinkError` is never retried.
+    """
+    if not isinstance(exc, errors.InboxLinkError) or not exc.retryable:
+        return False
+    return idempotent or not isinstance(exc, _MAYBE_DONE)
 
 
 @attrs.define
@@ -148,13 +169,17 @@ class RetryPolicy:
         (self.sleep or tenacity.nap.sleep)(seconds)
 
     def call(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
-        """Call ``fn`` under this policy's deadline and retry it as the policy says; the last
-        error is re-raised.
+        """Call ``fn`` (a read, or an idempotent change) under this policy's deadline and
+        retry it as the policy says; the last error is re-raised.
 
         The attempts are one budget for the whole call: a loop inside ``fn`` that re-sends
         failed parts (a batch's throttled items) draws on it through :func:`spend_retry`, so
         retries never multiply across layers. A nested ``call`` shares the outer budget.
         """
+        return self._call(fn, args, kwargs, idempotent=True)
+
+    def _call(self, fn: Callable[..., R], args: tuple[Any, ...], kwargs: dict[str, Any], *,
+              idempotent: bool) -> R:
         outer = _BUDGET.get()
         budget = outer or _Budget(self.max_attempts)
         token = _BUDGET.set(budget) if outer is None else None
@@ -170,17 +195,26 @@ class RetryPolicy:
 
         try:
             with _deadline.scope(self.deadline):
-                return self._retrying(budget)(attempt, *args, **kwargs)
+                return self._retrying(budget, idempotent)(attempt, *args, **kwargs)
         finally:
             if token is not None:
                 _BUDGET.reset(token)
 
-    def _retrying(self, budget: _Budget) -> tenacity.Retrying:
+    def call_write(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        """Call ``fn``, a change that must not happen twice; retried only when provably safe.
+
+        Only errors showing the server did not act are retried (see :func:`is_retryable`
+        with ``idempotent=False``); the last error is re-raised.
+        """
+        return self._call(fn, args, kwargs, idempotent=False)
+
+    def _retrying(self, budget: _Budget, idempotent: bool) -> tenacity.Retrying:
         return tenacity.Retrying(
             stop=_OutOfAttempts(budget)
             | tenacity.stop_before_delay(self.max_total) | _PastDeadline(),
             wait=self.wait_for,
-            retry=tenacity.retry_if_exception(is_retryable),
+            retry=tenacity.retry_if_exception(
+                functools.partial(is_retryable, idempotent=idempotent)),
             sleep=self._sleep,
             reraise=True,
         )

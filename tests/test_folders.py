@@ -61,13 +61,42 @@ def test_special_use_beats_names() -> None:
     assert next(f for f in folders if f.path == "Sent Items").role is None
 
 
-def test_without_special_use_first_folder_containing_sent_wins() -> None:
-    folders = assign_roles([folder("INBOX"), folder("Gesendet"), folder("Old sent mail"),
+def test_without_special_use_a_known_sent_name_beats_a_name_containing_sent() -> None:
+    folders = assign_roles([folder("INBOX"), folder("Old sent mail"), folder("Gesendet"),
                             folder("Sent")])
     sent = find_role(folders, FolderRole.SENT)
     assert sent is not None
-    assert sent.path == "Old sent mail"
+    assert sent.path == "Gesendet"
     assert sent.role_source is RoleSource.NAME
+    assert next(f for f in folders if f.path == "Old sent mail").role is None
+
+
+@pytest.mark.parametrize("decoy", ["Presentations", "Consent forms", "Sentinel", "Absent",
+                                   "Resent", "Dissent"])
+def test_letters_inside_a_word_never_make_a_sent_folder(decoy: str) -> None:
+    folders = assign_roles([folder("INBOX"), folder(decoy), folder("Sent Items")])
+    sent = find_role(folders, FolderRole.SENT)
+    assert sent is not None
+    assert sent.path == "Sent Items"
+    assert next(f for f in folders if f.path == decoy).role is None
+    alone = assign_roles([folder("INBOX"), folder(decoy)])
+    assert find_role(alone, FolderRole.SENT) is None
+
+
+@pytest.mark.parametrize("name", ["Old sent mail", "Sent-2024", "sent_archive", "My Sent"])
+def test_the_word_sent_is_the_fallback_when_no_known_name_exists(name: str) -> None:
+    folders = assign_roles([folder("INBOX"), folder("Presentations"), folder(name)])
+    sent = find_role(folders, FolderRole.SENT)
+    assert sent is not None
+    assert sent.path == name
+    assert sent.role_source is RoleSource.NAME
+
+
+def test_localized_sent_name_beats_a_folder_containing_the_word() -> None:
+    folders = assign_roles([folder("INBOX"), folder("Sent by robots"), folder("Elementy wysłane")])
+    sent = find_role(folders, FolderRole.SENT)
+    assert sent is not None
+    assert sent.path == "Elementy wysłane"
 
 
 def test_localized_sent_when_no_name_contains_sent() -> None:

@@ -64,3 +64,54 @@ def test_waits_can_be_disabled_for_test_suites(monkeypatch: pytest.MonkeyPatch) 
     assert RetryPolicy(sleep=slept.append).call(fn) == "ok"
     assert slept == []
     assert fn.calls == 2
+
+
+def _instances() -> list[errors.InboxLinkError]:
+    return [cls() for cls in errors.all_error_classes()]
+
+
+@pytest.mark.parametrize("error", _instances(), ids=lambda e: type(e).__name__)
+def test_is_retryable_is_exactly_the_errors_own_flag(error: errors.InboxLinkError) -> None:
+    from inboxlink.retry import is_retryable
+
+    assert is_retryable(error) is error.retryable
+    flipped = type(error)(retryable=not error.retryable)
+    assert is_retryable(flipped) is flipped.retryable
+
+
+@pytest.mark.parametrize("error", [errors.ConnectionLost(), errors.ServerUnreachable()],
+                         ids=lambda e: type(e).__name__)
+def test_reads_are_retried_after_a_dropped_or_unreachable_connection(
+        error: errors.InboxLinkError) -> None:
+    fn = Flaky(error)
+    assert RetryPolicy(sleep=lambda _: None).call(fn) == "ok"
+    assert fn.calls == 2
+
+
+@pytest.mark.parametrize(
+    "error", [errors.ConnectionLost(), errors.OperationTimeout(),
+              errors.SendOutcomeUnknown(raw=b"x", message_id="<a@b>")],
+    ids=lambda e: type(e).__name__)
+def test_writes_are_never_repeated_after_a_failure_that_may_follow_the_server_acting(
+        error: errors.InboxLinkError) -> None:
+    fn = Flaky(error)
+    with pytest.raises(type(error)):
+        RetryPolicy(sleep=lambda _: None).call_write(fn)
+    assert fn.calls == 1
+
+
+@pytest.mark.parametrize(
+    "error", [errors.RateLimited(), errors.TransientError(), errors.ServerUnreachable()],
+    ids=lambda e: type(e).__name__)
+def test_writes_are_retried_when_the_server_provably_did_not_act(
+        error: errors.InboxLinkError) -> None:
+    fn = Flaky(error)
+    assert RetryPolicy(sleep=lambda _: None).call_write(fn) == "ok"
+    assert fn.calls == 2
+
+
+def test_foreign_exceptions_are_never_retried() -> None:
+    from inboxlink.retry import is_retryable
+
+    assert not is_retryable(ConnectionResetError())
+    assert not is_retryable(ValueError())

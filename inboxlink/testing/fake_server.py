@@ -17,7 +17,7 @@ from email.message import EmailMessage
 
 import attrs
 
-from inboxlink import errors, mime
+from inboxlink import errors, headers, mime
 from inboxlink.models import MessageSummary
 
 __all__ = ["OPERATIONS", "FakeMailServer", "SentMail"]
@@ -252,24 +252,20 @@ def parse_message_id(value: str) -> tuple[str, int, int] | None:
 
 def summary(path: str, uidvalidity: int, stored: _Stored) -> MessageSummary:
     """The listing's view of a stored message."""
-    parsed = mime.parse(stored.raw)
-
-    def header(name: str) -> str | None:
-        return mime.header_str(parsed, name)
-
-    from_ = mime.addresses(header("From"))
+    # The same lenient reader as Message and every adapter's listing: they agree.
+    env = headers.envelope(stored.raw)
     return MessageSummary(
         id=message_id(path, uidvalidity, stored.uid),
         folder_id=path,
-        subject=header("Subject"),
-        from_=from_[0] if from_ else None,
-        to=mime.addresses(header("To")),
-        cc=mime.addresses(header("Cc")),
-        date=mime.parse_date(header("Date")),
+        subject=env.subject,
+        from_=env.from_,
+        to=env.to,
+        cc=env.cc,
+        date=env.date,
         received_at=stored.received_at,
-        message_id=(header("Message-ID") or "").strip() or None,
-        in_reply_to=(header("In-Reply-To") or "").strip() or None,
-        references=mime.split_msgids(header("References")),
+        message_id=env.message_id,
+        in_reply_to=env.in_reply_to,
+        references=env.references,
         flags=frozenset(stored.flags),
         size=len(stored.raw),
     )
