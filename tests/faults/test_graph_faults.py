@@ -101,11 +101,13 @@ def test_a_gateway_timeout_on_send_is_outcome_unknown(
 
 def test_send_to_a_refused_connection_is_not_outcome_unknown(
         mailbox: GraphMailbox, emulator: GraphEmulator, proxy: FaultProxy) -> None:
-    mailbox.folders()
     proxy.stop()
-    mailbox.close()  # no pooled keep-alive connection: the next request must connect
-    with pytest.raises(errors.InboxLinkError) as caught:
-        mailbox.send(_message())
+    fresh = _mailbox(emulator, proxy)  # no pooled keep-alive connection: it must connect
+    try:
+        with pytest.raises(errors.InboxLinkError) as caught:
+            fresh.send(_message())
+    finally:
+        fresh.close()
     assert not isinstance(caught.value, errors.SendOutcomeUnknown)
     assert isinstance(caught.value, errors.ServerUnreachable)
     assert emulator.outbox == []
