@@ -102,4 +102,6 @@ def test_close_twice(emulator: GmailEmulator) -> None:
     mailbox.folders()
     mailbox.close()
     mailbox.close()
-    assert mailbox.folders(refresh=True)  # reconnects on demand
+    # A closed mailbox is never reopened behind the application's back.
+    with pytest.raises(errors.MailboxClosed):
+        mailbox.folders(refresh=True)

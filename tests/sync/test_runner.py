@@ -95,7 +95,7 @@ def test_one_broken_mailbox_does_not_stop_the_others() -> None:
     runner.run_once()
     for name in ("a", "b"):
         server.deliver(make_message(ord(name)), to=f"{name}@example.com")
-    server.fail_next("changes", errors.ServerUnreachable(), times=1)
+    server.fail_next("changes", errors.AppBlocked(), times=1)
     report = runner.run_once()
     assert len(report.failures) == 1
     assert report.batches == 1
