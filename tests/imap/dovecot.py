@@ -47,6 +47,10 @@ namespace inbox {
     special_use = \Junk
     auto = subscribe
   }
+  mailbox Archive {
+    special_use = \Archive
+    auto = subscribe
+  }
 }
 """
 

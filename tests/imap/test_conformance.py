@@ -33,6 +33,11 @@ class DovecotFixtures(conformance.MailboxFixtures):
     def outbox(self, smtp_server: SmtpServer, account: str) -> Callable[[], list[bytes]]:
         return lambda: smtp_server.messages_for(account)
 
+    @pytest.fixture
+    def reconnect(self, dovecot: Dovecot, smtp_server: SmtpServer, certs: Certs,
+                  account: str) -> Callable[[], ImapMailbox]:
+        return lambda: ImapMailbox(settings_for(dovecot, account, certs, smtp_server))
+
 
 class TestDovecotFolders(conformance.FolderTests, DovecotFixtures):
     pass
@@ -58,8 +63,30 @@ class TestDovecotAttachments(conformance.AttachmentTests, DovecotFixtures):
     pass
 
 
+class TestDovecotSync(conformance.SyncTests, DovecotFixtures):
+    pass
+
+
+class TestDovecotWatch(conformance.WatchTests, DovecotFixtures):
+    watch_latency = 1.0
+
+
+class TestDovecotActions(conformance.ActionTests, DovecotFixtures):
+    pass
+
+
+class TestDovecotSearch(conformance.SearchTests, DovecotFixtures):
+    pass
+
+
+class TestDovecotReplies(conformance.ReplyTests, DovecotFixtures):
+    pass
+
+
 def test_every_conformance_class_is_run() -> None:
     run = {cls.__mro__[1] for cls in (TestDovecotFolders, TestDovecotList, TestDovecotFetch,
                                        TestDovecotSend, TestDovecotErrors,
-                                       TestDovecotAttachments)}
+                                       TestDovecotAttachments, TestDovecotSync,
+                                       TestDovecotWatch, TestDovecotActions, TestDovecotSearch,
+                                       TestDovecotReplies)}
     assert run == set(conformance.ALL_TESTS)

@@ -14,11 +14,12 @@ from typing import IO, Any, TypeVar
 import attrs
 
 from inboxlink import errors, mime
-from inboxlink.adapters.imap import attachments, ids, smtp, summaries, wire
+from inboxlink.adapters.imap import actions, attachments, ids, smtp, summaries, sync, wire
 from inboxlink.adapters.imap.connection import ConnectionBudget, Session, open_session
 from inboxlink.adapters.imap.errors import PROVIDER, TABLE, extract
 from inboxlink.adapters.imap.settings import ImapSettings, settings_from_url
 from inboxlink.adapters.imap.tls import client_context
+from inboxlink.changes import ChangeSet
 from inboxlink.folders import role_from_attributes
 from inboxlink.mailbox import BaseMailbox
 from inboxlink.models import (
@@ -34,7 +35,8 @@ from inboxlink.models import (
     SentCopy,
     save_stream,
 )
-from inboxlink.translate import Signal, translating
+from inboxlink.query import SearchQuery
+from inboxlink.translate import translating
 
 __all__ = ["ImapMailbox"]
 
@@ -85,7 +87,8 @@ class ImapMailbox(BaseMailbox):
         return cls(settings_from_url(url, **options))
 
     def _declared_capabilities(self) -> frozenset[Capability]:
-        caps = {Capability.SEND, Capability.APPEND_TO_SENT, Capability.STREAM_TO_FILE}
+        caps = {Capability.SEND, Capability.APPEND_TO_SENT, Capability.STREAM_TO_FILE,
+                Capability.SYNC, Capability.ACTIONS, Capability.SEARCH}
         if self._saves_sent:
             caps.add(Capability.PROVIDER_SAVES_SENT)
         return frozenset(caps)
@@ -207,19 +210,7 @@ class ImapMailbox(BaseMailbox):
 
     def _select_for(self, session: Session, folder: str, validity: int) -> bool:
         """Select ``folder``; False when it is gone or was rebuilt (its messages are gone)."""
-        try:
-            # An already selected folder is reused: its UIDVALIDITY cannot change while it
-            # is selected, and messages added since do not matter for fetching by UID.
-            session.select(folder, refresh=False)
-        except imaplib.IMAP4.error as exc:
-            if isinstance(exc, imaplib.IMAP4.abort):
-                raise
-            signal = extract(exc)
-            rule = TABLE.match(signal) if isinstance(signal, Signal) else None
-            if rule is not None and issubclass(rule.error, errors.FolderNotFound):
-                return False
-            raise
-        return session.uidvalidity == validity
+        return actions.select_checked(session, folder, validity)
 
     def _bodies_on(self, session: Session, folder: str,
                    group: list[ids.MessageRef]) -> dict[str, Message]:
@@ -345,6 +336,48 @@ class ImapMailbox(BaseMailbox):
         if found is None:
             return None
         return ids.message_id(folder.id, int(found.group(1)), int(found.group(2)))
+
+    # ------------------------------------------------------------------ sync (sync.py)
+    def _sync_token(self, folder: Folder) -> str:
+        with self._translating():
+            return self._with_session(lambda s: sync.sync_token(s, folder))
+
+    def _changes(self, folder: Folder, token: str, limit: int) -> ChangeSet:
+        with self._translating():
+            return self._with_session(lambda s: sync.changes(s, folder, token, limit))
+
+    # ------------------------------------------------------------------ actions (actions.py)
+    def _once(self, work: Callable[[Session], R]) -> R:
+        """Run ``work`` without the reconnect-and-repeat: moves and expunges never run twice."""
+        return self._with_session(work, reconnect=False)
+
+    def _set_flag(self, ids: list[str], flag: str, value: bool) -> list[str]:
+        with self._translating():
+            return actions.set_flag(self._with_session, ids, flag, value,
+                                    chunk=self.settings.fetch_chunk)
+
+    def _move(self, ids: list[str], target: Folder) -> dict[str, str | None]:
+        with self._translating():
+            return actions.move(self._once, ids, target, chunk=self.settings.fetch_chunk)
+
+    def _delete(self, ids: list[str], permanent: bool) -> list[str]:
+        trash = None if permanent else self.folder(FolderRole.TRASH)
+        with self._translating():
+            return actions.delete(self._once, ids, trash, chunk=self.settings.fetch_chunk)
+
+    def _search(self, folder: Folder, query: SearchQuery, limit: int,
+                cursor: str | None) -> Page[MessageSummary]:
+        with self._translating():
+            return actions.search(self._with_session, folder, query, limit, cursor)
+
+    def _find_replies(self, message_id: str) -> list[MessageSummary]:
+        folders = [f for f in self.folders() if f.role not in (FolderRole.SENT, FolderRole.DRAFTS)]
+        with self._translating():
+            return actions.find_replies(self._with_session, folders, message_id)
+
+    def _thread(self, message_id: str) -> list[MessageSummary]:
+        with self._translating():
+            return actions.thread(self._with_session, self.folders(), message_id)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
