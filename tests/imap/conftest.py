@@ -5,6 +5,8 @@ Instances (each from its own config in a temp dir):
     refused with provider texts (passwd-file ``nologin reason=``).
   * ``dovecot_plain``: no SPECIAL-USE (folders found by name), delimiter ``.``.
   * ``dovecot_nossl``: no TLS at all, so STARTTLS is not offered.
+  * ``dovecot_basic``: Dovecot's capabilities without CONDSTORE, QRESYNC, MOVE and IDLE,
+    the way older or minimal servers answer (the fallback paths of sync, move and watch).
 The certificate names ``127.0.0.1`` and ``mail.example.test`` only: connecting to
 ``localhost`` is a name mismatch.
 """
@@ -59,6 +61,23 @@ def dovecot_plain(certs: Certs) -> Iterator[Dovecot]:
 @pytest.fixture(scope="session")
 def dovecot_nossl(certs: Certs) -> Iterator[Dovecot]:
     server = _start(certs, name="nossl", ssl=False, fresh_users=5)
+    yield server
+    server.stop()
+
+
+#: Dovecot 2.3's post-login capabilities minus CONDSTORE, QRESYNC, MOVE and IDLE
+BASIC_CAPABILITIES = (
+    "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT SORT=DISPLAY THREAD=REFERENCES "
+    "THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN "
+    "NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 ESEARCH ESORT SEARCHRES WITHIN "
+    "CONTEXT=SEARCH LIST-STATUS BINARY SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE "
+    "SAVEDATE LITERAL+ SPECIAL-USE"
+)
+
+
+@pytest.fixture(scope="session")
+def dovecot_basic(certs: Certs) -> Iterator[Dovecot]:
+    server = _start(certs, name="basic", capabilities=BASIC_CAPABILITIES, fresh_users=60)
     yield server
     server.stop()
 

@@ -98,11 +98,14 @@ class Dovecot:
         separator: hierarchy delimiter of the namespace.
         users: special accounts, name → passwd-file extra fields (``nologin reason=...``).
         fresh_users: how many empty accounts :meth:`new_user` can hand out.
+        capabilities: replaces the post-login CAPABILITY list (``imap_capability``), to
+            play a server without some extension (CONDSTORE, QRESYNC, MOVE, IDLE …).
     """
 
     def __init__(self, cert_pem: str, key_pem: str, *, special_use: bool = True,
                  ssl: bool = True, separator: str = "/", name: str = "main",
-                 users: dict[str, str] | None = None, fresh_users: int = 200) -> None:
+                 users: dict[str, str] | None = None, fresh_users: int = 200,
+                 capabilities: str | None = None) -> None:
         self.binary = ensure_dovecot()
         self.dir = Path(tempfile.mkdtemp(prefix=f"inboxlink-dovecot-{name}-"))
         os.chmod(self.dir, 0o755)
@@ -126,6 +129,7 @@ class Dovecot:
                      "ssl_min_protocol = TLSv1.2\n") if ssl else "ssl = no\n"
         imaps = ("  inet_listener imaps {\n    address = 127.0.0.1\n"
                  f"    port = {self.imaps_port}\n    ssl = yes\n  }}\n") if ssl else ""
+        capability_line = f"imap_capability = {capabilities}" if capabilities else ""
         self.conf = self.dir / "dovecot.conf"
         self.conf.write_text(f"""
 base_dir = {self.dir}/run
@@ -145,6 +149,7 @@ auth_mechanisms = plain login xoauth2
 auth_failure_delay = 0
 auth_verbose = yes
 disable_plaintext_auth = {"yes" if ssl else "no"}
+{capability_line}
 {ssl_lines}
 passdb {{
   driver = passwd-file

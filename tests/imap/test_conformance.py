@@ -83,6 +83,44 @@ class TestDovecotReplies(conformance.ReplyTests, DovecotFixtures):
     pass
 
 
+class BasicDovecotFixtures(DovecotFixtures):
+    """A Dovecot that offers neither CONDSTORE/QRESYNC nor MOVE nor IDLE."""
+
+    @pytest.fixture
+    def account(self, dovecot_basic: Dovecot) -> str:
+        return dovecot_basic.new_user()
+
+    @pytest.fixture
+    def mailbox(self, dovecot_basic: Dovecot, smtp_server: SmtpServer, certs: Certs,
+                account: str) -> Iterator[ImapMailbox]:
+        with ImapMailbox(settings_for(dovecot_basic, account, certs, smtp_server)) as mailbox:
+            assert not {"CONDSTORE", "QRESYNC", "MOVE", "IDLE"} & mailbox.server_capabilities
+            yield mailbox
+
+    @pytest.fixture
+    def deliver(self, dovecot_basic: Dovecot, account: str) -> Callable[[bytes], None]:
+        return lambda raw: dovecot_basic.deliver(account, raw)
+
+    @pytest.fixture
+    def reconnect(self, dovecot_basic: Dovecot, smtp_server: SmtpServer, certs: Certs,
+                  account: str) -> Callable[[], ImapMailbox]:
+        return lambda: ImapMailbox(settings_for(dovecot_basic, account, certs, smtp_server))
+
+
+class TestBasicDovecotSync(conformance.SyncTests, BasicDovecotFixtures):
+    """The UID-set fallback of the change feed."""
+
+
+class TestBasicDovecotActions(conformance.ActionTests, BasicDovecotFixtures):
+    """COPY + \\Deleted + UID EXPUNGE instead of MOVE."""
+
+
+class TestBasicDovecotWatch(conformance.WatchTests, BasicDovecotFixtures):
+    """Polling instead of IDLE."""
+
+    watch_latency = 3.0
+
+
 def test_every_conformance_class_is_run() -> None:
     run = {cls.__mro__[1] for cls in (TestDovecotFolders, TestDovecotList, TestDovecotFetch,
                                        TestDovecotSend, TestDovecotErrors,

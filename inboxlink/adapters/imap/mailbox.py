@@ -72,6 +72,8 @@ class ImapMailbox(BaseMailbox):
         with self._translating():
             first = self._open()
         self._pool.put_idle(first)
+        #: the IMAP capabilities the server announced after login (upper case)
+        self.server_capabilities = first.capabilities
         if self.settings.provider_saves_sent is None and "X-GM-EXT-1" in first.capabilities:
             self._saves_sent = True
             self.capabilities = self._declared_capabilities()
