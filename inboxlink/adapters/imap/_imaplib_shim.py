@@ -19,7 +19,7 @@ from typing import Any
 
 from imapclient import IMAPClient
 
-__all__ = ["examine", "is_selected", "pop_untagged", "quote_folder", "raw_command"]
+__all__ = ["examine", "forget_expunges", "is_selected", "pop_untagged", "quote_folder", "raw_command"]
 
 
 def quote_folder(client: IMAPClient, folder: str) -> bytes:
@@ -63,3 +63,13 @@ def raw_command(client: IMAPClient, name: str, *args: str,
 def is_selected(client: IMAPClient) -> bool:
     """Whether a folder is selected (imaplib refuses ENABLE then, and so does RFC 5161)."""
     return bool(client._imap.state == "SELECTED")
+
+
+def forget_expunges(client: IMAPClient) -> None:
+    """Drop the EXPUNGE/VANISHED/RECENT/EXISTS notices imaplib keeps collecting.
+
+    imaplib appends every untagged response to a dict that only a SELECT clears; on a
+    long-lived pooled connection moving thousands of messages it would grow without end.
+    """
+    for name in ("EXPUNGE", "VANISHED", "RECENT", "EXISTS", "FETCH"):
+        client._imap.untagged_responses.pop(name, None)

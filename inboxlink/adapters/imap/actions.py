@@ -158,14 +158,18 @@ def _move_on(session: Session, folder: str, validity: int, refs: list[tuple[str,
         if not present:
             continue
         uid_text = wire.uid_set(present)
+        shim.pop_untagged(client, "COPYUID")
         if "MOVE" in session.capabilities:
-            shim.pop_untagged(client, "COPYUID")
             client.move(uid_text, target)
-            new = _copyuid(shim.pop_untagged(client, "COPYUID"))
         else:
-            new = _copyuid([client.copy(uid_text, target)])
+            client.copy(uid_text, target)
+        # imaplib files COPYUID under its untagged responses whether it came in the tagged
+        # OK (COPY) or an untagged OK (MOVE, RFC 6851).
+        new = _copyuid(shim.pop_untagged(client, "COPYUID"))
+        if "MOVE" not in session.capabilities:
             client.add_flags(uid_text, [b"\\Deleted"], silent=True)
             _expunge(session, uid_text)
+        shim.forget_expunges(client)
         for value_id, uid in part:
             if uid in present:
                 where = new.get(uid)
@@ -204,6 +208,7 @@ def _expunge_on(session: Session, folder: str, validity: int, refs: list[tuple[s
             uid_text = wire.uid_set(present)
             client.add_flags(uid_text, [b"\\Deleted"], silent=True)
             _expunge(session, uid_text)
+            shim.forget_expunges(client)
     return missing
 
 
