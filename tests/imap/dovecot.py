@@ -190,8 +190,19 @@ service stats {{
                 time.sleep(0.05)
         raise RuntimeError(f"dovecot did not start: {self.log()}")
 
+    def restart(self, pause: float = 0.0) -> None:
+        """Stop the server (every connection drops), wait ``pause`` seconds, start it again
+        on the same ports with the same mail."""
+        self._kill()
+        time.sleep(pause)
+        self._start()
+
     def stop(self) -> None:
         """Stop the instance by the pid in its own base_dir and remove its files."""
+        self._kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _kill(self) -> None:
         pid_file = self.dir / "run" / "master.pid"
         if pid_file.exists():
             pid = int(pid_file.read_text().strip())
@@ -200,7 +211,6 @@ service stats {{
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline and _alive(pid):
                 time.sleep(0.05)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
     def log(self) -> str:
         """The instance's log so far (for failure messages)."""

@@ -216,6 +216,11 @@ class ConnectionBudget(Generic[T]):
         self._closed = False
 
     @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (long waits such as IDLE end then)."""
+        return self._closed
+
+    @property
     def open_count(self) -> int:
         """Connections open right now (busy and idle)."""
         with self._cond:

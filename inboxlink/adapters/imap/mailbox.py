@@ -19,9 +19,11 @@ from inboxlink.adapters.imap.connection import ConnectionBudget, Session, open_s
 from inboxlink.adapters.imap.errors import PROVIDER, TABLE, extract
 from inboxlink.adapters.imap.settings import ImapSettings, settings_from_url
 from inboxlink.adapters.imap.tls import client_context
-from inboxlink.changes import ChangeSet
+from inboxlink.adapters.imap.watch import Watcher
+from inboxlink.changes import ChangeHint, ChangeSet
 from inboxlink.folders import role_from_attributes
 from inboxlink.mailbox import BaseMailbox
+from inboxlink.mailbox_sync import Watch
 from inboxlink.models import (
     AttachmentInfo,
     Capability,
@@ -74,9 +76,12 @@ class ImapMailbox(BaseMailbox):
         self._pool.put_idle(first)
         #: the IMAP capabilities the server announced after login (upper case)
         self.server_capabilities = first.capabilities
+        self._watcher = Watcher(self._pool, settings.idle_restart, lambda: self.poll_policy)
         if self.settings.provider_saves_sent is None and "X-GM-EXT-1" in first.capabilities:
             self._saves_sent = True
             self.capabilities = self._declared_capabilities()
+        if "IDLE" in first.capabilities:  # watch() is pushed, not polled
+            self.capabilities |= {Capability.WATCH}
 
     @classmethod
     def from_url(cls, url: str, /, **options: Any) -> ImapMailbox:
@@ -347,6 +352,11 @@ class ImapMailbox(BaseMailbox):
     def _changes(self, folder: Folder, token: str, limit: int) -> ChangeSet:
         with self._translating():
             return self._with_session(lambda s: sync.changes(s, folder, token, limit))
+
+    def _wait_for_change(self, watch: Watch) -> ChangeHint | None:
+        """IDLE (or NOOP polling) on a connection of its own: see ``watch.py``."""
+        with self._translating():
+            return self._watcher.wait(watch)
 
     # ------------------------------------------------------------------ actions (actions.py)
     def _once(self, work: Callable[[Session], R]) -> R:
