@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 import trustme
 
-from .dovecot import Dovecot
+from .dovecot import BASIC_CAPABILITIES, Dovecot
 from .helpers import SPECIAL_USERS, Certs
 from .smtp_peer import SmtpServer
 
@@ -63,16 +63,6 @@ def dovecot_nossl(certs: Certs) -> Iterator[Dovecot]:
     server = _start(certs, name="nossl", ssl=False, fresh_users=5)
     yield server
     server.stop()
-
-
-#: Dovecot 2.3's post-login capabilities minus CONDSTORE, QRESYNC, MOVE and IDLE
-BASIC_CAPABILITIES = (
-    "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT SORT=DISPLAY THREAD=REFERENCES "
-    "THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN "
-    "NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 ESEARCH ESORT SEARCHRES WITHIN "
-    "CONTEXT=SEARCH LIST-STATUS BINARY SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE "
-    "SAVEDATE LITERAL+ SPECIAL-USE"
-)
 
 
 @pytest.fixture(scope="session")

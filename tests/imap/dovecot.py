@@ -22,10 +22,19 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["PASSWORD", "Dovecot", "ensure_dovecot", "free_port"]
+__all__ = ["BASIC_CAPABILITIES", "PASSWORD", "Dovecot", "ensure_dovecot", "free_port"]
 
 #: the password of every account
 PASSWORD = "secret-pw"
+
+#: Dovecot 2.3's post-login capabilities minus CONDSTORE, QRESYNC, MOVE and IDLE
+BASIC_CAPABILITIES = (
+    "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT SORT=DISPLAY THREAD=REFERENCES "
+    "THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN "
+    "NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 ESEARCH ESORT SEARCHRES WITHIN "
+    "CONTEXT=SEARCH LIST-STATUS BINARY SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE "
+    "SAVEDATE LITERAL+ SPECIAL-USE"
+)
 
 _SPECIAL_USE_NAMESPACE = r"""
 namespace inbox {

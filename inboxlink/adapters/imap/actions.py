@@ -32,7 +32,7 @@ from inboxlink.adapters.imap import _imaplib_shim as shim
 from inboxlink.adapters.imap import attachments, ids, summaries, wire
 from inboxlink.adapters.imap.connection import Session
 from inboxlink.adapters.imap.errors import PROVIDER, TABLE, extract
-from inboxlink.models import Folder, MessageSummary, Page
+from inboxlink.models import Folder, FolderRole, MessageSummary, Page
 from inboxlink.query import SearchQuery, matches
 from inboxlink.translate import Signal
 
@@ -332,7 +332,9 @@ def _any_of(terms: list[list[Any]]) -> list[Any]:
 
 
 def find_replies(run: Runner, folders: Iterable[Folder], message_id: str) -> list[MessageSummary]:
-    """Candidates citing ``message_id`` in In-Reply-To or References, per folder."""
+    """Candidates citing ``message_id`` in In-Reply-To or References, per folder (our own
+    Sent and Drafts are never searched: replies come from others)."""
+    folders = [f for f in folders if f.role not in (FolderRole.SENT, FolderRole.DRAFTS)]
     keys = _any_of([["HEADER", "In-Reply-To", message_id], ["HEADER", "References", message_id]])
     found: list[MessageSummary] = []
     for folder in selectable(folders):

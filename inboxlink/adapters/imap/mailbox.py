@@ -344,52 +344,46 @@ class ImapMailbox(BaseMailbox):
             return None
         return ids.message_id(folder.id, int(found.group(1)), int(found.group(2)))
 
-    # ------------------------------------------------------------------ sync (sync.py)
-    def _sync_token(self, folder: Folder) -> str:
+    # ------------------------------------------------------------------ round 2 (delegates)
+    def _run(self, work: Callable[[Session], R]) -> R:
+        """``work`` on a pooled session inside the error boundary (reconnects once)."""
         with self._translating():
-            return self._with_session(lambda s: sync.sync_token(s, folder))
+            return self._with_session(work)
+
+    def _once(self, work: Callable[[Session], R]) -> R:
+        """The same without the reconnect-and-repeat: moves and expunges never run twice."""
+        with self._translating():
+            return self._with_session(work, reconnect=False)
+
+    def _sync_token(self, folder: Folder) -> str:  # sync.py
+        return self._run(lambda s: sync.sync_token(s, folder))
 
     def _changes(self, folder: Folder, token: str, limit: int) -> ChangeSet:
-        with self._translating():
-            return self._with_session(lambda s: sync.changes(s, folder, token, limit))
+        return self._run(lambda s: sync.changes(s, folder, token, limit))
 
-    def _wait_for_change(self, watch: Watch) -> ChangeHint | None:
-        """IDLE (or NOOP polling) on a connection of its own: see ``watch.py``."""
+    def _wait_for_change(self, watch: Watch) -> ChangeHint | None:  # watch.py
         with self._translating():
             return self._watcher.wait(watch)
 
-    # ------------------------------------------------------------------ actions (actions.py)
-    def _once(self, work: Callable[[Session], R]) -> R:
-        """Run ``work`` without the reconnect-and-repeat: moves and expunges never run twice."""
-        return self._with_session(work, reconnect=False)
-
-    def _set_flag(self, ids: list[str], flag: str, value: bool) -> list[str]:
-        with self._translating():
-            return actions.set_flag(self._with_session, ids, flag, value,
-                                    chunk=self.settings.fetch_chunk)
+    def _set_flag(self, ids: list[str], flag: str, value: bool) -> list[str]:  # actions.py
+        return actions.set_flag(self._run, ids, flag, value, chunk=self.settings.fetch_chunk)
 
     def _move(self, ids: list[str], target: Folder) -> dict[str, str | None]:
-        with self._translating():
-            return actions.move(self._once, ids, target, chunk=self.settings.fetch_chunk)
+        return actions.move(self._once, ids, target, chunk=self.settings.fetch_chunk)
 
     def _delete(self, ids: list[str], permanent: bool) -> list[str]:
         trash = None if permanent else self.folder(FolderRole.TRASH)
-        with self._translating():
-            return actions.delete(self._once, ids, trash, chunk=self.settings.fetch_chunk)
+        return actions.delete(self._once, ids, trash, chunk=self.settings.fetch_chunk)
 
     def _search(self, folder: Folder, query: SearchQuery, limit: int,
                 cursor: str | None) -> Page[MessageSummary]:
-        with self._translating():
-            return actions.search(self._with_session, folder, query, limit, cursor)
+        return actions.search(self._run, folder, query, limit, cursor)
 
     def _find_replies(self, message_id: str) -> list[MessageSummary]:
-        folders = [f for f in self.folders() if f.role not in (FolderRole.SENT, FolderRole.DRAFTS)]
-        with self._translating():
-            return actions.find_replies(self._with_session, folders, message_id)
+        return actions.find_replies(self._run, self.folders(), message_id)
 
     def _thread(self, message_id: str) -> list[MessageSummary]:
-        with self._translating():
-            return actions.thread(self._with_session, self.folders(), message_id)
+        return actions.thread(self._run, self.folders(), message_id)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
