@@ -27,7 +27,7 @@ from inboxlink.adapters.imap import ImapMailbox
 from inboxlink.adapters.imap.summaries import SUMMARY_ITEMS
 from inboxlink.models import FolderRole
 
-RUNS = 3
+RUNS = 5
 
 
 def _measure(log: CommandLog | None, fn: Callable[[], Any]) -> tuple[float, int, Any]:
