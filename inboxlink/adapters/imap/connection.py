@@ -46,6 +46,8 @@ class Session:
         self.readonly = True
         #: whether ``ENABLE QRESYNC`` was issued on this connection (see ``sync.py``)
         self.qresync = False
+        #: HIGHESTMODSEQ when ``sync.py`` last opened the selected folder (0: unknown)
+        self.highestmodseq = 0
 
     def select(self, folder: str, *, refresh: bool = True, readonly: bool = True) -> None:
         """EXAMINE ``folder`` (read-only: fetching never sets \\Seen) unless already there;
@@ -53,6 +55,7 @@ class Session:
         if not refresh and self.selected == folder and (readonly or not self.readonly):
             return
         self.selected = None
+        self.highestmodseq = 0
         self.readonly = readonly
         info = self.client.select_folder(folder, readonly=readonly)
         self.uidvalidity = int(info.get(b"UIDVALIDITY", 0))
