@@ -74,6 +74,17 @@ def run(peer: Peer, label: str, log: CommandLog | None) -> list[tuple[str, float
         rows.append((f"{label}: changes(), no change", statistics.median(times), max(counts)))
         times, counts = [], []
         for _ in range(RUNS):
+            with ImapMailbox(peer.settings()) as fresh:  # the token resumed in another process
+                fresh.folders()
+                took, cmds, batch = _measure(
+                    log, lambda f=fresh, t=token: f.changes(FolderRole.INBOX, t))
+            assert not batch
+            times.append(took)
+            counts.append(cmds)
+        rows.append((f"{label}: changes(), no change, on a new connection",
+                     statistics.median(times), max(counts)))
+        times, counts = [], []
+        for _ in range(RUNS):
             token = box.sync_token(FolderRole.INBOX)
             for _k in range(10):
                 n += 1
