@@ -47,6 +47,15 @@ def test_examine_with_qresync_keeps_vanished_and_fetch(dovecot: Dovecot, certs: 
         assert b"UID 2" in answer["FETCH"][0]
         assert b"MODSEQ" in answer["FETCH"][0]
         assert ours._imap.untagged_responses == {}
+        # UID FETCH … (CHANGEDSINCE m VANISHED) on the open folder: FETCH answers come back,
+        # the VANISHED (EARLIER) line stays for pop_untagged
+        theirs.add_flags([3], [b"\\Flagged"])
+        ours.noop()
+        shim.forget_expunges(ours)
+        lines = shim.raw_command(ours, "UID", "FETCH", "1:*", "(UID FLAGS)",
+                                 f"(CHANGEDSINCE {modseq} VANISHED)", untagged="FETCH")
+        assert sorted(b"UID 2" in line or b"UID 3" in line for line in lines) == [True, True]
+        assert shim.pop_untagged(ours, "VANISHED") == [b"(EARLIER) 1"]
     finally:
         ours.logout()
         theirs.logout()
