@@ -192,3 +192,20 @@ def test_search_non_ascii_sender_and_replies_across_folders(dovecot: Dovecot,
         conversation = box.thread("<m3@example.net>")
         assert [s.message_id for s in conversation] == [
             "<m1@example.net>", "<m2@example.net>", "<m3@example.net>", "<m4@example.net>"]
+
+
+def test_search_in_a_folder_deleted_meanwhile_is_folder_not_found(dovecot: Dovecot,
+                                                                  certs: Certs) -> None:
+    user = dovecot.new_user()
+    other = raw_client(dovecot, user, certs)
+    try:
+        other.create_folder("Projects")
+        with ImapMailbox(settings_for(dovecot, user, certs)) as box:
+            folder = box.folder("Projects")
+            other.delete_folder("Projects")
+            with pytest.raises(errors.FolderNotFound):
+                box.search(folder, SearchQuery(subject="x"))
+            with pytest.raises(errors.FolderNotFound):
+                box.sync_token(folder)
+    finally:
+        other.logout()

@@ -272,7 +272,9 @@ def _summaries(session: Session, folder: str, uids: list[int],
 
 def _search_on(session: Session, folder: Folder, query: SearchQuery, limit: int,
                position: ids.Cursor | None) -> Page[MessageSummary]:
-    select_checked(session, folder.id, None)
+    if not select_checked(session, folder.id, None):
+        raise errors.FolderNotFound(f"The folder {folder.path!r} no longer exists.",
+                                    provider=PROVIDER)
     if position is not None and position.uidvalidity != session.uidvalidity:
         raise errors.CursorExpired("The folder was rebuilt on the server (UIDVALIDITY "
                                    "changed).", provider=PROVIDER, code="UIDVALIDITY")
