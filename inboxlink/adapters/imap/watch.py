@@ -28,6 +28,7 @@ from typing import Any
 import attrs
 
 from inboxlink import errors
+from inboxlink.adapters.imap import _imaplib_shim as shim
 from inboxlink.adapters.imap.connection import ConnectionBudget, Session
 from inboxlink.changes import ChangeHint
 from inboxlink.mailbox_sync import PollPolicy, Watch
@@ -154,6 +155,7 @@ class Watcher:
         if state.idle_since is not None and now - state.idle_since >= self._idle_restart:
             state.idle_since = None
             reason = _reason(client.idle_done()[1])
+            shim.forget_expunges(client)
             if reason is not None:  # a notice that came just before DONE
                 return reason
         if state.idle_since is None:
@@ -167,7 +169,9 @@ class Watcher:
             # imapclient's idle_check swallows EOF and returns nothing at once: ending IDLE
             # tells a dead connection (it raises) from a spurious wake-up.
             state.idle_since = None
-            return _reason(client.idle_done()[1])
+            reason = _reason(client.idle_done()[1])
+            shim.forget_expunges(client)
+            return reason
         return _reason(responses)
 
     def _noop(self, state: _State, watch: Watch) -> str | None:
@@ -175,7 +179,10 @@ class Watcher:
         state.delay = state.delay or policy.initial
         if not watch.sleep(state.delay):
             return None
-        reason = _reason(state.session.client.noop()[1]) if state.session else None
+        if state.session is None:
+            return None
+        reason = _reason(state.session.client.noop()[1])
+        shim.forget_expunges(state.session.client)  # imaplib keeps them otherwise, forever
         state.delay = policy.initial if reason else min(state.delay * policy.factor,
                                                         policy.maximum)
         return reason
