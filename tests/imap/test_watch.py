@@ -169,3 +169,20 @@ def test_noop_polling_without_idle(dovecot_basic: Dovecot, certs: Certs) -> None
     assert "NOOP" in log.commands
     assert "IDLE" not in log.commands
     assert consumer.error is None
+
+
+def test_the_watch_takes_one_slot_of_the_budget(dovecot: Dovecot, account: str, certs: Certs,
+                                                other: IMAPClient) -> None:
+    """With a budget of two, a watch and the sync loop it drives fit side by side."""
+    with ImapMailbox(settings_for(dovecot, account, certs, max_connections=2)) as box:
+        token = box.sync_token(FolderRole.INBOX)
+        consumer = Consumer(box.watch(FolderRole.INBOX, timeout=60))
+        try:
+            hint, _ = _timed(consumer, lambda: other.append("INBOX", make_message(9)))
+            assert hint.reason == "exists"
+            batch = box.changes(FolderRole.INBOX, token)  # on the other slot, meanwhile
+            assert [s.message_id for s in batch.added] == ["<conformance9@example.net>"]
+            assert box.open_connections == 2
+        finally:
+            consumer.stop()
+        assert consumer.error is None
