@@ -92,14 +92,16 @@ def realistic_message(n: int, rng: random.Random, body_size: int = 4500) -> byte
 class Peer:
     """A Dovecot with one account holding ``count`` messages."""
 
-    def __init__(self, count: int, *, extra: list[bytes] | None = None) -> None:
+    def __init__(self, count: int, *, extra: list[bytes] | None = None,
+                 capabilities: str | None = None, name: str = "bench") -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="inboxlink-bench-"))
         self.ca = trustme.CA()
         leaf = self.ca.issue_cert("127.0.0.1")
         chain, key = self.dir / "chain.pem", self.dir / "key.pem"
         leaf.private_key_and_cert_chain_pem.write_to_path(str(chain))
         leaf.private_key_pem.write_to_path(str(key))
-        self.dovecot = Dovecot(str(chain), str(key), name="bench", fresh_users=2)
+        self.dovecot = Dovecot(str(chain), str(key), name=name, fresh_users=2,
+                               capabilities=capabilities)
         self.user = self.dovecot.new_user()
         self._fill(count, extra or [])
 

@@ -5,6 +5,8 @@ Instances (each from its own config in a temp dir):
     refused with provider texts (passwd-file ``nologin reason=``).
   * ``dovecot_plain``: no SPECIAL-USE (folders found by name), delimiter ``.``.
   * ``dovecot_nossl``: no TLS at all, so STARTTLS is not offered.
+  * ``dovecot_basic``: Dovecot's capabilities without CONDSTORE, QRESYNC, MOVE and IDLE,
+    the way older or minimal servers answer (the fallback paths of sync, move and watch).
 The certificate names ``127.0.0.1`` and ``mail.example.test`` only: connecting to
 ``localhost`` is a name mismatch.
 """
@@ -16,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 import trustme
 
-from .dovecot import Dovecot
+from .dovecot import BASIC_CAPABILITIES, Dovecot
 from .helpers import SPECIAL_USERS, Certs
 from .smtp_peer import SmtpServer
 
@@ -59,6 +61,13 @@ def dovecot_plain(certs: Certs) -> Iterator[Dovecot]:
 @pytest.fixture(scope="session")
 def dovecot_nossl(certs: Certs) -> Iterator[Dovecot]:
     server = _start(certs, name="nossl", ssl=False, fresh_users=5)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def dovecot_basic(certs: Certs) -> Iterator[Dovecot]:
+    server = _start(certs, name="basic", capabilities=BASIC_CAPABILITIES, fresh_users=60)
     yield server
     server.stop()
 

@@ -22,10 +22,19 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["PASSWORD", "Dovecot", "ensure_dovecot", "free_port"]
+__all__ = ["BASIC_CAPABILITIES", "PASSWORD", "Dovecot", "ensure_dovecot", "free_port"]
 
 #: the password of every account
 PASSWORD = "secret-pw"
+
+#: Dovecot 2.3's post-login capabilities minus CONDSTORE, QRESYNC, MOVE and IDLE
+BASIC_CAPABILITIES = (
+    "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT SORT=DISPLAY THREAD=REFERENCES "
+    "THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN "
+    "NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 ESEARCH ESORT SEARCHRES WITHIN "
+    "CONTEXT=SEARCH LIST-STATUS BINARY SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE "
+    "SAVEDATE LITERAL+ SPECIAL-USE"
+)
 
 _SPECIAL_USE_NAMESPACE = r"""
 namespace inbox {
@@ -45,6 +54,10 @@ namespace inbox {
   }
   mailbox Junk {
     special_use = \Junk
+    auto = subscribe
+  }
+  mailbox Archive {
+    special_use = \Archive
     auto = subscribe
   }
 }
@@ -94,11 +107,14 @@ class Dovecot:
         separator: hierarchy delimiter of the namespace.
         users: special accounts, name → passwd-file extra fields (``nologin reason=...``).
         fresh_users: how many empty accounts :meth:`new_user` can hand out.
+        capabilities: replaces the post-login CAPABILITY list (``imap_capability``), to
+            play a server without some extension (CONDSTORE, QRESYNC, MOVE, IDLE …).
     """
 
     def __init__(self, cert_pem: str, key_pem: str, *, special_use: bool = True,
                  ssl: bool = True, separator: str = "/", name: str = "main",
-                 users: dict[str, str] | None = None, fresh_users: int = 200) -> None:
+                 users: dict[str, str] | None = None, fresh_users: int = 200,
+                 capabilities: str | None = None) -> None:
         self.binary = ensure_dovecot()
         self.dir = Path(tempfile.mkdtemp(prefix=f"inboxlink-dovecot-{name}-"))
         os.chmod(self.dir, 0o755)
@@ -122,6 +138,7 @@ class Dovecot:
                      "ssl_min_protocol = TLSv1.2\n") if ssl else "ssl = no\n"
         imaps = ("  inet_listener imaps {\n    address = 127.0.0.1\n"
                  f"    port = {self.imaps_port}\n    ssl = yes\n  }}\n") if ssl else ""
+        capability_line = f"imap_capability = {capabilities}" if capabilities else ""
         self.conf = self.dir / "dovecot.conf"
         self.conf.write_text(f"""
 base_dir = {self.dir}/run
@@ -141,6 +158,7 @@ auth_mechanisms = plain login xoauth2
 auth_failure_delay = 0
 auth_verbose = yes
 disable_plaintext_auth = {"yes" if ssl else "no"}
+{capability_line}
 {ssl_lines}
 passdb {{
   driver = passwd-file
@@ -181,8 +199,19 @@ service stats {{
                 time.sleep(0.05)
         raise RuntimeError(f"dovecot did not start: {self.log()}")
 
+    def restart(self, pause: float = 0.0) -> None:
+        """Stop the server (every connection drops), wait ``pause`` seconds, start it again
+        on the same ports with the same mail."""
+        self._kill()
+        time.sleep(pause)
+        self._start()
+
     def stop(self) -> None:
         """Stop the instance by the pid in its own base_dir and remove its files."""
+        self._kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _kill(self) -> None:
         pid_file = self.dir / "run" / "master.pid"
         if pid_file.exists():
             pid = int(pid_file.read_text().strip())
@@ -191,7 +220,6 @@ service stats {{
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline and _alive(pid):
                 time.sleep(0.05)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
     def log(self) -> str:
         """The instance's log so far (for failure messages)."""

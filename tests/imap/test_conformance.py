@@ -33,6 +33,11 @@ class DovecotFixtures(conformance.MailboxFixtures):
     def outbox(self, smtp_server: SmtpServer, account: str) -> Callable[[], list[bytes]]:
         return lambda: smtp_server.messages_for(account)
 
+    @pytest.fixture
+    def reconnect(self, dovecot: Dovecot, smtp_server: SmtpServer, certs: Certs,
+                  account: str) -> Callable[[], ImapMailbox]:
+        return lambda: ImapMailbox(settings_for(dovecot, account, certs, smtp_server))
+
 
 class TestDovecotFolders(conformance.FolderTests, DovecotFixtures):
     pass
@@ -58,8 +63,68 @@ class TestDovecotAttachments(conformance.AttachmentTests, DovecotFixtures):
     pass
 
 
+class TestDovecotSync(conformance.SyncTests, DovecotFixtures):
+    pass
+
+
+class TestDovecotWatch(conformance.WatchTests, DovecotFixtures):
+    watch_latency = 1.0
+
+
+class TestDovecotActions(conformance.ActionTests, DovecotFixtures):
+    pass
+
+
+class TestDovecotSearch(conformance.SearchTests, DovecotFixtures):
+    pass
+
+
+class TestDovecotReplies(conformance.ReplyTests, DovecotFixtures):
+    pass
+
+
+class BasicDovecotFixtures(DovecotFixtures):
+    """A Dovecot that offers neither CONDSTORE/QRESYNC nor MOVE nor IDLE."""
+
+    @pytest.fixture
+    def account(self, dovecot_basic: Dovecot) -> str:
+        return dovecot_basic.new_user()
+
+    @pytest.fixture
+    def mailbox(self, dovecot_basic: Dovecot, smtp_server: SmtpServer, certs: Certs,
+                account: str) -> Iterator[ImapMailbox]:
+        with ImapMailbox(settings_for(dovecot_basic, account, certs, smtp_server)) as mailbox:
+            assert not {"CONDSTORE", "QRESYNC", "MOVE", "IDLE"} & mailbox.server_capabilities
+            yield mailbox
+
+    @pytest.fixture
+    def deliver(self, dovecot_basic: Dovecot, account: str) -> Callable[[bytes], None]:
+        return lambda raw: dovecot_basic.deliver(account, raw)
+
+    @pytest.fixture
+    def reconnect(self, dovecot_basic: Dovecot, smtp_server: SmtpServer, certs: Certs,
+                  account: str) -> Callable[[], ImapMailbox]:
+        return lambda: ImapMailbox(settings_for(dovecot_basic, account, certs, smtp_server))
+
+
+class TestBasicDovecotSync(conformance.SyncTests, BasicDovecotFixtures):
+    """The UID-set fallback of the change feed."""
+
+
+class TestBasicDovecotActions(conformance.ActionTests, BasicDovecotFixtures):
+    """COPY + \\Deleted + UID EXPUNGE instead of MOVE."""
+
+
+class TestBasicDovecotWatch(conformance.WatchTests, BasicDovecotFixtures):
+    """Polling instead of IDLE."""
+
+    watch_latency = 3.0
+
+
 def test_every_conformance_class_is_run() -> None:
     run = {cls.__mro__[1] for cls in (TestDovecotFolders, TestDovecotList, TestDovecotFetch,
                                        TestDovecotSend, TestDovecotErrors,
-                                       TestDovecotAttachments)}
+                                       TestDovecotAttachments, TestDovecotSync,
+                                       TestDovecotWatch, TestDovecotActions, TestDovecotSearch,
+                                       TestDovecotReplies)}
     assert run == set(conformance.ALL_TESTS)

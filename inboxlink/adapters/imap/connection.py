@@ -42,13 +42,22 @@ class Session:
         self.uidvalidity = 0
         self.exists = 0
         self.uidnext = 0
+        #: whether the selection is read-only (EXAMINE)
+        self.readonly = True
+        #: whether ``ENABLE QRESYNC`` was issued on this connection (see ``sync.py``)
+        self.qresync = False
+        #: HIGHESTMODSEQ when ``sync.py`` last opened the selected folder (0: unknown)
+        self.highestmodseq = 0
 
-    def select(self, folder: str, *, refresh: bool = True) -> None:
-        """EXAMINE ``folder`` (read-only: fetching never sets \\Seen) unless already there."""
-        if not refresh and self.selected == folder:
+    def select(self, folder: str, *, refresh: bool = True, readonly: bool = True) -> None:
+        """EXAMINE ``folder`` (read-only: fetching never sets \\Seen) unless already there;
+        ``readonly=False`` SELECTs it for changing flags or moving messages."""
+        if not refresh and self.selected == folder and (readonly or not self.readonly):
             return
         self.selected = None
-        info = self.client.select_folder(folder, readonly=True)
+        self.highestmodseq = 0
+        self.readonly = readonly
+        info = self.client.select_folder(folder, readonly=readonly)
         self.uidvalidity = int(info.get(b"UIDVALIDITY", 0))
         self.exists = int(info.get(b"EXISTS", 0))
         self.uidnext = int(info.get(b"UIDNEXT", 0))
@@ -209,6 +218,11 @@ class ConnectionBudget(Generic[T]):
         self._idle: list[T] = []
         self._open = 0
         self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (long waits such as IDLE end then)."""
+        return self._closed
 
     @property
     def open_count(self) -> int:

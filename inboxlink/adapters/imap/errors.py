@@ -174,6 +174,9 @@ TABLE = ErrorTable(
              "fine): retry shortly."),
         *(Rule(errors.FolderNotFound, code=c, source="imap.rfc5530.nonexistent_trycreate")
           for c in ("NONEXISTENT", "TRYCREATE")),
+        # Dovecot 2.3 answers SELECT of a missing folder without the RFC 5530 code.
+        Rule(errors.FolderNotFound, pattern=r"^(SELECT|EXAMINE): Mailbox doesn't exist",
+             source="imap.rfc5530.nonexistent_trycreate"),
         Rule(errors.ConfigurationError, code="ALREADYEXISTS", source="imap.rfc5530.alreadyexists",
              message="A folder with that name already exists.",
              remedy="Choose another name, or use the existing folder."),

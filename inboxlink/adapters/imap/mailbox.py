@@ -15,13 +15,25 @@ from typing import IO, Any, TypeVar
 import attrs
 
 from inboxlink import deadline, errors, mime
-from inboxlink.adapters.imap import _imaplib_shim, attachments, ids, smtp, summaries, wire
+from inboxlink.adapters.imap import (
+    _imaplib_shim,
+    actions,
+    attachments,
+    ids,
+    smtp,
+    summaries,
+    sync,
+    wire,
+)
 from inboxlink.adapters.imap.connection import ConnectionBudget, Session, open_session
 from inboxlink.adapters.imap.errors import PROVIDER, TABLE, extract
 from inboxlink.adapters.imap.settings import ImapSettings, settings_from_url
 from inboxlink.adapters.imap.tls import client_context
+from inboxlink.adapters.imap.watch import Watcher
+from inboxlink.changes import ChangeHint, ChangeSet
 from inboxlink.folders import role_from_attributes
 from inboxlink.mailbox import BaseMailbox
+from inboxlink.mailbox_sync import Watch
 from inboxlink.models import (
     AttachmentInfo,
     Capability,
@@ -35,6 +47,7 @@ from inboxlink.models import (
     SentCopy,
     save_stream,
 )
+from inboxlink.query import SearchQuery
 from inboxlink.retry import bounded
 from inboxlink.translate import Signal, translating
 
@@ -81,9 +94,14 @@ class ImapMailbox(BaseMailbox):
         with self._translating():
             first = self._open()
         self._pool.put_idle(first)
+        #: the IMAP capabilities the server announced after login (upper case)
+        self.server_capabilities = first.capabilities
+        self._watcher = Watcher(self._pool, settings.idle_restart, lambda: self.poll_policy)
         if self.settings.provider_saves_sent is None and "X-GM-EXT-1" in first.capabilities:
             self._saves_sent = True
             self.capabilities = self._declared_capabilities()
+        if "IDLE" in first.capabilities:  # watch() is pushed, not polled
+            self.capabilities |= {Capability.WATCH}
 
     @classmethod
     def from_url(cls, url: str, /, **options: Any) -> ImapMailbox:
@@ -96,7 +114,8 @@ class ImapMailbox(BaseMailbox):
         return cls(settings_from_url(url, **options))
 
     def _declared_capabilities(self) -> frozenset[Capability]:
-        caps = {Capability.SEND, Capability.APPEND_TO_SENT, Capability.STREAM_TO_FILE}
+        caps = {Capability.SEND, Capability.APPEND_TO_SENT, Capability.STREAM_TO_FILE,
+                Capability.SYNC, Capability.ACTIONS, Capability.SEARCH}
         if self._saves_sent:
             caps.add(Capability.PROVIDER_SAVES_SENT)
         return frozenset(caps)
@@ -231,19 +250,7 @@ class ImapMailbox(BaseMailbox):
 
     def _select_for(self, session: Session, folder: str, validity: int) -> bool:
         """Select ``folder``; False when it is gone or was rebuilt (its messages are gone)."""
-        try:
-            # An already selected folder is reused: its UIDVALIDITY cannot change while it
-            # is selected, and messages added since do not matter for fetching by UID.
-            session.select(folder, refresh=False)
-        except imaplib.IMAP4.error as exc:
-            if isinstance(exc, imaplib.IMAP4.abort):
-                raise
-            signal = extract(exc)
-            rule = TABLE.match(signal) if isinstance(signal, Signal) else None
-            if rule is not None and issubclass(rule.error, errors.FolderNotFound):
-                return False
-            raise
-        return session.uidvalidity == validity
+        return actions.select_checked(session, folder, validity)
 
     def _bodies_on(self, session: Session, folder: str,
                    group: list[ids.MessageRef]) -> dict[str, Message]:
@@ -427,6 +434,47 @@ class ImapMailbox(BaseMailbox):
                 raise _LiteralNotSent(f"APPEND dropped before the message was sent: {exc}") \
                     from exc
             raise
+
+    # ------------------------------------------------------------------ round 2 (delegates)
+    def _run(self, work: Callable[[Session], R]) -> R:
+        """``work`` on a pooled session inside the error boundary (reconnects once)."""
+        with self._translating():
+            return self._with_session(work)
+
+    def _once(self, work: Callable[[Session], R]) -> R:
+        """The same without the reconnect-and-repeat: moves and expunges never run twice."""
+        with self._translating():
+            return self._with_session(work, reconnect=False)
+
+    def _sync_token(self, folder: Folder) -> str:  # sync.py
+        return self._run(lambda s: sync.sync_token(s, folder))
+
+    def _changes(self, folder: Folder, token: str, limit: int) -> ChangeSet:
+        return self._run(lambda s: sync.changes(s, folder, token, limit))
+
+    def _wait_for_change(self, watch: Watch) -> ChangeHint | None:  # watch.py
+        with self._translating():
+            return self._watcher.wait(watch)
+
+    def _set_flag(self, ids: list[str], flag: str, value: bool) -> list[str]:  # actions.py
+        return actions.set_flag(self._run, ids, flag, value, chunk=self.settings.fetch_chunk)
+
+    def _move(self, ids: list[str], target: Folder) -> dict[str, str | None]:
+        return actions.move(self._once, ids, target, chunk=self.settings.fetch_chunk)
+
+    def _delete(self, ids: list[str], permanent: bool) -> list[str]:
+        trash = None if permanent else self.folder(FolderRole.TRASH)
+        return actions.delete(self._once, ids, trash, chunk=self.settings.fetch_chunk)
+
+    def _search(self, folder: Folder, query: SearchQuery, limit: int,
+                cursor: str | None) -> Page[MessageSummary]:
+        return actions.search(self._run, folder, query, limit, cursor)
+
+    def _find_replies(self, message_id: str) -> list[MessageSummary]:
+        return actions.find_replies(self._run, self.folders(), message_id)
+
+    def _thread(self, message_id: str) -> list[MessageSummary]:
+        return actions.thread(self._run, self.folders(), message_id)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:

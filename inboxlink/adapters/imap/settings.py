@@ -84,8 +84,11 @@ class ImapSettings:
         allow_courier: accept a Courier-IMAP server (refused by default).
         provider_saves_sent: whether the server stores sent mail itself; ``None`` detects
             it from the host (Gmail, Microsoft 365) and the Gmail capability.
-        fetch_chunk: UIDs per FETCH command in ``fetch_many``.
+        fetch_chunk: UIDs per FETCH command in ``fetch_many``, and per STORE / MOVE /
+            EXPUNGE command in bulk actions.
         stream_chunk: bytes per partial FETCH in ``fetch_to_file``.
+        idle_restart: seconds after which ``watch()`` re-issues IDLE (RFC 2177 lets a
+            server drop a client idle for 30 minutes; the default leaves a margin).
     """
 
     address: str
@@ -111,6 +114,7 @@ class ImapSettings:
     provider_saves_sent: bool | None = None
     fetch_chunk: int = attrs.field(default=500, validator=_positive)
     stream_chunk: int = attrs.field(default=1 << 20, validator=_positive)
+    idle_restart: float = attrs.field(default=25 * 60.0, validator=attrs.validators.gt(0))
     retry: RetryPolicy | None = None
 
     @property

@@ -33,6 +33,7 @@ _HEAD = re.compile(rb"(\d+) \(")
 _ITEM = re.compile(
     rb" ?(?:(?P<num>UID|RFC822\.SIZE) (?P<n>\d+)"
     rb"|FLAGS \((?P<flags>[^()]*)\)"
+    rb"|MODSEQ \((?P<modseq>\d+)\)"
     rb'|INTERNALDATE "(?P<date>[^"]*)"'
     rb"|(?P<body>BODY\[[^\]]*\](?:<\d+>)?) (?:\{(?P<lit>\d+)\}$|(?P<nil>NIL)"
     rb'|"(?P<quoted>[^"\\]*)"))'
@@ -81,6 +82,9 @@ def _items(line: bytes, pos: int, into: dict[bytes, Any],
             into[found["num"]] = int(found["n"])
         elif found["flags"] is not None:
             into[b"FLAGS"] = tuple(found["flags"].split())
+        elif found["modseq"] is not None:
+            # CONDSTORE/QRESYNC sessions add MODSEQ to every FETCH answer (RFC 7162)
+            into[b"MODSEQ"] = (int(found["modseq"]),)
         elif found["date"] is not None:
             into[b"INTERNALDATE"] = _internal_date(found["date"], normalise)
         elif found["lit"] is not None:
