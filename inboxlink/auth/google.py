@@ -18,18 +18,16 @@ import threading
 import time
 import webbrowser
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from inboxlink import errors
 from inboxlink.auth.cache import TokenCacheDir, write_document
 from inboxlink.auth.errors import OAuthFailure, gmail_table, google_extract, signing_in
+from inboxlink.auth.http import session, trust
 from inboxlink.auth.loopback import Prompt, PromptHandler, print_prompt
 from inboxlink.auth.store import CacheTokenProvider, Issued, new_document
 from inboxlink.auth.targets import SignInTarget
 from inboxlink.translate import ErrorTable, Signal
-
-if TYPE_CHECKING:
-    import requests
 
 __all__ = ["GoogleCacheTokenProvider", "login_google"]
 
@@ -48,15 +46,6 @@ class _PromptBrowser(webbrowser.BaseBrowser):
     def open(self, url: str, new: int = 0, autoraise: bool = True) -> bool:
         self._prompt(Prompt(kind="browser", url=url))
         return True
-
-
-def _session(ca_file: str | None) -> requests.Session:
-    import requests
-
-    session = requests.Session()
-    if ca_file:
-        session.verify = ca_file
-    return session
 
 
 def _email(id_token: str | None) -> str | None:
@@ -103,8 +92,7 @@ def login_google(
                 remedy="Download the 'Desktop app' OAuth client JSON from the Google Cloud "
                        "console (APIs & Services > Credentials) and pass it with "
                        "--client-secrets.") from exc
-        if ca_file:
-            flow.oauth2session.verify = ca_file
+        trust(flow.oauth2session, ca_file)
         with _BROWSER_LOCK:
             webbrowser.register(_BROWSER_NAME, None, _PromptBrowser(prompt))
             credentials = flow.run_local_server(
@@ -150,13 +138,17 @@ class GoogleCacheTokenProvider(CacheTokenProvider):
             raise OAuthFailure("oauth", "inboxlink.no_saved_sign_in",
                                f"no Google refresh token for {self.target.account}")
         credentials = Credentials.from_authorized_user_info(info)  # type: ignore[no-untyped-call]
+        if info.get("token_uri") and info["token_uri"] != credentials.token_uri:
+            # google-auth always resets token_uri to Google's; the file is the user's own
+            # (0600) and keeps the endpoint the sign-in used (a private or test endpoint).
+            credentials = credentials.with_token_uri(info["token_uri"])
         stored = Issued(credentials.token, _epoch(credentials.expiry)) if credentials.token \
             else None
         if stored is not None and stored.fresh() and stored.token != rejected:
             return stored, False
         self.requests += 1
         settings = document.get("settings") or {}
-        credentials.refresh(Request(_session(settings.get("ca_file"))))
+        credentials.refresh(Request(session(settings.get("ca_file"))))
         document["google"] = json.loads(credentials.to_json())
         return Issued(credentials.token, _epoch(credentials.expiry)), True
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
@@ -75,8 +76,10 @@ class MicrosoftSettings:
 
     def msal_options(self) -> dict[str, Any]:
         """Keyword arguments for msal's application classes."""
+        from inboxlink.auth.http import session
+
         options: dict[str, Any] = {"authority": self.authority,
-                                   "verify": self.ca_file or True}
+                                   "http_client": session(self.ca_file)}
         if urlsplit(self.authority_host).hostname != urlsplit(DEFAULT_AUTHORITY_HOST).hostname:
             # A host msal does not know (sovereign cloud mirror, emulator): skip the
             # instance-discovery call to the public cloud that would reject it.
@@ -161,9 +164,13 @@ def login_microsoft(
 def _browser_flow(app: msal.PublicClientApplication, target: SignInTarget,
                   prompt: PromptHandler, port: int, timeout: float) -> dict[str, Any]:
     with LoopbackListener(port) as listener:
-        flow = app.initiate_auth_code_flow(list(target.scopes),
-                                           redirect_uri=listener.redirect_uri,
-                                           login_hint=target.account)
+        with warnings.catch_warnings():
+            # msal recommends response_mode=form_post; a native app's loopback redirect
+            # takes the code in the query (RFC 8252 §7.3), protected by PKCE and state.
+            warnings.simplefilter("ignore", UserWarning)
+            flow = app.initiate_auth_code_flow(list(target.scopes),
+                                               redirect_uri=listener.redirect_uri,
+                                               login_hint=target.account)
         if "auth_uri" not in flow:
             raise OAuthFailure.from_result("microsoft", flow)
         prompt(Prompt(kind="browser", url=flow["auth_uri"]))
