@@ -10,10 +10,11 @@ with a timeout (requests has none by default).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import requests
+    import requests.adapters
 
 __all__ = ["DEFAULT_TIMEOUT", "session", "trust"]
 
@@ -21,16 +22,17 @@ __all__ = ["DEFAULT_TIMEOUT", "session", "trust"]
 DEFAULT_TIMEOUT = 30.0
 
 
-def _adapter(ca_file: str | None) -> Any:
+def _adapter(ca_file: str | None) -> requests.adapters.HTTPAdapter:
     from requests.adapters import HTTPAdapter
 
     class _TrustAdapter(HTTPAdapter):
-        def send(self, request: Any, **kwargs: Any) -> Any:
-            if ca_file:
-                kwargs["verify"] = ca_file
-            if kwargs.get("timeout") is None:
-                kwargs["timeout"] = DEFAULT_TIMEOUT
-            return super().send(request, **kwargs)
+        def send(self, request: requests.PreparedRequest, stream: bool = False,
+                 timeout: float | tuple[float | None, float | None] | None = None,
+                 verify: bool | str = True, cert: str | tuple[str, str] | None = None,
+                 proxies: dict[str, str] | None = None) -> requests.Response:
+            return super().send(request, stream=stream,
+                                timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+                                verify=ca_file or verify, cert=cert, proxies=proxies)
 
     return _TrustAdapter()
 
