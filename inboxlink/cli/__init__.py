@@ -79,12 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--no-sent-copy", action="store_true", help="do not keep a copy in Sent")
 
     from inboxlink.cli.action_commands import add_action_parsers
+    from inboxlink.cli.login_commands import add_login_parsers
     from inboxlink.cli.sync_commands import add_sync_parsers
     from inboxlink.doctor.cli import add_doctor_parser
 
     add_sync_parsers(sub, _add_connection_options)
     add_action_parsers(sub, _add_connection_options)
     add_doctor_parser(sub)
+    add_login_parsers(sub)
     return parser
 
 
@@ -128,6 +130,10 @@ def main(
             from inboxlink.doctor.cli import run_doctor_command
 
             return run_doctor_command(args, out, connect=connect, resolver=resolver)
+        from inboxlink.cli.login_commands import LOGIN_COMMANDS
+
+        if args.command in LOGIN_COMMANDS:
+            return LOGIN_COMMANDS[args.command](args, out)
         from inboxlink.cli import commands
 
         return commands.run(args, out, connect)
