@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import attrs
+
 from inboxlink import errors
 from inboxlink.translate import ErrorTable, Rule, Signal, translating
 
@@ -126,7 +128,12 @@ def microsoft_extract(
     def extract(exc: BaseException) -> errors.InboxLinkError | Signal | None:
         if isinstance(exc, OAuthFailure):
             signal = exc.signal("microsoft")
-            return _own_table(signal) or context.refine(signal)
+            # The RFC 8628 words are ours to explain even when an AADSTS number came along.
+            own = _own_table(attrs.evolve(signal, code=exc.error))
+            if own is not None:
+                own.code = signal.code
+                return own
+            return context.refine(signal)
         return _transport(exc, "microsoft")
 
     return extract

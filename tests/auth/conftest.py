@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -48,7 +49,7 @@ class Browser:
 
     def _visit(self, url: str) -> None:
         try:
-            with httpx.Client(verify=self.ca_path, follow_redirects=True, timeout=10) as client:
+            with httpx.Client(verify=ssl.create_default_context(cafile=self.ca_path), follow_redirects=True, timeout=10) as client:
                 self.landed.append(client.get(url))
         except BaseException as exc:  # reported by the test, never swallowed
             self.failures.append(exc)

@@ -66,6 +66,11 @@ def _jwt(claims: dict[str, Any]) -> str:
                      ""))
 
 
+def _resource_scopes(scope: str) -> str:
+    # Entra's token response lists the granted scopes without the reserved OpenID ones.
+    return " ".join(s for s in scope.split() if s not in ("offline_access", "openid", "profile"))
+
+
 def s256(verifier: str) -> str:
     """RFC 7636 S256 code challenge of ``verifier``."""
     return _b64(hashlib.sha256(verifier.encode("ascii")).digest())
@@ -308,9 +313,7 @@ class _Handler(BaseHTTPRequestHandler):
         if google and self._client_secret(form) != "GOCSPX-test-client-secret":
             self._reply(401, {"error": "invalid_client", "error_description": "Unauthorized"})
             return
-        scope = " ".join(s for s in issued["scope"].split()
-                         if s not in ("offline_access", "openid", "profile")) if not google \
-            else issued["scope"]
+        scope = issued["scope"] if google else _resource_scopes(issued["scope"])
         with idp.lock:
             body = idp.issue(scope, google=google, nonce=issued["nonce"] or None)
         self._reply(200, body)
@@ -344,7 +347,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "has expired due to inactivity. Send a new interactive authorization "
                     "request for this user and resource."))
             return
-        scope = form.get("scope", "")
+        scope = form.get("scope", "") if google else _resource_scopes(form.get("scope", ""))
         with idp.lock:
             body = idp.issue(scope, refresh=not google, google=False)
         if google:
@@ -389,8 +392,7 @@ class _Handler(BaseHTTPRequestHandler):
             number, text = descriptions[step]
             self._reply(400, entra_error(step, number, text))
             return
-        scope = " ".join(s for s in known["scope"].split()
-                         if s not in ("offline_access", "openid", "profile"))
+        scope = _resource_scopes(known["scope"])
         with idp.lock:
             body = idp.issue(scope)
         self._reply(200, body)
