@@ -141,7 +141,10 @@ class GoogleCacheTokenProvider(CacheTokenProvider):
         if info.get("token_uri") and info["token_uri"] != credentials.token_uri:
             # google-auth always resets token_uri to Google's; the file is the user's own
             # (0600) and keeps the endpoint the sign-in used (a private or test endpoint).
+            # (with_token_uri's copy drops the expiry: carry it over.)
+            expiry = credentials.expiry
             credentials = credentials.with_token_uri(info["token_uri"])
+            credentials.expiry = expiry
         stored = Issued(credentials.token, _epoch(credentials.expiry)) if credentials.token \
             else None
         if stored is not None and stored.fresh() and stored.token != rejected:

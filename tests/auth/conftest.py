@@ -49,7 +49,8 @@ class Browser:
 
     def _visit(self, url: str) -> None:
         try:
-            with httpx.Client(verify=ssl.create_default_context(cafile=self.ca_path), follow_redirects=True, timeout=10) as client:
+            trust = ssl.create_default_context(cafile=self.ca_path)
+            with httpx.Client(verify=trust, follow_redirects=True, timeout=10) as client:
                 self.landed.append(client.get(url))
         except BaseException as exc:  # reported by the test, never swallowed
             self.failures.append(exc)

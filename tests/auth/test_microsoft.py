@@ -45,7 +45,8 @@ def test_browser_sign_in_with_pkce_through_the_loopback_redirect(
                                           "offline_access", "openid", "email"}
     # The browser landed on our loopback listener's page.
     (landed,) = browser.landed
-    assert landed.status_code == 200 and "Sign-in finished" in landed.text
+    assert landed.status_code == 200
+    assert "Sign-in finished" in landed.text
     # The token request proved possession of the verifier behind the challenge.
     (redeem,) = idp.grants("authorization_code")
     assert s256(redeem["code_verifier"]) == query["code_challenge"]
@@ -57,7 +58,8 @@ def test_browser_sign_in_with_pkce_through_the_loopback_redirect(
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(cache_dir.stat().st_mode) == 0o700
     document = json.loads(path.read_text())
-    assert document["provider"] == "microsoft" and document["account"] == "alice@contoso.com"
+    assert document["provider"] == "microsoft"
+    assert document["account"] == "alice@contoso.com"
     assert document["settings"]["tenant"] == tenant
     assert {"AccessToken", "RefreshToken", "Account"} <= document["msal"].keys()
     assert [p for p in os.listdir(cache_dir) if p.endswith(".tmp")] == []
@@ -65,7 +67,8 @@ def test_browser_sign_in_with_pkce_through_the_loopback_redirect(
     # A new process (a new provider) uses the stored access token without asking Entra.
     reopened = auth.open_token_cache(MS_URL, cache_dir)
     assert idp.access_tokens.get(reopened.token(), 0) > 0
-    assert reopened.requests == 0 and idp.grants("refresh_token") == []
+    assert reopened.requests == 0
+    assert idp.grants("refresh_token") == []
 
 
 def test_silent_refresh_redeems_the_refresh_token_and_saves_the_rotated_one(
@@ -76,13 +79,16 @@ def test_silent_refresh_redeems_the_refresh_token_and_saves_the_rotated_one(
     second = provider.refresh()
 
     assert second != first
-    assert provider.requests == 1 and len(idp.grants("refresh_token")) == 1
+    assert provider.requests == 1
+    assert len(idp.grants("refresh_token")) == 1
     # The new tokens were saved: another provider (process) starts from them, and the
     # rotated refresh token still works for it.
     other = auth.open_token_cache(MS_URL, cache_dir)
-    assert other.token() == second and other.requests == 0
+    assert other.token() == second
+    assert other.requests == 0
     assert other.refresh() not in (first, second)
-    assert other.requests == 1 and len(idp.grants("refresh_token")) == 2
+    assert other.requests == 1
+    assert len(idp.grants("refresh_token")) == 2
 
 
 def test_an_expired_access_token_is_refreshed_by_token(
@@ -91,7 +97,8 @@ def test_an_expired_access_token_is_refreshed_by_token(
     _login(idp, cache_dir, browser)
     provider = auth.open_token_cache(MS_URL, cache_dir)
     tokens = {provider.token(), provider.token()}
-    assert len(tokens) == 2 and provider.requests == 2
+    assert len(tokens) == 2
+    assert provider.requests == 2
 
 
 def test_a_wrong_code_verifier_is_refused(idp: IdentityProviders, cache_dir: Path,
@@ -121,7 +128,9 @@ def test_device_code_polls_through_pending_and_slow_down(
     provider = _login(idp, cache_dir, prompts.append, device_code=True)
 
     (prompt,) = prompts
-    assert prompt.kind == "device" and prompt.user_code and prompt.user_code in (prompt.message
+    assert prompt.kind == "device"
+    assert prompt.user_code
+    assert prompt.user_code in (prompt.message
                                                                                   or "")
     assert prompt.url == "https://microsoft.com/devicelogin"
     polls = idp.device_polls
@@ -163,7 +172,8 @@ def test_password_changed_is_reauthorization(idp: IdentityProviders, cache_dir: 
         "fresh auth token is needed. The user might have changed or reset their password."))
     with pytest.raises(errors.ReauthorizationRequired) as caught:
         auth.open_token_cache(MS_URL, cache_dir).token()
-    assert caught.value.code == "AADSTS50173" and LOGIN in caught.value.remedy
+    assert caught.value.code == "AADSTS50173"
+    assert LOGIN in caught.value.remedy
 
 
 def test_interaction_required_on_refresh(idp: IdentityProviders, cache_dir: Path,
@@ -176,7 +186,8 @@ def test_interaction_required_on_refresh(idp: IdentityProviders, cache_dir: Path
         "multi-factor authentication.", suberror="basic_action"))
     with pytest.raises(errors.InteractionRequired) as caught:
         auth.open_token_cache(MS_URL, cache_dir).token()
-    assert caught.value.code == "AADSTS50079" and LOGIN in caught.value.remedy
+    assert caught.value.code == "AADSTS50079"
+    assert LOGIN in caught.value.remedy
 
 
 def test_missing_consent_carries_the_admin_consent_url(idp: IdentityProviders, cache_dir: Path,
@@ -195,7 +206,8 @@ def test_missing_consent_carries_the_admin_consent_url(idp: IdentityProviders, c
     query = parse_qs(urlsplit(url).query)
     assert query["client_id"] == [idp.client_id]
     assert "https://graph.microsoft.com/Mail.Send" in query["scope"][0].split()
-    assert url in caught.value.remedy and LOGIN in caught.value.remedy
+    assert url in caught.value.remedy
+    assert LOGIN in caught.value.remedy
 
 
 def test_consent_declined_in_the_browser(idp: IdentityProviders, cache_dir: Path,
@@ -206,7 +218,8 @@ def test_consent_declined_in_the_browser(idp: IdentityProviders, cache_dir: Path
     }
     with pytest.raises(errors.InteractionRequired) as caught:
         _login(idp, cache_dir, browser)
-    assert caught.value.code == "AADSTS65004" and LOGIN in caught.value.remedy
+    assert caught.value.code == "AADSTS65004"
+    assert LOGIN in caught.value.remedy
 
 
 def test_no_saved_sign_in(cache_dir: Path) -> None:
@@ -220,7 +233,7 @@ def test_no_saved_sign_in(cache_dir: Path) -> None:
 def test_signing_in_as_someone_else_is_refused(idp: IdentityProviders, cache_dir: Path,
                                                browser: Browser) -> None:
     idp.user = "mallory@contoso.com"
-    with pytest.raises(errors.ConfigurationError, match="mallory@contoso.com"):
+    with pytest.raises(errors.ConfigurationError, match=r"mallory@contoso\.com"):
         _login(idp, cache_dir, browser)
     assert not cache_dir.joinpath("microsoft-graph-alice@contoso.com.json").exists()
 
@@ -233,7 +246,8 @@ def test_app_only_client_credentials(idp: IdentityProviders) -> None:
     assert provider.token() == first          # msal's in-memory app cache
     assert provider.refresh() != first
     grants = idp.grants("client_credentials")
-    assert len(grants) == 2 and grants[0]["scope"] == "https://graph.microsoft.com/.default"
+    assert len(grants) == 2
+    assert grants[0]["scope"] == "https://graph.microsoft.com/.default"
     assert idp.client_secret not in repr(provider)
 
     wrong = MicrosoftAppTokenProvider(settings, "not-the-secret")
