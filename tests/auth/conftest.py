@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import ssl
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -61,4 +62,16 @@ def browser(idp: IdentityProviders) -> Browser:
     return Browser(idp.ca_path)
 
 
-PromptFactory = Callable[[Prompt], None]
+class Captured:
+    """A wide, colourless rich console whose output the tests read back."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self.buffer = io.StringIO()
+        self.console = Console(file=self.buffer, width=200, color_system=None,
+                               force_terminal=False, highlight=False, soft_wrap=True)
+
+    @property
+    def text(self) -> str:
+        return self.buffer.getvalue()
