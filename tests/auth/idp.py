@@ -107,6 +107,7 @@ class IdentityProviders:
         #: an ``?error=`` the authorize endpoint redirects with instead of a code
         self.authorize_error: dict[str, str] | None = None
         self.requests: list[tuple[str, str, dict[str, str]]] = []   # (path, grant, form)
+        self.gets: list[str] = []                                     # GET paths
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
@@ -217,6 +218,8 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         segments = parts.path.strip("/").split("/")
+        with self.idp.lock:
+            self.idp.gets.append(parts.path)
         if parts.path == "/resource/me":
             self._resource()
         elif parts.path == "/o/oauth2/auth":
