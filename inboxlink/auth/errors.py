@@ -87,7 +87,10 @@ class OAuthFailure(Exception):
         match = _AADSTS.search(self.description)
         number = self.codes[0] if self.codes else (int(match.group(1)) if match else None)
         code = f"AADSTS{number}" if number is not None else self.error
-        return Signal(provider=provider, code=code, text=f"{self.error}: {self.description}")
+        # The OAuth word goes last, in brackets: errors.redact() masks whatever follows a
+        # word ending in "token" ("expired_token AADSTS70020" would lose the number).
+        text = f"{self.description} [{self.error}]" if self.description else self.error
+        return Signal(provider=provider, code=code, text=text)
 
 
 def _transport(exc: BaseException, provider: str) -> errors.InboxLinkError | None:
