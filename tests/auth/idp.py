@@ -108,6 +108,7 @@ class IdentityProviders:
         self.authorize_error: dict[str, str] | None = None
         self.requests: list[tuple[str, str, dict[str, str]]] = []   # (path, grant, form)
         self.gets: list[str] = []                                     # GET paths
+        self.introspections = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
@@ -283,6 +284,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path.endswith("/devicecode"):
             self._devicecode(form)
             return
+        if path == "/introspect":
+            self._introspect(form)
+            return
         with idp.lock:
             scripted = idp.token_errors.popleft() if idp.token_errors else None
         if scripted is not None:
@@ -358,6 +362,15 @@ class _Handler(BaseHTTPRequestHandler):
             body.pop("client_info", None)
             body.pop("ext_expires_in", None)
         self._reply(200, body)
+
+    def _introspect(self, form: dict[str, str]) -> None:
+        # RFC 7662 token introspection, as Dovecot's oauth2 passdb asks it.
+        idp = self.idp
+        with idp.lock:
+            alive = idp.access_tokens.get(form.get("token", ""), 0.0) > time.time()
+            idp.introspections += 1
+        self._reply(200, {"active": True, "email": idp.user, "scope": "IMAP.AccessAsUser.All"}
+                    if alive else {"active": False})
 
     def _devicecode(self, form: dict[str, str]) -> None:
         idp = self.idp
