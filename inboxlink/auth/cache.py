@@ -123,11 +123,16 @@ class TokenCacheDir:
         """Create the directory with mode 0700 (and tighten an existing one we own)."""
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if os.name == "posix" and self.directory.stat().st_uid == os.getuid():
+            owner = self.directory.stat().st_uid if os.name == "posix" else None
+            if owner is not None and owner == os.getuid():
                 os.chmod(self.directory, 0o700)
         except OSError as exc:
             raise _cache_error("The token cache directory cannot be created.", self.directory,
                                exc) from exc
+        if owner is not None and owner != os.getuid():
+            # Someone else could read, replace or plant token files here.
+            raise _cache_error("The token cache directory belongs to another user.",
+                               self.directory)
 
     @contextmanager
     def locked(self, path: Path) -> Iterator[None]:

@@ -49,6 +49,16 @@ TABLE = ErrorTable(
                     "approve it."),
         Rule(errors.InteractionRequired, code="bad_verification_code",
              remedy="The device code was not recognised: start the sign-in again."),
+        # A public client redeeming a device code (or any code) when the app registration
+        # does not allow public client flows: Entra asks for a client secret instead.
+        Rule(errors.ConfigurationError, code="AADSTS7000218",
+             remedy="The app registration does not allow public client flows: in Entra ID "
+                    "open the app > Authentication > Advanced settings and set 'Allow public "
+                    "client flows' to Yes (needed for device-code and loopback sign-in)."),
+        Rule(errors.InteractionRequired, code="timeout",
+             remedy="The sign-in was not finished in time: open the sign-in address in a "
+                    "browser on this machine and complete it, or use --device-code (Microsoft) "
+                    "on a machine without a browser."),
         Rule(errors.InteractionRequired, code="state_mismatch",
              remedy="The browser returned to a different sign-in than the one started "
                     "(another tab or an old link): start the sign-in again."),
@@ -132,7 +142,7 @@ def microsoft_extract(
         if isinstance(exc, OAuthFailure):
             signal = exc.signal("microsoft")
             # The RFC 8628 words are ours to explain even when an AADSTS number came along.
-            own = _own_table(attrs.evolve(signal, code=exc.error))
+            own = _own_table(attrs.evolve(signal, code=exc.error)) or _own_table(signal)
             if own is not None:
                 own.code = signal.code
                 return own
@@ -160,6 +170,9 @@ def google_extract() -> Callable[[BaseException], errors.InboxLinkError | Signal
             # oauthlib's OAuth2Error: an error the redirect or the token endpoint returned
             signal = OAuthFailure("google", str(getattr(exc, "error", "") or "oauth_error"),
                                   str(getattr(exc, "description", "") or "")).signal("google")
+        elif type(exc).__name__ == "WSGITimeoutError":  # run_local_server's timeout
+            signal = Signal(provider="google", code="timeout",
+                            text="The browser sign-in did not come back in time.")
         else:
             return _transport(exc, "google")
         return _own_table(signal) or signal

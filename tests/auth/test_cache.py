@@ -162,3 +162,29 @@ def test_two_processes_refreshing_the_same_cache_at_once(
     assert json.loads(path.read_text())["format"] == "inboxlink-token-cache"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert not [p for p in cache_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_directory_of_another_user_is_refused(tmp_path: Path) -> None:
+    if os.name != "posix" or os.getuid() != 0:
+        pytest.skip("needs root to give the directory to another user")
+    import pwd
+
+    directory = tmp_path / "theirs"
+    directory.mkdir(mode=0o777)
+    os.chown(directory, pwd.getpwnam("nobody").pw_uid, -1)
+    with pytest.raises(errors.ConfigurationError, match="another user"):
+        TokenCacheDir(directory).ensure()
+
+
+def test_a_lock_held_too_long_is_a_transient_error(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from filelock import FileLock
+
+    from inboxlink.auth import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "LOCK_TIMEOUT", 0.2)
+    cache = TokenCacheDir(tmp_path)
+    path = tmp_path / "a.json"
+    with FileLock(str(path) + ".lock"):     # another holder (same process, another object)
+        with pytest.raises(errors.TransientError), cache.locked(path):
+            pass

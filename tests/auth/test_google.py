@@ -125,3 +125,12 @@ def test_missing_client_secrets_file(cache_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(errors.ConfigurationError) as caught:
         auth.login(GOOGLE_URL, client_secrets=tmp_path / "nope.json", cache_dir=cache_dir)
     assert "--client-secrets" in caught.value.remedy
+
+
+def test_nobody_comes_back_from_the_browser(google: IdentityProviders, cache_dir: Path,
+                                            tmp_path: Path) -> None:
+    secrets_file = google.google_client_secrets(tmp_path / "client_secret.json")
+    with pytest.raises(errors.InteractionRequired) as caught:
+        auth.login(GOOGLE_URL, client_secrets=secrets_file, ca_file=google.ca_path,
+                   cache_dir=cache_dir, prompt=lambda prompt: None, timeout=1)
+    assert LOGIN in caught.value.remedy

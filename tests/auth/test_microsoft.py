@@ -255,3 +255,12 @@ def test_app_only_client_credentials(idp: IdentityProviders) -> None:
         wrong.token()
     assert caught.value.code == "AADSTS7000215"
     assert "not-the-secret" not in str(caught.value) + repr(caught.value)
+
+
+def test_public_client_flows_switched_off(idp: IdentityProviders, cache_dir: Path) -> None:
+    idp.fail_token(entra_error(
+        "invalid_client", 7000218, "The request body must contain the following parameter: "
+        "'client_assertion' or 'client_secret'."))
+    with pytest.raises(errors.ConfigurationError) as caught:
+        _login(idp, cache_dir, lambda prompt: None, device_code=True)
+    assert "Allow public client flows" in caught.value.remedy
