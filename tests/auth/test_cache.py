@@ -185,6 +185,7 @@ def test_a_lock_held_too_long_is_a_transient_error(tmp_path: Path,
     monkeypatch.setattr(cache_module, "LOCK_TIMEOUT", 0.2)
     cache = TokenCacheDir(tmp_path)
     path = tmp_path / "a.json"
-    with FileLock(str(path) + ".lock"):     # another holder (same process, another object)
-        with pytest.raises(errors.TransientError), cache.locked(path):
-            pass
+    # Another holder of the lock (another object: flock() locks are per open file).
+    with FileLock(str(path) + ".lock"), pytest.raises(errors.TransientError), \
+            cache.locked(path):
+        pass
