@@ -181,3 +181,14 @@ def test_a_plain_function_as_token_provider(idp: IdentityProviders, cache_dir: P
     mailbox = _tiny(idp, token_provider=cache.token)     # Callable[[], str]
     mailbox.folders()
     assert mailbox.presented == [cache.token()]
+
+
+def test_importing_inboxlink_auth_loads_no_client_library() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, inboxlink.auth; heavy = {'msal', 'google_auth_oauthlib', 'requests', "
+            "'filelock', 'google'} & set(sys.modules); print(sorted(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).parents[2])
+    assert out.stdout.strip() == "[]"
