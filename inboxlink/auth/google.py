@@ -22,7 +22,13 @@ from typing import Any
 
 from inboxlink import errors
 from inboxlink.auth.cache import TokenCacheDir, write_document
-from inboxlink.auth.errors import OAuthFailure, gmail_table, google_extract, signing_in
+from inboxlink.auth.errors import (
+    NO_SAVED_SIGN_IN,
+    OAuthFailure,
+    gmail_table,
+    google_extract,
+    signing_in,
+)
 from inboxlink.auth.http import session, trust
 from inboxlink.auth.loopback import Prompt, PromptHandler, print_prompt
 from inboxlink.auth.store import CacheTokenProvider, Issued, new_document
@@ -135,7 +141,7 @@ class GoogleCacheTokenProvider(CacheTokenProvider):
 
         info = document.get("google")
         if not isinstance(info, dict) or not info.get("refresh_token"):
-            raise OAuthFailure("oauth", "inboxlink.no_saved_sign_in",
+            raise OAuthFailure("oauth", NO_SAVED_SIGN_IN,
                                f"no Google refresh token for {self.target.account}")
         credentials = Credentials.from_authorized_user_info(info)  # type: ignore[no-untyped-call]
         if info.get("token_uri") and info["token_uri"] != credentials.token_uri:

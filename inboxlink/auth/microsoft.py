@@ -21,6 +21,7 @@ import attrs
 from inboxlink import errors
 from inboxlink.auth.cache import TokenCacheDir, write_document
 from inboxlink.auth.errors import (
+    NO_SAVED_SIGN_IN,
     OAuthFailure,
     graph_table,
     microsoft_extract,
@@ -230,7 +231,7 @@ class MicrosoftCacheTokenProvider(CacheTokenProvider):
         self._msal_cache.deserialize(json.dumps(document.get("msal") or {}))
         accounts = self._app.get_accounts(username=self.target.account)
         if not accounts:
-            raise OAuthFailure("oauth", "inboxlink.no_saved_sign_in",
+            raise OAuthFailure("oauth", NO_SAVED_SIGN_IN,
                                f"no Microsoft account {self.target.account} in the cache")
         scopes = list(self.target.scopes)
         result = self._app.acquire_token_silent_with_error(scopes, accounts[0])
@@ -238,7 +239,7 @@ class MicrosoftCacheTokenProvider(CacheTokenProvider):
             result = self._app.acquire_token_silent_with_error(scopes, accounts[0],
                                                                 force_refresh=True)
         if result is None:
-            raise OAuthFailure("oauth", "inboxlink.no_saved_sign_in",
+            raise OAuthFailure("oauth", NO_SAVED_SIGN_IN,
                                "the cache holds no refresh token")
         if result.get("token_source") == "identity_provider" or "error" in result:
             self.requests += 1
