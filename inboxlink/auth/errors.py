@@ -18,6 +18,7 @@ runs under; it also ends every sign-in error's remedy with the command that fixe
 
 from __future__ import annotations
 
+import errno
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -170,6 +171,12 @@ def google_extract() -> Callable[[BaseException], errors.InboxLinkError | Signal
             # oauthlib's OAuth2Error: an error the redirect or the token endpoint returned
             signal = OAuthFailure("google", str(getattr(exc, "error", "") or "oauth_error"),
                                   str(getattr(exc, "description", "") or "")).signal("google")
+        elif isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+            # run_local_server could not bind the loopback port asked for.
+            return errors.ConfigurationError(
+                "The port for the sign-in redirect on 127.0.0.1 is not free.",
+                provider="google", code="EADDRINUSE",
+                remedy="Choose another port, or leave it out to use any free one.")
         elif type(exc).__name__ == "WSGITimeoutError":  # run_local_server's timeout
             signal = Signal(provider="google", code="timeout",
                             text="The browser sign-in did not come back in time.")

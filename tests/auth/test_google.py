@@ -134,3 +134,17 @@ def test_nobody_comes_back_from_the_browser(google: IdentityProviders, cache_dir
         auth.login(GOOGLE_URL, client_secrets=secrets_file, ca_file=google.ca_path,
                    cache_dir=cache_dir, prompt=lambda prompt: None, timeout=1)
     assert LOGIN in caught.value.remedy
+
+
+def test_a_busy_loopback_port(google: IdentityProviders, cache_dir: Path,
+                              tmp_path: Path) -> None:
+    import socket
+
+    secrets_file = google.google_client_secrets(tmp_path / "client_secret.json")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        with pytest.raises(errors.ConfigurationError, match="not free"):
+            auth.login(GOOGLE_URL, client_secrets=secrets_file, ca_file=google.ca_path,
+                       cache_dir=cache_dir, prompt=lambda prompt: None, timeout=5,
+                       port=busy.getsockname()[1])

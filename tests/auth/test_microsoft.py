@@ -264,3 +264,13 @@ def test_public_client_flows_switched_off(idp: IdentityProviders, cache_dir: Pat
     with pytest.raises(errors.ConfigurationError) as caught:
         _login(idp, cache_dir, lambda prompt: None, device_code=True)
     assert "Allow public client flows" in caught.value.remedy
+
+
+def test_a_busy_loopback_port(idp: IdentityProviders, cache_dir: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        with pytest.raises(errors.ConfigurationError, match="not free"):
+            _login(idp, cache_dir, lambda prompt: None, port=busy.getsockname()[1])
