@@ -29,6 +29,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from inboxlink.auth.bridges import AzureCredential, as_azure_credential, as_google_credentials
 from inboxlink.auth.cache import TokenCacheDir, default_cache_dir
 from inboxlink.auth.loopback import Prompt, PromptHandler, browser_prompt, print_prompt
 from inboxlink.auth.provider import (
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from inboxlink.auth.microsoft import MicrosoftAppTokenProvider, MicrosoftSettings
 
 __all__ = [
+    "AzureCredential",
     "CacheTokenProvider",
     "CallableTokenProvider",
     "MicrosoftAppTokenProvider",
@@ -56,6 +58,8 @@ __all__ = [
     "TokenCacheDir",
     "TokenProvider",
     "TokenSource",
+    "as_azure_credential",
+    "as_google_credentials",
     "as_token_provider",
     "browser_prompt",
     "default_cache_dir",

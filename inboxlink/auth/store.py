@@ -89,6 +89,11 @@ class CacheTokenProvider(ABC):
             rejected = self._issued.token if self._issued is not None else None
             return self._renew(rejected=rejected)
 
+    @property
+    def expires_at(self) -> float | None:
+        """When the token in memory expires (epoch seconds); ``None`` before the first."""
+        return self._issued.expires_at if self._issued is not None else None
+
     # ------------------------------------------------------------------ machinery
     def _renew(self, rejected: str | None) -> str:
         with self.boundary(), self._cache.locked(self.path):
