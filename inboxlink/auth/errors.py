@@ -60,9 +60,11 @@ TABLE = ErrorTable(
              remedy="The sign-in was not finished in time: open the sign-in address in a "
                     "browser on this machine and complete it, or use --device-code (Microsoft) "
                     "on a machine without a browser."),
-        Rule(errors.InteractionRequired, code="state_mismatch",
-             remedy="The browser returned to a different sign-in than the one started "
-                    "(another tab or an old link): start the sign-in again."),
+        *(Rule(errors.InteractionRequired, code=word,
+               remedy="The browser returned to a different sign-in than the one started "
+                      "(another tab, an old link, or a forged redirect): start the sign-in "
+                      "again.")
+          for word in ("state_mismatch", "mismatching_state")),  # msal's, oauthlib's
     ),
     fallback=errors.AuthError,
 )

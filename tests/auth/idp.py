@@ -106,6 +106,8 @@ class IdentityProviders:
         self.token_errors: deque[dict[str, Any]] = deque()
         #: an ``?error=`` the authorize endpoint redirects with instead of a code
         self.authorize_error: dict[str, str] | None = None
+        #: redirect with another state than the client sent (a forged / crossed redirect)
+        self.forge_state = False
         self.requests: list[tuple[str, str, dict[str, str]]] = []   # (path, grant, form)
         self.gets: list[str] = []                                     # GET paths
         self.introspections = 0
@@ -270,6 +272,8 @@ class _Handler(BaseHTTPRequestHandler):
                                "challenge": query["code_challenge"],
                                "scope": query.get("scope", ""), "nonce": query.get("nonce", ""),
                                "google": "1" if google else ""}
+        if idp.forge_state:
+            state = "forged-" + state
         self._redirect(f"{redirect}?{urlencode({'code': code, 'state': state})}")
 
     # ------------------------------------------------------------------ POST

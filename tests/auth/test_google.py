@@ -148,3 +148,12 @@ def test_a_busy_loopback_port(google: IdentityProviders, cache_dir: Path,
             auth.login(GOOGLE_URL, client_secrets=secrets_file, ca_file=google.ca_path,
                        cache_dir=cache_dir, prompt=lambda prompt: None, timeout=5,
                        port=busy.getsockname()[1])
+
+
+def test_a_redirect_with_a_foreign_state_is_refused(google: IdentityProviders, cache_dir: Path,
+                                                    browser: Browser, tmp_path: Path) -> None:
+    google.forge_state = True
+    with pytest.raises(errors.InteractionRequired) as caught:
+        _login(google, cache_dir, browser, tmp_path)
+    assert caught.value.code == "mismatching_state"
+    assert google.grants("authorization_code") == []

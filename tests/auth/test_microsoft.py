@@ -274,3 +274,12 @@ def test_a_busy_loopback_port(idp: IdentityProviders, cache_dir: Path) -> None:
         busy.listen()
         with pytest.raises(errors.ConfigurationError, match="not free"):
             _login(idp, cache_dir, lambda prompt: None, port=busy.getsockname()[1])
+
+
+def test_a_redirect_with_a_foreign_state_is_refused(idp: IdentityProviders, cache_dir: Path,
+                                                    browser: Browser) -> None:
+    idp.forge_state = True
+    with pytest.raises(errors.InteractionRequired) as caught:
+        _login(idp, cache_dir, browser)
+    assert caught.value.code == "state_mismatch"
+    assert idp.grants("authorization_code") == []      # the code was never redeemed
