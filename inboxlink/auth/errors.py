@@ -126,6 +126,16 @@ def _transport(exc: BaseException, provider: str) -> errors.InboxLinkError | Non
     return None
 
 
+def _unknown(signal: Signal) -> errors.InboxLinkError:
+    """A refusal no table knows: still a sign-in failure (AuthError), never a bare error."""
+    return errors.AuthError(
+        f"The sign-in was refused: {errors.redact(signal.text)}", provider=signal.provider,
+        code=signal.code,
+        remedy="The identity provider refused the sign-in for a reason inboxlink does not "
+               "recognise (the code above says which); check the app registration and the "
+               "account.")
+
+
 def _own_table(signal: Signal) -> errors.InboxLinkError | None:
     return TABLE.error_for(signal) if TABLE.match(signal) is not None else None
 
@@ -149,7 +159,7 @@ def microsoft_extract(
             if own is not None:
                 own.code = signal.code
                 return own
-            return context.refine(signal)
+            return context.refine(signal) if graph_table().match(signal) else _unknown(signal)
         return _transport(exc, "microsoft")
 
     return extract
@@ -184,7 +194,11 @@ def google_extract() -> Callable[[BaseException], errors.InboxLinkError | Signal
                             text="The browser sign-in did not come back in time.")
         else:
             return _transport(exc, "google")
-        return _own_table(signal) or signal
+        own = _own_table(signal)
+        if own is not None:
+            return own
+        # A refusal no table knows is still a sign-in failure, with the login remedy.
+        return signal if gmail_table().match(signal) else _unknown(signal)
 
     return extract
 

@@ -283,3 +283,14 @@ def test_a_redirect_with_a_foreign_state_is_refused(idp: IdentityProviders, cach
         _login(idp, cache_dir, browser)
     assert caught.value.code == "state_mismatch"
     assert idp.grants("authorization_code") == []      # the code was never redeemed
+
+
+def test_an_unknown_refusal_is_still_a_sign_in_error(idp: IdentityProviders, cache_dir: Path,
+                                                     browser: Browser) -> None:
+    idp.expires_in = 120
+    _login(idp, cache_dir, browser)
+    idp.fail_token({"error": "temporarily_weird", "error_description": "Something new."})
+    with pytest.raises(errors.AuthError) as caught:
+        auth.open_token_cache(MS_URL, cache_dir).token()
+    assert caught.value.code == "temporarily_weird"
+    assert LOGIN in caught.value.remedy
