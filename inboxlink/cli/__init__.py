@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--no-sent-copy", action="store_true", help="do not keep a copy in Sent")
 
     from inboxlink.cli.action_commands import add_action_parsers
+    from inboxlink.cli.login_commands import add_login_parsers
     from inboxlink.cli.runner_command import add_runner_parser
     from inboxlink.cli.sync_commands import add_sync_parsers
     from inboxlink.doctor.cli import add_doctor_parser
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_action_parsers(sub, _add_connection_options)
     add_runner_parser(sub)
     add_doctor_parser(sub)
+    add_login_parsers(sub)
     return parser
 
 
@@ -134,6 +136,10 @@ def main(
             from inboxlink.cli.runner_command import run_runner
 
             return run_runner(args, out, connect)
+        from inboxlink.cli.login_commands import LOGIN_COMMANDS
+
+        if args.command in LOGIN_COMMANDS:
+            return LOGIN_COMMANDS[args.command](args, out)
         from inboxlink.cli import commands
 
         return commands.run(args, out, connect)

@@ -49,7 +49,7 @@ from inboxlink.models import (
 )
 from inboxlink.query import SearchQuery
 from inboxlink.retry import bounded
-from inboxlink.translate import Signal, translating
+from inboxlink.translate import translating
 
 __all__ = ["ImapMailbox"]
 
