@@ -104,7 +104,7 @@ def test_good_mailbox_over_implicit_tls(dovecot: Dovecot, smtp_server: SmtpServe
         "✓ capabilities CONDSTORE  flag changes can be synchronised incrementally",
         f"✓ capabilities SMTP AUTH  SMTP 127.0.0.1:{smtp_port} (STARTTLS): AUTH LOGIN PLAIN",
         f"✓ login  signed in as {user} (imap)",
-        "✓ folders  5 folders: Sent, Drafts, Trash, Junk, INBOX",
+        "✓ folders  6 folders: Sent, Drafts, Trash, Junk, Archive, INBOX",
         "✓ folders Sent folder  'Sent': marked \\Sent by the server (special-use)",
         "✓ send-test sent copy  exactly one copy in 'Sent'",
         "✓ This mailbox can be connected.",
