@@ -1,10 +1,11 @@
+"""Fixtures shared across test packages: a real redis-server on loopback."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-
-from .redis_server import RedisServer
+from sync.redis_server import RedisServer
 
 
 @pytest.fixture(scope="session")

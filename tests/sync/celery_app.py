@@ -1,0 +1,56 @@
+"""The Celery app the worker-process tests start (``celery -A celery_app worker``).
+
+Configured from the environment the test sets: Redis (broker, token store, chain
+bookkeeping), the Dovecot port and CA, a key prefix and a queue of the test's own. The
+handler records every added message in a Redis list; the first message whose subject
+starts with ``SLOW`` parks the handler (the test then kills that worker process).
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import time
+
+import redis
+from celery import Celery
+
+from inboxlink import ChangeSet
+from inboxlink.adapters.imap import ImapMailbox, ImapSettings
+from inboxlink.contrib.celery import install
+from inboxlink.sync import RedisStore
+
+REDIS = os.environ["INBOXLINK_TEST_REDIS"]
+PREFIX = os.environ["INBOXLINK_TEST_PREFIX"]
+PORT = int(os.environ["INBOXLINK_TEST_IMAP_PORT"])
+CA = os.environ["INBOXLINK_TEST_CA"]
+PASSWORD = os.environ["INBOXLINK_TEST_PASSWORD"]
+
+app = Celery("inboxlink_test", broker=REDIS)
+app.conf.update(
+    task_default_queue=os.environ["INBOXLINK_TEST_QUEUE"],
+    broker_transport_options={"visibility_timeout": 5},
+    worker_prefetch_multiplier=1,
+    broker_connection_retry_on_startup=True,
+)
+_redis = redis.Redis.from_url(REDIS)
+
+
+def open_mailbox(key: str) -> ImapMailbox:
+    return ImapMailbox(ImapSettings(
+        address=key, imap_host="127.0.0.1", imap_port=PORT, imap_security="tls",
+        password=PASSWORD, ssl_context=ssl.create_default_context(cafile=CA), timeout=10.0))
+
+
+def handle(key: str, batch: ChangeSet) -> None:
+    for summary in batch.added:
+        if (summary.subject or "").startswith("SLOW") and \
+                _redis.setnx(f"{PREFIX}:slow-armed", os.getpid()):
+            _redis.set(f"{PREFIX}:in-handler", os.getpid())
+            time.sleep(120)  # the test kills this process here
+        _redis.rpush(f"{PREFIX}:handled", f"{key} {summary.message_id}")
+
+
+sync = install(app, resolver=open_mailbox, handler=handle,
+               store=RedisStore(REDIS, prefix=f"{PREFIX}:tokens"), redis_url=REDIS,
+               interval=0.3, retry_delay=0.3, prefix=f"{PREFIX}:chain")
