@@ -43,6 +43,7 @@ from ._core import (
     SendTests,
     known_gap,
     make_attachment_message,
+    make_large_attachment_message,
     make_message,
     require,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "drain",
     "known_gap",
     "make_attachment_message",
+    "make_large_attachment_message",
     "make_message",
     "require",
 ]

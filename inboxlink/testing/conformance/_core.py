@@ -31,6 +31,7 @@ __all__ = [
     "SendTests",
     "known_gap",
     "make_attachment_message",
+    "make_large_attachment_message",
     "make_message",
     "require",
 ]
@@ -89,6 +90,34 @@ def make_attachment_message(n: int = 1) -> bytes:
     msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=ATTACHMENT_PDF_NAME)
     msg.add_attachment(png, maintype="image", subtype="png", filename="logo.png",
                        disposition="inline", cid=f"<{ATTACHMENT_IMAGE_CID}>")
+    return msg.as_bytes()
+
+
+#: the large attachment's size: above every provider's simple-request limit (Graph 3-4 MB,
+#: Gmail 5 MB simple upload, EWS's default 35 MB request cap is for the encoded message)
+LARGE_ATTACHMENT_SIZE = 30 * 1024 * 1024 + 12_345
+LARGE_ATTACHMENT_NAME = "measurements-2026.bin"
+
+
+def large_attachment_payload() -> bytes:
+    """Deterministic incompressible bytes, :data:`LARGE_ATTACHMENT_SIZE` of them."""
+    import random
+
+    return random.Random(30).randbytes(LARGE_ATTACHMENT_SIZE)
+
+
+def make_large_attachment_message(payload: bytes | None = None) -> bytes:
+    """A message with a short text body and one large binary attachment (base64)."""
+    msg = EmailMessage()
+    msg["From"] = "Lab <lab@example.net>"
+    msg["To"] = "alice@example.com"
+    msg["Subject"] = "Large attachment"
+    msg["Date"] = format_datetime(dt.datetime(2026, 1, 2, 12, 0, tzinfo=dt.timezone.utc))
+    msg["Message-ID"] = "<large-attachment@example.net>"
+    msg.set_content("The measurements are attached.\n")
+    msg.add_attachment(large_attachment_payload() if payload is None else payload,
+                       maintype="application", subtype="octet-stream",
+                       filename=LARGE_ATTACHMENT_NAME)
     return msg.as_bytes()
 
 
@@ -538,6 +567,43 @@ class AttachmentTests:
         with pytest.raises(errors.NotFound) as info:
             mailbox.save_attachment(message_id, bogus, io.BytesIO())
         assert info.value.remedy
+
+    def test_list_agrees_with_the_parsed_message(
+        self, mailbox: Mailbox, deliver: Deliver
+    ) -> None:
+        # One definition of "attachment" for every adapter: what the provider lists is what
+        # parsing the message's own MIME finds, in the same order, with the same types.
+        from inboxlink import mime
+
+        message_id = self._delivered(mailbox, deliver)
+        listed = [(i.filename, i.content_type, i.inline, i.content_id)
+                  for i in mailbox.list_attachments(message_id)]
+        parsed = [(a.filename, a.content_type, a.inline, a.content_id)
+                  for a in mime.attachments(mailbox.fetch(message_id).email)]
+        assert listed == parsed
+
+    def test_large_attachment_is_saved_byte_exact(
+        self, mailbox: Mailbox, deliver: Deliver, tmp_path: object
+    ) -> None:
+        # Over 30 MB: above every provider's single-request upload limit, so an adapter that
+        # reads attachments through a size-limited path (or in one buffer) shows it here.
+        import hashlib
+        import pathlib
+
+        assert isinstance(tmp_path, pathlib.Path)
+        payload = large_attachment_payload()
+        deliver(make_large_attachment_message(payload))
+        (summary,) = mailbox.list_messages(FolderRole.INBOX).items
+        (info,) = mailbox.list_attachments(summary.id)
+        assert info.filename == LARGE_ATTACHMENT_NAME
+        assert info.content_type == "application/octet-stream"
+        assert info.size is not None
+        assert abs(info.size - len(payload)) < len(payload) // 100
+        target = tmp_path / LARGE_ATTACHMENT_NAME
+        written = mailbox.save_attachment(summary.id, info.part, target)
+        assert written == len(payload) == target.stat().st_size
+        with open(target, "rb") as fh:
+            assert hashlib.file_digest(fh, "sha256").digest() == hashlib.sha256(payload).digest()
 
     def test_message_without_attachments_lists_none(
         self, mailbox: Mailbox, deliver: Deliver
