@@ -1,0 +1,95 @@
+"""Gmail attachment reads: the part tree for the list, attachments.get for the content."""
+
+from __future__ import annotations
+
+import io
+import pathlib
+
+import pytest
+
+from inboxlink import errors
+from inboxlink.adapters.gmail import GmailMailbox
+from inboxlink.testing.conformance import make_attachment_message
+from inboxlink.testing.conformance._core import attachment_payloads
+
+from .bodies import GMAIL
+from .emulator import GmailEmulator
+from .support import make_mailbox
+
+
+@pytest.fixture
+def mailbox(emulator: GmailEmulator) -> GmailMailbox:
+    return make_mailbox(emulator)
+
+
+def test_listing_is_one_full_get_with_the_payload_only(emulator: GmailEmulator,
+                                                       mailbox: GmailMailbox) -> None:
+    mid = emulator.deliver(make_attachment_message())
+    before = len(emulator.targets)
+    found = mailbox.list_attachments(mid)
+    (target,) = emulator.targets[before:]
+    assert f"/messages/{mid}?" in target
+    assert "format=full" in target
+    assert "fields=payload" in target
+    assert [i.part for i in found] == ["1", "2"]
+    assert [i.size for i in found] == [len(p) for p in attachment_payloads()]
+
+
+def test_saving_is_two_requests_and_never_the_raw_message(emulator: GmailEmulator,
+                                                          mailbox: GmailMailbox,
+                                                          tmp_path: pathlib.Path) -> None:
+    mid = emulator.deliver(make_attachment_message())
+    (pdf, _) = mailbox.list_attachments(mid)
+    before = len(emulator.calls)
+    written = mailbox.save_attachment(mid, pdf.part, tmp_path / "x.pdf")
+    assert emulator.calls[before:] == ["messages.get", "messages.attachments.get"]
+    assert not any("format=raw" in t for t in emulator.targets)
+    assert written == len(attachment_payloads()[0])
+    assert (tmp_path / "x.pdf").read_bytes() == attachment_payloads()[0]
+    assert mailbox.units_spent >= 15
+
+
+def test_part_is_stable_though_attachment_ids_change(emulator: GmailEmulator,
+                                                     mailbox: GmailMailbox) -> None:
+    mid = emulator.deliver(make_attachment_message())
+    first = mailbox.list_attachments(mid)
+    issued = len(emulator.parts.issued)
+    assert mailbox.list_attachments(mid) == first
+    assert len(emulator.parts.issued) == 2 * issued  # Gmail hands out new ids every read
+    buffer = io.BytesIO()
+    mailbox.save_attachment(mid, first[1].part, buffer)
+    assert buffer.getvalue() == attachment_payloads()[1]
+
+
+@pytest.mark.parametrize("part", ["0", "9", "1.4", "", "nonsense"])
+def test_unknown_part_is_not_found_without_a_content_request(
+        emulator: GmailEmulator, mailbox: GmailMailbox, part: str) -> None:
+    mid = emulator.deliver(make_attachment_message())
+    with pytest.raises(errors.NotFound) as info:
+        mailbox.save_attachment(mid, part, io.BytesIO())
+    assert info.value.code == "attachment-not-found"
+    assert "messages.attachments.get" not in emulator.calls
+
+
+def test_attachment_gone_between_the_two_reads_is_not_found(
+        emulator: GmailEmulator, mailbox: GmailMailbox) -> None:
+    mid = emulator.deliver(make_attachment_message())
+    emulator.fail("messages.attachments.get", *GMAIL["gmail.not_found"])
+    with pytest.raises(errors.NotFound) as info:
+        mailbox.save_attachment(mid, "1", io.BytesIO())
+    assert info.value.code == "attachment-not-found"
+
+
+def test_missing_message_is_message_not_found(emulator: GmailEmulator,
+                                              mailbox: GmailMailbox) -> None:
+    with pytest.raises(errors.MessageNotFound):
+        mailbox.list_attachments("deadbeef")
+
+
+def test_throttled_attachment_read_is_retried(emulator: GmailEmulator,
+                                              mailbox: GmailMailbox) -> None:
+    mid = emulator.deliver(make_attachment_message())
+    emulator.fail("messages.attachments.get", *GMAIL["gmail.user_rate_limit"])
+    buffer = io.BytesIO()
+    assert mailbox.save_attachment(mid, "2", buffer) == len(attachment_payloads()[1])
+    assert emulator.calls.count("messages.attachments.get") == 2
