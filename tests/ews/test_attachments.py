@@ -14,8 +14,16 @@ import pytest
 
 from inboxlink import errors
 from inboxlink.adapters.ews import EwsMailbox
-from inboxlink.testing.conformance import make_attachment_message, make_message
-from inboxlink.testing.conformance._core import attachment_payloads
+from inboxlink.testing.conformance import (
+    make_attachment_message,
+    make_message,
+    make_nested_attachment_message,
+)
+from inboxlink.testing.conformance._core import (
+    NESTED_ATTACHMENTS,
+    attachment_payloads,
+    nested_attachment_payloads,
+)
 
 from .conftest import ADDRESS
 from .emulator import EwsEmulator
@@ -77,3 +85,19 @@ def test_attached_message_is_saved_as_its_mime(emulator: EwsEmulator, connect: C
     buffer = io.BytesIO()
     mailbox.save_attachment(mid, attached.part, buffer)
     assert b"Message-ID: <conformance7@example.net>" in buffer.getvalue()
+
+
+def test_nested_attachments_are_the_same_on_every_adapter(emulator: EwsEmulator,
+                                                          connect: Connect) -> None:
+    mid = emulator.deliver(ADDRESS, make_nested_attachment_message())
+    mailbox: EwsMailbox = connect()
+    found = mailbox.list_attachments(mid)
+    assert tuple((i.filename, i.content_type, i.inline, i.content_id)
+                 for i in found) == NESTED_ATTACHMENTS
+    saved = {}
+    for described in found:
+        buffer = io.BytesIO()
+        mailbox.save_attachment(mid, described.part, buffer)
+        saved[described.filename or "image"] = buffer.getvalue()
+    assert b"<conformance5@example.net>" in saved.pop("forwarded.eml")
+    assert saved == nested_attachment_payloads()

@@ -9,8 +9,12 @@ import pytest
 
 from inboxlink import errors
 from inboxlink.adapters.gmail import GmailMailbox
-from inboxlink.testing.conformance import make_attachment_message
-from inboxlink.testing.conformance._core import attachment_payloads
+from inboxlink.testing.conformance import make_attachment_message, make_nested_attachment_message
+from inboxlink.testing.conformance._core import (
+    NESTED_ATTACHMENTS,
+    attachment_payloads,
+    nested_attachment_payloads,
+)
 
 from .bodies import GMAIL
 from .emulator import GmailEmulator
@@ -93,3 +97,19 @@ def test_throttled_attachment_read_is_retried(emulator: GmailEmulator,
     buffer = io.BytesIO()
     assert mailbox.save_attachment(mid, "2", buffer) == len(attachment_payloads()[1])
     assert emulator.calls.count("messages.attachments.get") == 2
+
+
+def test_nested_attachments_are_the_same_on_every_adapter(emulator: GmailEmulator,
+                                                          mailbox: GmailMailbox) -> None:
+    mid = emulator.deliver(make_nested_attachment_message())
+    found = mailbox.list_attachments(mid)
+    assert tuple((i.filename, i.content_type, i.inline, i.content_id)
+                 for i in found) == NESTED_ATTACHMENTS
+    assert [i.part for i in found] == ["0.1.1", "1", "2", "3"]
+    saved = {}
+    for described in found:
+        buffer = io.BytesIO()
+        mailbox.save_attachment(mid, described.part, buffer)
+        saved[described.filename or "image"] = buffer.getvalue()
+    assert b"<conformance5@example.net>" in saved.pop("forwarded.eml")
+    assert saved == nested_attachment_payloads()

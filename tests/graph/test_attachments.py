@@ -9,7 +9,8 @@ import pytest
 
 from inboxlink import errors
 from inboxlink.adapters.graph import GraphMailbox
-from inboxlink.testing.conformance import make_attachment_message
+from inboxlink.testing.conformance import make_attachment_message, make_nested_attachment_message
+from inboxlink.testing.conformance._core import NESTED_ATTACHMENTS, nested_attachment_payloads
 
 from .emulator import GraphEmulator
 
@@ -109,3 +110,19 @@ def test_throttled_save_to_a_path_is_retried_into_a_fresh_file(
     target = tmp_path / "logo.png"
     assert mailbox.save_attachment(mid, image.part, target) == target.stat().st_size
     assert emulator.count(path=VALUE) == 2
+
+
+def test_nested_attachments_are_the_same_on_every_adapter(emulator: GraphEmulator,
+                                                          mailbox: GraphMailbox) -> None:
+    mid = emulator.deliver(make_nested_attachment_message())
+    found = mailbox.list_attachments(mid)
+    assert tuple((i.filename, i.content_type, i.inline, i.content_id)
+                 for i in found) == NESTED_ATTACHMENTS
+    payloads = nested_attachment_payloads()
+    saved = {}
+    for described in found:
+        buffer = io.BytesIO()
+        mailbox.save_attachment(mid, described.part, buffer)
+        saved[described.filename or "image"] = buffer.getvalue()
+    assert b"<conformance5@example.net>" in saved.pop("forwarded.eml")
+    assert saved == payloads

@@ -28,7 +28,7 @@ from exchangelib.items import ID_ONLY
 from exchangelib.items import Message as EwsMessage
 from exchangelib.properties import ItemId
 from exchangelib.services import GetAttachment
-from exchangelib.util import ElementNotFound
+from exchangelib.util import TNS, ElementNotFound
 
 from inboxlink import errors
 from inboxlink.adapters.ews.services import GetItem
@@ -60,6 +60,22 @@ def info(attachment: Any) -> AttachmentInfo:
     )
 
 
+class GetItemAttachments(GetItem):
+    """GetItem yielding each item's attachments in the server's order.
+
+    exchangelib's ``Message.attachments`` lists item attachments before file attachments;
+    Exchange sends them in attachment order (the MIME order), which the other adapters
+    keep, so each ``t:Attachments`` child is parsed by exchangelib's own class, in place.
+    """
+
+    def _elem_to_obj(self, elem: Any) -> list[Any]:
+        container = elem.find(f"{{{TNS}}}Attachments")
+        classes = {cls.response_tag(): cls for cls in (FileAttachment, ItemAttachment)}
+        return [classes[child.tag].from_xml(elem=child, account=self.account)
+                for child in (container if container is not None else ())
+                if child.tag in classes]
+
+
 class EwsAttachments:
     """``list_attachments`` / ``save_attachment`` on GetItem and GetAttachment."""
 
@@ -77,12 +93,11 @@ class EwsAttachments:
     def _list_attachments(self, message_id: str) -> list[AttachmentInfo]:
         with self._boundary():
             field = FieldPath(field=EwsMessage.get_field_by_fieldname("attachments"))
-            (item,) = list(GetItem(account=self.account).call(
+            (found,) = list(GetItemAttachments(account=self.account).call(
                 items=[ItemId(id=message_id)], additional_fields=[field], shape=ID_ONLY))
-            if isinstance(item, Exception):
-                raise item
-            return [info(a) for a in item.attachments or ()
-                    if isinstance(a, (FileAttachment, ItemAttachment))]
+            if isinstance(found, Exception):
+                raise found
+            return [info(a) for a in found]
 
     def save_attachment(self, message_id: str, part: str,
                         target: str | os.PathLike[str] | IO[bytes]) -> int:

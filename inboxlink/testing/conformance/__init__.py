@@ -45,6 +45,7 @@ from ._core import (
     make_attachment_message,
     make_large_attachment_message,
     make_message,
+    make_nested_attachment_message,
     require,
 )
 from ._sync import SyncTests, WatchTests, drain
@@ -75,5 +76,6 @@ __all__ = [
     "make_attachment_message",
     "make_large_attachment_message",
     "make_message",
+    "make_nested_attachment_message",
     "require",
 ]

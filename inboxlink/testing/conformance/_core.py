@@ -33,6 +33,7 @@ __all__ = [
     "make_attachment_message",
     "make_large_attachment_message",
     "make_message",
+    "make_nested_attachment_message",
     "require",
 ]
 
@@ -118,6 +119,56 @@ def make_large_attachment_message(payload: bytes | None = None) -> bytes:
     msg.add_attachment(large_attachment_payload() if payload is None else payload,
                        maintype="application", subtype="octet-stream",
                        filename=LARGE_ATTACHMENT_NAME)
+    return msg.as_bytes()
+
+
+#: what :func:`make_nested_attachment_message` holds, in MIME order:
+#: (filename, content type, inline, content id)
+NESTED_ATTACHMENTS = (
+    (None, "image/png", True, "chart.5e1d@example.net"),
+    ("report.pdf", "application/pdf", False, None),
+    ("forwarded.eml", "message/rfc822", False, None),
+    ("notes.txt", "text/plain", False, None),
+)
+
+
+def nested_attachment_payloads() -> dict[str, bytes]:
+    """The bytes of the nested message's file attachments, by file name (or ``"image"``)."""
+    import random
+
+    noise = random.Random(11)
+    return {"image": b"\x89PNG\r\n\x1a\n" + noise.randbytes(900),
+            "report.pdf": b"%PDF-1.4\n" + noise.randbytes(5_000),
+            "notes.txt": "Notizen: zażółć\r\n".encode()}
+
+
+def make_nested_attachment_message() -> bytes:
+    """Attachments at every depth: an inline image without a file name inside
+    multipart/related inside multipart/alternative, a PDF, an attached message
+    (``message/rfc822``, named) and a named text attachment — what mail clients produce."""
+    payloads = nested_attachment_payloads()
+    msg = EmailMessage()
+    msg["From"] = "Carol <carol@example.net>"
+    msg["To"] = "alice@example.com"
+    msg["Subject"] = "Nested attachments"
+    msg["Date"] = format_datetime(dt.datetime(2026, 1, 3, 12, 0, tzinfo=dt.timezone.utc))
+    msg["Message-ID"] = "<nested-attachments@example.net>"
+    msg.set_content("See the chart.\n")
+    msg.add_alternative('<p>See the chart: <img src="cid:chart.5e1d@example.net"></p>\n',
+                        subtype="html")
+    html = msg.get_payload()[1]  # type: ignore[index]
+    assert isinstance(html, EmailMessage)
+    html.add_related(payloads["image"], maintype="image", subtype="png",
+                     cid="<chart.5e1d@example.net>", disposition="inline")
+    msg.add_attachment(payloads["report.pdf"], maintype="application", subtype="pdf",
+                       filename="report.pdf")
+    from email import policy
+    from email.parser import BytesParser
+
+    forwarded = BytesParser(policy=policy.default).parsebytes(make_message(5))
+    msg.add_attachment(forwarded, filename="forwarded.eml")
+    msg.add_attachment(payloads["notes.txt"], maintype="text", subtype="plain",
+                       filename="notes.txt")
     return msg.as_bytes()
 
 
