@@ -20,6 +20,7 @@ not counted), seconds, and whether the file is byte-exact.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import io
 import json
@@ -75,10 +76,8 @@ class Relay:
             pass
         finally:
             for sock in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(2)
-                except OSError:
-                    pass
 
 
 def _via(url: str, relay: Relay) -> str:
