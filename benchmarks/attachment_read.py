@@ -5,6 +5,10 @@ Two ways per adapter, each in a fresh child process against the emulators of the
 
 - ``native``: ``mailbox.save_attachment`` — Graph ``/attachments/{id}/$value`` streamed,
   Gmail ``attachments.get`` decoded into the file, EWS ``GetAttachment`` streamed;
+- ``raw``: the client library used directly, the way its documentation shows — msgraph-sdk
+  ``attachments.by_attachment_id(id).get()`` (``contentBytes`` in JSON), googleapiclient
+  ``messages.get(format=full)`` + ``attachments.get().execute()`` then ``urlsafe_b64decode``,
+  exchangelib ``account.fetch(only_fields=["attachments"])`` then ``attachment.content``;
 - ``whole``: the round-1 way, ``BaseMailbox.save_attachment`` — download the whole message,
   parse it, write the part (what every adapter did before native reads).
 
@@ -37,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 ADDRESS = "alice@example.com"
-MODES = ("native", "whole")
+MODES = ("native", "raw", "whole")
 ADAPTERS = ("graph", "gmail", "ews")
 
 
@@ -122,6 +126,55 @@ def _open(adapter: str, config: dict[str, Any]) -> Any:
                                   retry=retry, timeout=600))
 
 
+def _raw_graph(config: dict[str, Any], message_id: str, part: str) -> bytes:
+    import asyncio
+
+    from benchmarks.graph_requests import naive_client
+
+    class Emulator:  # what naive_client reads
+        token, base_url = config["graph_token"], config["graph_url"]
+
+    async def get() -> bytes:
+        client = naive_client(Emulator)
+        found = await (client.me.messages.by_message_id(message_id).attachments
+                       .by_attachment_id(part).get())
+        return bytes(getattr(found, "content_bytes", b"") or b"")
+
+    return asyncio.run(get())
+
+
+def _raw_gmail(config: dict[str, Any], message_id: str, part: str) -> bytes:
+    import base64
+
+    import google_auth_httplib2
+    import httplib2
+    from google.oauth2.credentials import Credentials
+    from googleapiclient.discovery import build_from_document
+    from googleapiclient.discovery_cache import get_static_doc
+
+    http = google_auth_httplib2.AuthorizedHttp(Credentials(token="good-token"),
+                                               http=httplib2.Http(timeout=600))
+    service = build_from_document(get_static_doc("gmail", "v1"), http=http,
+                                  client_options={"api_endpoint": config["gmail_url"]})
+    messages = service.users().messages()
+    full = messages.get(userId="me", id=message_id, format="full").execute()
+    stack, attachment_id = [full["payload"]], None
+    while stack:
+        node = stack.pop()
+        if node.get("partId") == part:
+            attachment_id = node["body"]["attachmentId"]
+        stack.extend(node.get("parts") or ())
+    found = messages.attachments().get(userId="me", messageId=message_id,
+                                       id=attachment_id).execute()
+    return base64.urlsafe_b64decode(found["data"])
+
+
+def _raw_ews(mailbox: Any, message_id: str, part: str) -> bytes:
+    (item,) = mailbox.account.fetch(ids=[(message_id, None)], only_fields=["attachments"])
+    (attachment,) = [a for a in item.attachments if a.attachment_id.id == part]
+    return bytes(attachment.content)
+
+
 def child(adapter: str, mode: str, config: dict[str, Any]) -> None:
     """Save the attachment one way, in this fresh process; print one JSON line."""
     from _imap_peer import peak_kb, reset_peak
@@ -138,6 +191,12 @@ def child(adapter: str, mode: str, config: dict[str, Any]) -> None:
     before, start = reset_peak(), time.perf_counter()
     if mode == "native":
         written = mailbox.save_attachment(message_id, part, target.name)
+    elif mode == "raw":
+        data = (_raw_ews(mailbox, message_id, part) if adapter == "ews" else
+                {"graph": _raw_graph, "gmail": _raw_gmail}[adapter](config, message_id, part))
+        with open(target.name, "wb") as fh:
+            written = fh.write(data)
+        del data
     else:
         # The round-1 default every adapter inherited: fetch, parse, write one part.
         written = BaseMailbox.save_attachment(mailbox, message_id, "0", target.name)
