@@ -2,7 +2,8 @@
 
 Both are derived from the MIME each item stores, with the rule every emulator shares: every
 leaf of the MIME tree except a text/plain or text/html body without a file name that is not
-marked ``attachment``; an attached ``message/rfc822`` is one ``t:ItemAttachment`` (its
+marked ``attachment`` (a single-part message is an attachment only when it is named or marked
+``attachment``); an attached ``message/rfc822`` is one ``t:ItemAttachment`` (its
 content is the item's ``t:MimeContent`` when ``IncludeMimeContent`` is asked for), every other
 leaf a ``t:FileAttachment`` whose ``t:Content`` is the base64 of the decoded bytes.
 
@@ -46,9 +47,9 @@ def attachment_leaves(raw: bytes) -> list[EmailMessage]:
             for child in part.iter_parts():
                 walk(child)  # type: ignore[arg-type]
             return
-        if part is not parsed and (part.get_content_disposition() == "attachment"
-                                   or part.get_filename()
-                                   or part.get_content_type() not in _BODY_TYPES):
+        named = part.get_content_disposition() == "attachment" or bool(part.get_filename())
+        # A single-part message is its own body unless it is a named/marked file.
+        if named or (part is not parsed and part.get_content_type() not in _BODY_TYPES):
             found.append(part)
 
     walk(parsed)

@@ -22,6 +22,7 @@ from inboxlink.testing.conformance import (
 from inboxlink.testing.conformance._core import (
     NESTED_ATTACHMENTS,
     attachment_payloads,
+    make_single_part_attachment_message,
     nested_attachment_payloads,
 )
 
@@ -101,3 +102,15 @@ def test_nested_attachments_are_the_same_on_every_adapter(emulator: EwsEmulator,
         saved[described.filename or "image"] = buffer.getvalue()
     assert b"<conformance5@example.net>" in saved.pop("forwarded.eml")
     assert saved == nested_attachment_payloads()
+
+
+def test_a_message_that_is_one_named_file_lists_it(emulator: EwsEmulator,
+                                                   connect: Connect) -> None:
+    raw, payload = make_single_part_attachment_message()
+    mid = emulator.deliver(ADDRESS, raw)
+    mailbox: EwsMailbox = connect()
+    (found,) = mailbox.list_attachments(mid)
+    assert (found.filename, found.content_type) == ("scan.pdf", "application/pdf")
+    buffer = io.BytesIO()
+    mailbox.save_attachment(mid, found.part, buffer)
+    assert buffer.getvalue() == payload

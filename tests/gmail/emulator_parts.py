@@ -10,7 +10,8 @@ Like Gmail, every ``format=full`` answer hands out *new* attachment ids (earlier
 working), so a client cannot treat an attachment id as a stable name; the stable name is the
 ``partId``. Which leaves are attachments is the rule every emulator shares: any leaf except a
 text/plain or text/html body without a file name that is not marked ``attachment``; an attached
-``message/rfc822`` is one leaf.
+``message/rfc822`` is one leaf; a single-part message is an attachment only when it is named
+or marked ``attachment``.
 """
 
 from __future__ import annotations
@@ -36,10 +37,9 @@ def _content(part: EmailMessage) -> bytes:
 
 
 def _is_attachment(part: EmailMessage, root: bool) -> bool:
-    if root:
-        return False
-    return bool(part.get_content_disposition() == "attachment" or part.get_filename()
-                or part.get_content_type() not in _BODY_TYPES)
+    named = part.get_content_disposition() == "attachment" or bool(part.get_filename())
+    # A single-part message is its own body unless it is a named/marked file.
+    return named or (not root and part.get_content_type() not in _BODY_TYPES)
 
 
 class PartStore:

@@ -9,9 +9,10 @@
 Which parts are attachments is decided as Exchange (and IMAP's BODYSTRUCTURE reading in
 inboxlink) decide it: every leaf of the MIME tree — an attached ``message/rfc822`` is one leaf,
 an ``itemAttachment`` — except the text/plain and text/html bodies that carry no file name
-and are not marked ``attachment``. An id the store never issued answers 400
-``ErrorInvalidIdMalformed``; a well-formed id of no attachment of this message 404
-``ErrorItemNotFound``, with Graph's error body.
+and are not marked ``attachment``; a single-part message is an attachment only when it is
+named or marked ``attachment`` (then the body is empty, as Exchange shows it). An id the
+store never issued answers 400 ``ErrorInvalidIdMalformed``; a well-formed id of no
+attachment of this message 404 ``ErrorItemNotFound``, with Graph's error body.
 """
 
 from __future__ import annotations
@@ -41,10 +42,9 @@ def attachment_leaves(raw: bytes) -> list[EmailMessage]:
             for child in part.iter_parts():
                 walk(child)  # type: ignore[arg-type]
             return
-        if part is parsed:
-            return  # a single-part message is its own body
-        if (part.get_content_disposition() == "attachment" or part.get_filename()
-                or part.get_content_type() not in _BODY_TYPES):
+        named = part.get_content_disposition() == "attachment" or bool(part.get_filename())
+        # A single-part message is its own body unless it is a named/marked file.
+        if named or (part is not parsed and part.get_content_type() not in _BODY_TYPES):
             found.append(part)
 
     walk(parsed)

@@ -10,7 +10,11 @@ import pytest
 from inboxlink import errors
 from inboxlink.adapters.graph import GraphMailbox
 from inboxlink.testing.conformance import make_attachment_message, make_nested_attachment_message
-from inboxlink.testing.conformance._core import NESTED_ATTACHMENTS, nested_attachment_payloads
+from inboxlink.testing.conformance._core import (
+    NESTED_ATTACHMENTS,
+    make_single_part_attachment_message,
+    nested_attachment_payloads,
+)
 
 from .emulator import GraphEmulator
 
@@ -126,3 +130,14 @@ def test_nested_attachments_are_the_same_on_every_adapter(emulator: GraphEmulato
         saved[described.filename or "image"] = buffer.getvalue()
     assert b"<conformance5@example.net>" in saved.pop("forwarded.eml")
     assert saved == payloads
+
+
+def test_a_message_that_is_one_named_file_lists_it(emulator: GraphEmulator,
+                                                   mailbox: GraphMailbox) -> None:
+    raw, payload = make_single_part_attachment_message()
+    mid = emulator.deliver(raw)
+    (found,) = mailbox.list_attachments(mid)
+    assert (found.filename, found.content_type) == ("scan.pdf", "application/pdf")
+    buffer = io.BytesIO()
+    mailbox.save_attachment(mid, found.part, buffer)
+    assert buffer.getvalue() == payload

@@ -10,7 +10,8 @@
 ``AttachmentInfo.part`` is the Gmail ``partId`` (``"1"``, ``"2.1"``): stable for the message's
 lifetime and the same numbering as its MIME tree. Which leaves are attachments is the rule
 the other adapters share (IMAP's BODYSTRUCTURE reading, Exchange): every leaf except a
-text/plain or text/html body without a file name that is not marked ``attachment``.
+text/plain or text/html body without a file name that is not marked ``attachment``; a
+single-part message is an attachment only when it is named or marked ``attachment``.
 
 Gmail has no media download for attachments: the content comes as one base64url string in
 a JSON body, which httplib2 reads whole. That encoded body (4/3 of the file) is held once; it
@@ -53,10 +54,10 @@ def _leaves(part: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def _is_attachment(part: dict[str, Any], disposition: str) -> bool:
-    if part.get("partId", "") == "":
-        return False  # a single-part message is its own body
-    return bool(disposition == "attachment" or part.get("filename")
-                or str(part.get("mimeType", "")).lower() not in _BODY_TYPES)
+    named = disposition == "attachment" or bool(part.get("filename"))
+    # A single-part message (partId "") is its own body unless it is a named/marked file.
+    root = part.get("partId", "") == ""
+    return named or (not root and str(part.get("mimeType", "")).lower() not in _BODY_TYPES)
 
 
 def attachment_parts(payload: dict[str, Any]) -> list[tuple[dict[str, Any], AttachmentInfo]]:

@@ -186,6 +186,21 @@ def make_nested_attachment_message() -> bytes:
     return msg.as_bytes()
 
 
+def make_single_part_attachment_message() -> tuple[bytes, bytes]:
+    """(message, payload): a message that is nothing but a named PDF (what scanners send)."""
+    import base64
+    import random
+
+    payload = b"%PDF-1.4\n" + random.Random(12).randbytes(3_000)
+    raw = (b"From: scanner@example.net\r\nTo: alice@example.com\r\nSubject: Scan\r\n"
+           b"Message-ID: <scan-1@example.net>\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: application/pdf; name=\"scan.pdf\"\r\n"
+           b"Content-Disposition: attachment; filename=\"scan.pdf\"\r\n"
+           b"Content-Transfer-Encoding: base64\r\n\r\n"
+           + base64.encodebytes(payload).replace(b"\n", b"\r\n"))
+    return raw, payload
+
+
 #: built-in adapters that do not yet show ErrorTests' uniform behaviour, and what they do
 #: instead. Their tests run marked ``xfail(strict=True)``: the gap stays visible in every
 #: run, and the day an adapter complies its XPASS fails, so the entry is removed then.
