@@ -121,7 +121,7 @@ def test_a_message_that_is_one_named_file_lists_it(emulator: GmailEmulator,
     raw, payload = make_single_part_attachment_message()
     mid = emulator.deliver(raw)
     (found,) = mailbox.list_attachments(mid)
-    assert (found.filename, found.content_type, found.part) == ("scan.pdf", "application/pdf", "")
+    assert (found.filename, found.content_type, found.part) == ("scan.pdf", "application/pdf", "root")
     buffer = io.BytesIO()
     mailbox.save_attachment(mid, found.part, buffer)
     assert buffer.getvalue() == payload

@@ -8,7 +8,8 @@
   ``users.messages.attachments.get`` for the content — two requests, never the message.
 
 ``AttachmentInfo.part`` is the Gmail ``partId`` (``"1"``, ``"2.1"``): stable for the message's
-lifetime and the same numbering as its MIME tree. Which leaves are attachments is the rule
+lifetime and the same numbering as its MIME tree (``"root"`` for a message that is one file,
+whose Gmail ``partId`` is empty). Which leaves are attachments is the rule
 the other adapters share (IMAP's BODYSTRUCTURE reading, Exchange): every leaf except a
 text/plain or text/html body without a file name that is not marked ``attachment``; a
 single-part message is an attachment only when it is named or marked ``attachment``.
@@ -34,9 +35,12 @@ if TYPE_CHECKING:
     from inboxlink.adapters.gmail.settings import GmailSettings
     from inboxlink.retry import RetryPolicy
 
-__all__ = ["GmailAttachments", "attachment_parts"]
+__all__ = ["ROOT_PART", "GmailAttachments", "attachment_parts"]
 
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
+#: the part id of a message that is one file: Gmail's partId for it is "", which reads as
+#: "no part" in callers' truth tests and on a command line
+ROOT_PART = "root"
 
 
 def _headers(part: dict[str, Any]) -> dict[str, str]:
@@ -72,7 +76,7 @@ def attachment_parts(payload: dict[str, Any]) -> list[tuple[dict[str, Any], Atta
         size = body.get("size")
         cid = headers.get("content-id")
         found.append((part, AttachmentInfo(
-            part=str(part.get("partId")),
+            part=str(part.get("partId") or ROOT_PART),
             filename=part.get("filename") or None,
             content_type=str(part.get("mimeType") or "application/octet-stream").lower(),
             size=int(size) if isinstance(size, int) else None,
