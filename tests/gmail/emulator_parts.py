@@ -3,8 +3,9 @@
 The payload is built from the stored MIME as Gmail documents it: every part has ``partId``
 (``""`` for the root, ``"0"``, ``"1"``, ``"1.0"`` … below it), ``mimeType``, ``filename``
 (empty unless the part is an attachment), its own ``headers`` and a ``body`` with ``size``
-(decoded bytes) and either ``data`` (base64url, for the text parts) or ``attachmentId`` (for
-attachments, whose content comes from ``attachments.get``). Multiparts have ``parts``.
+(decoded bytes) and either ``data`` (base64url, for text parts without a file name — a
+``text/calendar`` invitation too) or ``attachmentId`` (for named or non-text attachments, whose
+content comes from ``attachments.get``). Multiparts have ``parts``.
 
 Like Gmail, every ``format=full`` answer hands out *new* attachment ids (earlier ones keep
 working), so a client cannot treat an attachment id as a stable name; the stable name is the
@@ -85,7 +86,8 @@ class PartStore:
                 node["body"] = {"size": 0}
                 node["parts"] = [build(child, f"{part_id}.{n}" if part_id else str(n))  # type: ignore[arg-type]
                                  for n, child in enumerate(part.iter_parts())]
-            elif _is_attachment(part, part is root):
+            elif _is_attachment(part, part is root) and (
+                    part.get_filename() or part.get_content_maintype() != "text"):
                 token = f"ANGjdJ{next(self._ids):08d}" + "x" * 40
                 self.issued[token] = (message_id, part_id)
                 size = len(self.content(message_id, raw, part_id) or b"")

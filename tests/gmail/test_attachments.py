@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import pathlib
+from email.message import EmailMessage
 
 import pytest
 
@@ -125,3 +126,24 @@ def test_a_message_that_is_one_named_file_lists_it(emulator: GmailEmulator,
     buffer = io.BytesIO()
     mailbox.save_attachment(mid, found.part, buffer)
     assert buffer.getvalue() == payload
+
+
+def test_an_attachment_inline_in_the_tree_needs_no_second_request(
+        emulator: GmailEmulator, mailbox: GmailMailbox) -> None:
+    # Gmail sends an unnamed text part (an invitation) as body.data, with no attachmentId.
+    invite = EmailMessage()
+    invite["From"] = "carol@example.net"
+    invite["To"] = "alice@gmail.com"
+    invite["Subject"] = "Invitation"
+    invite.set_content("You are invited.\n")
+    calendar = "BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n"
+    invite.add_attachment(calendar.encode(), maintype="text", subtype="calendar",
+                          disposition="inline")
+    mid = emulator.deliver(invite.as_bytes())
+    (found,) = mailbox.list_attachments(mid)
+    assert (found.filename, found.content_type) == (None, "text/calendar")
+    before = len(emulator.calls)
+    buffer = io.BytesIO()
+    mailbox.save_attachment(mid, found.part, buffer)
+    assert emulator.calls[before:] == ["messages.get"]
+    assert buffer.getvalue() == calendar.encode()
