@@ -17,6 +17,7 @@ adapter".
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Coroutine
 from typing import IO, TYPE_CHECKING, Any, TypeVar
@@ -154,8 +155,7 @@ class GraphAttachments:
 
 
 def _json_or_bytes(content: bytes) -> Any:
-    import json
-
+    """An error body as Graph's JSON when it is JSON (a gateway's HTML stays bytes)."""
     try:
         return json.loads(content)
     except ValueError:
