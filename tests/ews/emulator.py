@@ -40,6 +40,7 @@ from email.parser import BytesHeaderParser
 from typing import Any
 from xml.sax.saxutils import escape
 
+from .emulator_attachments import AttachmentOps
 from .emulator_changes import ChangeOps, RestrictionError, SchemaError, restrict
 from .emulator_streaming import StreamOps
 
@@ -194,7 +195,7 @@ class Failure:
     times: int = 1
 
 
-class EwsEmulator(ChangeOps, StreamOps):
+class EwsEmulator(ChangeOps, StreamOps, AttachmentOps):
     """The emulator's state; :meth:`start` serves it on a loopback port."""
 
     def __init__(self, *, ssl_context: ssl.SSLContext | None = None, host: str = "127.0.0.1"):
@@ -503,6 +504,8 @@ class EwsEmulator(ChangeOps, StreamOps):
             parts.append(f'<t:ParentFolderId Id="{item.folder_id}" ChangeKey="AQAAAA=="/>')
         if "item:Subject" in fields:
             parts.append(f"<t:Subject>{escape(item.header('Subject') or '')}</t:Subject>")
+        if "item:Attachments" in fields:
+            parts.append(self.attachments_xml(item))
         if "item:DateTimeReceived" in fields:
             parts.append(f"<t:DateTimeReceived>{_iso(item.received)}</t:DateTimeReceived>")
         if "item:Size" in fields:

@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import attrs
 
+from . import emulator_parts
 from .emulator_query import Candidate, QueryError, compile_query
 
 SYSTEM_LABELS = (
@@ -121,6 +122,7 @@ class GmailEmulator:
         self.tokens: set[str] = {"good-token"}
         self.user_labels: dict[str, str] = {}  # id -> name
         self.messages: dict[str, Stored] = {}
+        self.parts = emulator_parts.PartStore()  #: format=full trees, attachment ids
         self.outbox: list[Outgoing] = []
         #: (method, path) of every HTTP request, a batch once
         self.requests: list[tuple[str, str]] = []
@@ -363,6 +365,8 @@ class GmailEmulator:
             ("POST", ("messages", "*", "trash"), "messages.trash", self._trash),
             ("POST", ("messages", "*", "modify"), "messages.modify", self._modify_one),
             ("GET", ("messages", "*"), "messages.get", self._get),
+            ("GET", ("messages", "*", "attachments", "*"), "messages.attachments.get",
+             self._attachment_get),
             ("DELETE", ("messages", "*"), "messages.delete", self._delete),
             ("GET", ("threads", "*"), "threads.get", self._thread_get),
         ]
@@ -486,6 +490,8 @@ class GmailEmulator:
             return _json(404, gmail_error(404, "Requested entity was not found.", "notFound",
                                           "NOT_FOUND"))
         fmt = query.get("format", ["full"])[0]
+        if fmt == "full":
+            return self._full(stored, query)
         if query.get("fields") == ["id,labelIds"]:
             return _json(200, {"id": stored.id, "labelIds": list(stored.labels)})
         key = (message_id, fmt, tuple(query.get("fields", [])), tuple(stored.labels))
@@ -513,6 +519,28 @@ class GmailEmulator:
         response = _json(200, resource)
         self._responses[key] = response[2]
         return response
+
+    def _full(self, stored: Stored, query: Mapping[str, list[str]]) -> Response:
+        resource: dict[str, Any] = {
+            "id": stored.id, "threadId": stored.thread_id, "labelIds": list(stored.labels),
+            "snippet": "", "sizeEstimate": len(stored.raw), "historyId": str(stored.history_id),
+            "internalDate": str(stored.internal_ms),
+            "payload": self.parts.payload(stored.id, stored.raw),
+        }
+        if query.get("fields") == ["payload"]:
+            resource = {"payload": resource["payload"]}
+        return _json(200, resource)
+
+    def _attachment_get(self, query: Mapping[str, list[str]], body: bytes, message_id: str,
+                        attachment_id: str) -> Response:
+        raw_of = {message_id: self.messages[message_id].raw} if message_id in self.messages \
+            else {}
+        status, found = emulator_parts.attachment_body(self.parts, raw_of, message_id,
+                                                       attachment_id, query.get("fields", []))
+        if status != 200:
+            return _not_found()
+        return 200, {"Content-Type": "application/json; charset=UTF-8"}, \
+            emulator_parts.encode(found)
 
     def _thread_get(self, query: Mapping[str, list[str]], body: bytes, thread_id: str) -> Response:
         with self._lock:

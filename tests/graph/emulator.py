@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import attrs
 
+from . import emulator_attachments
 from .odata import FilterError, parse_filter, parse_search
 
 WELL_KNOWN = {"inbox": "Inbox", "sentitems": "Sent Items", "drafts": "Drafts",
@@ -119,6 +120,7 @@ class GraphEmulator:
         self.folders: dict[str, dict[str, Any]] = {}
         self.wellknown: dict[str, str] = {}
         self.messages: dict[str, dict[str, Any]] = {}
+        self.attachments = emulator_attachments.AttachmentStore()
         self._prefix = "/me"
         self.root = self._new_id("AQMkADAwATM0MDAAMS1")
         for name, display in WELL_KNOWN.items():
@@ -432,6 +434,10 @@ class GraphEmulator:
     def _route(self, method: str, rest: str, query: dict[str, list[str]],
                headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], Any]:
         json_hdr = {"Content-Type": "application/json; odata.metadata=minimal"}
+        answer = emulator_attachments.route(self.attachments, self.messages, method, rest,
+                                            query, _err)
+        if answer is not None:
+            return answer
         if rest == "" and method == "GET":
             return 200, json_hdr, _select({"id": "user-object-id", **self.user}, query)
         if rest == "/mailFolders" and method == "GET":

@@ -45,6 +45,7 @@ from inboxlink import errors, mime
 from inboxlink.adapters.ews import errors as ews_errors
 from inboxlink.adapters.ews import tokens
 from inboxlink.adapters.ews.actions import EwsActions
+from inboxlink.adapters.ews.attachments import EwsAttachments
 from inboxlink.adapters.ews.errors import (
     NO_SMTP_ADDRESS,
     TABLE,
@@ -175,7 +176,7 @@ def _decode_cursor(cursor: str, folder_id: str) -> tuple[int, str | None]:
     return offset, anchor
 
 
-class EwsMailbox(EwsSync, EwsActions, EwsStreaming, BaseMailbox):
+class EwsMailbox(EwsSync, EwsActions, EwsAttachments, EwsStreaming, BaseMailbox):
     """A mailbox on Exchange 2010 SP2 or newer, through Exchange Web Services.
 
     Build it with :func:`inboxlink.connect` (``ews://alice@example.com`` plus ``password=``,

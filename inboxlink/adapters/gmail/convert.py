@@ -181,16 +181,18 @@ def b64decode(data: str | bytes) -> bytes:
 _CHUNK = 256 * 1024
 
 
-def write_raw_field(body: bytes, target: IO[bytes]) -> int:
-    """Decode the ``"raw"`` string of a JSON body straight into ``target``, piece by piece.
+def write_raw_field(body: bytes, target: IO[bytes], key: str = "raw") -> int:
+    """Decode the base64url string ``key`` (``"raw"``, or an attachment's ``"data"``) of a
+    JSON body straight into ``target``, piece by piece.
 
-    Neither the decoded message nor a parsed JSON copy is ever held whole. Base64url has
+    Neither the decoded content nor a parsed JSON copy is ever held whole. Base64url has
     no quotes or backslashes, so the field is the bytes between two quotes.
     """
-    key = body.find(b'"raw"')
-    if key < 0:
-        raise ValueError("the response has no 'raw' field")
-    start = body.index(b'"', body.index(b":", key + 5)) + 1
+    quoted = f'"{key}"'.encode()
+    at = body.find(quoted)
+    if at < 0:
+        raise ValueError(f"the response has no {key!r} field")
+    start = body.index(b'"', body.index(b":", at + len(quoted))) + 1
     end = body.index(b'"', start)
     view = memoryview(body)[start:end]
     written = 0

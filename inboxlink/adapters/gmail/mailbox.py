@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 from inboxlink import errors, mime
 from inboxlink.adapters.gmail import convert, service, transport
 from inboxlink.adapters.gmail.actions import GmailActions
+from inboxlink.adapters.gmail.attachments import GmailAttachments
 from inboxlink.adapters.gmail.errors import TABLE, extractor
 from inboxlink.adapters.gmail.quota import COST, TokenBucket
 from inboxlink.adapters.gmail.settings import GmailSettings
@@ -47,7 +48,7 @@ _CURSOR_PREFIX = "gmail1"
 _LIST_MAX = 500
 
 
-class GmailMailbox(GmailSync, GmailActions, BaseMailbox):
+class GmailMailbox(GmailSync, GmailActions, GmailAttachments, BaseMailbox):
     """A Gmail mailbox through the Gmail API.
 
     Build it with ``inboxlink.connect("gmail://alice@gmail.com", credentials=creds)`` or

@@ -20,6 +20,7 @@ COST: Mapping[str, int] = {
     "getProfile": 1,
     "messages.list": 5,
     "messages.get": 5,
+    "messages.attachments.get": 5,
     "messages.send": 100,
     "messages.insert": 25,
     "messages.import": 25,

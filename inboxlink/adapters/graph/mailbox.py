@@ -24,6 +24,7 @@ from inboxlink import deadline, errors, mime
 from inboxlink.adapters.graph import auth, batch, wire
 from inboxlink.adapters.graph._loop import LOOP
 from inboxlink.adapters.graph.actions import GraphActions
+from inboxlink.adapters.graph.attachments import GraphAttachments
 from inboxlink.adapters.graph.batch import BATCH_SIZE, ItemFailure, chunks
 from inboxlink.adapters.graph.errors import (
     PROVIDER,
@@ -61,7 +62,7 @@ _FOLDER_PAGE = 250
 _FOLDER_CACHE_LIMIT = 100_000
 
 
-class GraphMailbox(GraphSync, GraphActions, BaseMailbox):
+class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
     """A Microsoft 365 / Outlook.com mailbox reached through Microsoft Graph.
 
     Build it with :meth:`from_url` (``graph://alice@contoso.com``) or directly from

@@ -43,7 +43,9 @@ from ._core import (
     SendTests,
     known_gap,
     make_attachment_message,
+    make_large_attachment_message,
     make_message,
+    make_nested_attachment_message,
     require,
 )
 from ._sync import SyncTests, WatchTests, drain
@@ -72,6 +74,8 @@ __all__ = [
     "drain",
     "known_gap",
     "make_attachment_message",
+    "make_large_attachment_message",
     "make_message",
+    "make_nested_attachment_message",
     "require",
 ]

@@ -7,6 +7,7 @@ package docstring (``inboxlink.testing.conformance``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -31,7 +32,9 @@ __all__ = [
     "SendTests",
     "known_gap",
     "make_attachment_message",
+    "make_large_attachment_message",
     "make_message",
+    "make_nested_attachment_message",
     "require",
 ]
 
@@ -90,6 +93,112 @@ def make_attachment_message(n: int = 1) -> bytes:
     msg.add_attachment(png, maintype="image", subtype="png", filename="logo.png",
                        disposition="inline", cid=f"<{ATTACHMENT_IMAGE_CID}>")
     return msg.as_bytes()
+
+
+#: the large attachment's size: above every provider's simple-request limit (Graph 3-4 MB,
+#: Gmail 5 MB simple upload, EWS's default 35 MB request cap is for the encoded message)
+LARGE_ATTACHMENT_SIZE = 30 * 1024 * 1024 + 12_345
+LARGE_ATTACHMENT_NAME = "measurements-2026.bin"
+
+
+@functools.lru_cache(maxsize=1)
+def large_attachment_payload() -> bytes:
+    """Deterministic incompressible bytes, :data:`LARGE_ATTACHMENT_SIZE` of them (cached)."""
+    import random
+
+    return random.Random(30).randbytes(LARGE_ATTACHMENT_SIZE)
+
+
+@functools.lru_cache(maxsize=1)
+def _large_message(payload: bytes) -> bytes:
+    import base64
+
+    boundary = b"large-7f3a-boundary"
+    # Written directly (76-character base64 lines, CRLF): the email package's generator
+    # takes seconds for 40 MB, and this is exactly what it would produce.
+    encoded = base64.encodebytes(payload).replace(b"\n", b"\r\n")
+    head = (
+        "From: Lab <lab@example.net>\r\nTo: alice@example.com\r\nSubject: Large attachment\r\n"
+        f"Date: {format_datetime(dt.datetime(2026, 1, 2, 12, 0, tzinfo=dt.timezone.utc))}\r\n"
+        "Message-ID: <large-attachment@example.net>\r\nMIME-Version: 1.0\r\n"
+        f'Content-Type: multipart/mixed; boundary="{boundary.decode()}"\r\n\r\n'
+    ).encode()
+    return (head + b"--" + boundary + b"\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Transfer-Encoding: 7bit\r\n\r\nThe measurements are attached.\r\n"
+            b"--" + boundary + b"\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Transfer-Encoding: base64\r\n"
+            b"Content-Disposition: attachment; filename=\"" + LARGE_ATTACHMENT_NAME.encode()
+            + b"\"\r\n\r\n" + encoded + b"--" + boundary + b"--\r\n")
+
+
+def make_large_attachment_message(payload: bytes | None = None) -> bytes:
+    """A message with a short text body and one large binary attachment (base64)."""
+    return _large_message(large_attachment_payload() if payload is None else payload)
+
+
+#: what :func:`make_nested_attachment_message` holds, in MIME order:
+#: (filename, content type, inline, content id)
+NESTED_ATTACHMENTS = (
+    (None, "image/png", True, "chart.5e1d@example.net"),
+    ("report.pdf", "application/pdf", False, None),
+    ("forwarded.eml", "message/rfc822", False, None),
+    ("notes.txt", "text/plain", False, None),
+)
+
+
+def nested_attachment_payloads() -> dict[str, bytes]:
+    """The bytes of the nested message's file attachments, by file name (or ``"image"``)."""
+    import random
+
+    noise = random.Random(11)
+    return {"image": b"\x89PNG\r\n\x1a\n" + noise.randbytes(900),
+            "report.pdf": b"%PDF-1.4\n" + noise.randbytes(5_000),
+            "notes.txt": "Notizen: zażółć\r\n".encode()}
+
+
+def make_nested_attachment_message() -> bytes:
+    """Attachments at every depth: an inline image without a file name inside
+    multipart/related inside multipart/alternative, a PDF, an attached message
+    (``message/rfc822``, named) and a named text attachment — what mail clients produce."""
+    payloads = nested_attachment_payloads()
+    msg = EmailMessage()
+    msg["From"] = "Carol <carol@example.net>"
+    msg["To"] = "alice@example.com"
+    msg["Subject"] = "Nested attachments"
+    msg["Date"] = format_datetime(dt.datetime(2026, 1, 3, 12, 0, tzinfo=dt.timezone.utc))
+    msg["Message-ID"] = "<nested-attachments@example.net>"
+    msg.set_content("See the chart.\n")
+    msg.add_alternative('<p>See the chart: <img src="cid:chart.5e1d@example.net"></p>\n',
+                        subtype="html")
+    html = msg.get_payload()[1]  # type: ignore[index]
+    assert isinstance(html, EmailMessage)
+    html.add_related(payloads["image"], maintype="image", subtype="png",
+                     cid="<chart.5e1d@example.net>", disposition="inline")
+    msg.add_attachment(payloads["report.pdf"], maintype="application", subtype="pdf",
+                       filename="report.pdf")
+    from email import policy
+    from email.parser import BytesParser
+
+    forwarded = BytesParser(policy=policy.default).parsebytes(make_message(5))
+    msg.add_attachment(forwarded, filename="forwarded.eml")
+    msg.add_attachment(payloads["notes.txt"], maintype="text", subtype="plain",
+                       filename="notes.txt")
+    return msg.as_bytes()
+
+
+def make_single_part_attachment_message() -> tuple[bytes, bytes]:
+    """(message, payload): a message that is nothing but a named PDF (what scanners send)."""
+    import base64
+    import random
+
+    payload = b"%PDF-1.4\n" + random.Random(12).randbytes(3_000)
+    raw = (b"From: scanner@example.net\r\nTo: alice@example.com\r\nSubject: Scan\r\n"
+           b"Message-ID: <scan-1@example.net>\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: application/pdf; name=\"scan.pdf\"\r\n"
+           b"Content-Disposition: attachment; filename=\"scan.pdf\"\r\n"
+           b"Content-Transfer-Encoding: base64\r\n\r\n"
+           + base64.encodebytes(payload).replace(b"\n", b"\r\n"))
+    return raw, payload
 
 
 #: built-in adapters that do not yet show ErrorTests' uniform behaviour, and what they do
@@ -534,6 +643,43 @@ class AttachmentTests:
         with pytest.raises(errors.NotFound) as info:
             mailbox.save_attachment(message_id, bogus, io.BytesIO())
         assert info.value.remedy
+
+    def test_list_agrees_with_the_parsed_message(
+        self, mailbox: Mailbox, deliver: Deliver
+    ) -> None:
+        # One definition of "attachment" for every adapter: what the provider lists is what
+        # parsing the message's own MIME finds, in the same order, with the same types.
+        from inboxlink import mime
+
+        message_id = self._delivered(mailbox, deliver)
+        listed = [(i.filename, i.content_type, i.inline, i.content_id)
+                  for i in mailbox.list_attachments(message_id)]
+        parsed = [(a.filename, a.content_type, a.inline, a.content_id)
+                  for a in mime.attachments(mailbox.fetch(message_id).email)]
+        assert listed == parsed
+
+    def test_large_attachment_is_saved_byte_exact(
+        self, mailbox: Mailbox, deliver: Deliver, tmp_path: object
+    ) -> None:
+        # Over 30 MB: above every provider's single-request upload limit, so an adapter that
+        # reads attachments through a size-limited path (or in one buffer) shows it here.
+        import hashlib
+        import pathlib
+
+        assert isinstance(tmp_path, pathlib.Path)
+        payload = large_attachment_payload()
+        deliver(make_large_attachment_message(payload))
+        (summary,) = mailbox.list_messages(FolderRole.INBOX).items
+        (info,) = mailbox.list_attachments(summary.id)
+        assert info.filename == LARGE_ATTACHMENT_NAME
+        assert info.content_type == "application/octet-stream"
+        assert info.size is not None
+        assert abs(info.size - len(payload)) < len(payload) // 100
+        target = tmp_path / LARGE_ATTACHMENT_NAME
+        written = mailbox.save_attachment(summary.id, info.part, target)
+        assert written == len(payload) == target.stat().st_size
+        with open(target, "rb") as fh:
+            assert hashlib.file_digest(fh, "sha256").digest() == hashlib.sha256(payload).digest()
 
     def test_message_without_attachments_lists_none(
         self, mailbox: Mailbox, deliver: Deliver

@@ -1,0 +1,142 @@
+"""Graph's attachment resources for the emulator, derived from the MIME each message stores.
+
+- ``GET /messages/{id}/attachments`` (``$select`` honoured; ``@odata.type`` always present,
+  as Graph includes it for derived types);
+- ``GET /messages/{id}/attachments/{aid}`` (metadata, ``contentBytes`` only for files);
+- ``GET /messages/{id}/attachments/{aid}/$value`` (the raw content; an attached message as
+  its MIME).
+
+Which parts are attachments is decided as Exchange (and IMAP's BODYSTRUCTURE reading in
+inboxlink) decide it: every leaf of the MIME tree — an attached ``message/rfc822`` is one leaf,
+an ``itemAttachment`` — except the text/plain and text/html bodies that carry no file name
+and are not marked ``attachment``; a single-part message is an attachment only when it is
+named or marked ``attachment`` (then the body is empty, as Exchange shows it). An id the
+store never issued answers 400 ``ErrorInvalidIdMalformed``; a well-formed id of no
+attachment of this message 404 ``ErrorItemNotFound``, with Graph's error body.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from typing import Any
+
+_BODY_TYPES = frozenset({"text/plain", "text/html"})
+_PREFIX = b"\x00inboxlink-att\x00"
+_SELECTABLE = frozenset({"id", "name", "contentType", "size", "isInline", "contentId",
+                         "lastModifiedDateTime", "contentBytes"})
+Response = tuple[int, dict[str, str], Any]
+_ROUTE = re.compile(r"^/messages/([^/]+)/attachments(?:/([^/]+))?(/\$value)?$")
+
+
+def attachment_leaves(raw: bytes) -> list[EmailMessage]:
+    """The attachment parts of a message, in MIME order (see the module docstring)."""
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    found: list[EmailMessage] = []
+
+    def walk(part: EmailMessage) -> None:
+        if part.get_content_maintype() == "multipart":
+            for child in part.iter_parts():
+                walk(child)  # type: ignore[arg-type]
+            return
+        named = part.get_content_disposition() == "attachment" or bool(part.get_filename())
+        # A single-part message is its own body unless it is a named/marked file.
+        if named or (part is not parsed and part.get_content_type() not in _BODY_TYPES):
+            found.append(part)
+
+    walk(parsed)
+    return found
+
+
+def attachment_id(message_id: str, index: int) -> str:
+    """A Graph-looking attachment id (URL-safe base64 with '=' padding: clients must quote it)."""
+    return base64.urlsafe_b64encode(_PREFIX + f"{message_id}/{index}".encode()).decode()
+
+
+def _index_of(message_id: str, aid: str) -> int | str | None:
+    """The attachment's index; ``"malformed"`` for an id the store never issued."""
+    try:
+        decoded = base64.urlsafe_b64decode(aid.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        return "malformed"
+    if not decoded.startswith(_PREFIX):
+        return "malformed"
+    owner, _, index = decoded[len(_PREFIX):].decode("utf-8", "replace").rpartition("/")
+    return int(index) if owner == message_id and index.isdigit() else None
+
+
+def _content(part: EmailMessage) -> bytes:
+    if part.get_content_type() == "message/rfc822":
+        inner = part.get_payload(0)
+        return inner.as_bytes(policy=policy.SMTP)  # type: ignore[union-attr]
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
+
+
+def _resource(message_id: str, index: int, part: EmailMessage, data: bytes) -> dict[str, Any]:
+    item = part.get_content_type() == "message/rfc822"
+    cid = part.get("Content-ID")
+    return {
+        "@odata.type": "#microsoft.graph." + ("itemAttachment" if item else "fileAttachment"),
+        "id": attachment_id(message_id, index),
+        "lastModifiedDateTime": "2026-11-25T02:00:00Z",
+        "name": part.get_filename() or ("Attached message" if item else None),
+        "contentType": None if item else part.get_content_type(),
+        "size": len(data),
+        "isInline": part.get_content_disposition() == "inline",
+        **({"contentId": str(cid).strip()} if cid else {}),
+        **({} if item else {"contentBytes": data}),
+    }
+
+
+class AttachmentStore:
+    """Attachments per message, parsed and decoded once (a 100 MB message is parsed once)."""
+
+    def __init__(self) -> None:
+        self._parts: dict[tuple[str, int], list[tuple[EmailMessage, bytes]]] = {}
+
+    def parts(self, message_id: str, raw: bytes) -> list[tuple[EmailMessage, bytes]]:
+        key = (message_id, id(raw))
+        if key not in self._parts:
+            self._parts[key] = [(p, _content(p)) for p in attachment_leaves(raw)]
+        return self._parts[key]
+
+
+def route(store: AttachmentStore, messages: dict[str, dict[str, Any]], method: str, rest: str,
+          query: dict[str, list[str]], error: Any) -> Response | None:
+    """Answer an attachment request, or ``None`` when ``rest`` is not one."""
+    match = _ROUTE.match(rest)
+    if not match or method != "GET":
+        return None
+    mid, aid, value = match.groups()
+    stored = messages.get(mid)
+    if stored is None:
+        return error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+    parts = store.parts(mid, stored["mime"])
+    json_hdr = {"Content-Type": "application/json; odata.metadata=minimal"}
+    if aid is None:
+        wanted = set(query.get("$select", [""])[0].split(",")) & _SELECTABLE
+        values = []
+        for n, (part, data) in enumerate(parts):
+            resource = _resource(mid, n, part, data)
+            resource.pop("contentBytes", None)  # never in a collection without $select
+            if wanted:
+                resource = {k: v for k, v in resource.items()
+                            if k in wanted or k in ("@odata.type", "id")}
+            values.append(resource)
+        return 200, json_hdr, {"value": values}
+    index = _index_of(mid, aid)
+    if index == "malformed":
+        return error(400, "ErrorInvalidIdMalformed", "Id is malformed.")
+    if not isinstance(index, int) or index >= len(parts):
+        return error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+    part, data = parts[index]
+    if value:
+        return 200, {"Content-Type": part.get_content_type()}, data
+    resource = _resource(mid, index, part, data)
+    if "contentBytes" in resource:
+        resource["contentBytes"] = base64.b64encode(resource["contentBytes"]).decode()
+    return 200, json_hdr, resource
