@@ -57,19 +57,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     folders = sub.add_parser("folders", help="list folders with their roles")
     _add_connection_options(folders)
+    folders.add_argument("--json", action="store_true", help="print JSON (schema: docs/cli.md)")
 
     ls = sub.add_parser("ls", help="list messages in a folder, newest first")
     _add_connection_options(ls)
     ls.add_argument("folder", nargs="?", default="inbox", help="folder path, id or role")
     ls.add_argument("--limit", type=int, default=20, help="how many messages (default 20)")
+    ls.add_argument("--json", action="store_true", help="print JSON (schema: docs/cli.md)")
 
     show = sub.add_parser("show", help="show one message")
     _add_connection_options(show)
     show.add_argument("id", help="message id as printed by 'ls'")
-    show.add_argument("--raw", action="store_true", help="print the raw RFC 5322 bytes")
+    output = show.add_mutually_exclusive_group()
+    output.add_argument("--raw", action="store_true", help="print the raw RFC 5322 bytes")
+    output.add_argument("--json", action="store_true", help="print JSON (schema: docs/cli.md)")
 
     send = sub.add_parser("send", help="send a message (the body is read from a file or stdin)")
     _add_connection_options(send)
+    send.add_argument("--json", action="store_true", help="print the result as JSON")
     send.add_argument("--to", action="append", required=True, help="recipient (repeatable)")
     send.add_argument("--cc", action="append", default=[], help="Cc recipient (repeatable)")
     send.add_argument("--bcc", action="append", default=[], help="Bcc recipient (repeatable)")
@@ -145,10 +150,14 @@ def main(
         return 130
 
 
+#: commands whose errors are part of what they show on stdout: the demo tells the library's
+#: story (typed errors included); the doctor's report is its output
+_ERRORS_ON_STDOUT = frozenset({"demo", "doctor"})
+
+
 def _error_console(args: argparse.Namespace, out: Console) -> Console:
-    """Where a command's errors go: stderr for the data commands (their stdout is data a
-    script reads), the given console for the older commands until they move too."""
-    from inboxlink.cli.commands import DATA_COMMANDS
+    """Where a command's errors go: stderr, since stdout is data a script or a file reads
+    (``show --raw > message.eml``)."""
     from inboxlink.cli.data_output import stderr_console
 
-    return stderr_console() if args.command in {*DATA_COMMANDS, "sync"} else out
+    return out if args.command in _ERRORS_ON_STDOUT else stderr_console()
