@@ -1,7 +1,7 @@
-"""Building and parsing RFC 5322 messages with the stdlib :mod:`email` package.
+"""Building and parsing RFC 5322 messages with the stdlib `email` package.
 
 Building refuses header injection (CR/LF in a header value) with
-:class:`~inboxlink.errors.InvalidMessage` before anything reaches the network. Parsing
+`InvalidMessage` before anything reaches the network. Parsing
 never raises: broken charsets and multiparts leave the raw bytes intact and the parsed
 view as complete as the parser can make it.
 """
@@ -94,7 +94,7 @@ def _check_address(field: str, address: Address) -> None:
 
 
 def build(message: OutgoingMessage, *, default_from: str) -> EmailMessage:
-    """An :class:`EmailMessage` for ``message`` (without Bcc), every header checked."""
+    """An `EmailMessage` for ``message`` (without Bcc), every header checked."""
     sender = message.from_ or Address.parse(default_from)
     for field, group in (("From", (sender,)), ("To", message.to), ("Cc", message.cc),
                          ("Bcc", message.bcc), ("Reply-To", message.reply_to)):

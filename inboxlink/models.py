@@ -45,7 +45,7 @@ class Address:
 
     @classmethod
     def parse(cls, value: str | Address) -> Address:
-        """Parse ``"Name <a@b>"`` or ``"a@b"``; an :class:`Address` is returned as is."""
+        """Parse ``"Name <a@b>"`` or ``"a@b"``; an `Address` is returned as is."""
         if isinstance(value, Address):
             return value
         _refuse_line_breaks(value)
@@ -242,9 +242,9 @@ class Attachment:
 
 @attrs.frozen
 class AttachmentInfo:
-    """What :meth:`Mailbox.list_attachments` tells about one attachment, without its content.
+    """What `Mailbox.list_attachments()` tells about one attachment, without its content.
 
-    ``part`` is opaque: pass it back to :meth:`Mailbox.save_attachment` on the same mailbox.
+    ``part`` is opaque: pass it back to `Mailbox.save_attachment()` on the same mailbox.
     ``size`` is the decoded size in bytes when the adapter read the content (the default
     implementation); adapters that read it from the server's structure (IMAP BODYSTRUCTURE)
     estimate it from the encoded size (base64: 3/4 of it), so it may be off by a few bytes.
@@ -262,7 +262,7 @@ class AttachmentInfo:
 class Message:
     """A fetched message: the exact raw bytes, parsed lazily with the stdlib ``email`` package.
 
-    Parsing never raises: a broken message still gives :attr:`raw`, and the parsed
+    Parsing never raises: a broken message still gives `raw`, and the parsed
     view holds whatever the parser could recover (``email.defects`` lists the problems).
     """
 
@@ -360,7 +360,7 @@ class Message:
 
     def reply(self, *, text: str | None = None, html: str | None = None,
               reply_all: bool = False, from_: str | Address | None = None) -> OutgoingMessage:
-        """An :class:`OutgoingMessage` answering this one, with correct threading headers."""
+        """An `OutgoingMessage` answering this one, with correct threading headers."""
         subject = self.subject or ""
         if not subject.lower().startswith("re:"):
             subject = f"Re: {subject}".rstrip()
@@ -441,7 +441,7 @@ class SendResult:
 
     @property
     def appended(self) -> bool:
-        """inboxlink appended the copy into :attr:`sent_folder_id`."""
+        """inboxlink appended the copy into `sent_folder_id`."""
         return self.sent_copy is SentCopy.APPENDED
 
     @property

@@ -1,6 +1,6 @@
 """Retry policy (tenacity) driven by the typed errors.
 
-Only :class:`~inboxlink.errors.RateLimited` and :class:`~inboxlink.errors.TransientError`
+Only `RateLimited` and `TransientError`
 are retried, never longer than ``max_attempts`` tries or ``max_total`` seconds, and never
 sooner than the provider's ``retry_after``. Sending is never wrapped in this policy: a
 send the provider may already have accepted must not be repeated.

@@ -1,7 +1,7 @@
 """The ``inboxlink`` command: ``demo``, ``doctor``, ``folders``, ``ls``, ``show``, ``send``,
 ``sync-token``, ``changes``, ``watch``, ``search``, ``mark``, ``mv``, ``rm``, ``sync``.
 
-:func:`main` takes optional collaborators so tests (and embedding applications) can point
+`main()` takes optional collaborators so tests (and embedding applications) can point
 the commands at a prepared mailbox or DNS resolver without touching the network::
 
     main(["ls", "fake://alice@example.com"], connect=lambda url, **kw: my_mailbox)
@@ -106,7 +106,7 @@ def main(
 
     Args:
         argv: arguments without the program name (``sys.argv[1:]`` when ``None``).
-        connect: replaces :func:`inboxlink.connect` (tests inject a prepared fake mailbox).
+        connect: replaces `inboxlink.connect()` (tests inject a prepared fake mailbox).
         resolver: a ``dns.resolver.Resolver``-like object for ``doctor`` (tests control DNS).
         console: a rich console to print to (default: stdout).
     """

@@ -1,7 +1,7 @@
 """The everyday commands: ``folders``, ``ls``, ``show``, ``send``.
 
 Like the data commands, they print data on stdout (a table, or ``--json`` in the schema of
-:mod:`inboxlink.cli.data_output`) and errors, warnings and progress on stderr, so
+`inboxlink.cli.data_output`) and errors, warnings and progress on stderr, so
 ``inboxlink show URL ID --raw > message.eml`` never writes an error into the file.
 """
 

@@ -157,7 +157,7 @@ def send_json(result: SendResult) -> dict[str, Any]:
 
 
 def changes_json(folder: Folder, batch: ChangeSet) -> dict[str, Any]:
-    """A :class:`ChangeSet` as JSON: added/updated messages, removed ids, token, more."""
+    """A `ChangeSet` as JSON: added/updated messages, removed ids, token, more."""
     return {
         "folder": folder.path,
         "folder_id": folder.id,
@@ -170,7 +170,7 @@ def changes_json(folder: Folder, batch: ChangeSet) -> dict[str, Any]:
 
 
 def hint_json(folder: Folder, hint: ChangeHint) -> dict[str, Any]:
-    """A :class:`ChangeHint` as JSON."""
+    """A `ChangeHint` as JSON."""
     return {"event": "hint", "folder": folder.path, "folder_id": hint.folder_id,
             "reason": hint.reason, "at": hint.at.isoformat()}
 

@@ -2,7 +2,7 @@
 
 Error remedies are written for the library (``pass access_token=``, ``verify_tls=False``,
 ``mailbox.folders()``). On the command line those words are wrong: the person types
-options, not keyword arguments. :func:`for_the_command_line` rewrites a remedy through
+options, not keyword arguments. `for_the_command_line()` rewrites a remedy through
 one table, applied wherever the CLI prints an error, so every command says the same thing.
 """
 
@@ -58,7 +58,7 @@ def for_the_command_line(remedy: str) -> str:
 def cli_error(error: errors.InboxLinkError) -> errors.InboxLinkError:
     """A copy of ``error`` whose remedy names command-line options (same class and fields).
 
-    The original keeps its remedy: an application embedding :func:`inboxlink.cli.main`
+    The original keeps its remedy: an application embedding `inboxlink.cli.main()`
     and catching the error still sees the library's words.
     """
     remedy = for_the_command_line(error.remedy)

@@ -18,7 +18,7 @@ _EXAMPLE = "imaps://alice@mail.example.com"
 
 
 def check_url(url: str) -> None:
-    """Raise :class:`~inboxlink.errors.ConfigurationError` for a URL that cannot connect.
+    """Raise `ConfigurationError` for a URL that cannot connect.
 
     Only what every built-in adapter needs is checked (a scheme, a host, a numeric port);
     a plugin's scheme is left to the plugin.

@@ -1,8 +1,8 @@
 """The doctor's staged checks: provider, DNS, TCP, TLS, server, capabilities, login, folders.
 
-:func:`diagnose` runs them in order and reports each as it finishes (``on_check``), so a
+`diagnose()` runs them in order and reports each as it finishes (``on_check``), so a
 terminal can show progress. Login and folders go through ``connect`` — by default
-:func:`inboxlink.connect` — so they work with any adapter, built-in or plugin.
+`inboxlink.connect()` — so they work with any adapter, built-in or plugin.
 """
 
 from __future__ import annotations

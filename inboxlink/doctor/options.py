@@ -1,4 +1,4 @@
-"""How the doctor runs: :class:`DoctorOptions`, shared by its checks and its command line.
+"""How the doctor runs: `DoctorOptions`, shared by its checks and its command line.
 
 Kept apart from the checks so that whoever builds the options (the ``inboxlink doctor``
 command, an application embedding the doctor) imports only this.
