@@ -26,6 +26,8 @@ class DoctorOptions:
     ca_file: str | None = None
     insecure: bool = False
     timeout: float = 10.0
+    #: seconds one DNS look-up may take; a DNS that does not answer costs this once in all
+    dns_timeout: float = 5.0
     send_test: str | None = None
     #: other options for connect() (username, sent_folder …); never secrets
     connect_options: Mapping[str, Any] = attrs.field(factory=dict)
