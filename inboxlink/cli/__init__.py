@@ -1,5 +1,6 @@
 """The ``inboxlink`` command: ``demo``, ``doctor``, ``folders``, ``ls``, ``show``, ``send``,
-``sync-token``, ``changes``, ``watch``, ``search``, ``mark``, ``mv``, ``rm``, ``sync``.
+``sync-token``, ``changes``, ``watch``, ``search``, ``mark``, ``mv``, ``rm``, ``export``,
+``sync``.
 
 `main()` takes optional collaborators so tests (and embedding applications) can point
 the commands at a prepared mailbox or DNS resolver without touching the network::
@@ -84,12 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--no-sent-copy", action="store_true", help="do not keep a copy in Sent")
 
     from inboxlink.cli.action_commands import add_action_parsers
+    from inboxlink.cli.export_command import add_export_parser
     from inboxlink.cli.runner_command import add_runner_parser
     from inboxlink.cli.sync_commands import add_sync_parsers
     from inboxlink.doctor.cli import add_doctor_parser
 
     add_sync_parsers(sub, _add_connection_options)
     add_action_parsers(sub, _add_connection_options)
+    add_export_parser(sub, _add_connection_options)
     add_runner_parser(sub)
     add_doctor_parser(sub)
     return parser

@@ -22,6 +22,7 @@ from inboxlink.cli.data_output import (
     stderr_console,
     summary_json,
 )
+from inboxlink.cli.export_command import EXPORT_COMMANDS
 from inboxlink.cli.sync_commands import SYNC_COMMANDS
 from inboxlink.cli.urls import check_url
 from inboxlink.models import Message, MessageSummary, OutgoingMessage
@@ -153,7 +154,7 @@ def _send(mailbox: Mailbox, args: Any, console: Console) -> int:
 
 #: commands whose stdout is data only (errors and progress go to stderr)
 DATA_COMMANDS: Mapping[str, Callable[[Any, Any, Any], int]] = {
-    **SYNC_COMMANDS, **ACTION_COMMANDS,
+    **SYNC_COMMANDS, **ACTION_COMMANDS, **EXPORT_COMMANDS,
 }
 
 _COMMANDS: Mapping[str, Callable[[Any, Any, Any], int]] = {
