@@ -17,6 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from inboxlink import errors
 from inboxlink.cli._output import RICH_MISSING
+from inboxlink.cli.completion import (
+    SHELLS,
+    add_completion_option,
+    enable_completion,
+    print_completion,
+)
 from inboxlink.cli.credentials import add_secret_options
 
 if TYPE_CHECKING:
@@ -52,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     from inboxlink import __version__
 
     parser.add_argument("--version", action="version", version=f"inboxlink {__version__}")
+    add_completion_option(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("demo", help="the library's story on the in-memory fake server")
@@ -120,7 +127,15 @@ def main(
         return EXIT_ERROR
 
     parser = build_parser()
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    enable_completion(parser)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    # Asked alone, --print-completion needs no command (the sub-command is required otherwise).
+    if len(arguments) == 2 and arguments[0] == "--print-completion":
+        shell = arguments[1]
+        if shell not in SHELLS:
+            parser.error(f"--print-completion: choose one of {', '.join(SHELLS)}")
+        return print_completion(shell)
+    args = parser.parse_args(arguments)
 
     from inboxlink.cli._output import make_console, print_error
 
