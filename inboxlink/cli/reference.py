@@ -152,7 +152,7 @@ def render_markdown(
             "    mailbox = inboxlink.connect(url, password=password)",
             "except inboxlink.errors.InboxLinkError as exc:",
             "    show_to_user(f\"{exc.message} {exc.remedy}\")",
-            "    log.warning(\"mail failed: %s %s\", exc.provider, exc.code)  # raw code, for you",
+            "    log.warning(\"%s: %s\", exc.provider, exc.code)  # the raw code, for you",
             "```",
             "", "## The tree", "", *_tree(classes), ""]
     for cls in classes:

@@ -10,6 +10,7 @@ read from each rule's catalogue id (``smtp.gmail.sending_limit``).
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable
 
 import attrs
@@ -68,9 +69,19 @@ def provider_rows(tables: Iterable[ErrorTable]) -> list[ProviderRows]:
             for label, groups in found.items()]
 
 
+#: where a long code may break: between the words of a CamelCase name, after ``.`` or ``_``
+_BREAK = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[._])(?=\w)")
+
+
+def _breakable(text: str) -> str:
+    """``text`` escaped for HTML, with break points at word boundaries only."""
+    return "<wbr>".join(html.escape(part) for part in _BREAK.split(text))
+
+
 def _code(text: str) -> str:
-    # A long alternation may break after each "|", never inside a token ("AADSTS50057").
-    escaped = html.escape(text).replace("|", "&#124;<wbr>")
+    # A long alternation may break after each "|", and a long name between its words
+    # (ErrorMailbox·NotEnabled·ForRESTAPI), never inside a token ("AADSTS50057").
+    escaped = "&#124;<wbr>".join(_breakable(part) for part in text.split("|"))
     return f"<code>{escaped}</code>"
 
 
@@ -100,7 +111,8 @@ def _remedy_cell(group: Group, anchor_of: str, label: str, seen: dict[str, str])
         return f"same remedy as under [{first}]({anchor_of}#raw-codes-{first}) above" \
             if first != label else "same remedy as the row above with this remedy"
     seen[group.remedy] = label
-    return html.escape(group.remedy).replace("|", "&#124;").replace("\n", " ")
+    # a dotted name in a remedy (inboxlink.adapters.graph.lookup_mail_hosting) breaks at dots
+    return _breakable(group.remedy).replace("|", "&#124;").replace("\n", " ")
 
 
 def _anchor(cls: type[errors.InboxLinkError]) -> str:
@@ -125,9 +137,11 @@ def render_provider_table(rows: ProviderRows, *, reference_page: str = "",
     the remedies already shown on the page (remedy → label), so none is printed twice.
     """
     seen = {} if seen is None else seen
-    out = ["| raw signal | error | remedy |", "|---|---|---|"]
+    # The marked header lets the stylesheet keep codes whole in these tables.
+    out = ['| <span class="raw-codes">raw signal</span> | error | remedy |', "|---|---|---|"]
     for group in rows.groups:
-        link = f"[`{group.error.__name__}`]({reference_page}#{_anchor(group.error)})"
+        name = _breakable(group.error.__name__)
+        link = f"[{name}]({reference_page}#{_anchor(group.error)})"
         out.append(f"| {_signals_cell(group)} | {link} | "
                    f"{_remedy_cell(group, reference_page, rows.label, seen)} |")
     return out
