@@ -83,6 +83,10 @@ def _ls(mailbox: Mailbox, args: Any, console: Console) -> int:
                              "messages": [summary_json(s) for s in summaries],
                              "more": bool(cursor)})
         return 0
+    if not summaries and mailbox.provider == "fake":
+        # Each run of the command starts a new in-memory server: an empty fake is expected.
+        stderr_console().print("[dim]fake:// mailboxes live in memory and start empty in "
+                               "each process; 'inboxlink demo' shows one with mail.[/]")
     table = Table("id", "date", "from", "subject", title=f"{folder.path} ({len(summaries)})")
     for summary in summaries:
         table.add_row(summary.id, summary.date.strftime("%Y-%m-%d %H:%M") if summary.date else "",

@@ -163,3 +163,11 @@ def test_every_known_remedy_reads_as_command_line_terms() -> None:
                  if library_words.search(for_the_command_line(r))}
     assert leftovers == set()
     assert any("--insecure" in for_the_command_line(r) for r in remedies)
+
+
+def test_an_empty_fake_inbox_says_why_on_stderr(cli: Cli) -> None:
+    result = cli("ls", URL)
+    assert result.code == 0
+    assert "INBOX (0)" in result.out
+    assert "start empty in each process" in result.err
+    assert "start empty" not in result.out
