@@ -46,3 +46,12 @@ def docs(session: nox.Session) -> None:
     """The documentation site, built strictly (warnings are errors)."""
     session.install("-e", ".[dev]")
     session.run("python", "-m", "mkdocs", "build", "--strict", "-d", "site")
+
+
+@nox.session
+def docs_screenshots(session: nox.Session) -> None:
+    """The site in headless Chromium at 1280 px: no clipped table or code block, and
+    screenshots of the key pages in site-screenshots/ (not committed)."""
+    session.install("-e", ".[dev]")
+    session.env["INBOXLINK_SCREENSHOTS"] = "site-screenshots"
+    session.run("python", "-m", "pytest", "-q", "-m", "slow", "tests/cli/test_site_layout.py")

@@ -1,6 +1,6 @@
 """Per-mailbox limits that hold across threads, processes and machines.
 
-A :class:`Budget` hands out two kinds of permits, both keyed by the mailbox:
+A `Budget` hands out two kinds of permits, both keyed by the mailbox:
 
 - **slots** — at most ``limit`` holders at once (IMAP connections ≤ 4, Graph requests in
   flight ≤ 4). Each slot is a *lease*: a holder that dies without releasing it loses it
@@ -9,7 +9,7 @@ A :class:`Budget` hands out two kinds of permits, both keyed by the mailbox:
 - **units** — a token bucket (``rate`` units per second, up to ``burst``) for quota-metered
   APIs (Gmail's quota units per user per second).
 
-:class:`InProcessBudget` (the default) keeps them in memory; :class:`RedisBudget` keeps them
+`InProcessBudget` (the default) keeps them in memory; `RedisBudget` keeps them
 in Redis with atomic Lua scripts, shared by every process that points at the same server.
 """
 
@@ -61,7 +61,7 @@ class InProcessBudget:
     @contextlib.contextmanager
     def slot(self, mailbox: str, kind: str, limit: int, *,
              timeout: float = 60.0) -> Iterator[None]:
-        """Hold one of ``limit`` slots (see :class:`Budget`)."""
+        """Hold one of ``limit`` slots (see `Budget`)."""
         key = (mailbox.lower(), kind)
         deadline = time.monotonic() + timeout
         with self._lock:
@@ -80,7 +80,7 @@ class InProcessBudget:
 
     def take(self, mailbox: str, bucket: str, units: float, *, rate: float, burst: float,
              timeout: float = 60.0) -> None:
-        """Take ``units`` from a token bucket (see :class:`Budget`)."""
+        """Take ``units`` from a token bucket (see `Budget`)."""
         key = (mailbox.lower(), bucket)
         deadline = time.monotonic() + timeout
         while True:
@@ -186,7 +186,7 @@ class RedisBudget:
     @contextlib.contextmanager
     def slot(self, mailbox: str, kind: str, limit: int, *,
              timeout: float = 60.0) -> Iterator[None]:
-        """Hold one of ``limit`` leased slots (see :class:`Budget`)."""
+        """Hold one of ``limit`` leased slots (see `Budget`)."""
         key = f"{self.prefix}:slot:{kind}:{mailbox.lower()}"
         holder = uuid.uuid4().hex
         deadline = time.monotonic() + timeout
@@ -215,7 +215,7 @@ class RedisBudget:
 
     def take(self, mailbox: str, bucket: str, units: float, *, rate: float, burst: float,
              timeout: float = 60.0) -> None:
-        """Take ``units`` from a shared token bucket (see :class:`Budget`)."""
+        """Take ``units`` from a shared token bucket (see `Budget`)."""
         key = f"{self.prefix}:bucket:{bucket}:{mailbox.lower()}"
         deadline = time.monotonic() + timeout
         while True:

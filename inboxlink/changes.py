@@ -1,5 +1,5 @@
-"""Value types of the change feed: :class:`ChangeSet` (what ``changes()`` returns) and
-:class:`ChangeHint` (what ``watch()`` yields).
+"""Value types of the change feed: `ChangeSet` (what ``changes()`` returns) and
+`ChangeHint` (what ``watch()`` yields).
 
 A sync token is an opaque, JSON-safe string: store it anywhere and resume with it in another
 process or on another machine.

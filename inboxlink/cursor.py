@@ -2,7 +2,7 @@
 
 A cursor must survive a trip through JSON, a database and another process (DESIGN §2), be
 refused — typed — when it is garbage, came from another adapter, or belongs to another
-folder, and never be mistaken for a sync token (or the reverse). :class:`CursorCodec` does
+folder, and never be mistaken for a sync token (or the reverse). `CursorCodec` does
 all of that; the adapter keeps only what *its* provider needs to resume (an offset, a page
 token, a delta link) in the state mapping::
 
@@ -74,8 +74,8 @@ class CursorCodec:
         return self._prefix + body
 
     def decode(self, cursor: str, folder_id: str) -> dict[str, Any]:
-        """The state :meth:`encode` stored, after checking the cursor is this codec's and
-        ``folder_id``'s; otherwise raises :attr:`error` (``code`` says which check failed:
+        """The state `encode()` stored, after checking the cursor is this codec's and
+        ``folder_id``'s; otherwise raises `error` (``code`` says which check failed:
         ``"bad-cursor"``, ``"wrong-folder"``)."""
         if not isinstance(cursor, str) or not cursor.startswith(self._prefix):
             raise self._refuse("bad-cursor", "It is not one of this adapter's "

@@ -1,10 +1,10 @@
 """One deadline per public call, bounding every wait, reconnect and retry inside it.
 
-:meth:`inboxlink.retry.RetryPolicy.call` opens a :func:`scope` around each public call it
-runs; the code below it asks :func:`remaining` (or :func:`bound`) before every network wait,
+`inboxlink.retry.RetryPolicy.call` opens a `scope` around each public call it
+runs; the code below it asks `remaining` (or `bound`) before every network wait,
 reconnect or back-off, so a stalled server costs at most the deadline, not
 ``timeout × reconnects × retries × connections``. An inner scope never extends an outer one.
-The deadline lives in a :class:`contextvars.ContextVar`, so threads and coroutines of other
+The deadline lives in a `contextvars.ContextVar`, so threads and coroutines of other
 calls are not affected.
 """
 
@@ -38,7 +38,7 @@ def scope(seconds: float | None) -> Iterator[None]:
 
 
 def current_end() -> float | None:
-    """The current deadline as a :func:`time.monotonic` instant (``None``: no deadline)."""
+    """The current deadline as a `time.monotonic` instant (``None``: no deadline)."""
     return _END.get()
 
 
@@ -61,7 +61,7 @@ def remaining() -> float | None:
 def bound(timeout: float, *, provider: str | None = None) -> float:
     """The wait allowed for one network operation: ``timeout``, cut to the deadline.
 
-    Raises :class:`~inboxlink.errors.OperationTimeout` when the deadline has passed.
+    Raises `OperationTimeout` when the deadline has passed.
     """
     left = remaining()
     if left is None:

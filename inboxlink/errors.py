@@ -1,8 +1,8 @@
 """Typed errors: every failure a mailbox can meet, each with a remedy a person can act on.
 
-Every public method of every adapter raises only subclasses of :class:`InboxLinkError`.
+Every public method of every adapter raises only subclasses of `InboxLinkError`.
 The provider's own exception is kept as ``__cause__``; the raw provider code or text is
-in :attr:`InboxLinkError.code`.
+in `InboxLinkError.code`.
 
 The tree::
 
@@ -56,7 +56,7 @@ The tree::
         └── OperationTimeout              (also TimeoutError)
 
 Raw signals are mapped to these classes by each adapter's table; see
-:func:`inboxlink.errors.translate` and ``docs/errors.md``.
+`inboxlink.errors.translate()` and ``docs/errors.md``.
 """
 
 from __future__ import annotations

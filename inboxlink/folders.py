@@ -177,7 +177,7 @@ def role_from_attributes(attributes: Iterable[str]) -> FolderRole | None:
 
 
 def role_from_name(path: str, delimiter: str | None = "/") -> FolderRole | None:
-    """The role a folder name suggests, in any of the languages in :data:`LOCALIZED_NAMES`."""
+    """The role a folder name suggests, in any of the languages in `LOCALIZED_NAMES`."""
     leaf = path.rsplit(delimiter, 1)[-1] if delimiter else path
     for candidate in (leaf, path):
         role = _BY_NAME.get(_fold(candidate))

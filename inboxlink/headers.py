@@ -2,7 +2,7 @@
 
 Summaries must cost little more than reading the bytes (DESIGN §4), and whatever a sender
 wrote, reading a header must never raise (DESIGN §5). Every adapter's listing and
-:class:`~inboxlink.models.Message` read subject, addresses, date and Message-ID through
+`Message` read subject, addresses, date and Message-ID through
 the functions here, so they agree for the same bytes by construction.
 
 Where this reader deliberately differs from the stdlib ``email`` package (a display name
@@ -344,7 +344,7 @@ class Envelope:
 
 
 def envelope(raw: bytes) -> Envelope:
-    """The :class:`Envelope` of a raw message or header block; never raises."""
+    """The `Envelope` of a raw message or header block; never raises."""
     got = fields(raw)
     get = got.get
     subject = get("subject")

@@ -1,4 +1,4 @@
-"""The :class:`Mailbox` contract and :class:`BaseMailbox`, the optional base for adapters.
+"""The `Mailbox` contract and `BaseMailbox`, the optional base for adapters.
 
 ``Mailbox`` is what applications type against. ``BaseMailbox`` is for adapter authors: it
 declares the few primitives a provider must implement (``_list_folders``, ``_list_page``,
@@ -56,7 +56,7 @@ _Self = TypeVar("_Self", bound="BaseMailbox")
 class Mailbox(Protocol):
     """One connected mailbox, whatever the provider.
 
-    Every method raises only :class:`inboxlink.errors.InboxLinkError` subclasses.
+    Every method raises only `inboxlink.errors.InboxLinkError` subclasses.
     """
 
     # ``provider`` is a read-only property here, not a plain ``provider: str``: a protocol
@@ -80,7 +80,7 @@ class Mailbox(Protocol):
         ...
 
     def folders(self, *, refresh: bool = False) -> list[Folder]:
-        """All folders, each with its :class:`FolderRole` (if any) and how it was found."""
+        """All folders, each with its `FolderRole` (if any) and how it was found."""
         ...
 
     def folder(self, which: FolderRef) -> Folder:
@@ -119,7 +119,7 @@ class Mailbox(Protocol):
         self, message_id: str, part: str, target: str | os.PathLike[str] | IO[bytes]
     ) -> int:
         """Write one attachment's decoded content to a path or binary file; returns the
-        byte count. ``part`` comes from :meth:`list_attachments`; an unknown one raises
+        byte count. ``part`` comes from `list_attachments()`; an unknown one raises
         ``NotFound``."""
         ...
 
@@ -132,7 +132,7 @@ class Mailbox(Protocol):
         ...
 
     def sync_token(self, folder: FolderRef = FolderRole.INBOX) -> str:
-        """A token for the folder's state now (opaque, JSON-safe): pass it to :meth:`changes`."""
+        """A token for the folder's state now (opaque, JSON-safe): pass it to `changes()`."""
         ...
 
     def changes(self, folder: FolderRef = FolderRole.INBOX, token: str = "", *,
@@ -244,7 +244,7 @@ class BaseMailbox(SyncMixin, ActionMixin, abc.ABC):
 
     @abc.abstractmethod
     def _list_page(self, folder: Folder, limit: int, cursor: str | None) -> Page[MessageSummary]:
-        """One page, newest first, ``limit`` ≤ :attr:`max_page_size`."""
+        """One page, newest first, ``limit`` ≤ `max_page_size`."""
 
     @abc.abstractmethod
     def _fetch_many(self, message_ids: list[str]) -> list[Message]:
@@ -252,7 +252,7 @@ class BaseMailbox(SyncMixin, ActionMixin, abc.ABC):
 
     @abc.abstractmethod
     def _send(self, prepared: mime.PreparedMessage, save_copy: bool) -> SendResult:
-        """Send ``prepared``; keep one Sent copy when ``save_copy`` (see :meth:`_save_copy`)."""
+        """Send ``prepared``; keep one Sent copy when ``save_copy`` (see `_save_copy()`)."""
 
     @abc.abstractmethod
     def _append(self, raw: bytes, folder: Folder) -> str | None:
@@ -272,7 +272,7 @@ class BaseMailbox(SyncMixin, ActionMixin, abc.ABC):
             return list(self._folders_cache)
 
     def folder(self, which: FolderRef) -> Folder:
-        """Resolve a role, id or path to a :class:`Folder`; raises ``FolderNotFound``."""
+        """Resolve a role, id or path to a `Folder`; raises ``FolderNotFound``."""
         if isinstance(which, Folder):
             return which
         all_folders = self.folders()
@@ -303,7 +303,7 @@ class BaseMailbox(SyncMixin, ActionMixin, abc.ABC):
     def list_messages(
         self, folder: FolderRef = FolderRole.INBOX, *, limit: int = 50, cursor: str | None = None
     ) -> Page[MessageSummary]:
-        """One page of summaries, newest first; ``limit`` is capped at :attr:`max_page_size`."""
+        """One page of summaries, newest first; ``limit`` is capped at `max_page_size`."""
         if limit < 1:
             raise errors.ConfigurationError("limit must be at least 1.", provider=self.provider,
                                             remedy="Pass limit=1 or more.")

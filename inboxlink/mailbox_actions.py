@@ -1,4 +1,4 @@
-"""The acting and finding half of :class:`~inboxlink.BaseMailbox`.
+"""The acting and finding half of `BaseMailbox`.
 
 Public methods check their arguments, resolve folders and turn the primitives' partial
 answers into one honest outcome: every id that exists is acted on, and the ids that do not

@@ -1,4 +1,4 @@
-"""The change feed half of :class:`~inboxlink.BaseMailbox`: ``sync_token``, ``changes``, ``watch``.
+"""The change feed half of `BaseMailbox`: ``sync_token``, ``changes``, ``watch``.
 
 Adapters implement ``_sync_token`` and ``_changes`` on their provider's native feed; the
 default ``watch`` polls ``changes`` with adaptive back-off, and adapters that can be told
@@ -36,8 +36,8 @@ class PollPolicy:
 
 
 class Watch(Iterator[ChangeHint]):
-    """An iterator of :class:`ChangeHint` that ends after ``timeout`` quiet seconds or on
-    :meth:`stop` (callable from any thread)."""
+    """An iterator of `ChangeHint` that ends after ``timeout`` quiet seconds or on
+    `stop()` (callable from any thread)."""
 
     def __init__(self, mailbox: SyncMixin, folder: Folder, timeout: float | None) -> None:
         self._mailbox = mailbox
@@ -52,7 +52,7 @@ class Watch(Iterator[ChangeHint]):
 
     @property
     def stopped(self) -> bool:
-        """Whether :meth:`stop` was called or the watch ended."""
+        """Whether `stop()` was called or the watch ended."""
         return self._stopped.is_set()
 
     def remaining(self) -> float | None:
@@ -130,7 +130,7 @@ class SyncMixin:
 
     # ------------------------------------------------------------------ public
     def sync_token(self, folder: FolderRef = FolderRole.INBOX) -> str:
-        """A token for the folder's current state: pass it to :meth:`changes` later."""
+        """A token for the folder's current state: pass it to `changes()` later."""
         target = self.folder(folder)
         return self._retry.call(self._sync_token, target)
 
@@ -139,7 +139,7 @@ class SyncMixin:
         """What changed in ``folder`` since ``token``: added, updated and removed messages.
 
         Raises ``SyncTokenExpired`` when the provider forgot the token's state (or it is not
-        a token of this folder): take a new :meth:`sync_token` and list the folder again.
+        a token of this folder): take a new `sync_token()` and list the folder again.
         """
         if not isinstance(token, str) or not token:
             raise errors.SyncTokenExpired("The sync token is empty or not a string.",
@@ -152,11 +152,11 @@ class SyncMixin:
 
     def watch(self, folder: FolderRef = FolderRole.INBOX, *,
               timeout: float | None = None) -> Watch:
-        """Yield a :class:`ChangeHint` soon after anything changes in ``folder``.
+        """Yield a `ChangeHint` soon after anything changes in ``folder``.
 
-        Ends quietly after ``timeout`` seconds, or when :meth:`Watch.stop` is called from
+        Ends quietly after ``timeout`` seconds, or when `Watch.stop()` is called from
         another thread. Adapters that the server can notify (IMAP IDLE, EWS streaming) wait
-        for it; the others poll :meth:`changes` (see :class:`PollPolicy`).
+        for it; the others poll `changes()` (see `PollPolicy`).
         """
         return Watch(self, self.folder(folder), timeout)
 

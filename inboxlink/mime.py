@@ -1,8 +1,8 @@
-"""Building and parsing RFC 5322 messages with the stdlib :mod:`email` package.
+"""Building and parsing RFC 5322 messages with the stdlib `email` package.
 
 Building refuses header injection (any line break in a header value: CR, LF, and the
 ones Python's ``str.splitlines`` also breaks at, such as U+0085, U+2028 or a form feed)
-with :class:`~inboxlink.errors.InvalidMessage` before anything reaches the network.
+with `InvalidMessage` before anything reaches the network.
 Parsing never raises: broken charsets and multiparts leave the raw bytes intact and the
 parsed view as complete as the parser can make it.
 
@@ -150,7 +150,7 @@ def _subject(subject: str) -> str:
 
 
 def build(message: OutgoingMessage, *, default_from: str) -> EmailMessage:
-    """An :class:`EmailMessage` for ``message`` (without Bcc), every header checked."""
+    """An `EmailMessage` for ``message`` (without Bcc), every header checked."""
     sender = message.from_ or Address.parse(default_from)
     for field, group in (("From", (sender,)), ("To", message.to), ("Cc", message.cc),
                          ("Bcc", message.bcc), ("Reply-To", message.reply_to)):
@@ -450,7 +450,7 @@ def attachments(email: _LegacyMessage) -> Iterator[Attachment]:
 
 
 def addresses(value: str | None) -> tuple[Address, ...]:
-    """Addresses from a header value (see :func:`inboxlink.headers.parse_addresses`)."""
+    """Addresses from a header value (see `inboxlink.headers.parse_addresses`)."""
     return headers.parse_addresses(value)
 
 

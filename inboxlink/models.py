@@ -1,8 +1,8 @@
 """Value types shared by every adapter: immutable, slotted, typed (attrs).
 
-The leaf types (:class:`Address`, :class:`Attachment`, :class:`OutgoingMessage`) live in
-:mod:`inboxlink.values` and are re-exported here; :class:`Message` parses with
-:mod:`inboxlink.mime` and :mod:`inboxlink.headers`, which build on them — one direction,
+The leaf types (`Address`, `Attachment`, `OutgoingMessage`) live in
+`inboxlink.values` and are re-exported here; `Message` parses with
+`inboxlink.mime` and `inboxlink.headers`, which build on them — one direction,
 no import cycle (``tests/test_layering.py``).
 """
 
@@ -122,7 +122,7 @@ class Folder:
 class MessageSummary:
     """What a listing returns for one message: envelope fields and threading headers."""
 
-    id: str  #: opaque id, valid for :meth:`Mailbox.fetch`
+    id: str  #: opaque id, valid for `Mailbox.fetch`
     folder_id: str
     subject: str | None = None
     from_: Address | None = attrs.field(default=None, converter=_optional_address)
@@ -145,9 +145,9 @@ class MessageSummary:
 
 @attrs.frozen
 class AttachmentInfo:
-    """What :meth:`Mailbox.list_attachments` tells about one attachment, without its content.
+    """What `Mailbox.list_attachments()` tells about one attachment, without its content.
 
-    ``part`` is opaque: pass it back to :meth:`Mailbox.save_attachment` on the same mailbox.
+    ``part`` is opaque: pass it back to `Mailbox.save_attachment()` on the same mailbox.
     ``size`` is the decoded size in bytes when the adapter read the content (the default
     implementation); adapters that read it from the server's structure (IMAP BODYSTRUCTURE)
     estimate it from the encoded size (base64: 3/4 of it), so it may be off by a few bytes.
@@ -165,9 +165,9 @@ class AttachmentInfo:
 class Message:
     """A fetched message: the exact raw bytes, parsed lazily.
 
-    Parsing never raises: a broken message still gives :attr:`raw`, and the parsed
+    Parsing never raises: a broken message still gives `raw`, and the parsed
     view holds whatever the parser could recover (``email.defects`` lists the problems).
-    Subject, addresses, date and threading headers are read with :mod:`inboxlink.headers`,
+    Subject, addresses, date and threading headers are read with `inboxlink.headers`,
     the reader every listing uses, so a message and its summary agree on them.
     """
 
@@ -239,15 +239,15 @@ class Message:
 
     @property
     def attachments(self) -> tuple[Attachment, ...]:
-        """Attachments: every leaf part that is a file (see :func:`inboxlink.mime.attachments`)."""
+        """Attachments: every leaf part that is a file (see `inboxlink.mime.attachments`)."""
         return tuple(mime.attachments(self.email))
 
     def reply(self, *, text: str | None = None, html: str | None = None,
               reply_all: bool = False, from_: str | Address | None = None) -> OutgoingMessage:
-        """An :class:`OutgoingMessage` answering this one, with correct threading headers.
+        """An `OutgoingMessage` answering this one, with correct threading headers.
 
         Whatever the original holds, this raises nothing but
-        :class:`~inboxlink.errors.InvalidMessage` (nobody to reply to), and what it returns
+        `InvalidMessage` (nobody to reply to), and what it returns
         can be sent: line breaks in the subject and names become spaces, recipients that
         are not addresses are left out, and a malformed Message-ID is not threaded on.
         """
@@ -275,7 +275,7 @@ class Message:
 
 
 def _sendable(found: Iterable[Address]) -> tuple[Address, ...]:
-    """The addresses a reply can go to (:func:`inboxlink.mime.is_sendable`), names unfolded."""
+    """The addresses a reply can go to (`inboxlink.mime.is_sendable`), names unfolded."""
     result: list[Address] = []
     for address in found:
         name = mime.normalize_header_text(address.name or "") or None
@@ -293,7 +293,7 @@ class SentCopy(str, enum.Enum):
     SAVED_BY_PROVIDER = "saved-by-provider"  #: Gmail, Microsoft 365, EWS keep it themselves
     APPENDED = "appended"  #: inboxlink stored it (IMAP APPEND)
     SKIPPED = "skipped"  #: the caller asked not to keep a copy
-    FAILED = "failed"  #: sent, but the copy failed: see :attr:`SendResult.error`
+    FAILED = "failed"  #: sent, but the copy failed: see `SendResult.error`
 
     def __str__(self) -> str:
         return self.value
@@ -324,7 +324,7 @@ class SendResult:
 
     @property
     def appended(self) -> bool:
-        """inboxlink appended the copy into :attr:`sent_folder_id`."""
+        """inboxlink appended the copy into `sent_folder_id`."""
         return self.sent_copy is SentCopy.APPENDED
 
     @property
@@ -367,5 +367,5 @@ def save_stream(chunks: Iterable[bytes], target: str | os.PathLike[str] | IO[byt
     return total
 
 
-#: how a folder is named in calls: a :class:`FolderRole`, a :class:`Folder`, or its id/path
+#: how a folder is named in calls: a `FolderRole`, a `Folder`, or its id/path
 FolderRef = str | Folder | FolderRole

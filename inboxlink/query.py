@@ -1,8 +1,8 @@
-""":class:`SearchQuery`, the portable search every adapter maps to its provider's own.
+"""`SearchQuery`, the portable search every adapter maps to its provider's own.
 
 Every field set must match (AND). Text comparisons are case-insensitive substring matches;
 ``since`` is inclusive and ``before`` exclusive, both compared with the date the message
-was received (falling back to its Date header). :func:`matches` is the reference
+was received (falling back to its Date header). `matches()` is the reference
 semantics, used by the fake and by adapters to check a provider's broader answer.
 """
 

@@ -1,8 +1,8 @@
-"""Adapter discovery and :func:`connect`.
+"""Adapter discovery and `connect()`.
 
 Adapters are found by URL scheme: first the built-in table (imported lazily, so a missing
 optional dependency only matters when that adapter is used), then classes registered with
-:func:`register_adapter`, then entry points in the group ``inboxlink.adapters`` (read once,
+`register_adapter()`, then entry points in the group ``inboxlink.adapters`` (read once,
 on the first look-up that needs them). Built-ins win name clashes.
 """
 
@@ -187,10 +187,10 @@ def connect(url: str, /, **options: Any) -> Mailbox:
     option raises ``ConfigurationError`` naming it; a built-in adapter whose extra is not
     installed raises ``AdapterNotAvailable`` with the ``pip install`` line.
 
-    The result is typed :class:`Mailbox` (the scheme is only known at run time); when the
+    The result is typed `Mailbox` (the scheme is only known at run time); when the
     adapter is known in advance, its class's ``from_url`` is the typed entry point
     (``ImapMailbox.from_url(…)`` is an ``ImapMailbox``; for the fake,
-    :func:`inboxlink.testing.connect_fake`).
+    `inboxlink.testing.connect_fake()`).
     """
     scheme = urlsplit(url).scheme
     if not scheme:

@@ -5,10 +5,10 @@ says repeating the call can succeed (``RateLimited``, ``TransientError``, and fo
 ``ConnectionLost`` / ``ServerUnreachable``), never longer than ``max_attempts`` tries (one
 budget for the whole public call, shared by every retry layer inside it) or ``max_total``
 seconds, and never sooner than the provider's ``retry_after``. Each call runs under one
-overall ``deadline`` (:mod:`inboxlink.deadline`) that also bounds the network waits and
+overall ``deadline`` (`inboxlink.deadline`) that also bounds the network waits and
 reconnects inside it.
 
-A call that changes something (storing a Sent copy) goes through :meth:`RetryPolicy.call_write`:
+A call that changes something (storing a Sent copy) goes through `RetryPolicy.call_write`:
 it is repeated only after errors that prove the server did not act (refused, throttled,
 never reached) — never after a dropped connection or a timeout, which may have come after
 the server did it. Sending is never wrapped in this policy at all: a send the provider
@@ -55,7 +55,7 @@ def is_retryable(exc: BaseException, *, idempotent: bool = True) -> bool:
 
     With ``idempotent=False`` (a write), an error that may have come after the server
     acted (a dropped connection, a timeout) is not retried even though it is retryable.
-    Anything that is not an :class:`~inboxlink.errors.InboxLinkError` is never retried.
+    Anything that is not an `InboxLinkError` is never retried.
     """
     if not isinstance(exc, errors.InboxLinkError) or not exc.retryable:
         return False
@@ -84,7 +84,7 @@ class _OutOfAttempts(tenacity.stop.stop_base):
 def spend_retry(wait: float) -> bool:
     """Whether one more try (after ``wait`` seconds) fits the current call; if so it is counted.
 
-    Inside :meth:`RetryPolicy.call` the call's own attempt budget and deadline decide;
+    Inside `RetryPolicy.call` the call's own attempt budget and deadline decide;
     outside any call only a deadline (if any) does, and the caller's loop keeps its own limit.
     """
     budget = _BUDGET.get()
@@ -142,7 +142,7 @@ class RetryPolicy:
         sleep: the sleep function; tests pass a no-op or set ``INBOXLINK_NO_RETRY_WAIT=1``.
         deadline: seconds one public call may take in all: every try, back-off, reconnect
             and network wait inside it. ``None`` lets the adapter choose
-            ``DEADLINE_FACTOR × timeout`` (see :func:`bounded`). No retry starts that could
+            ``DEADLINE_FACTOR × timeout`` (see `bounded`). No retry starts that could
             not finish its back-off before the deadline.
     """
 
@@ -173,7 +173,7 @@ class RetryPolicy:
         retry it as the policy says; the last error is re-raised.
 
         The attempts are one budget for the whole call: a loop inside ``fn`` that re-sends
-        failed parts (a batch's throttled items) draws on it through :func:`spend_retry`, so
+        failed parts (a batch's throttled items) draws on it through `spend_retry`, so
         retries never multiply across layers. A nested ``call`` shares the outer budget.
         """
         return self._call(fn, args, kwargs, idempotent=True)
@@ -203,7 +203,7 @@ class RetryPolicy:
     def call_write(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         """Call ``fn``, a change that must not happen twice; retried only when provably safe.
 
-        Only errors showing the server did not act are retried (see :func:`is_retryable`
+        Only errors showing the server did not act are retried (see `is_retryable`
         with ``idempotent=False``); the last error is re-raised.
         """
         return self._call(fn, args, kwargs, idempotent=False)

@@ -4,7 +4,7 @@ The header is either delay-seconds (``120``) or an HTTP-date
 (``Wed, 21 Oct 2015 07:28:00 GMT``; the obsolete RFC 850 and asctime forms too). Servers
 also send things the RFC does not allow — ``1.5``, negative numbers, ``inf``, garbage, a
 date in the past — so the answer is always ``None`` (no usable hint) or a finite number
-of seconds ≥ 0, optionally capped, ready for :class:`~inboxlink.errors.RateLimited`'s
+of seconds ≥ 0, optionally capped, ready for `RateLimited`'s
 ``retry_after``.
 """
 
@@ -74,7 +74,7 @@ def retry_after_from_headers(
     now: dt.datetime | None = None,
     maximum: float | None = None,
 ) -> float | None:
-    """:func:`parse_retry_after` of the ``Retry-After`` header in ``headers`` (a mapping or
+    """`parse_retry_after()` of the ``Retry-After`` header in ``headers`` (a mapping or
     ``(name, value)`` pairs, names in any case; the first one wins)."""
     if headers is None:
         return None

@@ -4,10 +4,10 @@ Used by the command line and the doctor alike, so it lives in the core, not in `
 Order: a password in the URL itself, a file named by an option (``--password-file`` /
 ``--token-file``, ``-`` for stdin), ``INBOXLINK_PASSWORD`` / ``INBOXLINK_ACCESS_TOKEN``,
 then an interactive prompt (``getpass``, never echoed). Secrets are never put back into a
-URL that is shown: :func:`display_url` strips them.
+URL that is shown: `display_url` strips them.
 
 Which secret a URL needs is read from the one table of built-in adapters
-(:data:`inboxlink.registry.BUILTIN_ADAPTERS`).
+(`inboxlink.registry.BUILTIN_ADAPTERS`).
 """
 
 from __future__ import annotations

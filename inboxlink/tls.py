@@ -1,7 +1,7 @@
 """TLS facts shared by the adapters and the doctor: why a certificate was refused, whom it names.
 
 Provider-neutral: OpenSSL's verification codes and the certificate dictionaries the
-standard :mod:`ssl` module returns.
+standard `ssl` module returns.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 __all__ = ["VERIFY_REASONS", "certificate_reason", "peer_names"]
 
-#: OpenSSL verification codes → :attr:`inboxlink.errors.CertificateError.reason`
+#: OpenSSL verification codes → `inboxlink.errors.CertificateError.reason`
 VERIFY_REASONS: Mapping[int, str] = {
     62: "name-mismatch",  # X509_V_ERR_HOSTNAME_MISMATCH
     64: "name-mismatch",  # X509_V_ERR_IP_ADDRESS_MISMATCH

@@ -1,8 +1,8 @@
-"""Error tables: raw provider signals → typed :mod:`inboxlink.errors`, in one place per adapter.
+"""Error tables: raw provider signals → typed `inboxlink.errors`, in one place per adapter.
 
-An adapter describes what its client library raised as a :class:`Signal` (status, code,
-text) and looks it up in its :class:`ErrorTable`: an ordered list of :class:`Rule` rows,
-most specific first. :func:`translating` is the one context manager at the adapter boundary
+An adapter describes what its client library raised as a `Signal` (status, code,
+text) and looks it up in its `ErrorTable`: an ordered list of `Rule` rows,
+most specific first. `translating()` is the one context manager at the adapter boundary
 that does this for every call and raises the typed error ``from`` the original.
 
 Tables hold data only, so they can be imported (by the docs' error reference, by tests)
@@ -25,7 +25,7 @@ __all__ = ["ErrorTable", "Rule", "Signal", "all_tables", "translating"]
 
 @attrs.frozen
 class Signal:
-    """What a provider said, normalised: the input of an :class:`ErrorTable` lookup."""
+    """What a provider said, normalised: the input of an `ErrorTable` lookup."""
 
     provider: str
     code: str | None = None
@@ -39,8 +39,8 @@ class Signal:
 class Rule:
     """One row: when ``code``/``pattern``/``status`` all match (those given), raise ``error``.
 
-    ``code`` is compared case-insensitively with :attr:`Signal.code`; ``pattern`` is a
-    case-insensitive regular expression searched in :attr:`Signal.text`; ``status`` is one
+    ``code`` is compared case-insensitively with `Signal.code`; ``pattern`` is a
+    case-insensitive regular expression searched in `Signal.text`; ``status`` is one
     HTTP/SMTP status or a collection of them. ``source`` names the errors.yaml entry.
     """
 
@@ -129,7 +129,7 @@ def translating(
 ) -> Iterator[None]:
     """Translate any exception raised inside the block exactly once.
 
-    ``extract`` turns a client-library exception into a :class:`Signal` (looked up in
+    ``extract`` turns a client-library exception into a `Signal` (looked up in
     ``table``), into a ready error, or returns ``None`` to let it through untouched
     (programming errors such as ``TypeError`` should pass). Typed errors pass as they are.
     """

@@ -1,9 +1,9 @@
 """The leaf value types: addresses, attachments and outgoing messages.
 
-They depend on nothing in inboxlink but :mod:`inboxlink.errors`, so the MIME layer can build
-on them and :mod:`inboxlink.models` (which parses with the MIME layer) can build on both:
+They depend on nothing in inboxlink but `inboxlink.errors`, so the MIME layer can build
+on them and `inboxlink.models` (which parses with the MIME layer) can build on both:
 ``errors → values → headers → mime → models``, with no import cycle. Import them from
-:mod:`inboxlink.models` or :mod:`inboxlink`; they are re-exported there.
+`inboxlink.models` or `inboxlink`; they are re-exported there.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class Address:
 
     @classmethod
     def parse(cls, value: str | Address) -> Address:
-        """Parse ``"Name <a@b>"`` or ``"a@b"``; an :class:`Address` is returned as is."""
+        """Parse ``"Name <a@b>"`` or ``"a@b"``; an `Address` is returned as is."""
         if isinstance(value, Address):
             return value
         _refuse_line_breaks(value)

@@ -31,7 +31,7 @@ def wrap(mailbox: Mailbox, *, concurrency: int | None = None) -> AsyncMailbox:
 
 
 async def connect(url: str, /, **options: Any) -> AsyncMailbox:
-    """Like :func:`inboxlink.connect`, for asyncio: the connection is opened in a thread."""
+    """Like `inboxlink.connect()`, for asyncio: the connection is opened in a thread."""
     from inboxlink.registry import connect as connect_sync
 
     mailbox = await anyio.to_thread.run_sync(lambda: connect_sync(url, **options))

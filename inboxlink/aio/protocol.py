@@ -1,4 +1,4 @@
-"""The :class:`AsyncMailbox` contract: every :class:`~inboxlink.Mailbox` method as a coroutine
+"""The `AsyncMailbox` contract: every `Mailbox` method as a coroutine
 (or an async iterator), with the same models and the same typed errors."""
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class AsyncWatch(Protocol):
 
 @runtime_checkable
 class AsyncMailbox(Protocol):
-    """One connected mailbox for asyncio code; see :class:`inboxlink.Mailbox` for each method."""
+    """One connected mailbox for asyncio code; see `inboxlink.Mailbox` for each method."""
 
     @property
     def provider(self) -> str:

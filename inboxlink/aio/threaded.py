@@ -44,7 +44,7 @@ DEFAULT_CONCURRENCY = 4
 
 
 class ThreadedWatch:
-    """An async iterator over a synchronous :class:`~inboxlink.Watch`."""
+    """An async iterator over a synchronous `Watch`."""
 
     def __init__(self, watch: Watch) -> None:
         self._watch = watch
@@ -71,7 +71,7 @@ class ThreadedWatch:
 
 
 class ThreadedAsyncMailbox:
-    """:class:`~inboxlink.aio.AsyncMailbox` over any synchronous :class:`~inboxlink.Mailbox`.
+    """`AsyncMailbox` over any synchronous `Mailbox`.
 
     Args:
         mailbox: the synchronous mailbox (its state is shared: both faces can be used).
@@ -114,16 +114,16 @@ class ThreadedAsyncMailbox:
 
     # ------------------------------------------------------------------ reading
     async def folders(self, *, refresh: bool = False) -> list[Folder]:
-        """See :meth:`inboxlink.Mailbox.folders`."""
+        """See `inboxlink.Mailbox.folders`."""
         return await self._run(self.sync.folders, refresh=refresh)
 
     async def folder(self, which: FolderRef) -> Folder:
-        """See :meth:`inboxlink.Mailbox.folder`."""
+        """See `inboxlink.Mailbox.folder`."""
         return await self._run(self.sync.folder, which)
 
     async def list_messages(self, folder: FolderRef = FolderRole.INBOX, *, limit: int = 50,
                             cursor: str | None = None) -> Page[MessageSummary]:
-        """See :meth:`inboxlink.Mailbox.list_messages`."""
+        """See `inboxlink.Mailbox.list_messages`."""
         return await self._run(self.sync.list_messages, folder, limit=limit, cursor=cursor)
 
     async def iter_messages(self, folder: FolderRef = FolderRole.INBOX, *,
@@ -139,86 +139,86 @@ class ThreadedAsyncMailbox:
             cursor = page.next_cursor
 
     async def fetch(self, message_id: str) -> Message:
-        """See :meth:`inboxlink.Mailbox.fetch`."""
+        """See `inboxlink.Mailbox.fetch`."""
         return await self._run(self.sync.fetch, message_id)
 
     async def fetch_many(self, message_ids: Iterable[str]) -> list[Message]:
-        """See :meth:`inboxlink.Mailbox.fetch_many`."""
+        """See `inboxlink.Mailbox.fetch_many`."""
         return await self._run(self.sync.fetch_many, list(message_ids))
 
     async def fetch_to_file(self, message_id: str,
                             target: str | os.PathLike[str] | IO[bytes]) -> int:
-        """See :meth:`inboxlink.Mailbox.fetch_to_file`."""
+        """See `inboxlink.Mailbox.fetch_to_file`."""
         return await self._run(self.sync.fetch_to_file, message_id, target)
 
     async def list_attachments(self, message_id: str) -> list[AttachmentInfo]:
-        """See :meth:`inboxlink.Mailbox.list_attachments`."""
+        """See `inboxlink.Mailbox.list_attachments`."""
         return await self._run(self.sync.list_attachments, message_id)
 
     async def save_attachment(self, message_id: str, part: str,
                               target: str | os.PathLike[str] | IO[bytes]) -> int:
-        """See :meth:`inboxlink.Mailbox.save_attachment`."""
+        """See `inboxlink.Mailbox.save_attachment`."""
         return await self._run(self.sync.save_attachment, message_id, part, target)
 
     # ------------------------------------------------------------------ sending
     async def send(self, message: OutgoingLike, *, save_copy: bool = True) -> SendResult:
-        """See :meth:`inboxlink.Mailbox.send`; a cancelled send still finishes in its thread."""
+        """See `inboxlink.Mailbox.send`; a cancelled send still finishes in its thread."""
         return await self._run(self.sync.send, message, save_copy=save_copy)
 
     async def append_to_sent(self, message: SentLike) -> str | None:
-        """See :meth:`inboxlink.Mailbox.append_to_sent`."""
+        """See `inboxlink.Mailbox.append_to_sent`."""
         return await self._run(self.sync.append_to_sent, message)
 
     # ------------------------------------------------------------------ change feed
     async def sync_token(self, folder: FolderRef = FolderRole.INBOX) -> str:
-        """See :meth:`inboxlink.Mailbox.sync_token`."""
+        """See `inboxlink.Mailbox.sync_token`."""
         return await self._run(self.sync.sync_token, folder)
 
     async def changes(self, folder: FolderRef = FolderRole.INBOX, token: str = "", *,
                       limit: int = 500) -> ChangeSet:
-        """See :meth:`inboxlink.Mailbox.changes`."""
+        """See `inboxlink.Mailbox.changes`."""
         return await self._run(self.sync.changes, folder, token, limit=limit)
 
     def watch(self, folder: FolderRef = FolderRole.INBOX, *,
               timeout: float | None = None) -> ThreadedWatch:
-        """See :meth:`inboxlink.Mailbox.watch`; ``async for`` over it. Resolving the folder
+        """See `inboxlink.Mailbox.watch`; ``async for`` over it. Resolving the folder
         happens on the first step, in the watch's thread."""
         return ThreadedWatch(_LazyWatch(self.sync, folder, timeout))  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ acting and finding
     async def set_read(self, ids: Iterable[str] | str, read: bool = True) -> None:
-        """See :meth:`inboxlink.Mailbox.set_read`."""
+        """See `inboxlink.Mailbox.set_read`."""
         await self._run(self.sync.set_read, _listed(ids), read)
 
     async def set_flagged(self, ids: Iterable[str] | str, flagged: bool = True) -> None:
-        """See :meth:`inboxlink.Mailbox.set_flagged`."""
+        """See `inboxlink.Mailbox.set_flagged`."""
         await self._run(self.sync.set_flagged, _listed(ids), flagged)
 
     async def move(self, ids: Iterable[str] | str, folder: FolderRef) -> dict[str, str | None]:
-        """See :meth:`inboxlink.Mailbox.move`."""
+        """See `inboxlink.Mailbox.move`."""
         return await self._run(self.sync.move, _listed(ids), folder)
 
     async def delete(self, ids: Iterable[str] | str, *, permanent: bool = False) -> None:
-        """See :meth:`inboxlink.Mailbox.delete`."""
+        """See `inboxlink.Mailbox.delete`."""
         await self._run(self.sync.delete, _listed(ids), permanent=permanent)
 
     async def search(self, folder: FolderRef = FolderRole.INBOX,
                      query: SearchQuery | None = None, *, limit: int = 50,
                      cursor: str | None = None) -> Page[MessageSummary]:
-        """See :meth:`inboxlink.Mailbox.search`."""
+        """See `inboxlink.Mailbox.search`."""
         return await self._run(self.sync.search, folder, query, limit=limit, cursor=cursor)
 
     async def find_replies(self, sent: MessageRef) -> list[MessageSummary]:
-        """See :meth:`inboxlink.Mailbox.find_replies`."""
+        """See `inboxlink.Mailbox.find_replies`."""
         return await self._run(self.sync.find_replies, sent)
 
     async def thread(self, message: MessageRef) -> list[MessageSummary]:
-        """See :meth:`inboxlink.Mailbox.thread`."""
+        """See `inboxlink.Mailbox.thread`."""
         return await self._run(self.sync.thread, message)
 
     async def verify(self, bcc: str, *, from_: str | None = None,
                      subject: str = "inboxlink connection test") -> SendResult:
-        """See :meth:`inboxlink.Mailbox.verify`."""
+        """See `inboxlink.Mailbox.verify`."""
         return await self._run(self.sync.verify, bcc, from_=from_, subject=subject)
 
     # ------------------------------------------------------------------ lifetime

@@ -15,12 +15,12 @@ filelock); importing this package does not import them.
     provider.token()        # valid access token; refreshed silently from the cache
     provider.refresh()      # a new one (after the server rejected the old one)
 
-The cache is one file per account under :func:`default_cache_dir` (or ``cache_dir=``),
+The cache is one file per account under `default_cache_dir` (or ``cache_dir=``),
 mode 0600 in a 0700 directory, replaced atomically under a cross-process lock.
-Failures are typed: :class:`~inboxlink.errors.ReauthorizationRequired` (revoked grant,
-password changed, ``invalid_grant``, nothing cached), :class:`~inboxlink.errors.
+Failures are typed: `ReauthorizationRequired` (revoked grant,
+password changed, ``invalid_grant``, nothing cached), `
 InteractionRequired` (MFA / conditional access, an expired device code),
-:class:`~inboxlink.errors.AdminConsentRequired` (with ``consent_url``); each remedy ends
+`AdminConsentRequired` (with ``consent_url``); each remedy ends
 with the ``inboxlink login URL`` command that fixes it.
 """
 
@@ -99,15 +99,15 @@ def login(
         tenant: Microsoft: ``organizations``, ``consumers``, ``common`` or a tenant id.
         client_secrets: Google: the OAuth client's ``client_secret.json``.
         device_code: Microsoft: show a code to enter on another device (headless servers).
-        cache_dir: where the cache files live (default :func:`default_cache_dir`).
+        cache_dir: where the cache files live (default `default_cache_dir`).
         prompt: shows the user the sign-in address / device code (default: print to stderr;
-            :func:`browser_prompt` also opens a browser).
+            `browser_prompt` also opens a browser).
         port: loopback redirect port (0: any free one).
         timeout: how long to wait for the user (seconds).
         authority_host: Microsoft sign-in host (national clouds, emulators).
         ca_file: CAs to trust for the sign-in endpoints.
 
-    Returns the account's :class:`CacheTokenProvider`.
+    Returns the account's `CacheTokenProvider`.
     """
     from inboxlink import errors
 

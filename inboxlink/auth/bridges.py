@@ -12,7 +12,7 @@ through their existing options::
 The Graph adapter asks ``get_token`` before every request, so a token nearing expiry is
 renewed silently. google-auth's transport asks ``before_request`` before every request and,
 on a 401, calls ``refresh`` and repeats the request once — the same contract as
-:func:`~inboxlink.auth.with_fresh_token`.
+`with_fresh_token`.
 """
 
 from __future__ import annotations

@@ -110,7 +110,7 @@ class TokenCacheDir:
     """A directory of per-account token cache files (created 0700 on first write).
 
     Args:
-        directory: where the files live; :func:`default_cache_dir` when ``None``.
+        directory: where the files live; `default_cache_dir` when ``None``.
     """
 
     directory: Path = attrs.field(factory=default_cache_dir, converter=Path)

@@ -4,14 +4,14 @@ Microsoft's token endpoint answers with the Entra ID error body (``error``,
 ``error_description`` carrying ``AADSTS<n>``, ``error_codes``, ``suberror``), which msal
 hands back as a dict; Google's with ``{"error": "invalid_grant", …}``, which google-auth
 raises as ``RefreshError`` and oauthlib as ``OAuth2Error``. Both already have rows in the
-adapters' tables (``entra.*`` rules in :mod:`inboxlink.adapters.graph.errors`,
-``google_oauth.*`` rules in :mod:`inboxlink.adapters.gmail.errors`); this module only turns
-the client libraries' shapes into :class:`~inboxlink.translate.Signal` s for those tables.
+adapters' tables (``entra.*`` rules in `inboxlink.adapters.graph.errors`,
+``google_oauth.*`` rules in `inboxlink.adapters.gmail.errors`); this module only turns
+the client libraries' shapes into `Signal` s for those tables.
 
-:data:`TABLE` holds the few signals no adapter meets (the device-code words of RFC 8628,
+`TABLE` holds the few signals no adapter meets (the device-code words of RFC 8628,
 a cache with no saved sign-in); it is tried first.
 
-:func:`signing_in` is the one boundary every public function of :mod:`inboxlink.auth`
+`signing_in` is the one boundary every public function of `inboxlink.auth`
 runs under; it also ends every sign-in error's remedy with the command that fixes it
 (``inboxlink login URL``).
 """
@@ -96,7 +96,7 @@ class OAuthFailure(Exception):
                    result.get("suberror"))
 
     def signal(self, provider: str) -> Signal:
-        """The :class:`Signal` for a table: AADSTS number first, else the OAuth word."""
+        """The `Signal` for a table: AADSTS number first, else the OAuth word."""
         match = _AADSTS.search(self.description)
         number = self.codes[0] if self.codes else (int(match.group(1)) if match else None)
         code = f"AADSTS{number}" if number is not None else self.error
@@ -143,7 +143,7 @@ def _own_table(signal: Signal) -> errors.InboxLinkError | None:
 def microsoft_extract(
     consent_url: Callable[[], str | None] | None = None,
 ) -> Callable[[BaseException], errors.InboxLinkError | Signal | None]:
-    """``extract`` for :func:`translating` with the Graph adapter's Entra ID rules.
+    """``extract`` for `translating` with the Graph adapter's Entra ID rules.
 
     ``consent_url`` builds the tenant's admin-consent link for ``AdminConsentRequired``.
     """
@@ -166,7 +166,7 @@ def microsoft_extract(
 
 
 def google_extract() -> Callable[[BaseException], errors.InboxLinkError | Signal | None]:
-    """``extract`` for :func:`translating` with the Gmail adapter's Google OAuth rules."""
+    """``extract`` for `translating` with the Gmail adapter's Google OAuth rules."""
 
     def extract(exc: BaseException) -> errors.InboxLinkError | Signal | None:
         if isinstance(exc, OAuthFailure):
@@ -209,9 +209,9 @@ def signing_in(
     table: ErrorTable,
     remedy_suffix: str,
 ) -> Iterator[None]:
-    """The error boundary of :mod:`inboxlink.auth`: translate once, then name the fix.
+    """The error boundary of `inboxlink.auth`: translate once, then name the fix.
 
-    Every :class:`~inboxlink.errors.AuthError` leaving the block gets ``remedy_suffix``
+    Every `AuthError` leaving the block gets ``remedy_suffix``
     (``"Sign in again with: inboxlink login graph://…"``) appended to its remedy.
     """
     try:

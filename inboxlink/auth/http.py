@@ -3,7 +3,7 @@
 requests lets ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` override a session's ``verify``
 (the environment wins whenever a request does not name ``verify`` itself, and msal's and
 requests-oauthlib's requests do not), so a CA file given to inboxlink would be silently
-ignored on machines that set those variables. :class:`_TrustAdapter` applies the CA file
+ignored on machines that set those variables. `_TrustAdapter` applies the CA file
 at the transport instead, where the environment cannot reach, and bounds every request
 with a timeout (requests has none by default).
 """

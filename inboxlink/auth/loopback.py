@@ -1,11 +1,11 @@
 """The loopback redirect listener and how a sign-in shows the user where to go.
 
 Microsoft's authorization-code flow ends with the browser being redirected to
-``http://localhost:<port>/?code=…&state=…``; :class:`LoopbackListener` binds that port on
+``http://localhost:<port>/?code=…&state=…``; `LoopbackListener` binds that port on
 127.0.0.1 before the sign-in starts (so the redirect URI names a port that is really ours),
 serves exactly the redirect, answers the browser with a short page, and hands the query
 parameters to msal. Google's flow uses google-auth-oauthlib's own listener
-(``run_local_server``); both show the user the sign-in through a :data:`PromptHandler`.
+(``run_local_server``); both show the user the sign-in through a `PromptHandler`.
 """
 
 from __future__ import annotations

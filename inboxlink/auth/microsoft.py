@@ -2,8 +2,8 @@
 
 ``PublicClientApplication`` runs the delegated flows (msal adds PKCE and the reserved
 OpenID scopes itself) and keeps its ``SerializableTokenCache`` inside the account's cache
-file; :class:`MicrosoftCacheTokenProvider` redeems its refresh token silently.
-``ConfidentialClientApplication`` gets app-only tokens (:class:`MicrosoftAppTokenProvider`).
+file; `MicrosoftCacheTokenProvider` redeems its refresh token silently.
+``ConfidentialClientApplication`` gets app-only tokens (`MicrosoftAppTokenProvider`).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class MicrosoftSettings:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MicrosoftSettings:
-        """Read back :meth:`to_json`."""
+        """Read back `to_json`."""
         fields = {f.name for f in attrs.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in fields})
 

@@ -1,7 +1,7 @@
 """The token provider protocol and the two helpers an adapter needs to accept one.
 
 An adapter that signs in with OAuth accepts ``token_provider=`` (anything
-:func:`as_token_provider` takes) or ``token_cache=`` (a directory, a cache file, or
+`as_token_provider` takes) or ``token_cache=`` (a directory, a cache file, or
 ``True`` for the default directory)::
 
     # in the adapter's from_url / settings:
@@ -9,9 +9,9 @@ An adapter that signs in with OAuth accepts ``token_provider=`` (anything
     # at every call that needs a token:
     result = with_fresh_token(provider, lambda token: self._request(token, ...))
 
-:func:`with_fresh_token` retries **once**, with a forced refresh, only when the call failed
-with :class:`~inboxlink.errors.InvalidCredentials` or
-:class:`~inboxlink.errors.ReauthorizationRequired` — a rejected token means the provider
+`with_fresh_token` retries **once**, with a forced refresh, only when the call failed
+with `InvalidCredentials` or
+`ReauthorizationRequired` — a rejected token means the provider
 refused the request before acting on it, so repeating it cannot do anything twice.
 """
 
@@ -40,8 +40,8 @@ class TokenProvider(Protocol):
     ``token()`` returns a token that is valid now (refreshing silently when the cached one
     is about to expire); ``refresh()`` gets a new one even if the cached one looks valid
     (called after the provider rejected it). Both raise only
-    :class:`~inboxlink.errors.InboxLinkError` subclasses —
-    :class:`~inboxlink.errors.ReauthorizationRequired` when the grant is gone.
+    `InboxLinkError` subclasses —
+    `ReauthorizationRequired` when the grant is gone.
     """
 
     def token(self) -> str:
@@ -53,12 +53,12 @@ class TokenProvider(Protocol):
         ...
 
 
-#: what ``token_provider=`` accepts: a :class:`TokenProvider` or a plain ``() -> str``
+#: what ``token_provider=`` accepts: a `TokenProvider` or a plain ``() -> str``
 TokenSource = TokenProvider | Callable[[], str]
 
 
 class CallableTokenProvider:
-    """A :class:`TokenProvider` around a plain ``() -> str`` (it refreshes by calling again)."""
+    """A `TokenProvider` around a plain ``() -> str`` (it refreshes by calling again)."""
 
     def __init__(self, function: Callable[[], str]) -> None:
         self._function = function
@@ -76,7 +76,7 @@ class CallableTokenProvider:
 
 
 def as_token_provider(source: TokenSource) -> TokenProvider:
-    """``source`` as a :class:`TokenProvider` (a plain callable is wrapped)."""
+    """``source`` as a `TokenProvider` (a plain callable is wrapped)."""
     if isinstance(source, TokenProvider):
         return source
     if callable(source):
@@ -118,7 +118,7 @@ def resolve_token_source(url: str, options: MutableMapping[str, Any]) -> TokenPr
 def with_fresh_token(provider: TokenProvider, call: Callable[[str], T]) -> T:
     """Run ``call(token)``; if the token is refused, refresh it and run the call once more.
 
-    Only :data:`AUTH_FAILURES` trigger the retry, and only once: a second refusal (or any
+    Only `AUTH_FAILURES` trigger the retry, and only once: a second refusal (or any
     other error) propagates, so a token that cannot work never loops.
     """
     token = provider.token()

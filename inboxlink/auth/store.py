@@ -1,6 +1,6 @@
 """Token providers backed by the token cache, and opening one for a mailbox URL.
 
-:class:`CacheTokenProvider` holds the current access token in memory and touches the cache
+`CacheTokenProvider` holds the current access token in memory and touches the cache
 file only when it needs a new one: it takes the file's lock, re-reads the file (another
 process may have refreshed meanwhile — then its token is used and no request is made),
 asks the identity provider only if the stored token will not do, and writes the result
@@ -45,7 +45,7 @@ class Issued:
     expires_at: float
 
     def fresh(self, now: float | None = None) -> bool:
-        """Whether it stays valid for at least :data:`EXPIRY_MARGIN` seconds."""
+        """Whether it stays valid for at least `EXPIRY_MARGIN` seconds."""
         return self.expires_at - EXPIRY_MARGIN > (time.time() if now is None else now)
 
 
@@ -57,9 +57,9 @@ def new_document(target: SignInTarget, settings: dict[str, Any]) -> dict[str, An
 
 
 class CacheTokenProvider(ABC):
-    """A :class:`~inboxlink.auth.TokenProvider` reading and renewing one cache file.
+    """A `TokenProvider` reading and renewing one cache file.
 
-    Subclasses implement :meth:`_obtain` for their identity provider.
+    Subclasses implement `_obtain` for their identity provider.
     """
 
     def __init__(self, target: SignInTarget, path: Path, cache: TokenCacheDir) -> None:
@@ -118,7 +118,7 @@ class CacheTokenProvider(ABC):
         """A token from ``document`` (updating it in place); whether the document changed.
 
         A stored token is used when it is fresh and is not ``rejected``; otherwise the
-        refresh token is redeemed (``self.requests += 1``). Raise :class:`OAuthFailure` for
+        refresh token is redeemed (``self.requests += 1``). Raise `OAuthFailure` for
         an identity provider's refusal.
         """
 
@@ -137,12 +137,12 @@ def open_token_cache(url: str, location: Path | str | None = None, *,
 
     Args:
         url: the mailbox URL (``graph://alice@contoso.com``).
-        location: a cache directory (default: :func:`~inboxlink.auth.default_cache_dir`) or
+        location: a cache directory (default: `default_cache_dir`) or
             one cache file.
         provider: ``"microsoft"`` or ``"google"`` for ``imaps://`` / ``ews://`` URLs.
 
     Nothing is read yet: a missing or revoked sign-in raises
-    :class:`~inboxlink.errors.ReauthorizationRequired` at the first ``token()``, naming the
+    `ReauthorizationRequired` at the first ``token()``, naming the
     ``inboxlink login`` command.
     """
     target = target_for(url, provider)

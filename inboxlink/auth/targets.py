@@ -1,7 +1,7 @@
 """Which identity provider a mailbox URL signs in with, for which account, with which scopes.
 
 Data only (no msal, no google-auth): the CLI, the token cache and the adapters' helper all
-derive the same :class:`SignInTarget` from a URL, so ``inboxlink login URL`` stores the file
+derive the same `SignInTarget` from a URL, so ``inboxlink login URL`` stores the file
 that ``connect(URL, token_cache=…)`` later reads.
 """
 
@@ -92,11 +92,11 @@ class SignInTarget:
 
 
 def target_for(url: str, provider: str | None = None) -> SignInTarget:
-    """The :class:`SignInTarget` for a mailbox URL.
+    """The `SignInTarget` for a mailbox URL.
 
     ``graph://`` and ``gmail://`` imply their provider; ``imaps://``/``imap://``/``ews://``
     need ``provider`` (``"microsoft"`` or ``"google"``). Raises
-    :class:`~inboxlink.errors.ConfigurationError` for anything else.
+    `ConfigurationError` for anything else.
     """
     parts = urlsplit(url)
     scheme = parts.scheme.lower()

@@ -1,7 +1,8 @@
 """The ``inboxlink`` command: ``demo``, ``doctor``, ``folders``, ``ls``, ``show``, ``send``,
-``sync-token``, ``changes``, ``watch``, ``search``, ``mark``, ``mv``, ``rm``, ``sync``.
+``sync-token``, ``changes``, ``watch``, ``search``, ``mark``, ``mv``, ``rm``, ``export``,
+``sync``.
 
-:func:`main` takes optional collaborators so tests (and embedding applications) can point
+`main()` takes optional collaborators so tests (and embedding applications) can point
 the commands at a prepared mailbox or DNS resolver without touching the network::
 
     main(["ls", "fake://alice@example.com"], connect=lambda url, **kw: my_mailbox)
@@ -16,6 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from inboxlink import errors
 from inboxlink.cli._output import RICH_MISSING
+from inboxlink.cli.completion import (
+    SHELLS,
+    add_completion_option,
+    enable_completion,
+    print_completion,
+)
 from inboxlink.cli.credentials import add_secret_options
 
 if TYPE_CHECKING:
@@ -25,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ConnectFunction", "build_parser", "main"]
 
-#: ``connect(url, **options) -> Mailbox``; :func:`inboxlink.connect` unless injected
+#: ``connect(url, **options) -> Mailbox``; `inboxlink.connect` unless injected
 ConnectFunction = Callable[..., "Mailbox"]
 
 EXIT_OK = 0
@@ -51,25 +58,31 @@ def build_parser() -> argparse.ArgumentParser:
     from inboxlink import __version__
 
     parser.add_argument("--version", action="version", version=f"inboxlink {__version__}")
+    add_completion_option(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("demo", help="the library's story on the in-memory fake server")
 
     folders = sub.add_parser("folders", help="list folders with their roles")
     _add_connection_options(folders)
+    folders.add_argument("--json", action="store_true", help="print JSON (schema: docs/cli.md)")
 
     ls = sub.add_parser("ls", help="list messages in a folder, newest first")
     _add_connection_options(ls)
     ls.add_argument("folder", nargs="?", default="inbox", help="folder path, id or role")
     ls.add_argument("--limit", type=int, default=20, help="how many messages (default 20)")
+    ls.add_argument("--json", action="store_true", help="print JSON (schema: docs/cli.md)")
 
     show = sub.add_parser("show", help="show one message")
     _add_connection_options(show)
     show.add_argument("id", help="message id as printed by 'ls'")
-    show.add_argument("--raw", action="store_true", help="print the raw RFC 5322 bytes")
+    output = show.add_mutually_exclusive_group()
+    output.add_argument("--raw", action="store_true", help="print the raw RFC 5322 bytes")
+    output.add_argument("--json", action="store_true", help="print JSON (schema: docs/cli.md)")
 
     send = sub.add_parser("send", help="send a message (the body is read from a file or stdin)")
     _add_connection_options(send)
+    send.add_argument("--json", action="store_true", help="print the result as JSON")
     send.add_argument("--to", action="append", required=True, help="recipient (repeatable)")
     send.add_argument("--cc", action="append", default=[], help="Cc recipient (repeatable)")
     send.add_argument("--bcc", action="append", default=[], help="Bcc recipient (repeatable)")
@@ -79,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--no-sent-copy", action="store_true", help="do not keep a copy in Sent")
 
     from inboxlink.cli.action_commands import add_action_parsers
+    from inboxlink.cli.export_command import add_export_parser
     from inboxlink.cli.login_commands import add_login_parsers
     from inboxlink.cli.runner_command import add_runner_parser
     from inboxlink.cli.sync_commands import add_sync_parsers
@@ -86,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sync_parsers(sub, _add_connection_options)
     add_action_parsers(sub, _add_connection_options)
+    add_export_parser(sub, _add_connection_options)
     add_runner_parser(sub)
     add_doctor_parser(sub)
     add_login_parsers(sub)
@@ -103,7 +118,7 @@ def main(
 
     Args:
         argv: arguments without the program name (``sys.argv[1:]`` when ``None``).
-        connect: replaces :func:`inboxlink.connect` (tests inject a prepared fake mailbox).
+        connect: replaces `inboxlink.connect()` (tests inject a prepared fake mailbox).
         resolver: a ``dns.resolver.Resolver``-like object for ``doctor`` (tests control DNS).
         console: a rich console to print to (default: stdout).
     """
@@ -114,7 +129,15 @@ def main(
         return EXIT_ERROR
 
     parser = build_parser()
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    enable_completion(parser)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    # Asked alone, --print-completion needs no command (the sub-command is required otherwise).
+    if len(arguments) == 2 and arguments[0] == "--print-completion":
+        shell = arguments[1]
+        if shell not in SHELLS:
+            parser.error(f"--print-completion: choose one of {', '.join(SHELLS)}")
+        return print_completion(shell)
+    args = parser.parse_args(arguments)
 
     from inboxlink.cli._output import make_console, print_error
 
@@ -151,10 +174,14 @@ def main(
         return 130
 
 
+#: commands whose errors are part of what they show on stdout: the demo tells the library's
+#: story (typed errors included); the doctor's report is its output
+_ERRORS_ON_STDOUT = frozenset({"demo", "doctor"})
+
+
 def _error_console(args: argparse.Namespace, out: Console) -> Console:
-    """Where a command's errors go: stderr for the data commands (their stdout is data a
-    script reads), the given console for the older commands until they move too."""
-    from inboxlink.cli.commands import DATA_COMMANDS
+    """Where a command's errors go: stderr, since stdout is data a script or a file reads
+    (``show --raw > message.eml``)."""
     from inboxlink.cli.data_output import stderr_console
 
-    return stderr_console() if args.command in {*DATA_COMMANDS, "sync"} else out
+    return out if args.command in _ERRORS_ON_STDOUT else stderr_console()

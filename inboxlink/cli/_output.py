@@ -44,5 +44,8 @@ def error_panel(error: errors.InboxLinkError) -> object:
 
 
 def print_error(console: Console, error: errors.InboxLinkError) -> None:
-    """Show a typed error with its remedy (never a traceback)."""
-    console.print(error_panel(error))
+    """Show a typed error with its remedy (never a traceback), the remedy naming
+    command-line options rather than the library's keyword arguments."""
+    from inboxlink.cli.remedies import cli_error
+
+    console.print(error_panel(cli_error(error)))

@@ -1,4 +1,9 @@
-"""The everyday commands: ``folders``, ``ls``, ``show``, ``send``."""
+"""The everyday commands: ``folders``, ``ls``, ``show``, ``send``.
+
+Like the data commands, they print data on stdout (a table, or ``--json`` in the schema of
+`inboxlink.cli.data_output`) and errors, warnings and progress on stderr, so
+``inboxlink show URL ID --raw > message.eml`` never writes an error into the file.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,17 @@ from typing import TYPE_CHECKING, Any
 from inboxlink import errors
 from inboxlink.cli.action_commands import ACTION_COMMANDS
 from inboxlink.cli.credentials import connect_options, display_url
+from inboxlink.cli.data_output import (
+    folder_json,
+    message_json,
+    print_json,
+    send_json,
+    stderr_console,
+    summary_json,
+)
+from inboxlink.cli.export_command import EXPORT_COMMANDS
 from inboxlink.cli.sync_commands import SYNC_COMMANDS
+from inboxlink.cli.urls import check_url
 from inboxlink.models import Message, MessageSummary, OutgoingMessage
 
 if TYPE_CHECKING:
@@ -26,6 +41,10 @@ _PAGE = 200
 
 def _folders(mailbox: Mailbox, args: Any, console: Console) -> int:
     from rich.table import Table
+
+    if args.json:
+        print_json(console, {"folders": [folder_json(f) for f in mailbox.folders()]})
+        return 0
 
     table = Table("path", "id", "role", "found by", "total", "unread")
     for folder in mailbox.folders():
@@ -48,7 +67,7 @@ def _ls(mailbox: Mailbox, args: Any, console: Console) -> int:
     summaries: list[MessageSummary] = []
     cursor: str | None = None
     # A progress bar only helps when several pages are needed; it would flicker otherwise.
-    with Progress(console=console, transient=True,
+    with Progress(console=stderr_console(), transient=True,
                   disable=args.limit <= PROGRESS_THRESHOLD) as progress:
         task = progress.add_task(f"listing {folder.path}", total=args.limit)
         while len(summaries) < args.limit:
@@ -59,13 +78,22 @@ def _ls(mailbox: Mailbox, args: Any, console: Console) -> int:
             cursor = page.next_cursor
             if not cursor:
                 break
+    if args.json:
+        print_json(console, {"folder": folder.path, "folder_id": folder.id,
+                             "messages": [summary_json(s) for s in summaries],
+                             "more": bool(cursor)})
+        return 0
+    if not summaries and mailbox.provider == "fake":
+        # Each run of the command starts a new in-memory server: an empty fake is expected.
+        stderr_console().print("[dim]fake:// mailboxes live in memory and start empty in "
+                               "each process; 'inboxlink demo' shows one with mail.[/]")
     table = Table("id", "date", "from", "subject", title=f"{folder.path} ({len(summaries)})")
     for summary in summaries:
         table.add_row(summary.id, summary.date.strftime("%Y-%m-%d %H:%M") if summary.date else "",
                       str(summary.from_ or ""), summary.subject or "")
     console.print(table)
     if cursor:
-        console.print(f"[dim]more messages: raise --limit (now {args.limit})[/]")
+        stderr_console().print(f"[dim]more messages: raise --limit (now {args.limit})[/]")
     return 0
 
 
@@ -76,6 +104,9 @@ def _show(mailbox: Mailbox, args: Any, console: Console) -> int:
         sys.stdout.flush()
         sys.stdout.buffer.write(message.raw)
         sys.stdout.buffer.flush()
+        return 0
+    if args.json:
+        print_json(console, message_json(message))
         return 0
     from rich.table import Table
 
@@ -107,6 +138,9 @@ def _send(mailbox: Mailbox, args: Any, console: Console) -> int:
     result = mailbox.send(OutgoingMessage(to=args.to, cc=args.cc, bcc=args.bcc,
                                           subject=args.subject, text=body),
                           save_copy=not args.no_sent_copy)
+    if args.json:
+        print_json(console, send_json(result))
+        return 0
     console.print(f"[green]✓[/] sent {result.message_id}")
     where = f" into {result.sent_folder_id}" if result.sent_folder_id else ""
     console.print(f"  sent copy: {result.sent_copy}{where}")
@@ -114,14 +148,17 @@ def _send(mailbox: Mailbox, args: Any, console: Console) -> int:
         console.print(f"  [yellow]![/] refused {address}: {reply}")
     if result.error is not None:
         # The message went out: warn loudly but do not report a failed send.
-        console.print(f"  [yellow]![/] {result.error.message}")
-        console.print(f"    remedy: {result.error.remedy}")
+        from inboxlink.cli.remedies import for_the_command_line
+
+        warn = stderr_console()
+        warn.print(f"  [yellow]![/] {result.error.message}", markup=True)
+        warn.print(f"    remedy: {for_the_command_line(result.error.remedy)}")
     return 0
 
 
 #: commands whose stdout is data only (errors and progress go to stderr)
 DATA_COMMANDS: Mapping[str, Callable[[Any, Any, Any], int]] = {
-    **SYNC_COMMANDS, **ACTION_COMMANDS,
+    **SYNC_COMMANDS, **ACTION_COMMANDS, **EXPORT_COMMANDS,
 }
 
 _COMMANDS: Mapping[str, Callable[[Any, Any, Any], int]] = {
@@ -131,6 +168,8 @@ _COMMANDS: Mapping[str, Callable[[Any, Any, Any], int]] = {
 
 def run(args: Any, console: Console, connect: Callable[..., Mailbox]) -> int:
     """Connect with the parsed arguments and run one command on the mailbox."""
+    # A URL that cannot work fails before anyone is asked for a password.
+    check_url(args.url)
     options = connect_options(args)
     try:
         # A password typed into the URL travels as password= only, never inside the URL.

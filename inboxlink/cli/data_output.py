@@ -13,14 +13,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from inboxlink.changes import ChangeHint, ChangeSet
-from inboxlink.models import Address, Folder, MessageSummary
+from inboxlink.models import Address, Folder, Message, MessageSummary, SendResult
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 __all__ = ["EXIT_CODES", "EXIT_PARTIAL", "EXIT_TOKEN_EXPIRED", "address_json", "changes_json",
-           "escape", "hint_json", "print_data", "print_json", "stderr_console", "summary_json",
-           "summary_line"]
+           "escape", "folder_json", "hint_json", "message_json", "print_data", "print_json",
+           "send_json", "stderr_console", "summary_json", "summary_line"]
 
 #: a bulk action was done on every id that exists, but some ids do not exist
 EXIT_PARTIAL = 4
@@ -99,8 +99,65 @@ def summary_json(summary: MessageSummary) -> dict[str, Any]:
     }
 
 
+def folder_json(folder: Folder) -> dict[str, Any]:
+    """A folder as JSON (the ``folder`` object of the schema; ``role`` and ``role_source``
+    are the enum values, e.g. ``"sent"`` / ``"special-use"``)."""
+    return {
+        "id": folder.id,
+        "path": folder.path,
+        "name": folder.name,
+        "role": folder.role.value if folder.role is not None else None,
+        "role_source": folder.role_source.value if folder.role_source is not None else None,
+        "parent_id": folder.parent_id,
+        "total": folder.total,
+        "unread": folder.unread,
+    }
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    """A full message as JSON: the ``message`` object's header fields, plus ``text``,
+    ``html`` and ``attachments`` (``{"filename", "content_type", "size", "inline"}``).
+    Fields a full message does not carry (``received_at``, ``size`` of the summary) are
+    ``null``; ``size`` is the raw byte count."""
+    return {
+        "id": message.id,
+        "folder_id": message.folder_id,
+        "message_id": message.message_id,
+        "subject": message.subject,
+        "from": address_json(message.from_),
+        "to": [address_json(a) for a in message.to],
+        "cc": [address_json(a) for a in message.cc],
+        "date": _when(message.date),
+        "received_at": None,
+        "in_reply_to": message.in_reply_to,
+        "references": list(message.references),
+        "flags": sorted(message.flags),
+        "seen": "\\Seen" in message.flags,
+        "flagged": "\\Flagged" in message.flags,
+        "size": len(message.raw),
+        "thread_id": message.thread_id,
+        "text": message.text,
+        "html": message.html,
+        "attachments": [{"filename": a.filename, "content_type": a.content_type,
+                         "size": len(a.data), "inline": a.inline}
+                        for a in message.attachments],
+    }
+
+
+def send_json(result: SendResult) -> dict[str, Any]:
+    """What ``send --json`` prints: ``{"message_id", "sent_copy", "sent_folder_id",
+    "refused": {address: reply}, "warning": {"error", "code", "remedy"} | null}``."""
+    warning = None
+    if result.error is not None:
+        warning = {"error": type(result.error).__name__, "code": result.error.code,
+                   "message": result.error.message, "remedy": result.error.remedy}
+    return {"message_id": result.message_id, "sent_copy": result.sent_copy.value,
+            "sent_folder_id": result.sent_folder_id, "refused": dict(result.refused),
+            "warning": warning}
+
+
 def changes_json(folder: Folder, batch: ChangeSet) -> dict[str, Any]:
-    """A :class:`ChangeSet` as JSON: added/updated messages, removed ids, token, more."""
+    """A `ChangeSet` as JSON: added/updated messages, removed ids, token, more."""
     return {
         "folder": folder.path,
         "folder_id": folder.id,
@@ -113,7 +170,7 @@ def changes_json(folder: Folder, batch: ChangeSet) -> dict[str, Any]:
 
 
 def hint_json(folder: Folder, hint: ChangeHint) -> dict[str, Any]:
-    """A :class:`ChangeHint` as JSON."""
+    """A `ChangeHint` as JSON."""
     return {"event": "hint", "folder": folder.path, "folder_id": hint.folder_id,
             "reason": hint.reason, "at": hint.at.isoformat()}
 

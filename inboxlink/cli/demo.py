@@ -1,6 +1,6 @@
 """``inboxlink demo``: the library's story, told on the in-memory fake in a few seconds.
 
-Everything runs against :class:`~inboxlink.testing.FakeMailServer`, which behaves like a
+Everything runs against `FakeMailServer`, which behaves like a
 real server (special-use folders, UIDs, Message-IDs, the Sent copy), so what the demo shows
 is what an application sees with IMAP, Graph, Gmail or EWS.
 """

@@ -1,14 +1,14 @@
 """The error reference page, generated from the code so it cannot drift.
 
-Every class from :func:`inboxlink.errors.all_error_classes` is listed with its default
-message and remedy, followed by each raw provider signal that the adapters' error tables
-(:func:`inboxlink.translate.all_tables`) map to it. The docs build calls
-:func:`render_markdown` from a mkdocs hook; ``python -m inboxlink.cli.reference`` prints it.
+Every class from ``inboxlink.errors.all_error_classes()`` gets one compact entry (cause,
+remedy, fields, retryable, what to tell your user); then each provider gets one table of raw
+codes → class built from the adapters' error tables (``inboxlink.translate.all_tables()``).
+The docs build calls `render_markdown` (and `render_provider_tables` for the provider pages)
+from a mkdocs hook; ``python -m inboxlink.cli.reference`` prints the page.
 """
 
 from __future__ import annotations
 
-import html
 import importlib
 import inspect
 from collections.abc import Iterable, Sequence
@@ -16,10 +16,11 @@ from collections.abc import Iterable, Sequence
 import attrs
 
 from inboxlink import errors
+from inboxlink.cli.reference_tables import ProviderRows, provider_rows, render_provider_table
 from inboxlink.registry import builtin_adapter_packages
-from inboxlink.translate import ErrorTable, Rule, all_tables
+from inboxlink.translate import ErrorTable, all_tables
 
-__all__ = ["BUILTIN_ADAPTERS", "load_tables", "render_markdown"]
+__all__ = ["BUILTIN_ADAPTERS", "load_tables", "render_markdown", "render_provider_tables"]
 
 #: built-in adapters whose ``inboxlink.adapters.<name>.errors`` module holds an ErrorTable
 #: (read from the registry's one table of built-ins)
@@ -53,21 +54,6 @@ def load_tables(adapters: Iterable[str] = BUILTIN_ADAPTERS) -> LoadedTables:
     return LoadedTables(tuple(all_tables()), tuple(absent))
 
 
-def _cell(value: str | None, *, code: bool = False) -> str:
-    if not value:
-        return ""
-    text = html.escape(value).replace("|", "&#124;").replace("\n", " ")
-    return f"<code>{text}</code>" if code else text
-
-
-def _status(rule: Rule) -> str:
-    if rule.status is None:
-        return ""
-    if isinstance(rule.status, int):
-        return str(rule.status)
-    return ", ".join(str(s) for s in sorted(rule.status))
-
-
 def _lineage(cls: type[errors.InboxLinkError]) -> str:
     chain = [c.__name__ for c in reversed(cls.__mro__)
              if isinstance(c, type) and issubclass(c, errors.InboxLinkError)]
@@ -94,27 +80,61 @@ def _tree(classes: Sequence[type[errors.InboxLinkError]]) -> list[str]:
     return lines
 
 
-def _rules_for(cls: type[errors.InboxLinkError],
-               tables: Sequence[ErrorTable]) -> list[tuple[str, Rule]]:
-    return [(table.provider, rule) for table in tables for rule in table.rules
-            if rule.error is cls]
+def _counts(cls: type[errors.InboxLinkError], rows: Sequence[ProviderRows]) -> str:
+    links = []
+    for provider in rows:
+        count = sum(len(g.rules) for g in provider.groups if g.error is cls)
+        if count:
+            links.append(f"[{provider.label}](#raw-codes-{provider.label}) ({count})")
+    return ", ".join(links)
+
+
+def _user_text(cls: type[errors.InboxLinkError]) -> str:
+    text = f"{cls.default_message} {cls.default_remedy}"
+    if cls.default_retryable:
+        text += " This is usually temporary: trying again later often works."
+    return text
+
+
+def _class_entry(cls: type[errors.InboxLinkError], rows: Sequence[ProviderRows]) -> list[str]:
+    out = [f"## {cls.__name__}", "", f"`{_lineage(cls)}`", ""]
+    doc = inspect.getdoc(cls) or ""
+    if doc:
+        out += [doc.split("\n\n")[0], ""]
+    out += [f"- **Cause:** {cls.default_message}",
+            f"- **Remedy:** {cls.default_remedy}",
+            f"- **Retryable:** {'yes' if cls.default_retryable else 'no'}"]
+    fields = _fields(cls)
+    if fields:
+        out.append("- **Extra fields:** " + ", ".join(f"`{f}`" for f in fields))
+    also = _builtin_bases(cls)
+    if also:
+        out.append("- **Also catchable as:** " + ", ".join(f"`{b}`" for b in also))
+    counts = _counts(cls, rows)
+    out.append(f"- **Raw codes:** {counts}" if counts else
+               "- **Raw codes:** none map here directly; inboxlink raises it itself "
+               "(or a subclass is raised)")
+    out += ["", '??? quote "What to tell your user"', f"    {_user_text(cls)}", ""]
+    return out
 
 
 def render_markdown(
     classes: Sequence[type[errors.InboxLinkError]] | None = None,
     loaded: LoadedTables | None = None,
 ) -> str:
-    """The whole error reference as Markdown."""
+    """The whole error reference as Markdown: the tree, one compact entry per class, then
+    one table of raw codes per provider."""
     classes = list(classes if classes is not None else errors.all_error_classes())
     loaded = loaded if loaded is not None else load_tables()
     tables = sorted(loaded.tables, key=lambda t: t.provider)
+    rows = provider_rows(tables)
     out = [
         "# Error reference",
         "",
         "Every failure raises a subclass of `inboxlink.errors.InboxLinkError` carrying "
-        "`provider`, `code` (the raw provider code or text), `remedy` and `retryable`, with "
-        "the client library's exception as `__cause__`. This page is generated from "
-        "`inboxlink.errors` and the adapters' error tables at build time.",
+        "`message`, `provider`, `code` (the raw provider code or text), `remedy` and "
+        "`retryable`, with the client library's exception as `__cause__`. This page is "
+        "generated from `inboxlink.errors` and the adapters' error tables at build time.",
         "",
     ]
     covered = ", ".join(f"`{t.provider}` ({len(t.rules)} rules)" for t in tables) or "none"
@@ -122,42 +142,48 @@ def render_markdown(
     if loaded.absent:
         out.append(" Built-in adapters not in this build: "
                    + ", ".join(f"`{name}`" for name in loaded.absent) + ".")
-    out += ["", "## The tree", "", *_tree(classes), ""]
-    for cls in classes:
-        out += [f"## {cls.__name__}", "", f"`{_lineage(cls)}`", ""]
-        doc = inspect.getdoc(cls) or ""
-        if doc:
-            out += [doc.split("\n\n")[0], ""]
-        also = _builtin_bases(cls)
-        if also:
-            out += ["Also catchable as: " + ", ".join(f"`{b}`" for b in also) + ".", ""]
-        fields = _fields(cls)
-        if fields:
-            out += ["Extra fields: " + ", ".join(f"`{f}`" for f in fields) + ".", ""]
-        out += [
-            f"- **Default message:** {cls.default_message}",
-            f"- **Default remedy:** {cls.default_remedy}",
-            f"- **Retryable:** {'yes' if cls.default_retryable else 'no'}",
+    out += ["", "## Telling your user", "",
+            "An error's `message` and `remedy` are written for a person; each class below "
+            "shows its default wording. Show the error's own text, which names the provider's "
+            "details:",
             "",
-        ]
-        rules = _rules_for(cls, tables)
-        if not rules:
-            out += ["No provider signal maps here directly; inboxlink raises it itself "
-                    "(or a subclass is raised).", ""]
-            continue
-        out += ["| provider | code | text pattern | status | catalog id | remedy given |",
-                "|---|---|---|---|---|---|"]
-        for provider, rule in rules:
-            out.append(
-                f"| {provider} | {_cell(rule.code, code=True)} | "
-                f"{_cell(rule.pattern, code=True)} | {_status(rule)} | "
-                f"{_cell(rule.source)} | {_cell(rule.remedy)} |"
-            )
-        out.append("")
+            "```python",
+            "try:",
+            "    mailbox = inboxlink.connect(url, password=password)",
+            "except inboxlink.errors.InboxLinkError as exc:",
+            "    show_to_user(f\"{exc.message} {exc.remedy}\")",
+            "    log.warning(\"%s: %s\", exc.provider, exc.code)  # the raw code, for you",
+            "```",
+            "", "## The tree", "", *_tree(classes), ""]
+    for cls in classes:
+        out += _class_entry(cls, rows)
+    seen: dict[str, str] = {}
+    for provider in rows:
+        out += [f"## Raw codes: {provider.label} {{#raw-codes-{provider.label}}}", "",
+                f"From the `{provider.table}` adapter's table, most specific first (the first "
+                "matching rule wins). Signals that lead to the same error with the same remedy "
+                "share a row.", "",
+                *render_provider_table(provider, seen=seen), ""]
     fallbacks = [f"`{t.provider}` → `{t.fallback.__name__}`" for t in tables]
     if fallbacks:
         out += ["## When no rule matches", "",
                 "Each table's fallback class: " + ", ".join(fallbacks) + ".", ""]
+    return "\n".join(out)
+
+
+def render_provider_tables(labels: Sequence[str], *, reference_page: str = "errors.md",
+                           loaded: LoadedTables | None = None) -> str:
+    """The raw-code tables of ``labels`` (``"imap"``, ``"smtp"`` …) for a provider's page."""
+    loaded = loaded if loaded is not None else load_tables()
+    rows = {r.label: r for r in provider_rows(loaded.tables)}
+    out: list[str] = []
+    seen: dict[str, str] = {}
+    for label in labels:
+        if label not in rows:
+            raise KeyError(f"no error table rows labelled {label!r}")
+        out += [f"**{label}**", "",
+                *render_provider_table(rows[label], reference_page=reference_page, seen=seen),
+                ""]
     return "\n".join(out)
 
 

@@ -1,6 +1,6 @@
 """``inboxlink sync``: the embedded sync runner from the shell.
 
-Keeps every mailbox URL given current with :class:`inboxlink.sync.Runner`: tokens in a
+Keeps every mailbox URL given current with `inboxlink.sync.Runner`: tokens in a
 SQLite file (or Redis), each batch handed to ``--handler module:function`` — or printed as
 one JSON line per batch on stdout — and the token stored only after the handler returned.
 Round reports, re-syncs and failures go to stderr.

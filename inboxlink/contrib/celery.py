@@ -13,7 +13,7 @@
                    store=RedisStore("redis://127.0.0.1:6379/0"), budget=budget)
     sync.start("alice")            # from anywhere that can reach the broker
 
-Each round is the embedded :class:`~inboxlink.sync.Runner`'s ``sync_mailbox`` — the token is
+Each round is the embedded `Runner`'s ``sync_mailbox`` — the token is
 stored only after the handler returned — run by a task that Celery acknowledges late and
 rejects when its worker dies, so a killed worker's round is delivered again (after the
 broker's visibility timeout). A round that failed is retried by Celery; a round that
@@ -60,7 +60,7 @@ return 1
 
 @attrs.define
 class SyncTasks:
-    """What :func:`install` registered: start/stop mailboxes and the round task itself."""
+    """What `install` registered: start/stop mailboxes and the round task itself."""
 
     app: Any
     task: Any
@@ -110,7 +110,7 @@ def install(app: Any, *, resolver: Resolver, handler: Handler, store: TokenStore
             interval: float = 30.0, retry_delay: float = 5.0,
             on_resync: Callable[[str, str], None] | None = None,
             prefix: str = "inboxlink:celery") -> SyncTasks:
-    """Register the sync round task on ``app`` and return the :class:`SyncTasks` handle.
+    """Register the sync round task on ``app`` and return the `SyncTasks` handle.
 
     Args:
         app: the Celery application (its broker should be Redis or RabbitMQ; set the
@@ -118,10 +118,10 @@ def install(app: Any, *, resolver: Resolver, handler: Handler, store: TokenStore
         resolver: opens a mailbox for a key (pass ``budget=`` to ``connect`` there, so every
             worker shares the per-mailbox limits).
         handler: called with ``(key, batch)``; idempotent by message id (at least once).
-        store: where tokens live; a :class:`~inboxlink.sync.RedisStore` across machines.
+        store: where tokens live; a `RedisStore` across machines.
         redis_url: Redis for the round-chain bookkeeping (default: the app's broker URL).
         budget: kept on the handle for the resolver's use.
-        folders: the folders :meth:`SyncTasks.start` keeps current by default.
+        folders: the folders `SyncTasks.start` keeps current by default.
         interval: seconds between the end of a round and the next.
         retry_delay: seconds before Celery retries a failed round.
     """

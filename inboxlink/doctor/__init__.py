@@ -9,7 +9,7 @@ The network checks (DNS, TCP, TLS, IMAP greeting and capabilities, SMTP) use the
 library only; login, folders and the optional test message go through ``connect()``, so they
 work with every adapter. Microsoft 365, Gmail and Exchange get checks of their own (granted
 scopes, mailbox and REST API, primary alias; API enablement, app access; EWS URL, server
-version, primary SMTP address) from :mod:`inboxlink.doctor.providers`.
+version, primary SMTP address) from `inboxlink.doctor.providers`.
 """
 
 from inboxlink.doctor.checks import diagnose

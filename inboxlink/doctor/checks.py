@@ -1,8 +1,8 @@
 """The doctor's staged checks: provider, DNS, TCP, TLS, server, capabilities, login, folders.
 
-:func:`diagnose` runs them in order and reports each as it finishes (``on_check``), so a
+`diagnose()` runs them in order and reports each as it finishes (``on_check``), so a
 terminal can show progress. Login and folders go through ``connect`` — by default
-:func:`inboxlink.connect` — so they work with any adapter, built-in or plugin.
+`inboxlink.connect()` — so they work with any adapter, built-in or plugin.
 """
 
 from __future__ import annotations
@@ -15,7 +15,14 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from inboxlink import errors
-from inboxlink.doctor.detect import Dns, Endpoint, Plan, plan_for, settle_guesses
+from inboxlink.doctor.detect import (
+    DNS_DOWN_CODES,
+    Dns,
+    Endpoint,
+    Plan,
+    plan_for,
+    settle_guesses,
+)
 from inboxlink.doctor.options import DoctorOptions
 from inboxlink.doctor.probes import (
     UNSUPPORTED_SOFTWARE,
@@ -77,14 +84,18 @@ def diagnose(
     """Check whether the mailbox ``target`` (an address or URL) can be connected."""
     report = Report(target=_secret_free(target) or target)
     run = _Run(report, on_check, on_progress)
-    dns = Dns(resolver, timeout=options.timeout)
+    dns = Dns(resolver, timeout=options.dns_timeout)
 
     on_progress("finding the provider")
     try:
         plan = plan_for(target, dns, imap_url=options.imap_url, smtp_url=options.smtp_url,
                         ews_url=options.ews_url, api_url=options.api_url)
     except errors.InboxLinkError as exc:
-        run.add("provider", "provider", Status.FAIL, exc.message, exc)
+        if exc.code in DNS_DOWN_CODES:
+            # DNS itself fails: one clear line, not a verdict on the address.
+            run.add("dns", "DNS", Status.FAIL, exc.message, exc)
+        else:
+            run.add("provider", "provider", Status.FAIL, exc.message, exc)
         return report
     report.provider = plan.provider
     plan, notes = settle_guesses(plan, dns)
@@ -139,6 +150,10 @@ def _network_checks(run: _Run, plan: Plan, dns: Dns, options: DoctorOptions,
             run.add("dns", host, Status.PASS, f"{host} → {', '.join(addresses[host][:3])}",
                     addresses=addresses[host])
         except errors.InboxLinkError as exc:
+            if exc.code in DNS_DOWN_CODES:
+                # Every other name would fail the same way: say it once, for DNS itself.
+                run.add("dns", "DNS", Status.FAIL, exc.message, exc)
+                break
             run.add("dns", host, Status.FAIL, exc.message, exc)
 
     context = make_context(ca_file=options.ca_file, insecure=options.insecure)

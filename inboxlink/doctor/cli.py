@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from inboxlink.cli.credentials import add_secret_options
+from inboxlink.cli.remedies import for_the_command_line
 from inboxlink.doctor.checks import diagnose
 from inboxlink.doctor.options import DoctorOptions
 from inboxlink.doctor.report import Check, Report, Status
@@ -37,6 +38,9 @@ def add_doctor_parser(sub: Any) -> None:
     parser.add_argument("--send-test", metavar="BCC-ADDRESS",
                         help="send a test message (Bcc to this address) and check the copy")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per network step")
+    parser.add_argument("--dns-timeout", type=float, default=5.0, metavar="SECONDS",
+                        help="seconds per DNS look-up (default 5, at most --timeout); a DNS "
+                        "that does not answer costs this once")
     parser.add_argument("--json", action="store_true", help="print a machine-readable report")
     add_secret_options(parser)
 
@@ -50,6 +54,7 @@ def _options(args: Any) -> DoctorOptions:
     return DoctorOptions(imap_url=args.imap, smtp_url=args.smtp, ews_url=args.ews_url,
                          api_url=args.api_url,
                          ca_file=args.ca_file, insecure=args.insecure, timeout=args.timeout,
+                         dns_timeout=min(args.dns_timeout, args.timeout),
                          send_test=args.send_test, connect_options=extra,
                          secrets=gather_secrets(args, args.url),
                          ask_secret=lambda kind, url: prompt_secret(args, kind, url))
@@ -65,7 +70,7 @@ def _line(check: Check) -> str:
         text += f"\n    [{style}]{type(check.error).__name__}[/]"
         if check.error.code:
             text += f" [dim]({escape(check.error.code)})[/]"
-        text += f" → {escape(check.error.remedy)}"
+        text += f" → {escape(for_the_command_line(check.error.remedy))}"
     return text
 
 

@@ -17,8 +17,9 @@ from urllib.parse import quote, unquote, urlsplit
 import attrs
 
 from inboxlink import errors
+from inboxlink.doctor.consumer import DNS_CANARIES, ConsumerDomain, consumer_domain
 
-__all__ = ["Dns", "Endpoint", "Plan", "plan_for"]
+__all__ = ["DNS_DOWN_CODES", "Dns", "Endpoint", "Plan", "plan_for"]
 
 
 @attrs.frozen
@@ -47,19 +48,36 @@ class Endpoint:
         return f"{scheme}://{self.host}:{self.port}"
 
 
+#: codes of the errors saying DNS itself fails (not one name): reported once, as one check
+DNS_DOWN_CODES = frozenset({"DNS_NOT_ANSWERING", "DNS_BROKEN"})
+
+_DNS_REMEDY = ("Check this machine's network connection and DNS settings (a VPN, a firewall "
+               "or a hotel/captive-portal network often blocks DNS), then run the doctor again.")
+
+
 class Dns:
     """MX and address look-ups: dnspython (or an injected resolver) and the system resolver.
+
+    Each look-up waits at most ``timeout`` seconds (5 by default). Once DNS has not answered,
+    every later look-up fails at once with the same error, so a dead DNS costs one timeout,
+    not one per host name. A "no such domain" answer is double-checked against names every
+    working DNS knows (`DNS_CANARIES`): when those do not exist either, DNS itself is broken
+    and is reported as such.
 
     Args:
         resolver: a ``dns.resolver.Resolver``-like object. When given, host addresses come
             from it too, so a test controls every answer; otherwise addresses come from the
             system (``getaddrinfo``, which honours ``/etc/hosts``).
+        timeout: seconds one look-up may take.
     """
 
     def __init__(self, resolver: Any = None, timeout: float = 5.0) -> None:
         self._injected = resolver is not None
         self._resolver = resolver
         self._timeout = timeout
+        #: set once DNS itself is known to fail; raised by every later look-up
+        self.failure: errors.ServerUnreachable | None = None
+        self._canary_ok: bool | None = None
 
     def _dnspython(self) -> Any:
         if self._resolver is None:
@@ -70,20 +88,68 @@ class Dns:
                     "Looking up MX records needs dnspython.", code="dnspython",
                     remedy="Install it with: pip install 'inboxlink[cli]'") from exc
             self._resolver = dns.resolver.Resolver()
-            self._resolver.lifetime = self._timeout
         return self._resolver
+
+    def _server(self) -> str:
+        servers = getattr(self._resolver, "nameservers", None) or []
+        return f" from {servers[0]}" if servers else ""
+
+    def _not_answering(self) -> errors.ServerUnreachable:
+        self.failure = errors.ServerUnreachable(
+            f"DNS is not answering (no reply{self._server()} within {self._timeout:g} s).",
+            code="DNS_NOT_ANSWERING", remedy=_DNS_REMEDY)
+        return self.failure
+
+    def _resolve(self, name: str, rdtype: str) -> Any:
+        """One query, bounded by the timeout; a timeout marks DNS as not answering."""
+        import dns.exception
+        import dns.resolver
+
+        if self.failure is not None:
+            raise self.failure
+        try:
+            return self._dnspython().resolve(name, rdtype, lifetime=self._timeout)
+        except (dns.exception.Timeout, dns.resolver.NoNameservers) as exc:
+            raise self._not_answering() from exc
+
+    def _check_canary(self, name: str) -> None:
+        """After ``name`` was said not to exist: is it DNS that is broken?"""
+        import dns.exception
+        import dns.resolver
+
+        if name.lower().rstrip(".") in DNS_CANARIES:
+            canary_ok = False
+        elif self._canary_ok is None:
+            try:
+                self._resolve(DNS_CANARIES[0], "MX")
+                self._canary_ok = True
+            except dns.resolver.NXDOMAIN:
+                self._canary_ok = False
+            except dns.exception.DNSException:
+                self._canary_ok = True  # an odd answer, but not "no such domain"
+            canary_ok = self._canary_ok
+        else:
+            canary_ok = self._canary_ok
+        if not canary_ok:
+            self.failure = errors.ServerUnreachable(
+                f"DNS is failing: it says even {DNS_CANARIES[0]} does not exist, so its "
+                f"answer for {name} cannot be trusted.", code="DNS_BROKEN",
+                remedy=_DNS_REMEDY, retryable=False)
+            raise self.failure
 
     def mx(self, domain: str) -> list[str]:
         """MX host names, most preferred first; ``[]`` when the domain has none.
 
-        Raises ``ServerUnreachable`` when the domain does not exist or DNS does not answer.
+        Raises ``ServerUnreachable`` when the domain does not exist or DNS does not answer
+        (code ``DNS_NOT_ANSWERING`` / ``DNS_BROKEN`` when DNS itself fails).
         """
         import dns.exception
         import dns.resolver
 
         try:
-            answer = self._dnspython().resolve(domain, "MX")
+            answer = self._resolve(domain, "MX")
         except dns.resolver.NXDOMAIN as exc:
+            self._check_canary(domain)
             raise errors.ServerUnreachable(
                 f"The domain {domain} does not exist in DNS.", code="NXDOMAIN",
                 remedy="Check the e-mail address for typos.", retryable=False) from exc
@@ -91,8 +157,8 @@ class Dns:
             return []
         except dns.exception.DNSException as exc:
             raise errors.ServerUnreachable(
-                f"DNS did not answer for {domain}: {exc}", code=type(exc).__name__,
-                remedy="Check this machine's DNS settings and network connection.") from exc
+                f"DNS gave no usable answer for {domain} ({type(exc).__name__}).",
+                code=type(exc).__name__, remedy=_DNS_REMEDY) from exc
         records = sorted(answer, key=lambda r: (r.preference, str(r.exchange)))
         return [str(r.exchange).rstrip(".").lower() for r in records if str(r.exchange) != "."]
 
@@ -100,24 +166,50 @@ class Dns:
         """IP addresses of ``host``; raises ``ServerUnreachable`` when it does not resolve."""
         if _is_ip(host):
             return [host]
+        if self.failure is not None:
+            raise self.failure
         if not self._injected:
-            try:
-                infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-            except OSError as exc:
-                raise _unresolved(host, exc) from exc
-            return list(dict.fromkeys(str(info[4][0]) for info in infos))
+            return self._system_addresses(host)
         import dns.exception
+        import dns.resolver
 
         found: list[str] = []
         last: Exception | None = None
         for rdtype in ("A", "AAAA"):
             try:
-                found += [r.to_text() for r in self._dnspython().resolve(host, rdtype)]
+                found += [r.to_text() for r in self._resolve(host, rdtype)]
             except dns.exception.DNSException as exc:
                 last = exc
         if not found:
+            if isinstance(last, dns.resolver.NXDOMAIN):
+                self._check_canary(host)
             raise _unresolved(host, last)
         return found
+
+    def _system_addresses(self, host: str) -> list[str]:
+        """``getaddrinfo`` has no timeout of its own: it runs in a daemon thread that is
+        given up on after the timeout (a hung system resolver must not hang the doctor)."""
+        import threading
+
+        outcome: list[Any] = []
+
+        def look_up() -> None:
+            try:
+                outcome.append(socket.getaddrinfo(host, None, type=socket.SOCK_STREAM))
+            except OSError as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=look_up, daemon=True, name="doctor-getaddrinfo")
+        thread.start()
+        thread.join(self._timeout)
+        if not outcome:
+            raise self._not_answering()
+        result = outcome[0]
+        if isinstance(result, socket.gaierror) and result.errno == socket.EAI_AGAIN:
+            raise self._not_answering() from result
+        if isinstance(result, OSError):
+            raise _unresolved(host, result) from result
+        return list(dict.fromkeys(str(info[4][0]) for info in result))
 
 
 def _unresolved(host: str, exc: BaseException | None) -> errors.ServerUnreachable:
@@ -263,6 +355,9 @@ def _plan_for_address(address: str, dns: Dns) -> Plan:
         raise errors.ConfigurationError(
             f"{address!r} is neither an e-mail address nor a mailbox URL.",
             remedy="Pass an address (alice@example.com) or a URL (imaps://alice@mail.example.com).")
+    known = consumer_domain(domain)
+    if known is not None:
+        return _plan_for_consumer(address, domain, known)
     mx = tuple(dns.mx(domain))
     for pattern, provider, reason in _MX_PROVIDERS:
         if any(re.search(pattern, host) for host in mx):
@@ -281,6 +376,19 @@ def _plan_for_address(address: str, dns: Dns) -> Plan:
                 address, _user_url("imaps", address, f"imap.{domain}", None),
                 imap=_imap_endpoints(f"imap.{domain}"), smtp=_smtp_endpoints(f"smtp.{domain}"),
                 mx=mx, guessed=True)
+
+
+def _plan_for_consumer(address: str, domain: str, known: ConsumerDomain) -> Plan:
+    """A consumer domain's plan, from the table: no DNS needed to know who hosts it."""
+    reason = f"{domain} is {known.name} (known without DNS)"
+    if known.provider in _API_HOSTS:
+        return Plan(known.provider, f"{reason}: the {known.provider} adapter is used", address,
+                    f"{known.provider}://{quote(address, safe='@')}",
+                    https=(Endpoint("https", _API_HOSTS[known.provider], 443),))
+    imap_host, smtp_host = known.imap_host or f"imap.{domain}", known.smtp_host or f"smtp.{domain}"
+    return Plan("imap", f"{reason}: its published IMAP/SMTP servers are used", address,
+                _user_url("imaps", address, imap_host, None),
+                imap=_imap_endpoints(imap_host), smtp=_smtp_endpoints(smtp_host))
 
 
 #: host name patterns tried, in order, when no provider publishes the servers

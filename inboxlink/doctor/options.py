@@ -1,4 +1,4 @@
-"""How the doctor runs: :class:`DoctorOptions`, shared by its checks and its command line.
+"""How the doctor runs: `DoctorOptions`, shared by its checks and its command line.
 
 Kept apart from the checks so that whoever builds the options (the ``inboxlink doctor``
 command, an application embedding the doctor) imports only this.
@@ -26,6 +26,8 @@ class DoctorOptions:
     ca_file: str | None = None
     insecure: bool = False
     timeout: float = 10.0
+    #: seconds one DNS look-up may take; a DNS that does not answer costs this once in all
+    dns_timeout: float = 5.0
     send_test: str | None = None
     #: other options for connect() (username, sent_folder …); never secrets
     connect_options: Mapping[str, Any] = attrs.field(factory=dict)

@@ -1,14 +1,14 @@
 """Checks only one kind of mailbox needs: Graph scopes and mailbox, Gmail API, EWS server.
 
-Each provider has a :class:`ProviderChecks`. It runs in three places of the diagnosis:
+Each provider has a `ProviderChecks`. It runs in three places of the diagnosis:
 
-* :meth:`~ProviderChecks.before_login` — what the settings and the token tell before any
+* `before_login()` — what the settings and the token tell before any
   request (Graph scopes from the token's claims, the ``outlook_…`` alias, the EWS URL's
   form). It may veto the login: credentials are never sent to an Outlook-on-the-web page.
-* :meth:`~ProviderChecks.failed` — a typed error from the login that one of the provider's
+* `failed()` — a typed error from the login that one of the provider's
   checks explains (``RestApiNotEnabled`` is the Graph "mailbox" check failing, not a bad
   password) is reported as that check; the checks after it are marked as not run.
-* :meth:`~ProviderChecks.passed` — after a successful login, what the adapter learned
+* `passed()` — after a successful login, what the adapter learned
   (granted scopes, the EWS URL autodiscover found, the server version, the primary address).
 
 Everything comes from the adapters' public APIs; client libraries are never imported here.
@@ -70,7 +70,7 @@ class ProviderChecks:
         return None
 
     def reported_warnings(self) -> tuple[type[Warning], ...]:
-        """Warning classes :meth:`passed` turns into checks (not repeated on stderr)."""
+        """Warning classes `passed()` turns into checks (not repeated on stderr)."""
         return ()
 
     def failed(self, error: errors.InboxLinkError) -> bool:

@@ -1,4 +1,4 @@
-"""The doctor's report: one :class:`Check` per step, and what they add up to."""
+"""The doctor's report: one `Check` per step, and what they add up to."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Keep many mailboxes current: the :class:`Runner` and the token stores it uses.
+"""Keep many mailboxes current: the `Runner` and the token stores it uses.
 
 >>> from inboxlink.sync import Runner, SQLiteStore
 >>> runner = Runner(store=SQLiteStore(":memory:"), resolver=lambda key: ...,

@@ -60,7 +60,7 @@ class Runner:
     """Keeps a set of mailboxes current by calling ``changes()`` and handing each batch on.
 
     Args:
-        store: where tokens live (:class:`~inboxlink.sync.SQLiteStore`, :class:`RedisStore`).
+        store: where tokens live (`SQLiteStore`, `RedisStore`).
         resolver: opens a mailbox for a key; called again after a connection-level failure.
         handler: called with ``(key, batch)`` for every non-empty batch.
         on_resync: called with ``(key, folder)`` when a token expired and the folder was
@@ -126,7 +126,7 @@ class Runner:
     def run(self, *, until: float | Callable[[], bool] | None = None,
             interval: float = 30.0) -> RoundReport:
         """Run rounds every ``interval`` seconds until ``until`` (a deadline in
-        ``time.monotonic()`` seconds, or a callable returning True) or :meth:`stop`."""
+        ``time.monotonic()`` seconds, or a callable returning True) or `stop`."""
         total = RoundReport()
         self._stop.clear()
         while not self._done(until):
@@ -140,7 +140,7 @@ class Runner:
         return total
 
     def stop(self) -> None:
-        """End :meth:`run` after the current round."""
+        """End `run` after the current round."""
         self._stop.set()
 
     def close(self) -> None:

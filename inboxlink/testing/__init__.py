@@ -4,8 +4,8 @@
 >>> server = FakeMailServer()
 >>> mailbox = FakeMailbox("alice@example.com", server=server)
 
-:func:`connect_fake` is :func:`inboxlink.connect` for ``fake://`` URLs, typed as
-:class:`FakeMailbox` so ``deliver``/``fail_next``/``sent`` type-check.
+`connect_fake()` is `inboxlink.connect()` for ``fake://`` URLs, typed as
+`FakeMailbox` so ``deliver``/``fail_next``/``sent`` type-check.
 
 The conformance suite (``inboxlink.testing.conformance``) needs pytest; importing this
 package does not.
@@ -24,7 +24,7 @@ __all__ = ["IGNORED_OPTIONS", "FakeMailServer", "FakeMailbox", "SentMail", "conn
 
 def connect_fake(url: str = "fake://alice@example.com", /, **options: Any) -> FakeMailbox:
     """Open a fake mailbox exactly as ``inboxlink.connect(url, **options)`` would, typed as
-    :class:`FakeMailbox` (``connect()`` can only promise a :class:`~inboxlink.Mailbox`).
+    `FakeMailbox` (``connect()`` can only promise a `Mailbox`).
 
     Same options, same ``ConfigurationError`` for unknown ones, same routing to the
     current test's server.

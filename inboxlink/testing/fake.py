@@ -1,4 +1,4 @@
-"""A faithful :class:`~inboxlink.Mailbox` client for the in-memory :class:`FakeMailServer`.
+"""A faithful `Mailbox` client for the in-memory `FakeMailServer`.
 
 Everything a real adapter does, the fake does the same way: folders with roles, paging
 cursors, the sent copy, the change feed (``sync_token``/``changes``/``watch``), actions and
@@ -52,12 +52,12 @@ _OWN_OPTIONS = frozenset({"server", "sent_folder", "role_overrides", "retry"})
 
 
 class FakeMailbox(FakeFeed):
-    """A :class:`~inboxlink.Mailbox` backed by a :class:`FakeMailServer` (scheme ``fake``).
+    """A `Mailbox` backed by a `FakeMailServer` (scheme ``fake``).
 
     Args:
         address: the account's address.
         server: the shared server; a new private one when omitted.
-        sent_folder, role_overrides, retry: as for every :class:`~inboxlink.BaseMailbox`.
+        sent_folder, role_overrides, retry: as for every `BaseMailbox`.
     """
 
     provider = "fake"
@@ -88,14 +88,14 @@ class FakeMailbox(FakeFeed):
     def from_url(cls, url: str, /, **options: Any) -> Self:
         """``fake://alice@example.com[?seed=demo]`` — a drop-in for any real adapter's URL.
 
-        Own options: ``server=`` (default: the server of :func:`~inboxlink.testing.use_server`,
+        Own options: ``server=`` (default: the server of `use_server()`,
         which the pytest plugin sets to the test's ``fake_mail_server``; else a private new
         one), ``sent_folder=``, ``role_overrides=``, ``retry=``. The real adapters' common
-        options (:data:`IGNORED_OPTIONS`: ``password=``, ``access_token=``, ``smtp=``,
+        options (`IGNORED_OPTIONS`: ``password=``, ``access_token=``, ``smtp=``,
         ``ssl_context=``, ``verify_tls=`` …) are accepted and ignored, so an application
         switches to the fake by changing only the URL; any other option raises
         ``ConfigurationError`` naming it, as the real adapters do. ``?seed=demo`` fills a
-        new account with a few realistic messages (:mod:`inboxlink.testing.seeds`).
+        new account with a few realistic messages (`inboxlink.testing.seeds`).
         """
         parts = urlsplit(url)
         user = unquote(parts.username or "")

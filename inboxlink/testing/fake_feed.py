@@ -1,6 +1,6 @@
 """The fake's change feed, actions and search, on the server's per-folder change log.
 
-:class:`FakeFeed` is the part of :class:`~inboxlink.testing.FakeMailbox` that reads and
+`FakeFeed` is the part of `FakeMailbox` that reads and
 changes stored messages by id: ``sync_token``/``changes``/``watch`` and
 ``set_read``/``move``/``delete``/``search`` with the same typed errors as the real adapters.
 """
@@ -39,7 +39,7 @@ def listing_cursor(state: _FolderState, before_uid: int) -> str:
 
 
 class FakeFeed(BaseMailbox):
-    """Change feed, actions and search of the fake (see :class:`FakeMailbox`)."""
+    """Change feed, actions and search of the fake (see `FakeMailbox`)."""
 
     server: FakeMailServer
     closed: bool

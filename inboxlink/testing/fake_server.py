@@ -1,6 +1,6 @@
-"""The in-memory mail server behind :class:`~inboxlink.testing.FakeMailbox`.
+"""The in-memory mail server behind `FakeMailbox`.
 
-:class:`FakeMailServer` holds accounts, folders with roles, messages with UIDs and flags, a
+`FakeMailServer` holds accounts, folders with roles, messages with UIDs and flags, a
 per-folder change log (a modification sequence, like IMAP CONDSTORE) and what left by
 "SMTP". Several clients can share one server; mail sent from one account to another on the
 same server is delivered to its INBOX. The server can be taken offline and can be told to
@@ -88,7 +88,7 @@ _uidvalidity = itertools.count(int(dt.datetime.now(dt.timezone.utc).timestamp())
 
 
 class FakeMailServer:
-    """In-memory server state shared by :class:`FakeMailbox` clients.
+    """In-memory server state shared by `FakeMailbox` clients.
 
     Args:
         folders: ``(path, special-use attribute or None)`` pairs created for each new account.

@@ -5,7 +5,7 @@ slow a test suite down; the retries themselves still happen, as with a real adap
 
 While a test uses ``fake_mail_server`` (directly or through ``fake_mailbox``), every
 ``inboxlink.connect("fake://…")`` without ``server=`` reaches that server — so mailboxes
-the code under test opens itself see the test's mail (:func:`~inboxlink.testing.use_server`).
+the code under test opens itself see the test's mail (`use_server`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,6 @@ def fake_mail_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeMailServer
 
 @pytest.fixture
 def fake_mailbox(fake_mail_server: FakeMailServer) -> Iterator[FakeMailbox]:
-    """A connected :class:`FakeMailbox` for ``alice@example.com`` on ``fake_mail_server``."""
+    """A connected `FakeMailbox` for ``alice@example.com`` on ``fake_mail_server``."""
     with FakeMailbox("alice@example.com", server=fake_mail_server) as mailbox:
         yield mailbox

@@ -1,8 +1,8 @@
-"""Which :class:`FakeMailServer` a ``connect("fake://…")`` without ``server=`` reaches.
+"""Which `FakeMailServer` a ``connect("fake://…")`` without ``server=`` reaches.
 
 An application under test opens its own mailboxes (``inboxlink.connect(url)``); for it to
 see the test's mail, those mailboxes must land on the test's server. The pytest plugin wraps
-each test that uses ``fake_mail_server`` in :func:`use_server`; outside one, every
+each test that uses ``fake_mail_server`` in `use_server()`; outside one, every
 ``fake://`` connection gets a private new server, as before.
 
 The server is held in a context variable (so concurrent contexts, e.g. asyncio tasks of

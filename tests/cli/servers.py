@@ -190,8 +190,11 @@ class DnsServer:
     ("imap.example.test", "A"): ["127.0.0.1"]}``.
     """
 
-    def __init__(self, records: Mapping[tuple[str, str], Sequence[str]]) -> None:
+    def __init__(self, records: Mapping[tuple[str, str], Sequence[str]], *,
+                 answer: bool = True) -> None:
         self.records = {(n.rstrip(".").lower(), t): list(v) for (n, t), v in records.items()}
+        #: False: a DNS server that receives queries and never answers (a dead resolver)
+        self.answer = answer
         self.queries: list[tuple[str, str]] = []
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind(("127.0.0.1", 0))
@@ -213,6 +216,8 @@ class DnsServer:
             name = question.name.to_text().rstrip(".").lower()
             rdtype = dns.rdatatype.to_text(question.rdtype)
             self.queries.append((name, rdtype))
+            if not self.answer:
+                continue
             response = dns.message.make_response(query)
             response.flags |= dns.flags.AA
             if not any(n == name for n, _ in self.records):

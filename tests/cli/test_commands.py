@@ -79,7 +79,8 @@ def test_folders_shows_roles_and_provenance(run: Run, server: FakeMailServer) ->
     assert re.search(r"Drafts\s+│ Drafts\s+│ drafts\s+│ special-use", out)
 
 
-def test_ls_lists_newest_first_with_limit(run: Run, server: FakeMailServer) -> None:
+def test_ls_lists_newest_first_with_limit(run: Run, server: FakeMailServer,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
     for i in range(1, 6):
         server.deliver(_mail(i), to="alice@example.com")
     code, out = run("ls", URL, "--limit", "3")
@@ -87,7 +88,8 @@ def test_ls_lists_newest_first_with_limit(run: Run, server: FakeMailServer) -> N
     assert "INBOX (3)" in out
     assert out.index("Message number 5") < out.index("Message number 4")
     assert "Message number 2" not in out
-    assert "more messages" in out
+    assert "more messages" not in out
+    assert "more messages: raise --limit (now 3)" in capsys.readouterr().err
 
 
 def test_ls_pages_through_many(run: Run, server: FakeMailServer) -> None:
@@ -115,12 +117,15 @@ def test_show_and_show_raw(run: Run, server: FakeMailServer,
     assert raw == server.messages("alice@example.com")[0]
 
 
-def test_show_unknown_id_prints_typed_error(run: Run) -> None:
+def test_show_unknown_id_prints_typed_error(run: Run,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run("show", URL, "INBOX:1:99")
     assert code == 1
-    assert "MessageNotFound" in out
-    assert "remedy:" in out
-    assert "Traceback" not in out
+    assert out == ""  # the error is not data: stderr only
+    err = capsys.readouterr().err
+    assert "MessageNotFound" in err
+    assert "remedy:" in err
+    assert "Traceback" not in err
 
 
 def test_send_reads_body_file_and_reports_sent_copy(run: Run, server: FakeMailServer,
@@ -139,19 +144,23 @@ def test_send_reads_body_file_and_reports_sent_copy(run: Run, server: FakeMailSe
     assert len(server.messages("alice@example.com", "Sent")) == 1
 
 
-def test_send_failure_shows_remedy_and_exits_nonzero(run: Run, server: FakeMailServer) -> None:
+def test_send_failure_shows_remedy_and_exits_nonzero(
+        run: Run, server: FakeMailServer, capsys: pytest.CaptureFixture[str]) -> None:
     server.fail_next("send", errors.SendAsDenied(provider="fake", code="550 5.7.60"))
     code, out = run("send", URL, "--to", "bob@example.org", "--subject", "x")
     assert code == 1
-    assert "SendAsDenied" in out
-    assert "550 5.7.60" in out
+    assert out == ""
+    err = capsys.readouterr().err
+    assert "SendAsDenied" in err
+    assert "550 5.7.60" in err
     assert server.sent == []
 
 
-def test_header_injection_refused(run: Run, server: FakeMailServer) -> None:
-    code, out = run("send", URL, "--to", "bob@example.org", "--subject", "hi\r\nBcc: x@evil.test")
+def test_header_injection_refused(run: Run, server: FakeMailServer,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = run("send", URL, "--to", "bob@example.org", "--subject", "hi\r\nBcc: x@evil.test")
     assert code == 1
-    assert "InvalidMessage" in out
+    assert "InvalidMessage" in capsys.readouterr().err
     assert server.sent == []
 
 
@@ -206,11 +215,15 @@ def test_prompt_when_interactive(run: Run, connect: Recorder,
     assert "password" not in connect.calls[-1][1]
 
 
-def test_connect_error_is_typed(captured: Captured) -> None:
+def test_connect_error_is_typed(captured: Captured, capsys: pytest.CaptureFixture[str],
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # a wide stderr keeps the remedy on one line
     code = main(["folders", "pop3://alice@mail.example.com"], console=captured.console)
     assert code == 1
-    assert "UnsupportedProtocol" in captured.text
-    assert "POP3" in captured.text
+    assert captured.text == ""
+    err = capsys.readouterr().err
+    assert "UnsupportedProtocol" in err
+    assert "POP3" in err
 
 
 def test_version_and_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from inboxlink.cli import build_parser
-from inboxlink.cli.data_output import EXIT_CODES, summary_json
-from inboxlink.models import MessageSummary
+from inboxlink.cli.data_output import EXIT_CODES, folder_json, summary_json
+from inboxlink.models import Folder, MessageSummary
 from inboxlink.testing import FakeMailServer
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -136,7 +136,7 @@ def test_cli_page_lists_every_exit_code() -> None:
 
 
 def test_cli_page_message_schema_is_what_json_prints() -> None:
-    [example] = [text for lang, text in blocks("cli.md") if lang == "json"]
-    shown = json.loads(example)
+    message, folder = [json.loads(text) for lang, text in blocks("cli.md") if lang == "json"]
     summary = MessageSummary(id="INBOX:1:1", folder_id="INBOX")
-    assert set(shown) == set(summary_json(summary))
+    assert list(message) == list(summary_json(summary))
+    assert list(folder) == list(folder_json(Folder(id="Sent", name="Sent")))

@@ -44,6 +44,8 @@ def good_tls(ca: trustme.CA) -> ssl.SSLContext:
 @pytest.fixture
 def dns_server() -> Iterator[DnsServer]:
     with DnsServer({
+        # any working DNS knows gmail.com (the doctor double-checks "no such domain")
+        ("gmail.com", "MX"): ["5 gmail-smtp-in.l.google.com."],
         ("example.test", "MX"): ["10 mx1.example.test."],
         ("imap.example.test", "A"): ["127.0.0.1"],
         ("smtp.example.test", "A"): ["127.0.0.1"],

@@ -31,6 +31,8 @@ AUDIT = "audit@example.org"
 @pytest.fixture(scope="module")
 def dns_server() -> Iterator[DnsServer]:
     with DnsServer({
+        # any working DNS knows gmail.com (the doctor double-checks "no such domain")
+        ("gmail.com", "MX"): ["5 gmail-smtp-in.l.google.com."],
         ("example.com", "MX"): ["10 mx.example.com."],
         ("localhost", "A"): ["127.0.0.1"],
     }) as server:

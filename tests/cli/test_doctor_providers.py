@@ -42,6 +42,8 @@ def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def dns_server() -> Iterator[DnsServer]:
     with DnsServer({
+        # any working DNS knows gmail.com (the doctor double-checks "no such domain")
+        ("gmail.com", "MX"): ["5 gmail-smtp-in.l.google.com."],
         ("contoso.com", "MX"): ["0 contoso-com.mail.protection.outlook.com."],
         ("onprem.test", "MX"): ["10 mail.onprem.test."],
     }) as server:

@@ -1,7 +1,7 @@
 """Exchange Web Services adapter (``ews://``), built on exchangelib.
 
-Importing this package does not import exchangelib: :class:`EwsMailbox` is loaded on first
-use, so ``inboxlink.adapters.ews.errors`` and :class:`EwsSettings` work without it.
+Importing this package does not import exchangelib: `EwsMailbox` is loaded on first
+use, so ``inboxlink.adapters.ews.errors`` and `EwsSettings` work without it.
 """
 
 from __future__ import annotations

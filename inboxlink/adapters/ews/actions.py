@@ -5,13 +5,13 @@ Each action sends ``action_batch_size`` ids per request (exchangelib's default c
 100), so 1,000 ids cost 10 requests whatever the action. Per-item ``ErrorItemNotFound`` (or
 a malformed id) makes that id *missing*; the others are still done.
 
-Search maps :class:`~inboxlink.SearchQuery` to one FindItem restriction (``Contains``
+Search maps `SearchQuery` to one FindItem restriction (``Contains``
 IgnoreCase on ``item:Subject``, ``message:From``, ``item:Body``; ``IsGreaterThanOrEqualTo`` /
 ``IsLessThan`` on ``item:DateTimeReceived``; ``IsEqualTo`` on ``message:IsRead``,
 ``item:HasAttachments``, ``message:InternetMessageId``). EWS cannot restrict on recipients
 (``to``) and inboxlink's flag lives in an extended property exchangelib's ``Q`` does not know
 (``flagged``): those two are checked on the returned page with
-:func:`inboxlink.query.matches`, reading further pages until ``limit`` matches are found.
+`inboxlink.query.matches`, reading further pages until ``limit`` matches are found.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def _restriction(query: SearchQuery) -> Q | None:
 
 
 class EwsActions:
-    """Actions, search and threads for :class:`~inboxlink.adapters.ews.EwsMailbox`."""
+    """Actions, search and threads for `EwsMailbox`."""
 
     if TYPE_CHECKING:
         settings: EwsSettings

@@ -1,4 +1,4 @@
-"""Attachments through EWS (mixed into :class:`~inboxlink.adapters.ews.EwsMailbox`).
+"""Attachments through EWS (mixed into `EwsMailbox`).
 
 - list: one ``GetItem`` asking only for ``item:Attachments`` — names, types, sizes, inline
   flags and content ids, no content;
@@ -46,7 +46,7 @@ _MISSING = (ErrorItemNotFound, ErrorInvalidIdMalformed, ErrorInvalidAttachmentId
 
 
 def info(attachment: Any) -> AttachmentInfo:
-    """One exchangelib attachment (metadata only) as :class:`AttachmentInfo`."""
+    """One exchangelib attachment (metadata only) as `AttachmentInfo`."""
     is_item = isinstance(attachment, ItemAttachment)
     cid = attachment.content_id
     return AttachmentInfo(

@@ -1,7 +1,7 @@
 """The EWS error table: exchangelib's exceptions and EWS ResponseCodes → typed errors.
 
-:data:`TABLE` is data only and imports without exchangelib. :func:`extract` turns an
-exchangelib exception into a :class:`~inboxlink.translate.Signal` whose ``code`` is the
+`TABLE` is data only and imports without exchangelib. `extract` turns an
+exchangelib exception into a `Signal` whose ``code`` is the
 exception's class name — exchangelib names one class after each EWS ResponseCode
 (``ErrorServerBusy``, ``ErrorItemNotFound``…) — and whose ``text`` is its message. Each rule
 names the ``errors.yaml`` entry it implements in ``source``.
@@ -222,7 +222,7 @@ def _host(endpoint: str | None) -> str | None:
 def extract(
     exc: BaseException, *, endpoint: str | None = None
 ) -> Signal | errors.InboxLinkError | None:
-    """Describe an exchangelib (or requests/oauthlib) exception as a :class:`Signal`.
+    """Describe an exchangelib (or requests/oauthlib) exception as a `Signal`.
 
     ``endpoint`` is the EWS URL in use: wrong-URL errors suggest the EWS URL of its host and
     certificate errors name it. Exceptions from elsewhere (programming errors) return ``None``.

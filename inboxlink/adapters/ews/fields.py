@@ -3,7 +3,7 @@
 exchangelib has no field for a message's follow-up flag. The flag is MAPI's PidTagFlagStatus
 (0x1090, Integer: 0 none, 1 complete, 2 flagged) — what Outlook sets, readable in FindItem and
 SyncFolderItems, settable with UpdateItem, on every Exchange version inboxlink supports
-(``t:Flag`` needs Exchange 2013). :class:`FlaggableMessage` carries it without registering it
+(``t:Flag`` needs Exchange 2013). `FlaggableMessage` carries it without registering it
 on exchangelib's own ``Message`` (``Message.register`` would change it for every user).
 """
 

@@ -179,8 +179,8 @@ def _decode_cursor(cursor: str, folder_id: str) -> tuple[int, str | None]:
 class EwsMailbox(EwsSync, EwsActions, EwsAttachments, EwsStreaming, BaseMailbox):
     """A mailbox on Exchange 2010 SP2 or newer, through Exchange Web Services.
 
-    Build it with :func:`inboxlink.connect` (``ews://alice@example.com`` plus ``password=``,
-    ``url=``, ``username=``, ``access_token=`` …) or directly from :class:`EwsSettings`.
+    Build it with `inboxlink.connect` (``ews://alice@example.com`` plus ``password=``,
+    ``url=``, ``username=``, ``access_token=`` …) or directly from `EwsSettings`.
     Connecting validates the whole set-up and raises a typed error when it cannot work.
     """
 
@@ -236,7 +236,7 @@ class EwsMailbox(EwsSync, EwsActions, EwsAttachments, EwsStreaming, BaseMailbox)
 
     @property
     def account(self) -> Account:
-        """The exchangelib :class:`~exchangelib.Account` (for what inboxlink does not cover)."""
+        """The exchangelib `Account` (for what inboxlink does not cover)."""
         if self._account is None:
             raise errors.ConnectionLost("The mailbox is closed.", provider="ews",
                                         remedy="Connect again.", retryable=False)
@@ -594,7 +594,7 @@ class EwsMailbox(EwsSync, EwsActions, EwsAttachments, EwsStreaming, BaseMailbox)
         """Send a test message to ``bcc`` (hidden) as connection set-up flows do.
 
         The message goes out From ``from_`` (the mailbox address by default) and no copy is
-        kept in Sent. Raises :class:`~inboxlink.errors.SendAsDenied` when the account may not
+        kept in Sent. Raises `SendAsDenied` when the account may not
         send as that address.
         """
         message = OutgoingMessage(bcc=[bcc], from_=from_ or self.address, subject=subject,

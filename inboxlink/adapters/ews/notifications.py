@@ -183,7 +183,7 @@ class _Stream:
 
 
 class EwsStreaming:
-    """``_wait_for_change`` on streaming notifications for :class:`EwsMailbox`."""
+    """``_wait_for_change`` on streaming notifications for `EwsMailbox`."""
 
     #: minutes one GetStreamingEvents connection stays open (EWS allows 1 to 30)
     stream_minutes: ClassVar[int] = 30

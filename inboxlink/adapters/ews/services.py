@@ -152,7 +152,7 @@ def _row(elem: Any) -> ItemRow:
 
 
 class FindItemRows(FindItem):
-    """FindItem yielding :class:`ItemRow` (or the exceptions exchangelib puts in results).
+    """FindItem yielding `ItemRow` (or the exceptions exchangelib puts in results).
 
     ``total_in_view`` is the folder's item count the server reported with the last page,
     so a caller knows whether more pages exist without asking for an extra item (Exchange
@@ -171,7 +171,7 @@ class FindItemRows(FindItem):
 
 
 class GetItemRows(GetItem):
-    """GetItem yielding :class:`ItemRow` (or the exceptions exchangelib puts in results)."""
+    """GetItem yielding `ItemRow` (or the exceptions exchangelib puts in results)."""
 
     def _elem_to_obj(self, elem: Any) -> ItemRow:
         return _row(elem)

@@ -83,14 +83,14 @@ class EwsSettings:
             from the server's ``WWW-Authenticate`` header.
         autodiscover_url: the autodiscover service to ask instead of the DNS-derived hosts
             (``https://autodiscover.example.com/autodiscover/autodiscover.svc``).
-        ssl_context: an :class:`ssl.SSLContext` to verify the server with (a corporate CA).
+        ssl_context: an `ssl.SSLContext` to verify the server with (a corporate CA).
         verify_tls: ``False`` accepts any certificate ("allow insecure certificate"): only
             for a server you trust on a network you trust. Never the default.
         fetch_batch_size: messages per GetItem request when fetching MIME content.
         timeout: seconds to wait for one HTTP response.
         throttle_max_wait: after connecting, let exchangelib itself wait out throttling for
             up to this many seconds (its FaultTolerance policy); 0 (default) reports
-            :class:`~inboxlink.errors.RateLimited` at once and leaves retrying to inboxlink.
+            `RateLimited` at once and leaves retrying to inboxlink.
         sent_folder / role_overrides / retry: as for every adapter.
     """
 
@@ -121,7 +121,7 @@ class EwsSettings:
         return endpoint_from(self.url) if self.url else None
 
     def exchangelib_auth_type(self) -> str | None:
-        """exchangelib's name for :attr:`auth_type` (``None``: detect)."""
+        """exchangelib's name for `auth_type` (``None``: detect)."""
         if self.access_token and self.auth_type is None:
             return AUTH_TYPES["oauth"]
         if self.auth_type is None:

@@ -87,7 +87,7 @@ def decode_token(token: str, folder_id: str) -> str:
 
 
 class EwsSync:
-    """``_sync_token``/``_changes`` for :class:`~inboxlink.adapters.ews.EwsMailbox`."""
+    """``_sync_token``/``_changes`` for `EwsMailbox`."""
 
     #: one SyncFolderItems returns at most 512 changes
     max_changes: ClassVar[int] = MAX_CHANGES

@@ -22,7 +22,7 @@ def encode(prefix: str, payload: dict[str, Any]) -> str:
 
 
 def decode(prefix: str, token: str) -> dict[str, Any]:
-    """The payload of a string :func:`encode` made; ``ValueError`` for anything else."""
+    """The payload of a string `encode` made; ``ValueError`` for anything else."""
     if not isinstance(token, str) or not token.startswith(prefix):
         raise ValueError("not a token of this kind")
     body = token[len(prefix):]

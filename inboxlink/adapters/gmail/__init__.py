@@ -1,6 +1,6 @@
 """Gmail adapter (Gmail API through google-api-python-client).
 
-Importing this package does not import the client library: :class:`GmailMailbox` is loaded
+Importing this package does not import the client library: `GmailMailbox` is loaded
 on first use, so ``inboxlink.adapters.gmail.errors`` works without it.
 """
 

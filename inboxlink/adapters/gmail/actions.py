@@ -13,8 +13,8 @@
   cheaper, by listing every id in the mailbox (``messages.list``, 5 units per 500 ids; the
   mailbox's size comes from ``getProfile``) — and the missing ones named in
   ``MessageNotFound``; the others are still acted on.
-- search: ``messages.list(q=…)`` (see :func:`gmail_query`), then the page's summaries in
-  batches, narrowed with :func:`inboxlink.query.matches` where Gmail matches whole words.
+- search: ``messages.list(q=…)`` (see `gmail_query`), then the page's summaries in
+  batches, narrowed with `inboxlink.query.matches` where Gmail matches whole words.
 - replies and threads: the original is found with ``rfc822msgid:``, its conversation with
   ``threads.get(format=metadata)``.
 
@@ -107,7 +107,7 @@ def _chunks(ids: list[str], size: int) -> Iterator[list[str]]:
 
 
 class GmailActions:
-    """The action and search primitives for :class:`~inboxlink.adapters.gmail.GmailMailbox`."""
+    """The action and search primitives for `GmailMailbox`."""
 
     if TYPE_CHECKING:
         settings: GmailSettings

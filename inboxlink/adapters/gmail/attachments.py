@@ -1,4 +1,4 @@
-"""Attachments through the Gmail API (mixed into :class:`GmailMailbox`).
+"""Attachments through the Gmail API (mixed into `GmailMailbox`).
 
 - list: one ``users.messages.get(format=full)``: the payload tree names every part with its
   ``partId``, ``mimeType``, ``filename``, headers and decoded ``body.size``; attachments'

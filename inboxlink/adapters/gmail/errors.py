@@ -1,7 +1,7 @@
-"""Gmail API and Google OAuth error signals → typed :mod:`inboxlink.errors`.
+"""Gmail API and Google OAuth error signals → typed `inboxlink.errors`.
 
-The table is data only (no client library needed to import it). :func:`extractor` builds the
-``extract`` function for :func:`inboxlink.translate.translating`; it imports the client
+The table is data only (no client library needed to import it). `extractor` builds the
+``extract`` function for `inboxlink.translate.translating`; it imports the client
 libraries lazily and reads what googleapiclient hides: ``HttpError.reason`` is only the
 message *text*, and ``error_details`` drops the legacy ``errors[].reason`` whenever
 ``details`` exists, so the JSON body in ``e.content`` is parsed for ``errors[].reason``,
@@ -355,7 +355,7 @@ def _decode_body(content: bytes | str | None) -> Mapping[str, Any]:
 def signals_from_http_error(
     status: int | None, content: bytes | str | None, operation: str
 ) -> tuple[list[Signal], Mapping[str, Any]]:
-    """Every :class:`Signal` one Gmail error body carries, operation-specific ones first."""
+    """Every `Signal` one Gmail error body carries, operation-specific ones first."""
     body = _decode_body(content)
     text = str(body.get("message") or "")
     if not text and isinstance(content, bytes | str) and not body:
@@ -428,9 +428,9 @@ def _refresh_signal(exc: Any) -> tuple[list[Signal], Mapping[str, Any]]:
 def extractor(
     operation: str,
 ) -> Callable[[BaseException], errors.InboxLinkError | Signal | None]:
-    """The ``extract`` function for :func:`~inboxlink.translate.translating` in ``operation``.
+    """The ``extract`` function for `translating` in ``operation``.
 
-    ``operation`` is one of :data:`SCOPES`' keys; it selects operation-specific rows and the
+    ``operation`` is one of `SCOPES`' keys; it selects operation-specific rows and the
     scope named when one is missing.
     """
 

@@ -4,7 +4,7 @@ Round trips are what cost: a listing page is one ``messages.list`` plus one batc
 per ``batch_size`` summaries (``messages.get(format=metadata)`` with only the summary
 headers); fetching is one batch per ``batch_size`` messages (``format=raw``). Every call is
 paced by a token bucket under the per-user quota, and every public path passes one
-:func:`~inboxlink.translate.translating` boundary.
+`translating` boundary.
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ class GmailMailbox(GmailSync, GmailActions, GmailAttachments, BaseMailbox):
     Build it with ``inboxlink.connect("gmail://alice@gmail.com", credentials=creds)`` or
     directly: ``GmailMailbox(GmailSettings(address=..., credentials=...))``.
 
-    The change feed lives in :mod:`.sync` (``users.history.list``), actions and search in
-    :mod:`.actions` (``batchModify``, ``q=``, ``threads.get``).
+    The change feed lives in `.sync` (``users.history.list``), actions and search in
+    `.actions` (``batchModify``, ``q=``, ``threads.get``).
     """
 
     provider = "gmail"
@@ -88,7 +88,7 @@ class GmailMailbox(GmailSync, GmailActions, GmailAttachments, BaseMailbox):
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_url(cls, url: str, /, **options: Any) -> GmailMailbox:
-        """``gmail://alice@gmail.com`` plus :class:`GmailSettings` fields as keywords."""
+        """``gmail://alice@gmail.com`` plus `GmailSettings` fields as keywords."""
         parts = urlsplit(url)
         if parts.scheme.lower() != "gmail":
             raise errors.UnsupportedProtocol(f"Not a gmail:// URL: {parts.scheme}://",

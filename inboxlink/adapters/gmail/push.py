@@ -152,12 +152,12 @@ def _publish_time(value: Any) -> dt.datetime | None:
 def parse_push(body: bytes | str | Mapping[str, Any], *, expected_address: str | None = None,
                expected_subscription: str | None = None) -> GmailPush:
     """Decode a Pub/Sub push request body (``{"message": {"data": base64(JSON)…},
-    "subscription": …}``) into a :class:`GmailPush`, checking what it can: the shape, the
+    "subscription": …}``) into a `GmailPush`, checking what it can: the shape, the
     ``emailAddress`` (against ``expected_address``, case-insensitively) and the
-    subscription. Anything else raises :class:`InvalidPushNotification`.
+    subscription. Anything else raises `InvalidPushNotification`.
 
     The body proves nothing about who sent it: check the request's OIDC token with
-    :func:`verify_push_token` too (or keep the endpoint URL secret).
+    `verify_push_token` too (or keep the endpoint URL secret).
     """
     try:
         envelope = body if isinstance(body, Mapping) else json.loads(body)
@@ -194,7 +194,7 @@ def parse_push(body: bytes | str | Mapping[str, Any], *, expected_address: str |
 
 
 def hint_from_push(push: GmailPush, folder_id: str = "INBOX") -> ChangeHint:
-    """The :class:`ChangeHint` a notification means: ``changes(folder_id, token)`` next."""
+    """The `ChangeHint` a notification means: ``changes(folder_id, token)`` next."""
     at = push.publish_time or dt.datetime.now(dt.timezone.utc)
     return ChangeHint(folder_id=folder_id, reason="notification", at=at)
 

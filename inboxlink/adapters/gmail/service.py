@@ -88,7 +88,7 @@ def single_shot_http(settings: GmailSettings, authorized: Any) -> Any:
     """An authorized HTTP for requests that must go out at most once (``messages.send``).
 
     It signs with the same credentials object as ``authorized`` (so one token serves both)
-    but sends through :class:`~inboxlink.adapters.gmail.transport.SingleShotHttp`, never
+    but sends through `SingleShotHttp`, never
     through httplib2, which repeats a request whose connection closed before the answer.
     """
     import google_auth_httplib2

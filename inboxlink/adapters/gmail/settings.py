@@ -1,4 +1,4 @@
-"""Settings for :class:`~inboxlink.adapters.gmail.GmailMailbox` (no client library needed)."""
+"""Settings for `GmailMailbox` (no client library needed)."""
 
 from __future__ import annotations
 
@@ -67,5 +67,5 @@ class GmailSettings:
 
     @property
     def batch_uri(self) -> str:
-        """Where batch requests go: always derived from :attr:`api_endpoint`."""
+        """Where batch requests go: always derived from `api_endpoint`."""
         return self.api_endpoint + "batch/gmail/v1"

@@ -145,7 +145,7 @@ def _labels(message: Mapping[str, Any]) -> frozenset[str]:
 
 
 class GmailSync:
-    """``_sync_token``/``_changes`` for :class:`~inboxlink.adapters.gmail.GmailMailbox`."""
+    """``_sync_token``/``_changes`` for `GmailMailbox`."""
 
     #: history records asked for per ``history.list`` page (Gmail allows up to 500)
     history_page_size: ClassVar[int] = 500
@@ -211,7 +211,7 @@ class GmailSync:
         return feed, encode_token(folder.id, last if more else max(last, current)), more
 
     def _wait_for_change(self, watch: Watch) -> ChangeHint | None:
-        """Poll as :class:`~inboxlink.mailbox_sync.PollPolicy` says, but probe the history
+        """Poll as `PollPolicy` says, but probe the history
         only: a hint needs no summaries, so each poll is one ``history.list`` (2 units)
         however much changed, and the application's own ``changes()`` reads them once."""
         policy = self.poll_policy

@@ -4,13 +4,13 @@ httplib2 repeats a request by itself when the server reads it and closes the con
 without answering: ``Http._conn_request`` treats a ``BadStatusLine`` (``RemoteDisconnected``)
 on the first try as a stale keep-alive connection and sends the request again on a new one,
 *regardless* of ``httplib2.RETRIES``. For ``messages.send`` that is a second message. No
-setting turns it off, so sends do not go through httplib2 at all: :class:`SingleShotHttp`
-offers the same ``request()`` method on :mod:`http.client`, one connection per request,
+setting turns it off, so sends do not go through httplib2 at all: `SingleShotHttp`
+offers the same ``request()`` method on `http.client`, one connection per request,
 exactly one attempt, and says which side of the hand-over a failure happened on:
 
-- :class:`RequestNotSent`: the connection or the writing of the request failed, so the server
+- `RequestNotSent`: the connection or the writing of the request failed, so the server
   cannot have the whole request (safe to retry);
-- :class:`AnswerLost`: the whole request was written but no complete answer came back (the
+- `AnswerLost`: the whole request was written but no complete answer came back (the
   server may have acted on it: outcome unknown).
 
 googleapiclient calls it through ``google_auth_httplib2.AuthorizedHttp``, which signs the

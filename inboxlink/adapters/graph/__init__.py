@@ -1,8 +1,8 @@
 """Microsoft 365 adapter on Microsoft Graph (msgraph-sdk).
 
-Importing this package does not import msgraph-sdk: :class:`GraphMailbox` is loaded on
-first use, so :mod:`inboxlink.adapters.graph.errors`, the settings and the helpers
-(:func:`admin_consent_url`, :func:`lookup_mail_hosting` …) work without the ``graph`` extra.
+Importing this package does not import msgraph-sdk: `GraphMailbox` is loaded on
+first use, so `inboxlink.adapters.graph.errors`, the settings and the helpers
+(`admin_consent_url`, `lookup_mail_hosting` …) work without the ``graph`` extra.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Exchange Online answers a fifth concurrent request for one app and mailbox with 429
 ``MailboxConcurrency``; once that happens every thread waits out Retry-After, so queueing
-here is cheaper than being throttled. All requests run on the one shared loop (:mod:`._loop`),
+here is cheaper than being throttled. All requests run on the one shared loop (`._loop`),
 so one limiter per mailbox on that loop sees every request the process makes for it.
 
 Limiters are keyed by ``(Graph origin, mailbox address)``: two ``GraphMailbox`` objects for
@@ -16,7 +16,7 @@ one, which under ``cap=1`` would wait forever. (A task spawned inside a slot inh
 too, so the adapter awaits its requests one after another and never gathers them.)
 
 asyncio objects belong to one loop, so limiters are kept per loop, and a forked child (whose
-loop is new, see :mod:`._loop`) starts with none.
+loop is new, see `._loop`) starts with none.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Acting on mail and finding it through Graph (mixed into :class:`GraphMailbox`).
+"""Acting on mail and finding it through Graph (mixed into `GraphMailbox`).
 
 - read / flag: ``PATCH /messages/{id}`` with ``isRead`` or ``flag.flagStatus``;
 - move: ``POST /messages/{id}/move`` (the answer is the new item, so its new id);
@@ -8,7 +8,7 @@ all 20 per JSON ``$batch``, batches in flight together under the mailbox's limit
 answered 404 (or a malformed id) is *missing*; the others are still done. Moves and
 deletes are re-sent only when the item was throttled (429: refused before it ran).
 
-- search: see :mod:`.search` for what maps to ``$filter`` and what to ``$search``;
+- search: see `.search` for what maps to ``$filter`` and what to ``$search``;
 - replies and threads: the original by ``internetMessageId``, direct replies by their
   In-Reply-To (``PR_IN_REPLY_TO_ID`` extended property), then every message sharing their
   ``conversationId`` — mailbox-wide queries, two ``$batch`` round trips.
@@ -59,7 +59,7 @@ def _is_missing(response: dict[str, Any]) -> bool:
 
 
 class GraphActions:
-    """The action and search primitives of :class:`~inboxlink.mailbox_actions.ActionMixin`."""
+    """The action and search primitives of `ActionMixin`."""
 
     if TYPE_CHECKING:
         settings: GraphSettings

@@ -1,10 +1,10 @@
-"""Attachments through Graph's attachment resources (mixed into :class:`GraphMailbox`).
+"""Attachments through Graph's attachment resources (mixed into `GraphMailbox`).
 
 - list: ``GET /messages/{id}/attachments?$select=id,name,contentType,size,isInline,contentId``
   — metadata only, one request (``contentBytes`` is never selected, so a 75 MB file costs a
   few hundred bytes here);
 - save: ``GET /messages/{id}/attachments/{aid}/$value`` — the raw content, streamed to the
-  target in 64 KiB pieces through the SDK's pipeline (:meth:`GraphSession.stream`), never
+  target in 64 KiB pieces through the SDK's pipeline (`GraphSession.stream`), never
   the whole message and never the whole attachment in memory.
 
 ``AttachmentInfo.part`` is Graph's attachment id: opaque and stable while the message is not
@@ -53,7 +53,7 @@ _CHUNK = 64 * 1024
 
 
 def info_from_json(item: dict[str, Any]) -> AttachmentInfo | None:
-    """One ``attachment`` as :class:`AttachmentInfo`; ``None`` for a reference attachment."""
+    """One ``attachment`` as `AttachmentInfo`; ``None`` for a reference attachment."""
     kind = str(item.get("@odata.type") or "#microsoft.graph.fileAttachment")
     if kind not in _KINDS:
         return None

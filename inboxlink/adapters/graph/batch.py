@@ -72,7 +72,7 @@ async def run(session: GraphSession, requests: list[dict[str, Any]], policy: Ret
 
     The outer request succeeds even when items fail, so each item is judged by its own
     status, and throttled items wait for their own Retry-After. Re-sending draws on the
-    public call's one retry budget (:func:`~inboxlink.retry.spend_retry`), shared with the
+    public call's one retry budget (`spend_retry`), shared with the
     policy around the call: ``max_attempts`` tries in all, never ``max_attempts²``.
     """
     assert len(requests) <= BATCH_SIZE

@@ -1,8 +1,8 @@
 """The Graph adapter's error table: Microsoft Graph and Entra ID signals → typed errors.
 
-Data first (:data:`TABLE`, one row per signal, ``source`` naming the errors.yaml entry),
-then :class:`ErrorContext`, whose ``extract`` turns an msgraph/kiota, azure-identity or
-httpx exception into a :class:`~inboxlink.translate.Signal`. Importing this module does not
+Data first (`TABLE`, one row per signal, ``source`` naming the errors.yaml entry),
+then `ErrorContext`, whose ``extract`` turns an msgraph/kiota, azure-identity or
+httpx exception into a `Signal`. Importing this module does not
 import msgraph-sdk; ``extract`` recognises the client libraries' classes by name.
 """
 

@@ -1,7 +1,7 @@
 """The Microsoft 365 mailbox: msgraph-sdk driven from synchronous code.
 
-Every public call goes through :meth:`GraphMailbox._run`: the coroutine runs on the shared
-loop (:mod:`._loop`) and any exception is translated once, by :data:`.errors.TABLE`.
+Every public call goes through `GraphMailbox._run`: the coroutine runs on the shared
+loop (`._loop`) and any exception is translated once, by `.errors.TABLE`.
 """
 
 from __future__ import annotations
@@ -65,8 +65,8 @@ _FOLDER_CACHE_LIMIT = 100_000
 class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
     """A Microsoft 365 / Outlook.com mailbox reached through Microsoft Graph.
 
-    Build it with :meth:`from_url` (``graph://alice@contoso.com``) or directly from
-    :class:`~inboxlink.adapters.graph.GraphSettings`.
+    Build it with `from_url` (``graph://alice@contoso.com``) or directly from
+    `GraphSettings`.
     """
 
     provider = PROVIDER
@@ -100,7 +100,7 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
     def from_url(cls, url: str, /, **options: Any) -> GraphMailbox:
         """``graph://alice@contoso.com`` with ``credential=`` or ``access_token=``.
 
-        Options are :class:`GraphSettings` fields; ``application=True`` uses app-only access
+        Options are `GraphSettings` fields; ``application=True`` uses app-only access
         to ``/users/<address>`` (same as ``user_id=<address>``).
         """
         parts = urlsplit(url)

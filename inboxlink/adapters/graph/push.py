@@ -4,21 +4,21 @@
 instead. Framework-free: give them what your framework gives you (query parameters, the
 body bytes) and send back what they return.
 
-1. :func:`create_subscription` asks Graph to POST to ``notification_url`` when messages of a
+1. `create_subscription` asks Graph to POST to ``notification_url`` when messages of a
    folder are created, updated or deleted. Graph first checks the URL: it POSTs
    ``?validationToken=…`` and expects the token back as ``text/plain`` within 10 seconds —
-   :func:`validation_response` builds that answer.
-2. Each notification POST is parsed by :func:`parse_notifications`: every entry's
+   `validation_response` builds that answer.
+2. Each notification POST is parsed by `parse_notifications`: every entry's
    ``clientState`` must equal the secret given at creation (compared in constant time;
    a mismatch raises ``PermissionDenied`` — answer such a request 403 and ignore it), and
-   each becomes a :class:`PushEvent` with a :class:`~inboxlink.ChangeHint`. Answer ``202``
+   each becomes a `PushEvent` with a `ChangeHint`. Answer ``202``
    at once and run ``changes()`` outside the request (Graph waits at most 3 seconds).
 3. Lifecycle notifications (sent to ``lifecycle_url``): ``reauthorizationRequired`` —
-   call :func:`renew_subscription`; ``subscriptionRemoved`` — create a new subscription;
+   call `renew_subscription`; ``subscriptionRemoved`` — create a new subscription;
    ``missed`` — notifications were lost. Each is also a hint, so running ``changes()``
    catches up in every case.
 4. Message subscriptions live at most 10,070 minutes (just under 7 days):
-   :func:`renew_subscription` before ``Subscription.expires_at``; :func:`delete_subscription`
+   `renew_subscription` before ``Subscription.expires_at``; `delete_subscription`
    when done.
 """
 

@@ -1,4 +1,4 @@
-"""How a :class:`~inboxlink.SearchQuery` becomes a Graph message query (pure functions).
+"""How a `SearchQuery` becomes a Graph message query (pure functions).
 
 Graph offers two languages that cannot be mixed in one request:
 
@@ -14,7 +14,7 @@ Graph offers two languages that cannot be mixed in one request:
 
 A query with any text field (``subject``, ``to``, ``text``, or a ``from_`` that is not a
 whole address) is a ``$search`` of those words, and the adapter narrows the answer with
-:func:`inboxlink.query.matches` for the other fields. Anything else is one exact ``$filter``.
+`inboxlink.query.matches` for the other fields. Anything else is one exact ``$filter``.
 ``ConsistencyLevel: eventual`` is a directory-object (users, groups) requirement; message
 search does not take it.
 """

@@ -3,15 +3,15 @@
 Requests are built with the SDK's request builders (or a plain ``RequestInformation`` where
 the SDK has no builder: MIME ``sendMail``, ``$batch``) and sent through its request adapter,
 so authentication, the middleware pipeline and ``ODataError`` parsing are the SDK's own.
-Response bodies are read as bytes and parsed with :mod:`json`: summaries are plain dicts
+Response bodies are read as bytes and parsed with `json`: summaries are plain dicts
 here, which is far cheaper than kiota's model objects for 1,000-item pages.
 
-kiota's RetryHandler is switched off: inboxlink's one :class:`~inboxlink.retry.RetryPolicy`
+kiota's RetryHandler is switched off: inboxlink's one `RetryPolicy`
 retries reads, and ``sendMail`` must never be repeated behind our back (a 504 after the
 message was accepted would send it twice).
 
 Every HTTP request (each ``$batch`` POST, page, ``sendMail`` and streamed download) holds a
-slot of the mailbox's :class:`~._limit.MailboxLimiter` from sending until its body is read
+slot of the mailbox's `MailboxLimiter` from sending until its body is read
 or closed, so the ``max_concurrent`` cap is enforced here, once, not per operation.
 """
 
@@ -140,7 +140,7 @@ class GraphSession:
         """Send and parse the JSON body, which must be a JSON object.
 
         A 2xx with anything else (an HTML page from a proxy, a cut or broken body) is a
-        :class:`~inboxlink.errors.TransientError`, never a raw ``JSONDecodeError``.
+        `TransientError`, never a raw ``JSONDecodeError``.
         """
         body = await self.send_bytes(info)
         if not body:

@@ -1,4 +1,4 @@
-"""Settings for :class:`~inboxlink.adapters.graph.GraphMailbox` (importable without msgraph)."""
+"""Settings for `GraphMailbox` (importable without msgraph)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class GraphSettings:
         base_url: the Graph root; point it at a national cloud or a local emulator.
         scopes: what ``credential`` is asked for; default ``<base_url origin>/.default``.
         tenant_id, client_id, redirect_uri: the app registration, used to build the
-            admin-consent link of :class:`~inboxlink.errors.AdminConsentRequired` (read from
+            admin-consent link of `AdminConsentRequired` (read from
             the token's ``tid``/``appid`` claims when not given).
         probe_mailbox: after "REST API not enabled", ask ``GET /me?$select=mail,assignedPlans``
             whether the account has an Exchange Online mailbox at all (needs User.Read).
@@ -92,7 +92,7 @@ class GraphSettings:
 
     @property
     def origin(self) -> str:
-        """``scheme://host[:port]`` of :attr:`base_url`."""
+        """``scheme://host[:port]`` of `base_url`."""
         parts = urlsplit(self.base_url)
         return f"{parts.scheme}://{parts.netloc}"
 

@@ -3,12 +3,12 @@
 **Baseline.** Graph has no "now" for a message delta (``$deltatoken=latest`` is documented
 for directory objects only) and a ``receivedDateTime`` filter would be encoded into every
 later round, limiting it to newer mail — DESIGN §7 wants changes to *every* message. So
-:meth:`GraphSync._sync_token` pages the initial round with the smallest ``$select``
+`GraphSync._sync_token` pages the initial round with the smallest ``$select``
 (``id,createdDateTime``) and ``Prefer: odata.maxpagesize=1000``: ⌈N/1000⌉ requests of about
 100 bytes per message, and the resulting ``@odata.deltaLink`` tracks every message in the
 folder, old ones included.
 
-**Rounds.** :meth:`GraphSync._changes` follows the stored link with
+**Rounds.** `GraphSync._changes` follows the stored link with
 ``Prefer: odata.maxpagesize=<limit>``: one request when nothing changed. Entries marked
 ``@removed`` (deleted, or moved out: a move is a new item elsewhere) are ``removed``; the
 others' summaries come from one ``$batch`` per 20 ids. Graph does not say whether an entry
@@ -143,7 +143,7 @@ class _Round:
 
 
 class GraphSync:
-    """``_sync_token``/``_changes`` on messages/delta (mixed into :class:`GraphMailbox`)."""
+    """``_sync_token``/``_changes`` on messages/delta (mixed into `GraphMailbox`)."""
 
     if TYPE_CHECKING:
         settings: GraphSettings

@@ -102,7 +102,7 @@ def _extended(item: Mapping[str, Any]) -> dict[str, str]:
 
 
 def summary_from_json(item: Mapping[str, Any], folder_id: str) -> MessageSummary:
-    """A :class:`MessageSummary` from one ``message`` of a listing."""
+    """A `MessageSummary` from one ``message`` of a listing."""
     extended = _extended(item)
     flags = set()
     if item.get("isRead"):
@@ -134,7 +134,7 @@ def summary_from_json(item: Mapping[str, Any], folder_id: str) -> MessageSummary
 
 def folder_from_json(item: Mapping[str, Any], parent_path: str | None,
                      roles: Mapping[str, FolderRole]) -> Folder:
-    """A :class:`Folder` from a ``mailFolder``; ``roles`` maps folder ids to well-known roles."""
+    """A `Folder` from a ``mailFolder``; ``roles`` maps folder ids to well-known roles."""
     name = str(item.get("displayName") or "")
     folder_id = str(item["id"])
     role = roles.get(folder_id)

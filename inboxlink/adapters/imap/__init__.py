@@ -1,6 +1,6 @@
 """IMAP/SMTP adapter: imapclient for reading, smtplib for sending.
 
-``import inboxlink.adapters.imap`` does not import imapclient: :class:`ImapMailbox` is
+``import inboxlink.adapters.imap`` does not import imapclient: `ImapMailbox` is
 loaded on first access, so the settings and the error table work without it.
 """
 

@@ -10,11 +10,11 @@ imaplib reads server responses itself, below imapclient, and trusts them:
   ``IMAP4.readline`` — the same class as a server's tagged ``NO`` — after the connection is
   left in the middle of a response, so it looked reusable.
 
-:func:`guard` replaces ``read`` and ``readline`` *on one connection object* (instance
+`guard` replaces ``read`` and ``readline`` *on one connection object* (instance
 attributes, imaplib's class is untouched) with checks that refuse an absurd literal before
-reading it and turn an over-long line into :class:`ProtocolViolation`, an ``IMAP4.abort``:
-the session is then discarded, never reused. :func:`set_wait` sets the socket timeout of the
-next reads (the per-call deadline). :func:`sends` counts completed writes: imaplib writes an
+reading it and turn an over-long line into `ProtocolViolation`, an ``IMAP4.abort``:
+the session is then discarded, never reused. `set_wait` sets the socket timeout of the
+next reads (the per-call deadline). `sends` counts completed writes: imaplib writes an
 APPEND's command line, waits for the server's ``+``, then writes the literal, so a drop with
 no write after the command line proves the message never left. If imaplib changes these
 internals,

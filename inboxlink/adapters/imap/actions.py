@@ -11,7 +11,7 @@ and MOVE are silent about UIDs that do not) and one ``UID STORE``/``UID MOVE``.
   EXPUNGE would also remove what other clients marked deleted, so without UIDPLUS a
   permanent delete is refused.
 * search: one ``UID SEARCH`` (``CHARSET UTF-8`` when a value is not ASCII) narrowing the
-  folder, then the page's summaries are checked against :func:`inboxlink.query.matches`
+  folder, then the page's summaries are checked against `inboxlink.query.matches`
   (IMAP dates ignore time and zone; ``has_attachments`` is read from BODYSTRUCTURE).
 * replies and threads: ``SEARCH HEADER`` on In-Reply-To / References / Message-ID, folder
   by folder. ``THREAD=REFERENCES`` is not used: RFC 5256 merges threads that merely share

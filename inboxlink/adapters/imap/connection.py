@@ -221,7 +221,7 @@ class ConnectionBudget(Generic[T]):
 
     @property
     def closed(self) -> bool:
-        """Whether :meth:`close` was called (long waits such as IDLE end then)."""
+        """Whether `close` was called (long waits such as IDLE end then)."""
         return self._closed
 
     @property

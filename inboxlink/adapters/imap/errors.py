@@ -1,7 +1,7 @@
 """The IMAP/SMTP/TLS error table: raw server replies and library exceptions → typed errors.
 
-The table is data and imports without imapclient. :func:`extract` turns what imapclient,
-imaplib, smtplib, ssl and socket raise into a :class:`~inboxlink.translate.Signal`:
+The table is data and imports without imapclient. `extract` turns what imapclient,
+imaplib, smtplib, ssl and socket raise into a `Signal`:
 
 * IMAP: ``code`` is the RFC 5530 response code in brackets (``AUTHENTICATIONFAILED``),
   ``text`` is ``"<COMMAND>: <server text>"`` (``"LOGIN: [ALERT] …"``).

@@ -73,7 +73,7 @@ class ImapMailbox(BaseMailbox):
     """A mailbox reached over IMAP (reading) and SMTP (sending).
 
     Build it with ``inboxlink.connect("imaps://alice@mail.example.com", password=…,
-    smtp="smtp://smtp.example.com:587")`` or directly with :class:`ImapSettings`. The first
+    smtp="smtp://smtp.example.com:587")`` or directly with `ImapSettings`. The first
     connection is opened (and authenticated) at once, so a wrong setting fails here.
     """
 
@@ -109,7 +109,7 @@ class ImapMailbox(BaseMailbox):
 
         Options: ``password=`` or ``access_token=``, ``smtp='smtp://host:587'`` (STARTTLS) or
         ``'smtps://host:465'``, ``ssl_context=``, ``verify_tls=``, and any
-        :class:`ImapSettings` field (``imap_host=``, ``smtp_port=``, ``sent_folder=`` …).
+        `ImapSettings` field (``imap_host=``, ``smtp_port=``, ``sent_folder=`` …).
         """
         return cls(settings_from_url(url, **options))
 

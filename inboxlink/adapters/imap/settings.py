@@ -68,7 +68,7 @@ class ImapSettings:
     Args:
         address: the mailbox's e-mail address (used as From and for Message-IDs).
         imap_host / imap_port: the IMAP server; the port defaults from ``imap_security``.
-        imap_security: :attr:`Security.TLS` (993) or :attr:`Security.STARTTLS` (143).
+        imap_security: `Security.TLS` (993) or `Security.STARTTLS` (143).
         smtp_host / smtp_port / smtp_security: the submission server (defaults: the IMAP
             host, STARTTLS on 587).
         username: the login name (defaults to ``address``); ``smtp_username`` likewise.

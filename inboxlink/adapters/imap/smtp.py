@@ -3,7 +3,7 @@
 Exactly once: smtplib never repeats a command, and nothing above it here does. What the
 client knows about a failure depends on whether the message was handed over: a connection
 lost (or a reply unreadable) after the final ``CRLF.CRLF`` of DATA was written means the
-server may have accepted it, so it raises :class:`~inboxlink.errors.SendOutcomeUnknown`
+server may have accepted it, so it raises `SendOutcomeUnknown`
 (never retryable); anything before that point (connect, TLS, AUTH, MAIL, RCPT, the DATA
 command, a partly written message) leaves the message undelivered and stays the usual
 typed, retryable-or-not error.

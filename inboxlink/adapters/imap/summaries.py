@@ -49,7 +49,7 @@ def _header_block(data: dict[bytes, Any]) -> bytes:
 
 
 def summary(message_id: str, folder_id: str, data: dict[bytes, Any]) -> MessageSummary:
-    """A :class:`MessageSummary` from one message's FETCH data."""
+    """A `MessageSummary` from one message's FETCH data."""
     fields = _fields(_header_block(data))
     get = fields.get
     subject = get("subject")

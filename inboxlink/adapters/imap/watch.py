@@ -4,12 +4,12 @@ A watch takes one connection from the mailbox's budget (so with the default budg
 three remain for everything else) and keeps it for its whole life:
 
 * with IDLE it waits for the server's untagged EXISTS / EXPUNGE / VANISHED / FETCH notices
-  and turns each burst into a :class:`~inboxlink.ChangeHint` (on Dovecot within
+  and turns each burst into a `ChangeHint` (on Dovecot within
   milliseconds). IDLE is re-issued every ``settings.idle_restart`` seconds, well before the
   29 minutes after which RFC 2177 lets a server drop an idle client, and ended with DONE when
   the watch stops, times out or the mailbox closes;
 * without IDLE it sends NOOP, which makes the server report the same notices, with the
-  mailbox's :class:`~inboxlink.mailbox_sync.PollPolicy` back-off.
+  mailbox's `PollPolicy` back-off.
 
 A dropped connection (or a server restart) is re-opened with bounded back-off and gives a
 ``"reconnected"`` hint, since changes may have been missed meanwhile; after

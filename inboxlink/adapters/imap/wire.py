@@ -4,13 +4,13 @@
   copy of every response line, even with logging off: body downloads run several times
   slower. We switch it off unless the protocol logger is enabled for DEBUG.
 * imapclient's ``fetch`` takes a list of UIDs and sends them comma-separated; a long list
-  overflows the server's line limit. :func:`uid_fetch` sends a collapsed UID set
+  overflows the server's line limit. `uid_fetch` sends a collapsed UID set
   (``1:500,502``).
 * imapclient's ``search`` returns every matching UID; for the newest page of a large folder
-  :func:`newest_uids` asks for ``RETURN (ALL)`` (RFC 4731 ESEARCH), a compact UID set read
+  `newest_uids` asks for ``RETURN (ALL)`` (RFC 4731 ESEARCH), a compact UID set read
   from its top end, when the server supports it.
 * imapclient's general response lexer costs more than everything else in a listing. The
-  FETCH replies we ask for have a fixed, simple shape, so :func:`parse_fetch` reads them
+  FETCH replies we ask for have a fixed, simple shape, so `parse_fetch` reads them
   with one regular expression and hands anything unusual to imapclient's own parser.
 """
 

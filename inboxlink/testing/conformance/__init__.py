@@ -1,4 +1,4 @@
-"""The adapter conformance suite: the behaviour every :class:`~inboxlink.Mailbox` must show.
+"""The adapter conformance suite: the behaviour every `Mailbox` must show.
 
 Mix the feature classes with a fixtures class of your own that overrides four fixtures::
 

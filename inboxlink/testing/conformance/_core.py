@@ -64,7 +64,7 @@ def make_message(
     return msg.as_bytes()
 
 
-#: the attachments :func:`make_attachment_message` carries, for checking what comes back
+#: the attachments `make_attachment_message` carries, for checking what comes back
 ATTACHMENT_PDF_NAME = "Rechnung März – Übersicht.pdf"
 ATTACHMENT_IMAGE_CID = "logo.7f3a@example.net"
 
@@ -103,7 +103,7 @@ LARGE_ATTACHMENT_NAME = "measurements-2026.bin"
 
 @functools.lru_cache(maxsize=1)
 def large_attachment_payload() -> bytes:
-    """Deterministic incompressible bytes, :data:`LARGE_ATTACHMENT_SIZE` of them (cached)."""
+    """Deterministic incompressible bytes, `LARGE_ATTACHMENT_SIZE` of them (cached)."""
     import random
 
     return random.Random(30).randbytes(LARGE_ATTACHMENT_SIZE)
@@ -136,7 +136,7 @@ def make_large_attachment_message(payload: bytes | None = None) -> bytes:
     return _large_message(large_attachment_payload() if payload is None else payload)
 
 
-#: what :func:`make_nested_attachment_message` holds, in MIME order:
+#: what `make_nested_attachment_message` holds, in MIME order:
 #: (filename, content type, inline, content id)
 NESTED_ATTACHMENTS = (
     (None, "image/png", True, "chart.5e1d@example.net"),

@@ -1,6 +1,6 @@
-"""Run the conformance suite through an :class:`~inboxlink.aio.AsyncMailbox`.
+"""Run the conformance suite through an `AsyncMailbox`.
 
-:func:`blocking` turns an async mailbox into a synchronous one whose every call runs the
+`blocking()` turns an async mailbox into a synchronous one whose every call runs the
 coroutine on a private event loop thread, so the very same mixins check the async face::
 
     class AcmeAsyncFixtures(AcmeFixtures):
@@ -81,7 +81,7 @@ class BlockingMailbox:
 
     @classmethod
     def from_url(cls, url: str, /, **options: Any) -> BlockingMailbox:
-        """Open through :func:`inboxlink.aio.connect` (the async face's constructor)."""
+        """Open through `inboxlink.aio.connect()` (the async face's constructor)."""
         from inboxlink import aio
 
         return cls(_run(aio.connect(url, **options)))
