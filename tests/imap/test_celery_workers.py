@@ -25,6 +25,9 @@ from .helpers import Certs
 pytestmark = [pytest.mark.dovecot, pytest.mark.timeout(240)]
 
 SYNC_DIR = Path(__file__).resolve().parents[1] / "sync"
+#: the checkout under test: worker processes import inboxlink from here, not from wherever
+#: the package happens to be installed
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
@@ -66,7 +69,8 @@ def cluster(dovecot: Dovecot, certs: Certs, redis_server: Any,
             [sys.executable, "-m", "celery", "-A", "celery_app", "worker", "-P", "prefork",
              "-c", "2", "--without-mingle", "--without-gossip", "--without-heartbeat",
              "-l", "WARNING", "-n", f"w{len(workers)}-{prefix}@%h"],
-            cwd=SYNC_DIR, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+            cwd=SYNC_DIR, env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True)
         workers.append(worker)
         return worker
