@@ -8,13 +8,11 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from mkdocs.structure.files import File, Files
 
-_MARKER = re.compile(r"<!--\s*inboxlink:error-table\s+([\w\s-]+?)\s*-->")
 _ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -30,9 +28,6 @@ def on_files(files: Files, config: Any) -> Files:
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str:
     """Replace each error-table marker with the generated tables it names."""
-    from inboxlink.cli.reference import render_provider_tables
+    from inboxlink.cli.reference import expand_error_tables
 
-    def tables(match: re.Match[str]) -> str:
-        return render_provider_tables(match.group(1).split(), reference_page="errors.md")
-
-    return _MARKER.sub(tables, markdown)
+    return expand_error_tables(markdown, reference_page="errors.md")

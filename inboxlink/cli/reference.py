@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 from collections.abc import Iterable, Sequence
 
 import attrs
@@ -20,7 +21,8 @@ from inboxlink.cli.reference_tables import ProviderRows, provider_rows, render_p
 from inboxlink.registry import builtin_adapter_packages
 from inboxlink.translate import ErrorTable, all_tables
 
-__all__ = ["BUILTIN_ADAPTERS", "load_tables", "render_markdown", "render_provider_tables"]
+__all__ = ["BUILTIN_ADAPTERS", "ERROR_TABLE_MARKER", "expand_error_tables", "load_tables",
+           "render_markdown", "render_provider_tables"]
 
 #: built-in adapters whose ``inboxlink.adapters.<name>.errors`` module holds an ErrorTable
 #: (read from the registry's one table of built-ins)
@@ -189,3 +191,15 @@ def render_provider_tables(labels: Sequence[str], *, reference_page: str = "erro
 
 if __name__ == "__main__":
     print(render_markdown())
+
+
+#: the marker a provider page puts where its generated raw-code tables go
+ERROR_TABLE_MARKER = re.compile(r"<!--\s*inboxlink:error-table\s+([\w\s-]+?)\s*-->")
+
+
+def expand_error_tables(markdown: str, *, reference_page: str = "errors.md") -> str:
+    """``markdown`` with every ``<!-- inboxlink:error-table LABEL… -->`` marker replaced by
+    the generated tables it names (what the docs build shows)."""
+    return ERROR_TABLE_MARKER.sub(
+        lambda match: render_provider_tables(match.group(1).split(),
+                                             reference_page=reference_page), markdown)

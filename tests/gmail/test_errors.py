@@ -344,7 +344,9 @@ def test_errors_module_imports_without_client() -> None:
 
 
 def test_docs_explain_every_catalog_entry() -> None:
+    from inboxlink.cli.reference import expand_error_tables
+
     page = pathlib.Path(__file__).parents[2] / "docs" / "gmail.md"
-    text = page.read_text()
+    text = expand_error_tables(page.read_text())  # the generated tables, as the site shows
     for entry in _catalog_ids():
-        assert f"`{entry}`" in text, f"docs/gmail.md does not explain {entry}"
+        assert entry in text, f"docs/gmail.md does not explain {entry}"
