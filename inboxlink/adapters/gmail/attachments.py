@@ -95,7 +95,8 @@ class GmailAttachments:
 
         @property
         def _messages(self) -> Any: ...
-        def _execute(self, request: Any, method: str) -> Any: ...
+        def _execute(self, request: Any, method: str, *, once: bool = False,
+                     json: bool = True) -> Any: ...
         def _boundary(self, operation: str) -> AbstractContextManager[None]: ...
 
     def list_attachments(self, message_id: str) -> list[AttachmentInfo]:
@@ -137,7 +138,7 @@ class GmailAttachments:
                     id=body["attachmentId"], fields="data")
                 # Keep the JSON bytes: parsing them would make a second full copy.
                 request.postproc = lambda resp, content: content
-                content: bytes = self._execute(request, "messages.attachments.get")
+                content: bytes = self._execute(request, "messages.attachments.get", json=False)
         except errors.MessageNotFound as gone:
             # The tree named it a moment ago: the message (and so the part) went since.
             raise self._no_attachment_part(message_id, part) from gone
