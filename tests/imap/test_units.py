@@ -176,8 +176,11 @@ def test_the_docs_list_every_rule() -> None:
 
     from inboxlink.adapters.imap.errors import TABLE
 
-    page = (Path(__file__).resolve().parents[2] / "docs" / "imap.md").read_text()
+    from inboxlink.cli.reference import expand_error_tables
+
+    source = (Path(__file__).resolve().parents[2] / "docs" / "imap.md").read_text()
+    page = expand_error_tables(source).replace("<wbr>", "")  # the tables the site shows
     for rule in TABLE.rules:
-        remedy = (rule.remedy or rule.error.default_remedy).replace("|", "\\|")
-        assert remedy in page, rule
-        assert f"`{rule.error.__name__}`" in page
+        assert rule.error.__name__ in page, rule
+        if rule.source:
+            assert rule.source in page, rule
