@@ -175,7 +175,6 @@ def test_the_docs_list_every_rule() -> None:
     from pathlib import Path
 
     from inboxlink.adapters.imap.errors import TABLE
-
     from inboxlink.cli.reference import expand_error_tables
 
     source = (Path(__file__).resolve().parents[2] / "docs" / "imap.md").read_text()
