@@ -1,4 +1,5 @@
-"""pytest plugin (entry point ``pytest11``): the ``fake_mailbox`` and ``fake_mail_server`` fixtures.
+"""pytest plugin (entry point ``pytest11``): the ``fake_mailbox``, ``async_fake_mailbox`` and
+``fake_mail_server`` fixtures.
 
 Retry waits are switched off inside these fixtures so an injected ``RateLimited`` does not
 slow a test suite down; the retries themselves still happen, as with a real adapter.
@@ -11,11 +12,15 @@ the code under test opens itself see the test's mail (`use_server`).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from inboxlink.testing.fake import FakeMailbox, FakeMailServer
 from inboxlink.testing.routing import use_server
+
+if TYPE_CHECKING:
+    from inboxlink.aio import AsyncMailbox
 
 
 @pytest.fixture
@@ -32,3 +37,12 @@ def fake_mailbox(fake_mail_server: FakeMailServer) -> Iterator[FakeMailbox]:
     """A connected `FakeMailbox` for ``alice@example.com`` on ``fake_mail_server``."""
     with FakeMailbox("alice@example.com", server=fake_mail_server) as mailbox:
         yield mailbox
+
+
+@pytest.fixture
+def async_fake_mailbox(fake_mailbox: FakeMailbox) -> AsyncMailbox:
+    """The async face (`inboxlink.aio.AsyncMailbox`) of ``fake_mailbox``: the same mailbox,
+    so a test can deliver through one and read through the other. Needs anyio."""
+    from inboxlink import aio
+
+    return aio.wrap(fake_mailbox)

@@ -129,3 +129,12 @@ async def test_connect_opens_in_a_thread_and_shares_the_server() -> None:
     batch = await box.changes(token=token)
     assert [s.message_id for s in batch.added] == ["<conformance2@example.net>"]
     await box.aclose()
+
+
+async def test_the_plugin_offers_an_async_fake_mailbox(async_fake_mailbox: aio.AsyncMailbox,
+                                                       fake_mailbox: FakeMailbox) -> None:
+    fake_mailbox.deliver(make_message(3))
+    page = await async_fake_mailbox.list_messages()
+    assert [s.message_id for s in page.items] == ["<conformance3@example.net>"]
+    await async_fake_mailbox.set_read([page.items[0].id])
+    assert fake_mailbox.list_messages().items[0].seen

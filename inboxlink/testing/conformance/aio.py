@@ -18,10 +18,12 @@ from collections.abc import AsyncIterator, Coroutine, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
+import pytest
+
 from inboxlink.aio.protocol import AsyncMailbox, AsyncWatch
 from inboxlink.changes import ChangeHint
 
-__all__ = ["BlockingMailbox", "blocking"]
+__all__ = ["AsyncFace", "BlockingMailbox", "blocking"]
 
 R = TypeVar("R")
 
@@ -131,3 +133,19 @@ class BlockingMailbox:
 def blocking(mailbox: AsyncMailbox) -> BlockingMailbox:
     """A synchronous proxy running each call of ``mailbox`` on a private event loop."""
     return BlockingMailbox(mailbox)
+
+
+class AsyncFace:
+    """Mix in before an adapter's fixtures class to run the same tests through its async
+    face: ``mailbox`` becomes :func:`blocking` over ``aio.wrap`` of a mailbox the adapter's
+    own ``reconnect`` fixture opens::
+
+        class TestImapAsyncSync(conformance.SyncTests, AsyncFace, DovecotFixtures): pass
+    """
+
+    @pytest.fixture
+    def mailbox(self, reconnect: Any) -> Iterator[BlockingMailbox]:
+        from inboxlink import aio
+
+        with blocking(aio.wrap(reconnect())) as mailbox:
+            yield mailbox
