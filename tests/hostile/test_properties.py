@@ -196,10 +196,6 @@ def test_truncated_base64_decodes_leniently_in_the_message_layer(data: bytes,
     assert attachment.data == expected
 
 
-@pytest.mark.xfail(strict=True, raises=binascii.Error, reason=(
-    "IMAP adapter (not this area): attachments._base64 passes a lone last character to "
-    "binascii.a2b_base64, which raises; save_attachment then leaks binascii.Error. The fix "
-    "(drop a lone final character, as mime.b64decode_lenient does) is the adapter owner's."))
 def test_the_imap_decoder_decodes_truncated_base64_like_the_message_layer() -> None:
     data = b"ABCDEFGHIJKLMNOPQR"
     encoded = base64.encodebytes(data)

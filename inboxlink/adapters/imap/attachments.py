@@ -74,6 +74,10 @@ def _disposition(extension: Any) -> tuple[str | None, list[tuple[str, str]]]:
 
 def _leaf(number: str, body: Any) -> Section:
     maintype, subtype = _text(body[0]).lower(), _text(body[1]).lower()
+    if not maintype or not subtype:
+        # Dovecot reports an unparsable Content-Type as "/"; RFC 2045 §5.2 reads it as
+        # text/plain, as the stdlib does, so both paths describe the part alike.
+        maintype, subtype = "text", "plain"
     content_type = f"{maintype}/{subtype}"
     # Extension data starts after the type-specific fields: text has a line count,
     # message/rfc822 has envelope, body and line count; then MD5, then disposition.
@@ -127,15 +131,25 @@ def info(section: Section) -> AttachmentInfo:
 
 
 def _base64(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    # The same bytes as mime.b64decode_lenient, wherever the chunks are cut: decoding ends
+    # at the first padding, and a lone last character (no whole byte) is dropped.
     carry = b""
+    ended = False
     for chunk in chunks:
-        carry += chunk.translate(None, _NOT_BASE64)
+        if ended:
+            continue  # the rest of the section is read, but holds no more data
+        clean = chunk.translate(None, _NOT_BASE64)
+        padding = clean.find(b"=")
+        if padding >= 0:
+            clean, ended = clean[:padding], True
+        carry += clean
         usable = len(carry) - len(carry) % 4
         if usable:
             yield binascii.a2b_base64(carry[:usable])
             carry = carry[usable:]
+    if len(carry) % 4 == 1:
+        carry = carry[:-1]
     if carry:
-        # A truncated final quantum: decode what it holds, as lenient readers do.
         yield binascii.a2b_base64(carry + b"=" * (-len(carry) % 4))
 
 
