@@ -156,7 +156,7 @@ def test_search_cursor_belongs_to_its_query(emulator: EwsEmulator, connect: Conn
     mailbox: EwsMailbox = connect()
     page = mailbox.search(INBOX, SearchQuery(subject="message"), limit=2)
     assert page.next_cursor
-    with pytest.raises(errors.ConfigurationError):
+    with pytest.raises(errors.CursorExpired):
         mailbox.search(INBOX, SearchQuery(subject="other"), limit=2, cursor=page.next_cursor)
 
 

@@ -151,7 +151,7 @@ def test_cursor_of_another_folder_is_refused(emulator: EwsEmulator, connect: Con
     _fill(emulator, 3)
     mailbox = connect()
     page = mailbox.list_messages(FolderRole.INBOX, limit=1)
-    with pytest.raises(errors.ConfigurationError):
+    with pytest.raises(errors.CursorExpired):
         mailbox.list_messages(FolderRole.SENT, limit=1, cursor=page.next_cursor)
 
 

@@ -256,9 +256,9 @@ def test_search_cursor_is_tied_to_its_folder(emulator: GmailEmulator) -> None:
     mailbox = _ready(emulator)
     page = mailbox.search(FolderRole.INBOX, SearchQuery(subject="hello"), limit=1)
     assert page.next_cursor
-    with pytest.raises(errors.ConfigurationError):
+    with pytest.raises(errors.CursorExpired):
         mailbox.search(FolderRole.ARCHIVE, SearchQuery(subject="hello"), cursor=page.next_cursor)
-    with pytest.raises(errors.ConfigurationError):
+    with pytest.raises(errors.CursorExpired):
         mailbox.list_messages(FolderRole.INBOX, cursor=page.next_cursor)
 
 

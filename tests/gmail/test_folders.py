@@ -70,5 +70,5 @@ def test_cursor_of_another_folder_is_refused(emulator: GmailEmulator) -> None:
     mailbox = make_mailbox(emulator)
     page = mailbox.list_messages("INBOX", limit=1)
     assert page.next_cursor
-    with pytest.raises(errors.ConfigurationError):
+    with pytest.raises(errors.CursorExpired):
         mailbox.list_messages(FolderRole.FLAGGED, limit=1, cursor=page.next_cursor)

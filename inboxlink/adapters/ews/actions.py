@@ -85,7 +85,7 @@ def _decode_cursor(cursor: str, folder_id: str, query: SearchQuery) -> int:
         if data["q"] != _fingerprint(folder_id, query) or offset < 0:
             raise ValueError(cursor)
     except (ValueError, KeyError, TypeError) as exc:
-        raise errors.ConfigurationError(
+        raise errors.CursorExpired(
             "The cursor does not belong to this search.", provider="ews", code="cursor",
             remedy="Pass the next_cursor of a page of the same search, or start without one.",
         ) from exc

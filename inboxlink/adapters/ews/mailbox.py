@@ -169,7 +169,7 @@ def _decode_cursor(cursor: str, folder_id: str) -> tuple[int, str | None]:
         if data["f"] != folder_id or offset < 0:
             raise ValueError(cursor)
     except (ValueError, KeyError, TypeError) as exc:
-        raise errors.ConfigurationError(
+        raise errors.CursorExpired(
             "The cursor does not belong to this folder listing.", provider="ews", code="cursor",
             remedy="Pass the next_cursor of a page of the same folder, or start without a cursor.",
         ) from exc

@@ -253,7 +253,7 @@ class GmailActions:
         prefix, _, rest = cursor.partition(":")
         label, _, token = rest.partition(":")
         if prefix != _SEARCH_PREFIX or label != folder.id or not token:
-            raise errors.ConfigurationError(
+            raise errors.CursorExpired(
                 "This is not a search cursor of this folder.", provider="gmail",
                 remedy="Pass page.next_cursor from the same search() call unchanged.")
         return token

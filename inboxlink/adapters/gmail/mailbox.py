@@ -243,13 +243,15 @@ class GmailMailbox(GmailSync, GmailActions, GmailAttachments, BaseMailbox):
         prefix, _, rest = cursor.partition(":")
         label, _, token = rest.partition(":")
         if prefix != _CURSOR_PREFIX or not token:
-            raise errors.ConfigurationError(
+            raise errors.CursorExpired(
                 "This is not a cursor from the Gmail adapter.", provider=self.provider,
+                code="bad-cursor",
                 remedy="Pass page.next_cursor from an earlier list_messages() call unchanged.",
             )
         if label != folder.id:
-            raise errors.ConfigurationError(
+            raise errors.CursorExpired(
                 f"The cursor belongs to another folder ({label!r}).", provider=self.provider,
+                code="wrong-folder",
                 remedy="Use a cursor with the folder it was returned for.",
             )
         return token

@@ -208,10 +208,7 @@ def make_single_part_attachment_message() -> tuple[bytes, bytes]:
 CLOSED_GAPS: dict[str, str] = {
     "imap": "raises ConfigurationError, not ConnectionLost, after close()",
 }
-CURSOR_GAPS: dict[str, str] = {
-    "ews": "a bad or foreign cursor raises ConfigurationError(code='cursor')",
-    "gmail": "a bad or foreign cursor raises a codeless ConfigurationError",
-}
+CURSOR_GAPS: dict[str, str] = {}
 
 
 def known_gap(request: pytest.FixtureRequest, mailbox: Mailbox, gaps: dict[str, str]) -> None:
