@@ -247,8 +247,7 @@ class ConnectionBudget(Generic[T]):
         with self._cond:
             while True:
                 if self._closed:
-                    raise errors.ConfigurationError("The mailbox is closed.", provider=PROVIDER,
-                                                    remedy="Connect again.")
+                    raise errors.MailboxClosed(provider=PROVIDER)
                 if reuse and self._idle:
                     return self._idle.pop()
                 if self._open < self._limit:

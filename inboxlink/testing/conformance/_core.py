@@ -205,9 +205,7 @@ def make_single_part_attachment_message() -> tuple[bytes, bytes]:
 #: instead. Their tests run marked ``xfail(strict=True)``: the gap stays visible in every
 #: run, and the day an adapter complies its XPASS fails, so the entry is removed then.
 #: Every other adapter (the fake, plugins) must comply.
-CLOSED_GAPS: dict[str, str] = {
-    "imap": "raises ConfigurationError, not ConnectionLost, after close()",
-}
+CLOSED_GAPS: dict[str, str] = {}
 CURSOR_GAPS: dict[str, str] = {}
 
 
