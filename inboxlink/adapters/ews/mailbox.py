@@ -55,6 +55,7 @@ from inboxlink.adapters.ews.errors import (
 from inboxlink.adapters.ews.fields import FLAGGED, flag_path
 from inboxlink.adapters.ews.fields import paths as _paths
 from inboxlink.adapters.ews.notifications import EwsStreaming
+from inboxlink.adapters.ews.oauth import ProviderCredentials
 from inboxlink.adapters.ews.services import (
     CreateItemOnce,
     FindFolder,
@@ -245,6 +246,8 @@ class EwsMailbox(EwsSync, EwsActions, EwsAttachments, EwsStreaming, BaseMailbox)
     # ------------------------------------------------------------------ connecting
     def _credentials(self) -> Any:
         settings = self.settings
+        if settings.token_provider is not None:
+            return ProviderCredentials(settings.token_provider)
         if settings.access_token:
             return OAuth2AuthorizationCodeCredentials(
                 access_token={"access_token": settings.access_token, "token_type": "Bearer"})
