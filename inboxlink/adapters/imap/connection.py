@@ -140,7 +140,9 @@ def open_session(settings: ImapSettings, context: ssl.SSLContext) -> Session:
         if not implicit:
             _starttls(client, context, host, port, settings.timeout)
         capabilities = _capabilities(client)
-        if "LOGINDISABLED" in capabilities:
+        # LOGINDISABLED forbids the LOGIN command only; an OAuth-only server (Dovecot with
+        # the oauth2 passdb alone) advertises it on TLS too and still takes AUTHENTICATE.
+        if "LOGINDISABLED" in capabilities and not _oauth(settings):
             raise TABLE.error_for(Signal(provider=PROVIDER, code="LOGINDISABLED",
                                          text="The server advertises LOGINDISABLED."))
         _authenticate(client, settings)
@@ -208,6 +210,10 @@ def _authenticate(client: IMAPClient, settings: ImapSettings) -> None:
     except LoginError as exc:
         reply = exc.args[0] if exc.args else ""
         raise TABLE.error_for(login_signal(command, reply, _greeting(client))) from exc
+
+
+def _oauth(settings: ImapSettings) -> bool:
+    return settings.token_provider is not None or settings.access_token is not None
 
 
 def _oauth_login(client: IMAPClient, settings: ImapSettings, token: str) -> None:
