@@ -83,12 +83,14 @@ def test_login_google_and_logout(idp: IdentityProviders, cache_dir: Path, browse
 
 
 def test_login_errors_are_typed_with_the_command_in_the_remedy(
-        idp: IdentityProviders, cache_dir: Path) -> None:
+        idp: IdentityProviders, cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     idp.device_script.append("expired_token")
     out = Captured()
     assert main(_ms_args(idp, cache_dir, "--device-code"), console=out.console) == 1
-    assert "InteractionRequired" in out.text or "sign-in" in out.text.lower()
-    assert f"inboxlink login {MS_URL}" in out.text.replace("\n", " ")
+    # Errors go to stderr (the CLI's rule since the r2-docs merge), not to the console.
+    err = capsys.readouterr().err
+    assert "InteractionRequired" in err or "sign-in" in err.lower()
+    assert f"inboxlink login {MS_URL}" in " ".join(err.split())
     assert not cache_dir.joinpath("microsoft-graph-alice@contoso.com.json").exists()
 
 
@@ -98,11 +100,12 @@ def test_login_errors_are_typed_with_the_command_in_the_remedy(
     (["login", GOOGLE_URL], "--client-secrets"),
 ])
 def test_login_usage_mistakes(argv: list[str], needle: str, tmp_path: Path,
-                              monkeypatch: pytest.MonkeyPatch) -> None:
+                              monkeypatch: pytest.MonkeyPatch,
+                              capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("INBOXLINK_CLIENT_ID", raising=False)
     out = Captured()
     assert main([*argv, "--cache-dir", str(tmp_path)], console=out.console) == 1
-    assert needle in out.text.replace("\n", " ")
+    assert needle in " ".join(capsys.readouterr().err.split())       # errors: stderr
 
 
 def test_client_id_from_the_environment(idp: IdentityProviders, cache_dir: Path,
@@ -126,5 +129,6 @@ def test_no_browser_prints_the_address_only(idp: IdentityProviders, cache_dir: P
     argv[argv.index("--timeout") + 1] = "1"
     assert main(argv, console=out.console) == 1        # nobody came back within 1 s
     assert opened == []
-    assert "/oauth2/v2.0/authorize?" in capsys.readouterr().err
-    assert "did not come back" in out.text
+    err = capsys.readouterr().err                      # the address and the error
+    assert "/oauth2/v2.0/authorize?" in err
+    assert "did not come back" in " ".join(err.split())
