@@ -207,3 +207,35 @@ def test_ews_token_options_are_validated(cache_dir: Path) -> None:
     settings = inboxlink.adapters.ews.EwsSettings.from_url(EWS_URL, token_cache=cache_dir)
     assert settings.exchangelib_auth_type() == "OAuth 2.0"
     assert "cache" not in repr(settings).lower()
+
+
+def test_ews_token_refused_before_its_expiry_is_refreshed_once(
+        idp: IdentityProviders, cache_dir: Path, browser: Browser, ews: EwsEmulator) -> None:
+    auth.login(EWS_URL, provider="microsoft", client_id=idp.client_id, authority_host=idp.base,
+               ca_file=idp.ca_path, cache_dir=cache_dir, prompt=browser, timeout=20)
+    tokens = auth.open_token_cache(EWS_URL, cache_dir, provider="microsoft")
+    mailbox = inboxlink.connect(EWS_URL, url=ews.ews_url, token_provider=tokens,
+                                retry=RetryPolicy(max_attempts=1))
+    with mailbox:
+        mailbox.folder("inbox")
+        idp.expire_access_tokens()               # refused by the server, fresh to the client
+        sent = len(ews.requests)
+        assert list(mailbox.list_messages("inbox").items) == []
+        operations = ews.requests[sent:]
+        assert len(operations) == 2                      # refused with 401, then again
+        assert operations[0] == operations[1]
+        assert tokens.requests == 1
+
+        idp.expire_access_tokens()
+        idp.revoke_refresh_tokens()
+        with pytest.raises(errors.ReauthorizationRequired) as caught:
+            mailbox.list_messages("inbox")
+        assert f"inboxlink login {EWS_URL}" in caught.value.remedy
+
+
+def test_ews_a_token_that_stays_refused_is_tried_twice_then_invalid(
+        ews: EwsEmulator) -> None:
+    with pytest.raises(errors.InvalidCredentials):
+        inboxlink.connect(EWS_URL, url=ews.ews_url, token_provider=lambda: "at-never-issued",
+                          retry=RetryPolicy(max_attempts=1)).folders()
+    assert ews.requests == ["ConvertId", "ConvertId"]   # refused, refreshed, refused: stop
