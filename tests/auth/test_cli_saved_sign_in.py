@@ -106,3 +106,21 @@ def test_the_doctor_without_a_saved_sign_in_says_how_to_sign_in(
     finally:
         emulator.stop()
     assert f"no saved sign-in for {MS_URL}: run inboxlink login {MS_URL}" in out.text
+
+
+def test_which_saved_sign_in_a_url_finds(cache_dir: Path) -> None:
+    from inboxlink.auth.saved import saved_sign_in
+
+    imap = "imaps://alice%40contoso.com@outlook.office365.com"
+    assert saved_sign_in(MS_URL) == {}
+    assert saved_sign_in(imap) == {}
+    cache_dir.mkdir(parents=True)
+    microsoft = cache_dir / "microsoft-imap-alice@contoso.com.json"
+    microsoft.write_text("{}")
+    assert saved_sign_in(imap) == {"token_cache": microsoft, "provider": "microsoft"}
+    assert saved_sign_in(MS_URL) == {}                 # Graph has a file of its own
+    # The same address signed in at Google too: ambiguous, so nothing is guessed.
+    (cache_dir / "google-imap-alice@contoso.com.json").write_text("{}")
+    assert saved_sign_in(imap) == {}
+    assert saved_sign_in("fake://alice@example.com") == {}
+    assert saved_sign_in("imaps://mail.example.com") == {}   # no account in the URL
