@@ -1,7 +1,8 @@
 """A token provider in the credential shapes the Graph and Gmail adapters already accept.
 
-Until the adapters take ``token_provider=`` themselves, these let a token cache drive them
-through their existing options::
+The Graph and Gmail adapters use these internally for ``connect(url, token_provider=…)`` /
+``token_cache=…``; they also let code that builds the credential objects itself pass a
+token cache through the adapters' existing options::
 
     tokens = auth.open_token_cache("graph://alice@contoso.com")
     inboxlink.connect("graph://alice@contoso.com", credential=auth.as_azure_credential(tokens))

@@ -2,7 +2,8 @@
 
 Order: a password in the URL itself, a file named by an option (``--password-file`` /
 ``--token-file``, ``-`` for stdin), ``INBOXLINK_PASSWORD`` / ``INBOXLINK_ACCESS_TOKEN``,
-then an interactive prompt (``getpass``, never echoed). There is deliberately no
+then the sign-in ``inboxlink login URL`` saved (``token_cache=``), then an interactive
+prompt (``getpass``, never echoed). There is deliberately no
 ``--password VALUE`` option: the command line is visible to every user of the machine
 (``ps``) and lands in shell history.
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable
 from typing import Any
+
+from inboxlink.auth.saved import saved_sign_in
 
 # Secret handling lives in the core (the doctor uses it too); re-exported for the CLI.
 from inboxlink.secrets import (
@@ -51,7 +54,10 @@ def connect_options(args: Any, prompt: Callable[[str], str] | None = None) -> di
     if kind:
         # A built-in adapter gets only the secret it signs in with.
         options = {kind: options[kind]} if kind in options else {}
-        value = options.get(kind) or prompt_secret(args, kind, url, prompt)
+        # No secret given, but `inboxlink login URL` saved a sign-in: use it, never prompt.
+        saved = {} if options else saved_sign_in(url)
+        options.update(saved)
+        value = options.get(kind) or (None if saved else prompt_secret(args, kind, url, prompt))
         if value:
             options[kind] = value
     for option, key in (("smtp", "smtp"), ("username", "username"), ("ews_url", "url"),

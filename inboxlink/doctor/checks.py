@@ -290,11 +290,28 @@ def _login_options(plan: Plan, options: DoctorOptions,
     return found
 
 
-#: connect() options holding a credential object instead of a password or token
-_CREDENTIAL_OPTIONS = ("credential", "credentials")
+#: connect() options holding a credential object (or the saved sign-in) instead of a
+#: password or token
+_CREDENTIAL_OPTIONS = ("credential", "credentials", "token_cache", "token_provider")
 
 #: provider → the connect() option naming its API root
 _API_OPTIONS = {"graph": "base_url", "gmail": "api_endpoint"}
+
+
+def _no_secret(kind: str, url: str) -> str:
+    """Why the login was not tried, and how to give what it needs."""
+    from inboxlink.auth.saved import needs_login
+    from inboxlink.auth.targets import login_command
+
+    if needs_login(url):
+        # graph:// and gmail:// sign in with OAuth: the saved sign-in is the way to go.
+        shown = display_url(url)
+        return (f"no saved sign-in for {shown}: run {login_command(shown)}"
+                f" (or set {TOKEN_ENV} / use --token-file)")
+    variable = PASSWORD_ENV if kind == "password" else TOKEN_ENV
+    return (f"no {kind.replace('_', ' ')} given: set {variable}, use "
+            f"--{'password' if kind == 'password' else 'token'}-file, or run "
+            "interactively to be asked")
 
 
 def _login_url(plan: Plan, working: Mapping[str, ProbeResult]) -> str | None:
@@ -318,11 +335,7 @@ def _login_checks(run: _Run, plan: Plan, options: DoctorOptions, connect: Callab
     # A credential object (azure-identity, google-auth) given in Python replaces the secret.
     if kind and not any(key in login_options for key in _CREDENTIAL_OPTIONS):
         if not secret:
-            variable = PASSWORD_ENV if kind == "password" else TOKEN_ENV
-            run.add("login", "login", Status.SKIP,
-                    f"no {kind.replace('_', ' ')} given: set {variable}, use "
-                    f"--{'password' if kind == 'password' else 'token'}-file, or run "
-                    "interactively to be asked")
+            run.add("login", "login", Status.SKIP, _no_secret(kind, url))
             return
         login_options[kind] = secret
     else:

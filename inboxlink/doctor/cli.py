@@ -46,18 +46,24 @@ def add_doctor_parser(sub: Any) -> None:
 
 
 def _options(args: Any) -> DoctorOptions:
+    from inboxlink.auth.saved import saved_sign_in
     from inboxlink.secrets import gather_secrets, prompt_secret
 
     extra = {key: value for key, value in (("username", args.username),
                                            ("sent_folder", args.sent_folder),
                                            ("url", args.ews_url)) if value}
+    secrets = gather_secrets(args, args.url)
+    # No secret given but `inboxlink login URL` saved a sign-in: log in with it, never ask.
+    saved = {} if secrets else saved_sign_in(args.url)
+    extra.update(saved)
     return DoctorOptions(imap_url=args.imap, smtp_url=args.smtp, ews_url=args.ews_url,
                          api_url=args.api_url,
                          ca_file=args.ca_file, insecure=args.insecure, timeout=args.timeout,
                          dns_timeout=min(args.dns_timeout, args.timeout),
                          send_test=args.send_test, connect_options=extra,
-                         secrets=gather_secrets(args, args.url),
-                         ask_secret=lambda kind, url: prompt_secret(args, kind, url))
+                         secrets=secrets,
+                         ask_secret=None if saved else (
+                             lambda kind, url: prompt_secret(args, kind, url)))
 
 
 def _line(check: Check) -> str:

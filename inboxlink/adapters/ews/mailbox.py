@@ -55,6 +55,7 @@ from inboxlink.adapters.ews.errors import (
 from inboxlink.adapters.ews.fields import FLAGGED, flag_path
 from inboxlink.adapters.ews.fields import paths as _paths
 from inboxlink.adapters.ews.notifications import EwsStreaming
+from inboxlink.adapters.ews.oauth import ProviderCredentials, refreshing
 from inboxlink.adapters.ews.services import (
     CreateItemOnce,
     FindFolder,
@@ -245,6 +246,8 @@ class EwsMailbox(EwsSync, EwsActions, EwsAttachments, EwsStreaming, BaseMailbox)
     # ------------------------------------------------------------------ connecting
     def _credentials(self) -> Any:
         settings = self.settings
+        if settings.token_provider is not None:
+            return ProviderCredentials(settings.token_provider)
         if settings.access_token:
             return OAuth2AuthorizationCodeCredentials(
                 access_token={"access_token": settings.access_token, "token_type": "Bearer"})
@@ -290,7 +293,7 @@ class EwsMailbox(EwsSync, EwsActions, EwsAttachments, EwsStreaming, BaseMailbox)
             service_endpoint=self.endpoint, credentials=credentials,
             auth_type=self.settings.exchangelib_auth_type(),
             # FailFast while connecting: FaultTolerance would retry a 401 for up to an hour.
-            retry_policy=FailFast(),
+            retry_policy=refreshing(FailFast(), credentials),
         )
         # exchangelib caches one Protocol per (endpoint, credentials), server version included;
         # a new connection must see the server as it is now.
@@ -325,7 +328,8 @@ class EwsMailbox(EwsSync, EwsActions, EwsAttachments, EwsStreaming, BaseMailbox)
         self._account = account
         self._check_smtp_address(account)
         if self.settings.throttle_max_wait > 0:
-            config.retry_policy = FaultTolerance(max_wait=self.settings.throttle_max_wait)
+            config.retry_policy = refreshing(
+                FaultTolerance(max_wait=self.settings.throttle_max_wait), credentials)
 
     def _check_smtp_address(self, account: Account) -> None:
         try:

@@ -69,6 +69,24 @@ def endpoint_from(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
 
 
+def _take_token_source(url: str, options: dict[str, Any]) -> None:
+    """Turn ``token_provider=`` / ``token_cache=`` into `EwsSettings.token_provider`."""
+    if options.get("token_provider") is None and options.get("token_cache") in (None, False):
+        return
+    from inboxlink.auth.provider import resolve_token_source
+
+    clashing = [name for name in ("password", "access_token") if options.get(name)]
+    if clashing:
+        raise errors.ConfigurationError(
+            "token_provider=/token_cache= cannot be combined with "
+            + ", ".join(f"{name}=" for name in clashing) + ".", provider="ews",
+            code="option", remedy="Sign in with the token provider only.")
+    if options.get("token_cache") not in (None, False):
+        # Exchange accounts sign in with Microsoft (Google has no EWS).
+        options.setdefault("provider", "microsoft")
+    options["token_provider"] = resolve_token_source(url, options)
+
+
 @attrs.define(kw_only=True)
 class EwsSettings:
     """How to reach and sign in to one Exchange mailbox.
@@ -79,6 +97,9 @@ class EwsSettings:
         username: the login when it differs from ``address``: ``DOMAIN\\user`` or a UPN.
         password: the password (NTLM / basic), or an app password when 2FA is on.
         access_token: an OAuth 2.0 bearer token (Exchange Online / modern auth).
+        token_provider: OAuth 2.0 bearer tokens from a `TokenProvider`, renewed before they
+            expire; ``from_url`` also takes ``token_cache=PATH|True`` (the cache
+            ``inboxlink login ews://… --provider microsoft`` wrote).
         auth_type: ``"ntlm"``, ``"basic"``, ``"digest"`` or ``"oauth"``; ``None`` detects it
             from the server's ``WWW-Authenticate`` header.
         autodiscover_url: the autodiscover service to ask instead of the DNS-derived hosts
@@ -99,6 +120,8 @@ class EwsSettings:
     username: str | None = None
     password: str | None = attrs.field(default=None, repr=False)
     access_token: str | None = attrs.field(default=None, repr=False)
+    # OAuth through a token provider (issue 16); never shown: it holds the account's tokens.
+    token_provider: Any = attrs.field(default=None, repr=False)
     auth_type: str | None = None
     autodiscover_url: str | None = None
     ssl_context: ssl.SSLContext | None = attrs.field(default=None, repr=False)
@@ -122,7 +145,7 @@ class EwsSettings:
 
     def exchangelib_auth_type(self) -> str | None:
         """exchangelib's name for `auth_type` (``None``: detect)."""
-        if self.access_token and self.auth_type is None:
+        if (self.access_token or self.token_provider is not None) and self.auth_type is None:
             return AUTH_TYPES["oauth"]
         if self.auth_type is None:
             return None
@@ -146,6 +169,7 @@ class EwsSettings:
         address = f"{unquote(parts.username)}@{parts.hostname}"
         if parts.password and "password" not in options:
             options["password"] = unquote(parts.password)
+        _take_token_source(url, options)
         try:
             return cls(address=address, **options)
         except TypeError as exc:

@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from inboxlink import errors
 from inboxlink.models import FolderRole
 from inboxlink.retry import RetryPolicy
 
@@ -36,6 +37,9 @@ class GmailSettings:
             (``google.oauth2.credentials.Credentials`` with a refresh token) or a service
             account (``google.oauth2.service_account.Credentials``) used with ``subject``.
         access_token: a bare OAuth access token instead of ``credentials`` (never renewed).
+        token_provider / token_cache: OAuth tokens from a `TokenProvider`, or from the cache
+            ``inboxlink login gmail://…`` wrote (a directory, a file, or ``True`` for the
+            default one); used as ``credentials`` through `as_google_credentials`.
         subject: for a service account with domain-wide delegation: the user to act as
             (defaults to ``address`` when the credentials support ``with_subject``).
         api_endpoint: the Gmail API root; batches go to ``<api_endpoint>batch/gmail/v1``.
@@ -54,6 +58,9 @@ class GmailSettings:
     address: str
     credentials: Any = attrs.field(default=None, repr=False)
     access_token: str | None = attrs.field(default=None, repr=False)
+    # A token provider or cache (issue 16) becomes `credentials`; never shown in a repr.
+    token_provider: Any = attrs.field(default=None, repr=False)
+    token_cache: Any = attrs.field(default=None, repr=False)
     subject: str | None = None
     api_endpoint: str = attrs.field(default=DEFAULT_API_ENDPOINT, converter=_endpoint)
     user_id: str = "me"
@@ -64,6 +71,26 @@ class GmailSettings:
     sent_folder: str | None = None
     role_overrides: Mapping[FolderRole, str] | None = None
     retry: RetryPolicy | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.token_provider is None and self.token_cache in (None, False):
+            return
+        from inboxlink.auth.bridges import as_google_credentials
+        from inboxlink.auth.provider import resolve_token_source
+
+        clashing = [name for name in ("credentials", "access_token", "subject")
+                    if getattr(self, name) is not None]
+        if clashing:
+            raise errors.ConfigurationError(
+                "token_provider=/token_cache= cannot be combined with "
+                + ", ".join(f"{name}=" for name in clashing) + ".", provider="gmail",
+                remedy="Pass only one way of signing in (a service account takes "
+                       "credentials= and subject=).")
+        self.token_provider = resolve_token_source(
+            f"gmail://{self.address}",
+            {"token_provider": self.token_provider, "token_cache": self.token_cache})
+        self.token_cache = None
+        self.credentials = as_google_credentials(self.token_provider)
 
     @property
     def batch_uri(self) -> str:

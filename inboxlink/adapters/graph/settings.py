@@ -22,6 +22,32 @@ def _strip_slash(value: str) -> str:
     return value.rstrip("/")
 
 
+def _take_token_source(settings: GraphSettings) -> None:
+    """``token_provider=`` / ``token_cache=`` as the azure-core ``credential`` Graph asks."""
+    if settings.token_provider is None and settings.token_cache in (None, False):
+        return
+    from inboxlink.auth.bridges import AzureCredential, as_azure_credential
+    from inboxlink.auth.provider import resolve_token_source
+
+    if isinstance(settings.credential, AzureCredential):
+        return  # already converted (the settings were copied with attrs.evolve)
+    clashing = [name for name in ("credential", "access_token")
+                if getattr(settings, name) is not None]
+    if clashing:
+        raise errors.ConfigurationError(
+            "token_provider=/token_cache= cannot be combined with "
+            + ", ".join(f"{name}=" for name in clashing) + ".", provider="graph",
+            remedy="Pass only one way of signing in.")
+    provider = resolve_token_source(f"graph://{settings.address}",
+                                    {"token_provider": settings.token_provider,
+                                     "token_cache": settings.token_cache})
+    if provider is None:
+        return
+    # Frozen settings: the derived credential is set once, here, before anyone reads it.
+    object.__setattr__(settings, "token_provider", provider)
+    object.__setattr__(settings, "credential", as_azure_credential(provider))
+
+
 @attrs.frozen
 class GraphSettings:
     """How to reach one Microsoft 365 mailbox through Microsoft Graph.
@@ -31,6 +57,9 @@ class GraphSettings:
         credential: an azure-identity ``TokenCredential`` (sync or async); it is asked for
             ``scopes`` and refreshes tokens itself.
         access_token: a ready bearer token instead of ``credential`` (it is not refreshed).
+        token_provider / token_cache: OAuth tokens from a `TokenProvider`, or from the cache
+            ``inboxlink login graph://…`` wrote (a directory, a file, or ``True`` for the
+            default one); used as ``credential`` through `as_azure_credential`.
         user_id: ``None`` for delegated access (``/me``); an object id or UPN for
             application access (``/users/{id}``).
         base_url: the Graph root; point it at a national cloud or a local emulator.
@@ -49,6 +78,9 @@ class GraphSettings:
     address: str
     credential: Any = attrs.field(default=None, repr=False)
     access_token: str | None = attrs.field(default=None, repr=False)
+    # A token provider or cache (issue 16) becomes `credential`; never shown in a repr.
+    token_provider: Any = attrs.field(default=None, repr=False)
+    token_cache: Any = attrs.field(default=None, repr=False)
     user_id: str | None = None
     base_url: str = attrs.field(default=DEFAULT_BASE_URL, converter=_strip_slash)
     scopes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
@@ -63,6 +95,7 @@ class GraphSettings:
     retry: RetryPolicy | None = None
 
     def __attrs_post_init__(self) -> None:
+        _take_token_source(self)
         if (self.credential is None) == (self.access_token is None):
             raise errors.ConfigurationError(
                 "Give exactly one of credential= or access_token=.",

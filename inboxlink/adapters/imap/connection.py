@@ -2,7 +2,8 @@
 
 Order of a connect: TCP (+ TLS for implicit TLS) → read the greeting and refuse
 Courier-IMAP before sending anything → mandatory STARTTLS on plain ports (no STARTTLS,
-no credentials) → LOGIN / AUTHENTICATE PLAIN / XOAUTH2.
+no credentials) → LOGIN / AUTHENTICATE PLAIN / XOAUTH2 / OAUTHBEARER (a token provider's
+refused token: one refresh, one more AUTHENTICATE).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from inboxlink.adapters.imap import _imaplib_shim, wire
 from inboxlink.adapters.imap.errors import PROVIDER, TABLE, login_signal
 from inboxlink.adapters.imap.settings import ImapSettings, Security
 from inboxlink.adapters.imap.tls import certificate_names
+from inboxlink.auth.provider import with_fresh_token
 from inboxlink.tls import certificate_reason
 from inboxlink.translate import Signal
 
@@ -138,7 +140,9 @@ def open_session(settings: ImapSettings, context: ssl.SSLContext) -> Session:
         if not implicit:
             _starttls(client, context, host, port, settings.timeout)
         capabilities = _capabilities(client)
-        if "LOGINDISABLED" in capabilities:
+        # LOGINDISABLED forbids the LOGIN command only; an OAuth-only server (Dovecot with
+        # the oauth2 passdb alone) advertises it on TLS too and still takes AUTHENTICATE.
+        if "LOGINDISABLED" in capabilities and not _oauth(settings):
             raise TABLE.error_for(Signal(provider=PROVIDER, code="LOGINDISABLED",
                                          text="The server advertises LOGINDISABLED."))
         _authenticate(client, settings)
@@ -181,17 +185,24 @@ def _capabilities(client: IMAPClient) -> frozenset[str]:
 
 
 def _authenticate(client: IMAPClient, settings: ImapSettings) -> None:
+    if settings.token_provider is not None:
+        # A refused token gets one refresh and one more AUTHENTICATE: a login changes nothing
+        # on the server, so repeating it cannot do anything twice.
+        with_fresh_token(settings.token_provider,
+                         lambda token: _oauth_login(client, settings, token))
+        return
     if settings.access_token is None and settings.password is None:
         raise errors.ConfigurationError(
             "No credentials given.", provider=PROVIDER,
-            remedy="Pass password= (or an app password), or access_token= for OAuth.",
+            remedy="Pass password= (or an app password), access_token= or token_provider= "
+                   "for OAuth.",
         )
+    if settings.access_token is not None:
+        _oauth_login(client, settings, settings.access_token)
+        return
     command = "LOGIN"
     try:
-        if settings.access_token is not None:
-            command = "AUTHENTICATE"
-            client.oauth2_login(settings.login, settings.access_token)
-        elif settings.auth_mechanism == "plain":
+        if settings.auth_mechanism == "plain":
             command = "AUTHENTICATE"
             client.plain_login(settings.login, settings.password)
         else:
@@ -199,6 +210,22 @@ def _authenticate(client: IMAPClient, settings: ImapSettings) -> None:
     except LoginError as exc:
         reply = exc.args[0] if exc.args else ""
         raise TABLE.error_for(login_signal(command, reply, _greeting(client))) from exc
+
+
+def _oauth(settings: ImapSettings) -> bool:
+    return settings.token_provider is not None or settings.access_token is not None
+
+
+def _oauth_login(client: IMAPClient, settings: ImapSettings, token: str) -> None:
+    """AUTHENTICATE XOAUTH2 (default) or OAUTHBEARER; a refusal as its typed error."""
+    try:
+        if settings.auth_mechanism == "oauthbearer":
+            client.oauthbearer_login(settings.login, token)
+        else:
+            client.oauth2_login(settings.login, token)
+    except LoginError as exc:
+        reply = exc.args[0] if exc.args else ""
+        raise TABLE.error_for(login_signal("AUTHENTICATE", reply, _greeting(client))) from exc
 
 
 class ConnectionBudget(Generic[T]):

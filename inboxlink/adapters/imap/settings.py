@@ -74,7 +74,11 @@ class ImapSettings:
         username: the login name (defaults to ``address``); ``smtp_username`` likewise.
         password: for LOGIN / AUTHENTICATE PLAIN and SMTP AUTH.
         access_token: an OAuth 2 access token for XOAUTH2 (instead of a password).
-        auth_mechanism: ``"login"`` (IMAP LOGIN) or ``"plain"`` (AUTHENTICATE PLAIN).
+        token_provider: OAuth tokens from a `TokenProvider` (``connect(…, token_provider=…)``
+            or ``token_cache=PATH|True`` with ``provider="microsoft"|"google"``): a refused
+            token is refreshed and the AUTHENTICATE (never a send) retried once.
+        auth_mechanism: ``"login"`` (IMAP LOGIN) or ``"plain"`` (AUTHENTICATE PLAIN) for a
+            password; ``"xoauth2"`` (the default with a token) or ``"oauthbearer"`` (RFC 7628).
         ssl_context: custom trust (corporate CA, tests). Used as given.
         verify_tls: ``False`` allows an insecure certificate (logged as a warning).
         tls_minimum: lowest TLS version accepted; ``"TLSv1.2"`` unless set explicitly.
@@ -102,8 +106,10 @@ class ImapSettings:
     smtp_username: str | None = None
     password: str | None = attrs.field(default=None, repr=False)
     access_token: str | None = attrs.field(default=None, repr=False)
-    auth_mechanism: str = attrs.field(default="login",
-                                      validator=attrs.validators.in_(("login", "plain")))
+    # OAuth through a token provider (issue 16); never shown: it holds the account's tokens.
+    token_provider: Any = attrs.field(default=None, repr=False)
+    auth_mechanism: str = attrs.field(default="login", validator=attrs.validators.in_(
+        ("login", "plain", "xoauth2", "oauthbearer")))
     ssl_context: ssl.SSLContext | None = attrs.field(default=None, repr=False)
     verify_tls: bool = True
     tls_minimum: str = attrs.field(default="TLSv1.2", converter=_tls_minimum)
@@ -184,6 +190,25 @@ def _guess_address(user: str | None, host: str) -> str:
     return f"{user or 'mailbox'}@{domain}"
 
 
+#: the sign-in options a token provider replaces
+_TOKEN_CONFLICTS = ("password", "access_token")
+
+
+def _take_token_source(url: str, options: dict[str, Any]) -> None:
+    """Turn ``token_provider=`` / ``token_cache=`` (+ ``provider=``) into `token_provider`."""
+    if options.get("token_provider") is None and options.get("token_cache") in (None, False):
+        return
+    from inboxlink.auth.provider import resolve_token_source
+
+    clashing = [name for name in _TOKEN_CONFLICTS if options.get(name)]
+    if clashing:
+        raise errors.ConfigurationError(
+            "token_provider=/token_cache= cannot be combined with "
+            + ", ".join(f"{name}=" for name in clashing) + ".",
+            remedy="Sign in with the token provider only (or drop it and pass a password).")
+    options["token_provider"] = resolve_token_source(url, options)
+
+
 def settings_from_url(url: str, **options: Any) -> ImapSettings:
     """Settings for ``imaps://alice@host`` / ``imap://…`` plus ``connect()`` keyword options.
 
@@ -193,6 +218,7 @@ def settings_from_url(url: str, **options: Any) -> ImapSettings:
     if options.get("password") and options.get("access_token"):
         raise errors.ConfigurationError("Pass either password= or access_token=, not both.",
                                         remedy="Use access_token= for OAuth (XOAUTH2).")
+    _take_token_source(url, options)
     host, port, security, user = _endpoint(url, _IMAP_SCHEMES, "imap")
     fields: dict[str, Any] = {"imap_host": host, "imap_port": port, "imap_security": security}
     if user:

@@ -18,15 +18,33 @@ from typing import Any
 
 from inboxlink import errors, mime
 from inboxlink.adapters.imap.connection import certificate_error, unreachable
-from inboxlink.adapters.imap.errors import PROVIDER, TABLE
+from inboxlink.adapters.imap.errors import PROVIDER, TABLE, extract
 from inboxlink.adapters.imap.settings import ImapSettings, Security
-from inboxlink.translate import Signal
+from inboxlink.auth.provider import with_fresh_token
+from inboxlink.translate import Signal, translating
 
 __all__ = ["send"]
 
 
 def _xoauth2(user: str, token: str) -> str:
     return f"user={user}\x01auth=Bearer {token}\x01\x01"
+
+
+def _oauthbearer(user: str, token: str) -> str:
+    # RFC 7628 initial client response (GS2 header with the authorization identity).
+    return f"n,a={user},\x01auth=Bearer {token}\x01\x01"
+
+
+#: SASL mechanism and initial response per ``auth_mechanism`` (XOAUTH2 unless OAUTHBEARER)
+_OAUTH_MECHANISMS = {"oauthbearer": ("OAUTHBEARER", _oauthbearer)}
+
+
+def _oauth_auth(smtp: smtplib.SMTP, settings: ImapSettings, token: str) -> None:
+    mechanism, initial = _OAUTH_MECHANISMS.get(settings.auth_mechanism, ("XOAUTH2", _xoauth2))
+    user = settings.smtp_login
+    # Google answers a refused token with a 334 challenge; an empty reply ends the
+    # exchange so the real error code arrives.
+    smtp.auth(mechanism, lambda challenge=None: "" if challenge else initial(user, token))
 
 
 class _HandOver(smtplib.SMTP):
@@ -91,12 +109,16 @@ def _secure_and_login(smtp: smtplib.SMTP, settings: ImapSettings, context: ssl.S
         except ssl.SSLCertVerificationError as exc:
             raise certificate_error(exc, host, port, context, settings.timeout, b"EHLO") from exc
         smtp.ehlo()
-    if settings.access_token:
-        token = settings.access_token
-        user = settings.smtp_login
-        # Google answers a refused token with a 334 challenge; an empty reply ends the
-        # exchange so the real error code arrives.
-        smtp.auth("XOAUTH2", lambda challenge=None: "" if challenge else _xoauth2(user, token))
+    if settings.token_provider is not None:
+        # Only the AUTH is repeated after a refresh, inside this boundary so the refusal is
+        # typed; the message itself is sent once, later, by the caller.
+        def attempt(token: str) -> None:
+            with translating(extract, TABLE):
+                _oauth_auth(smtp, settings, token)
+
+        with_fresh_token(settings.token_provider, attempt)
+    elif settings.access_token:
+        _oauth_auth(smtp, settings, settings.access_token)
     elif settings.password is not None:
         smtp.login(settings.smtp_login, settings.password)
 
