@@ -30,17 +30,20 @@ class FlagStatus(ExtendedProperty):  # type: ignore[misc]
     property_type = "Integer"
 
 
-def _flaggable_fields() -> Any:
+def message_fields_with(name: str, value_cls: type) -> Any:
+    """exchangelib's Message fields plus one extended property, in schema order (after
+    ``has_attachments``), for a subclass — never ``Message.register``, which would change
+    the class for every user of exchangelib in the process."""
     fields = EwsMessage.FIELDS.copy()
     fields.insert(fields.index_by_name("has_attachments") + 1,
-                  ExtendedPropertyField("flag_status", value_cls=FlagStatus))
+                  ExtendedPropertyField(name, value_cls=value_cls))
     return fields
 
 
 class FlaggableMessage(EwsMessage):  # type: ignore[misc]
     """A Message with ``flag_status`` (None clears the flag: UpdateItem's DeleteItemField)."""
 
-    FIELDS = _flaggable_fields()
+    FIELDS = message_fields_with("flag_status", FlagStatus)
 
 
 def paths(cls: type[EwsMessage], names: Sequence[str]) -> list[FieldPath]:

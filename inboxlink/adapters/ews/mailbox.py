@@ -21,7 +21,7 @@ from exchangelib.autodiscover import Autodiscovery
 from exchangelib.credentials import OAuth2AuthorizationCodeCredentials
 from exchangelib.errors import ErrorAccessDenied, TransportError, UnauthorizedError
 from exchangelib.extended_properties import ExtendedProperty
-from exchangelib.fields import ExtendedPropertyField, FieldOrder, FieldPath
+from exchangelib.fields import FieldOrder, FieldPath
 from exchangelib.folders import (
     DeletedItems,
     Drafts,
@@ -52,7 +52,7 @@ from inboxlink.adapters.ews.errors import (
     UNAUTHORIZED_BARE_USERNAME,
     VERSION_TOO_OLD,
 )
-from inboxlink.adapters.ews.fields import FLAGGED, flag_path
+from inboxlink.adapters.ews.fields import FLAGGED, flag_path, message_fields_with
 from inboxlink.adapters.ews.fields import paths as _paths
 from inboxlink.adapters.ews.notifications import EwsStreaming
 from inboxlink.adapters.ews.oauth import ProviderCredentials, refreshing
@@ -115,18 +115,11 @@ class _MessageFlags(ExtendedProperty):  # type: ignore[misc]
     property_type = "Integer"
 
 
-def _sent_copy_fields() -> Any:
-    fields = EwsMessage.FIELDS.copy()
-    fields.insert(fields.index_by_name("has_attachments") + 1,
-                  ExtendedPropertyField("message_flags", value_cls=_MessageFlags))
-    return fields
-
-
 class _SentCopy(EwsMessage):  # type: ignore[misc]
     """A Message carrying PR_MESSAGE_FLAGS, in schema order, without touching exchangelib's
     own Message class (``Message.register`` would add the field for every user)."""
 
-    FIELDS = _sent_copy_fields()
+    FIELDS = message_fields_with("message_flags", _MessageFlags)
 
 
 def _utc(value: str | None) -> dt.datetime | None:
