@@ -96,19 +96,27 @@ def _each_group(run: Runner, message_ids: list[str], work: Callable[..., list[st
 
 
 # ---------------------------------------------------------------------------- flags
-def _flag_on(session: Session, folder: str, validity: int, refs: list[tuple[str, int]], *,
-             flag: str, value: bool, chunk: int) -> list[str]:
+def _on_present(session: Session, folder: str, validity: int, refs: list[tuple[str, int]],
+                chunk: int, act: Callable[[list[int]], None]) -> list[str]:
+    """``act`` on the UIDs of ``refs`` that still exist, chunk by chunk (one SEARCH and one
+    command each); returns the ids that do not."""
     if not select_checked(session, folder, validity, readonly=False):
-        return [value_id for value_id, _ in refs]
-    client = session.client
+        return [i for i, _ in refs]
     missing: list[str] = []
     for part in _chunks(refs, chunk):
-        present = _existing(client, (uid for _, uid in part))
+        present = _existing(session.client, (uid for _, uid in part))
         missing += [i for i, uid in part if uid not in present]
         if present:
-            store = client.add_flags if value else client.remove_flags
-            store(wire.uid_set(present), [flag.encode("ascii")], silent=True)
+            act(sorted(present))
     return missing
+
+
+def _flag_on(session: Session, folder: str, validity: int, refs: list[tuple[str, int]], *,
+             flag: str, value: bool, chunk: int) -> list[str]:
+    store = session.client.add_flags if value else session.client.remove_flags
+    return _on_present(session, folder, validity, refs, chunk,
+                       lambda uids: store(wire.uid_set(uids), [flag.encode("ascii")],
+                                          silent=True))
 
 
 def set_flag(run: Runner, message_ids: list[str], flag: str, value: bool, *,
@@ -197,19 +205,13 @@ def move(run: Runner, message_ids: list[str], target: Folder, *,
 
 def _expunge_on(session: Session, folder: str, validity: int, refs: list[tuple[str, int]], *,
                 chunk: int) -> list[str]:
-    if not select_checked(session, folder, validity, readonly=False):
-        return [i for i, _ in refs]
-    client = session.client
-    missing: list[str] = []
-    for part in _chunks(refs, chunk):
-        present = _existing(client, (uid for _, uid in part))
-        missing += [i for i, uid in part if uid not in present]
-        if present:
-            uid_text = wire.uid_set(present)
-            client.add_flags(uid_text, [b"\\Deleted"], silent=True)
-            _expunge(session, uid_text)
-            shim.forget_expunges(client)
-    return missing
+    def expunge(uids: list[int]) -> None:
+        uid_text = wire.uid_set(uids)
+        session.client.add_flags(uid_text, [b"\\Deleted"], silent=True)
+        _expunge(session, uid_text)
+        shim.forget_expunges(session.client)
+
+    return _on_present(session, folder, validity, refs, chunk, expunge)
 
 
 def delete(run: Runner, message_ids: list[str], trash: Folder | None, *,
