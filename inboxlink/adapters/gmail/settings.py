@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from inboxlink.models import FolderRole
 from inboxlink.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from inboxlink.budget import Budget
 
 __all__ = ["DEFAULT_API_ENDPOINT", "GmailSettings"]
 
@@ -49,6 +52,9 @@ class GmailSettings:
             reported as ``MessageNotFound``: Gmail itself ignores them silently. ``False``
             saves those requests and quota units, and unknown ids then go unnoticed.
         sent_folder / role_overrides / retry: as for every adapter.
+        budget: a shared `inboxlink.budget.Budget` (e.g. `RedisBudget`): the quota pacing
+            then holds for the user across processes and machines (default: none, each
+            mailbox object paces itself).
     """
 
     address: str
@@ -64,6 +70,7 @@ class GmailSettings:
     sent_folder: str | None = None
     role_overrides: Mapping[FolderRole, str] | None = None
     retry: RetryPolicy | None = None
+    budget: Budget | None = attrs.field(default=None, repr=False, eq=False)
 
     @property
     def batch_uri(self) -> str:
