@@ -71,5 +71,6 @@ def handle(key: str, batch: ChangeSet) -> None:
 
 sync = install(app, resolver=open_mailbox, handler=handle,
                store=RedisStore(REDIS, prefix=f"{PREFIX}:tokens"), redis_url=REDIS,
-               interval=0.3, retry_delay=0.3, prefix=f"{PREFIX}:chain",
+               interval=float(os.environ.get("INBOXLINK_TEST_INTERVAL", "0.3")),
+               retry_delay=0.3, prefix=f"{PREFIX}:chain",
                on_error=record_error)
