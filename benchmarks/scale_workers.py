@@ -7,7 +7,8 @@ Set-up: a loopback Dovecot (``mail_max_userip_connections = 4``), a local redis-
 start the chains (rounds back to back: ``interval=0``), deliver ``PER_ACCOUNT`` messages to
 every account in waves of one message per account, and time until every chain has handed
 every message to the handler (20 ms of handler work per non-empty batch). Then, with
-nothing new, count Redis commands (all of them, and the budget's own EVALSHA/ZREM) and
+nothing new, count Redis commands (all of them, and the EVALSHA/ZREM calls: the budget's acquire and release, the chain's
+claim and hand-over) and
 Dovecot logins (one per round) for a few seconds. The server's log is checked for refused logins.
 
 Run: ``python benchmarks/scale_workers.py [per_account]`` (needs root for Dovecot).
@@ -141,7 +142,7 @@ def main() -> None:
             print(f"{processes} process(es): {r['changes_per_s']:7.1f} changes/s "
                   f"({r['seconds']:.2f} s); idle: {r['rounds_per_s']:.1f} rounds/s, "
                   f"{r['redis_per_round']:.1f} Redis commands per round "
-                  f"({r['budget_per_round']:.1f} of them the budget's)")
+                  f"({r['budget_per_round']:.1f} of them EVALSHA/ZREM: budget and chain scripts)")
         print("refused logins:", dovecot.log().count(REFUSED))
     finally:
         server.close()
