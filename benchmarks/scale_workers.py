@@ -7,9 +7,9 @@ Set-up: a loopback Dovecot (``mail_max_userip_connections = 4``), a local redis-
 start the chains (rounds back to back: ``interval=0``), deliver ``PER_ACCOUNT`` messages to
 every account in waves of one message per account, and time until every chain has handed
 every message to the handler (20 ms of handler work per non-empty batch). Then, with
-nothing new, count Redis commands (all of them, and the EVALSHA/ZREM calls: the budget's acquire and release, the chain's
-claim and hand-over) and
-Dovecot logins (one per round) for a few seconds. The server's log is checked for refused logins.
+nothing new, count Redis commands (all of them, and the EVALSHA/ZREM calls: the budget's
+acquire and release, the chain's claim and hand-over) and Dovecot logins (one per round) for
+a few seconds. The server's log is checked for refused logins.
 
 Run: ``python benchmarks/scale_workers.py [per_account]`` (needs root for Dovecot).
 """
