@@ -16,6 +16,7 @@ in Redis with atomic Lua scripts, shared by every process that points at the sam
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 import uuid
@@ -24,7 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from inboxlink import errors
 
-__all__ = ["Budget", "InProcessBudget", "RedisBudget"]
+__all__ = ["Budget", "InProcessBudget", "RedisBudget", "default_budget"]
 
 
 @runtime_checkable
@@ -96,6 +97,28 @@ class InProcessBudget:
             if time.monotonic() + wait > deadline:
                 raise _exhausted(mailbox, f"{bucket} units", timeout)
             time.sleep(wait)
+
+
+_DEFAULT = InProcessBudget()
+
+
+def default_budget() -> InProcessBudget:
+    """The budget adapters use when given none: one `InProcessBudget` per process.
+
+    Every mailbox object of the process counts against it, so two objects opened on the
+    same account share its limits (as they share the server's).
+    """
+    return _DEFAULT
+
+
+def _reset_after_fork() -> None:
+    # Slots held by the parent's threads are never released in the child: start empty.
+    global _DEFAULT
+    _DEFAULT = InProcessBudget()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 # Every script reads the Redis server's clock, so machines with skewed clocks agree on

@@ -109,6 +109,7 @@ def install(app: Any, *, resolver: Resolver, handler: Handler, store: TokenStore
             folders: Iterable[FolderRole | str] = (FolderRole.INBOX,),
             interval: float = 30.0, retry_delay: float = 5.0,
             on_resync: Callable[[str, str], None] | None = None,
+            on_error: Callable[[str, str, BaseException], None] | None = None,
             prefix: str = "inboxlink:celery") -> SyncTasks:
     """Register the sync round task on ``app`` and return the `SyncTasks` handle.
 
@@ -124,6 +125,7 @@ def install(app: Any, *, resolver: Resolver, handler: Handler, store: TokenStore
         folders: the folders `SyncTasks.start` keeps current by default.
         interval: seconds between the end of a round and the next.
         retry_delay: seconds before Celery retries a failed round.
+        on_resync / on_error: passed to each worker's `Runner`.
     """
     import redis
 
@@ -136,7 +138,7 @@ def install(app: Any, *, resolver: Resolver, handler: Handler, store: TokenStore
 
     def make_runner() -> Runner:
         return Runner(store=store, resolver=resolver, handler=handler, on_resync=on_resync,
-                      workers=1)
+                      on_error=on_error, workers=1, keep_open=False)
 
     handle: SyncTasks
 

@@ -69,12 +69,15 @@ class Runner:
             mailbox errors and handler exceptions); the runner goes on with the others.
         workers: mailboxes synced at once in a round (threads).
         batch_limit: ``limit=`` for each ``changes()`` call.
+        keep_open: keep each mailbox open between rounds (the embedded runner); ``False``
+            closes it after its round, giving its connection slots back to the budget (a
+            Celery worker process must not hold slots of mailboxes it may never see again).
     """
 
     def __init__(self, *, store: TokenStore, resolver: Resolver, handler: Handler,
                  on_resync: Callable[[str, str], None] | None = None,
                  on_error: Callable[[str, str, BaseException], None] | None = None,
-                 workers: int = 8, batch_limit: int = 500) -> None:
+                 workers: int = 8, batch_limit: int = 500, keep_open: bool = True) -> None:
         self.store = store
         self.resolver = resolver
         self.handler = handler
@@ -82,6 +85,7 @@ class Runner:
         self.on_error = on_error
         self.workers = workers
         self.batch_limit = batch_limit
+        self.keep_open = keep_open
         self._folders: dict[str, tuple[str, ...]] = {}
         self._open: dict[str, Mailbox] = {}
         self._lock = threading.Lock()
@@ -195,6 +199,8 @@ class Runner:
                         exc, errors.InboxLinkError):
                     self._discard(key)  # reconnect next round
                 self._report_error(key, folder, exc)
+        if not self.keep_open:
+            self._discard(key)
         return report
 
     def _sync_folder(self, key: str, folder: str, report: RoundReport) -> None:

@@ -209,6 +209,10 @@ class EwsEmulator(ChangeOps, StreamOps, AttachmentOps):
         self.request_sizes: list[int] = []
         self.response_sizes: list[int] = []  #: bytes of each response body
         self.server_seconds = 0.0  #: time spent answering (benchmarks subtract it)
+        self.delay = 0.0  #: seconds every POST is held before it is answered
+        self.in_flight = 0  #: POSTs being answered now
+        self.peak = 0  #: the most POSTs ever answered at once
+        self.lock = threading.Lock()
         self.failures: list[Failure] = []
         self.locked_out: set[str] = set()
         self.change_log: list[tuple[int, str, str, str]] = []
@@ -854,9 +858,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         started = time.perf_counter()
+        state = self.state
+        with state.lock:
+            state.in_flight += 1
+            state.peak = max(state.peak, state.in_flight)
         try:
+            if state.delay:
+                time.sleep(state.delay)
             self._post()
         finally:
+            with state.lock:
+                state.in_flight -= 1
             self.state.server_seconds += time.perf_counter() - started
 
     def _post(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from inboxlink.adapters.gmail.quota import COST, PER_USER_UNITS_PER_MINUTE, TokenBucket
@@ -91,3 +93,34 @@ def test_listing_is_paced_by_the_mailbox_bucket(emulator: GmailEmulator) -> None
     # batches that needed them rather than taken as one burst.
     assert sum(clock.sleeps) == pytest.approx(2.56)
     assert len(clock.sleeps) >= 2
+
+
+def test_a_shared_budget_paces_every_mailbox_object_of_the_user_from_one_bucket(
+        emulator: GmailEmulator, redis_server: Any) -> None:
+    import time
+    import uuid
+
+    import redis
+
+    from inboxlink.budget import RedisBudget
+
+    for n in range(12):
+        emulator.deliver(make_message(n))
+    prefix = f"q{uuid.uuid4().hex[:8]}"
+    budget = RedisBudget(redis_server.url, prefix=prefix)
+    boxes = [make_mailbox(emulator, quota_units_per_minute=600, budget=budget)
+             for _ in range(2)]  # a burst of 120 units, then 8 units a second
+    assert all(box.bucket is None for box in boxes)  # no private buckets
+    started = time.monotonic()
+    for box in boxes:
+        box.folders()
+        box.list_messages("INBOX", limit=500)
+    elapsed = time.monotonic() - started
+    spent = sum(box.units_spent for box in boxes)
+    assert spent == 2 * (1 + 5 + 12 * 5)
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    keys = client.keys(f"{prefix}:*")
+    assert len(keys) == 1  # one bucket for the user, whichever object spent
+    left = float(client.hget(keys[0], "tokens") or 0)
+    # Every unit either object spent came out of that bucket (refilled at 8/s meanwhile).
+    assert left <= 120 - spent + 8 * elapsed + 1e-6

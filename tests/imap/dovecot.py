@@ -109,12 +109,16 @@ class Dovecot:
         fresh_users: how many empty accounts :meth:`new_user` can hand out.
         capabilities: replaces the post-login CAPABILITY list (``imap_capability``), to
             play a server without some extension (CONDSTORE, QRESYNC, MOVE, IDLE …).
+        max_userip_connections: ``mail_max_userip_connections`` (Dovecot's default: 10);
+            the server refuses a login beyond it, logging "Maximum number of connections
+            from user+IP exceeded".
     """
 
     def __init__(self, cert_pem: str, key_pem: str, *, special_use: bool = True,
                  ssl: bool = True, separator: str = "/", name: str = "main",
                  users: dict[str, str] | None = None, fresh_users: int = 200,
-                 capabilities: str | None = None) -> None:
+                 capabilities: str | None = None,
+                 max_userip_connections: int | None = None) -> None:
         self.binary = ensure_dovecot()
         self.dir = Path(tempfile.mkdtemp(prefix=f"inboxlink-dovecot-{name}-"))
         os.chmod(self.dir, 0o755)
@@ -139,6 +143,9 @@ class Dovecot:
         imaps = ("  inet_listener imaps {\n    address = 127.0.0.1\n"
                  f"    port = {self.imaps_port}\n    ssl = yes\n  }}\n") if ssl else ""
         capability_line = f"imap_capability = {capabilities}" if capabilities else ""
+        if max_userip_connections is not None:
+            capability_line += ("\nprotocol imap {\n  mail_max_userip_connections = "
+                                f"{max_userip_connections}\n}}\n")
         self.conf = self.dir / "dovecot.conf"
         self.conf.write_text(f"""
 base_dir = {self.dir}/run

@@ -56,6 +56,9 @@ def cluster(dovecot: Dovecot, certs: Certs, redis_server: Any,
     env = {"INBOXLINK_TEST_REDIS": redis_server.url, "INBOXLINK_TEST_PREFIX": prefix,
            "INBOXLINK_TEST_IMAP_PORT": str(dovecot.imaps_port),
            "INBOXLINK_TEST_CA": certs.ca_file, "INBOXLINK_TEST_PASSWORD": PASSWORD,
+           # the worker processes import this checkout's inboxlink, not an installed one
+           "PYTHONPATH": os.pathsep.join([str(SYNC_DIR.parents[1]),
+                                          os.environ.get("PYTHONPATH", "")]),
            "INBOXLINK_TEST_QUEUE": f"q-{prefix}"}
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -8,6 +8,7 @@ starts with ``SLOW`` parks the handler (the test then kills that worker process)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import ssl
 import time
@@ -17,6 +18,7 @@ from celery import Celery
 
 from inboxlink import ChangeSet
 from inboxlink.adapters.imap import ImapMailbox, ImapSettings
+from inboxlink.budget import RedisBudget
 from inboxlink.contrib.celery import install
 from inboxlink.sync import RedisStore
 
@@ -34,12 +36,26 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
 )
 _redis = redis.Redis.from_url(REDIS)
+#: INBOXLINK_TEST_BUDGET=1: every worker process counts connections in one RedisBudget
+BUDGET = (RedisBudget(REDIS, prefix=f"{PREFIX}:budget", lease=5.0)
+          if os.environ.get("INBOXLINK_TEST_BUDGET") else None)
+#: seconds the handler keeps a non-empty batch (its connection stays open meanwhile)
+PAUSE = float(os.environ.get("INBOXLINK_TEST_PAUSE", "0"))
 
 
 def open_mailbox(key: str) -> ImapMailbox:
+    # "user@example.com#3": several keys (sync chains) may share one account.
     return ImapMailbox(ImapSettings(
-        address=key, imap_host="127.0.0.1", imap_port=PORT, imap_security="tls",
-        password=PASSWORD, ssl_context=ssl.create_default_context(cafile=CA), timeout=10.0))
+        address=key.split("#")[0], imap_host="127.0.0.1", imap_port=PORT,
+        imap_security="tls", password=PASSWORD,
+        ssl_context=ssl.create_default_context(cafile=CA), timeout=10.0, budget=BUDGET))
+
+
+def record_error(key: str, folder: str, error: BaseException) -> None:
+    provider = getattr(error, "provider", "")
+    # Redis itself may be down (the restart scenario): then there is nothing to record in.
+    with contextlib.suppress(redis.RedisError):
+        _redis.rpush(f"{PREFIX}:errors", f"{key} {provider} {type(error).__name__} {error}")
 
 
 def handle(key: str, batch: ChangeSet) -> None:
@@ -49,8 +65,12 @@ def handle(key: str, batch: ChangeSet) -> None:
             _redis.set(f"{PREFIX}:in-handler", os.getpid())
             time.sleep(120)  # the test kills this process here
         _redis.rpush(f"{PREFIX}:handled", f"{key} {summary.message_id}")
+    if batch.added and PAUSE:
+        time.sleep(PAUSE)  # the mailbox (and its connection slot) stays open meanwhile
 
 
 sync = install(app, resolver=open_mailbox, handler=handle,
                store=RedisStore(REDIS, prefix=f"{PREFIX}:tokens"), redis_url=REDIS,
-               interval=0.3, retry_delay=0.3, prefix=f"{PREFIX}:chain")
+               interval=float(os.environ.get("INBOXLINK_TEST_INTERVAL", "0.3")),
+               retry_delay=0.3, prefix=f"{PREFIX}:chain",
+               on_error=record_error)

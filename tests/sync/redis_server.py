@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -68,6 +69,20 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(10)
             self.process = None
+
+    def restart(self, pause: float = 0.5) -> None:
+        """Shut down saving the data set (as a planned restart of a persistent Redis does),
+        stay down ``pause`` seconds, start again on the same port with the same data."""
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=self.port)
+        with contextlib.suppress(redis.ConnectionError):  # closed by the server as it goes
+            client.shutdown(save=True)
+        if self.process is not None:
+            self.process.wait(10)
+            self.process = None
+        time.sleep(pause)
+        self.start()
 
     def close(self) -> None:
         self.stop()

@@ -46,6 +46,7 @@ from inboxlink.adapters.ews import errors as ews_errors
 from inboxlink.adapters.ews import tokens
 from inboxlink.adapters.ews.actions import EwsActions
 from inboxlink.adapters.ews.attachments import EwsAttachments
+from inboxlink.adapters.ews.budget import budgeted_protocol
 from inboxlink.adapters.ews.errors import (
     NO_SMTP_ADDRESS,
     TABLE,
@@ -293,8 +294,7 @@ class EwsMailbox(EwsSync, EwsActions, EwsAttachments, EwsStreaming, BaseMailbox)
         self._forget_protocol(config)
         self._config = config
         # Created first so that the Account below finds it in exchangelib's protocol cache.
-        self._protocol = protocol_class(self.settings.ssl_context,
-                                        self.settings.verify_tls)(config=config)
+        self._protocol = self._protocol_class()(config=config)
         account = Account(primary_smtp_address=self.settings.address, config=config,
                           autodiscover=False, access_type=DELEGATE,
                           default_timezone=None, locale="en_US")
@@ -323,6 +323,14 @@ class EwsMailbox(EwsSync, EwsActions, EwsAttachments, EwsStreaming, BaseMailbox)
         if self.settings.throttle_max_wait > 0:
             config.retry_policy = refreshing(
                 FaultTolerance(max_wait=self.settings.throttle_max_wait), credentials)
+
+    def _protocol_class(self) -> type[Any]:
+        cls = protocol_class(self.settings.ssl_context, self.settings.verify_tls)
+        if self.settings.budget is None:
+            return cls
+        return budgeted_protocol(cls, self.settings.budget, f"ews:{self.endpoint}/"
+                                 f"{self.settings.address.casefold()}",
+                                 self.settings.max_concurrent, self.settings.timeout)
 
     def _check_smtp_address(self, account: Account) -> None:
         try:

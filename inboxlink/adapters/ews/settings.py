@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import attrs
@@ -19,6 +19,9 @@ import attrs
 from inboxlink import errors
 from inboxlink.models import FolderRole
 from inboxlink.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from inboxlink.budget import Budget
 
 __all__ = ["EWS_PATH", "MIN_BUILD", "EwsSettings", "endpoint_from", "suggest_ews_url"]
 
@@ -113,6 +116,10 @@ class EwsSettings:
             up to this many seconds (its FaultTolerance policy); 0 (default) reports
             `RateLimited` at once and leaves retrying to inboxlink.
         sent_folder / role_overrides / retry: as for every adapter.
+        budget: a shared `inboxlink.budget.Budget` (e.g. `RedisBudget`) that keeps the
+            mailbox's requests in flight under ``max_concurrent`` across processes and
+            machines (default: none, exchangelib's own session pool per process).
+        max_concurrent: requests in flight at once through ``budget``.
     """
 
     address: str
@@ -132,6 +139,8 @@ class EwsSettings:
     sent_folder: str | None = None
     role_overrides: Mapping[FolderRole, str] | None = None
     retry: RetryPolicy | None = None
+    budget: Budget | None = attrs.field(default=None, repr=False, eq=False)
+    max_concurrent: int = 4
 
     @property
     def login(self) -> str:

@@ -23,7 +23,7 @@ from inboxlink.adapters.gmail import convert, service, transport
 from inboxlink.adapters.gmail.actions import GmailActions
 from inboxlink.adapters.gmail.attachments import GmailAttachments
 from inboxlink.adapters.gmail.errors import TABLE, extractor
-from inboxlink.adapters.gmail.quota import COST, TokenBucket
+from inboxlink.adapters.gmail.quota import COST, TokenBucket, shared_pacer
 from inboxlink.adapters.gmail.settings import GmailSettings
 from inboxlink.adapters.gmail.sync import GmailSync
 from inboxlink.mailbox import BaseMailbox
@@ -76,8 +76,11 @@ class GmailMailbox(GmailSync, GmailActions, GmailAttachments, BaseMailbox):
         self._closed = False
         self.bucket: TokenBucket | None = (
             TokenBucket.per_minute(settings.quota_units_per_minute)
-            if settings.quota_units_per_minute else None
+            if settings.quota_units_per_minute and settings.budget is None else None
         )
+        self._shared = (shared_pacer(settings.budget, settings.subject or settings.address,
+                                     settings.quota_units_per_minute, settings.timeout)
+                        if settings.quota_units_per_minute and settings.budget else None)
         #: quota units spent by this mailbox (whether paced or not)
         self.units_spent = 0
         #: HTTP requests made (a batch counts once)
@@ -130,7 +133,9 @@ class GmailMailbox(GmailSync, GmailActions, GmailAttachments, BaseMailbox):
 
     def _pace(self, units: int) -> None:
         self.units_spent += units
-        if self.bucket is not None:
+        if self._shared is not None:
+            self._shared(units)
+        elif self.bucket is not None:
             self.bucket.take(units)
 
     def _execute(self, request: Any, method: str, *, once: bool = False,

@@ -10,8 +10,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
-__all__ = ["COST", "PER_USER_UNITS_PER_MINUTE", "TokenBucket"]
+if TYPE_CHECKING:
+    from inboxlink.budget import Budget
+
+__all__ = ["COST", "PER_USER_UNITS_PER_MINUTE", "TokenBucket", "shared_pacer"]
 
 #: quota units per call (developers.google.com/gmail/api/reference/quota)
 COST: Mapping[str, int] = {
@@ -97,3 +101,23 @@ class TokenBucket:
             self._level -= units
             self.waited += wait
             return wait
+
+
+def shared_pacer(budget: Budget, user: str, units_per_minute: int,
+                 timeout: float) -> Callable[[int], None]:
+    """Pacing through a shared `inboxlink.budget.Budget`: the same shape as
+    `TokenBucket.per_minute` (a fifth at once, the rest refilled steadily), but one bucket
+    per Gmail user for every process and machine using the budget.
+
+    A call costing more than the burst takes the whole burst (as `TokenBucket` does): a
+    shared bucket can never hold more, so asking for more would wait forever.
+    """
+    burst = units_per_minute * 0.2
+    rate = (units_per_minute - burst) / 60.0
+    key = f"gmail:{user.casefold()}"
+
+    def take(units: int) -> None:
+        budget.take(key, "quota-units", min(float(units), burst), rate=rate, burst=burst,
+                    timeout=timeout)
+
+    return take

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from inboxlink import errors
 from inboxlink.models import FolderRole
 from inboxlink.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from inboxlink.budget import Budget
 
 __all__ = ["DEFAULT_API_ENDPOINT", "GmailSettings"]
 
@@ -53,6 +56,9 @@ class GmailSettings:
             reported as ``MessageNotFound``: Gmail itself ignores them silently. ``False``
             saves those requests and quota units, and unknown ids then go unnoticed.
         sent_folder / role_overrides / retry: as for every adapter.
+        budget: a shared `inboxlink.budget.Budget` (e.g. `RedisBudget`): the quota pacing
+            then holds for the user across processes and machines (default: none, each
+            mailbox object paces itself).
     """
 
     address: str
@@ -71,6 +77,7 @@ class GmailSettings:
     sent_folder: str | None = None
     role_overrides: Mapping[FolderRole, str] | None = None
     retry: RetryPolicy | None = None
+    budget: Budget | None = attrs.field(default=None, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         if self.token_provider is None and self.token_cache in (None, False):

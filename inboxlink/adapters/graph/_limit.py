@@ -17,6 +17,10 @@ too, so the adapter awaits its requests one after another and never gathers them
 
 asyncio objects belong to one loop, so limiters are kept per loop, and a forked child (whose
 loop is new, see `._loop`) starts with none.
+
+Across processes and machines the cap holds through a shared `inboxlink.budget.Budget`
+(``budget=``): a request that got its local slot also takes one of the budget's slots for
+the mailbox. Budgets block, so that wait runs in the loop's thread pool, never on the loop.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import contextlib
 import contextvars
 import os
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 __all__ = ["MailboxLimiter", "limiter_for"]
 
@@ -48,8 +52,10 @@ class MailboxLimiter:
         self._waiters: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
 
     @contextlib.asynccontextmanager
-    async def slot(self, cap: int) -> AsyncIterator[None]:
-        """Hold one of ``cap`` slots for the body of the ``async with``."""
+    async def slot(self, cap: int, shared: Callable[[], contextlib.AbstractContextManager[None]]
+                   | None = None) -> AsyncIterator[None]:
+        """Hold one of ``cap`` slots for the body of the ``async with`` (and, when given,
+        a ``shared()`` budget slot as well)."""
         held = _HELD.get()
         if self in held:
             yield
@@ -57,7 +63,11 @@ class MailboxLimiter:
         await self._acquire(cap)
         token = _HELD.set((*held, self))
         try:
-            yield
+            if shared is None:
+                yield
+            else:
+                async with _blocking(shared()):
+                    yield
         finally:
             _HELD.reset(token)
             self._release()
@@ -95,6 +105,27 @@ class MailboxLimiter:
             self._waiters.popleft()
             self.in_flight += 1
             waiter.set_result(None)
+
+
+@contextlib.asynccontextmanager
+async def _blocking(permit: contextlib.AbstractContextManager[None]) -> AsyncIterator[None]:
+    """Enter and leave a blocking context manager in the thread pool, off the loop."""
+    loop = asyncio.get_running_loop()
+    entering = loop.run_in_executor(None, permit.__enter__)
+    try:
+        await asyncio.shield(entering)
+    except asyncio.CancelledError:
+        # The thread still gets the permit: give it back as soon as it has.
+        def give_back(done: asyncio.Future[None]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                loop.run_in_executor(None, permit.__exit__, None, None, None)
+
+        entering.add_done_callback(give_back)
+        raise
+    try:
+        yield
+    finally:
+        await loop.run_in_executor(None, permit.__exit__, None, None, None)
 
 
 _LIMITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str],

@@ -120,6 +120,11 @@ class GraphSession:
         self.user_path = settings.user_path
         self.limiter = limiter_for(settings.origin, settings.address)
         self.max_concurrent = settings.max_concurrent
+        budget, key = settings.budget, f"graph:{settings.origin}/{settings.address.casefold()}"
+        #: the shared budget's slot, when one is given (the local limiter alone otherwise)
+        self.shared = None if budget is None else (
+            lambda: budget.slot(key, "requests", settings.max_concurrent,
+                                timeout=settings.timeout))
 
     def request(self, method: Method, path: str) -> RequestInformation:
         """A request for ``base_url + path`` (``path`` already URL-encoded)."""
@@ -128,7 +133,7 @@ class GraphSession:
         return info
 
     def _slot(self) -> contextlib.AbstractAsyncContextManager[None]:
-        return self.limiter.slot(self.max_concurrent)
+        return self.limiter.slot(self.max_concurrent, self.shared)
 
     async def send_bytes(self, info: RequestInformation) -> bytes:
         """Send and return the body; non-2xx raises the SDK's ``ODataError``/``APIError``."""

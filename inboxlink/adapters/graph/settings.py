@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import attrs
@@ -11,6 +11,9 @@ import attrs
 from inboxlink import errors
 from inboxlink.models import FolderRole
 from inboxlink.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from inboxlink.budget import Budget
 
 __all__ = ["DEFAULT_BASE_URL", "GraphSettings"]
 
@@ -73,6 +76,9 @@ class GraphSettings:
         max_concurrent: most HTTP requests in flight at once for this mailbox, counted over
             every thread and every ``GraphMailbox`` of the same mailbox in the process
             (Exchange Online throttles a fifth concurrent request per app and mailbox).
+        budget: a shared `inboxlink.budget.Budget` (e.g. `RedisBudget`) that holds the
+            ``max_concurrent`` cap across processes and machines too (default: none, the
+            process's own limiter only).
     """
 
     address: str
@@ -93,6 +99,7 @@ class GraphSettings:
     sent_folder: str | None = None
     role_overrides: Mapping[FolderRole, str] | None = None
     retry: RetryPolicy | None = None
+    budget: Budget | None = attrs.field(default=None, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         _take_token_source(self)

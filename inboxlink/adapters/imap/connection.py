@@ -14,7 +14,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Generic, TypeVar
 
 from imapclient import IMAPClient
@@ -29,7 +29,8 @@ from inboxlink.auth.provider import with_fresh_token
 from inboxlink.tls import certificate_reason
 from inboxlink.translate import Signal
 
-__all__ = ["ConnectionBudget", "Session", "certificate_error", "open_session", "unreachable"]
+__all__ = ["ConnectionBudget", "Session", "budget_permit", "certificate_error", "open_session",
+           "unreachable"]
 
 T = TypeVar("T")
 
@@ -153,6 +154,19 @@ def open_session(settings: ImapSettings, context: ssl.SSLContext) -> Session:
         raise
 
 
+def budget_permit(settings: ImapSettings
+                  ) -> Callable[[float], AbstractContextManager[None]]:
+    """Permits for one connection of the account from ``settings.budget`` (default: the
+    process-wide one), keyed by server and login: that is what the server's cap counts."""
+    from inboxlink.budget import default_budget
+
+    budget = settings.budget if settings.budget is not None else default_budget()
+    host, port = settings.imap_endpoint
+    key = f"imap://{settings.login}@{host}:{port}"
+    return lambda timeout: budget.slot(key, "connection", settings.max_connections,
+                                       timeout=timeout)
+
+
 def _greeting(client: IMAPClient) -> str:
     welcome = client.welcome
     return welcome.decode("utf-8", "replace") if isinstance(welcome, bytes) else str(welcome)
@@ -233,18 +247,29 @@ class ConnectionBudget(Generic[T]):
 
     Idle IMAP sessions are kept for reuse; when sending needs a slot and only idle IMAP
     sessions hold them, the oldest idle one is closed to make room. Thread-safe.
+
+    Each open connection (busy, idle or watching) also holds one permit of ``permit``, a
+    slot of the shared `inboxlink.budget.Budget` for the account, so every mailbox object,
+    process and machine using the same budget stays under the server's per-user cap.
+    Permits are interchangeable: one is taken whenever the local count goes up and one
+    given back whenever it goes down.
     """
 
     def __init__(self, limit: int, connect: Callable[[], T], close: Callable[[T], None],
-                 wait_timeout: float) -> None:
+                 wait_timeout: float,
+                 permit: Callable[[float], AbstractContextManager[None]] | None = None
+                 ) -> None:
         self._limit = limit
         self._connect = connect
         self._close = close
         self._wait_timeout = wait_timeout
+        self._permit = permit
         self._cond = threading.Condition()
         self._idle: list[T] = []
         self._open = 0
         self._closed = False
+        #: budget permits held, one per open connection
+        self._permits: list[AbstractContextManager[None]] = []
 
     @property
     def closed(self) -> bool:
@@ -285,13 +310,37 @@ class ConnectionBudget(Generic[T]):
                     break
                 self._wait(until)
         if victim is not None:
-            self._close(victim)
+            self._close(victim)  # its permit passes to the caller too
+            return None
+        try:
+            self._hold_permit(max(0.0, until - time.monotonic()))
+        except BaseException:
+            with self._cond:
+                self._open -= 1
+                self._cond.notify()
+            raise
         return None
+
+    def _hold_permit(self, timeout: float) -> None:
+        # Outside the lock: a shared budget may wait for another process to let go.
+        if self._permit is None:
+            return
+        permit = self._permit(timeout)
+        permit.__enter__()
+        with self._cond:
+            self._permits.append(permit)
+
+    def _drop_permits(self, count: int) -> None:
+        with self._cond:
+            dropped = [self._permits.pop() for _ in range(min(count, len(self._permits)))]
+        for permit in dropped:
+            permit.__exit__(None, None, None)
 
     def _give_back_slot(self) -> None:
         with self._cond:
             self._open -= 1
             self._cond.notify()
+        self._drop_permits(1)
 
     def acquire(self) -> T:
         """An idle session, or a new one if the budget allows (waits otherwise)."""
@@ -315,12 +364,6 @@ class ConnectionBudget(Generic[T]):
             self._close(item)
             self._give_back_slot()
 
-    def put_idle(self, item: T) -> None:
-        """Adopt an already open session (counted against the budget)."""
-        with self._cond:
-            self._open += 1
-            self._idle.append(item)
-
     @contextmanager
     def slot(self) -> Iterator[None]:
         """Hold one slot for a connection made elsewhere (SMTP)."""
@@ -339,3 +382,4 @@ class ConnectionBudget(Generic[T]):
             self._cond.notify_all()
         for item in idle:
             self._close(item)
+        self._drop_permits(len(idle))

@@ -25,7 +25,12 @@ from inboxlink.adapters.imap import (
     sync,
     wire,
 )
-from inboxlink.adapters.imap.connection import ConnectionBudget, Session, open_session
+from inboxlink.adapters.imap.connection import (
+    ConnectionBudget,
+    Session,
+    budget_permit,
+    open_session,
+)
 from inboxlink.adapters.imap.errors import PROVIDER, TABLE, extract
 from inboxlink.adapters.imap.settings import ImapSettings, settings_from_url
 from inboxlink.adapters.imap.tls import client_context
@@ -89,11 +94,11 @@ class ImapMailbox(BaseMailbox):
         self.capabilities = self._declared_capabilities()
         self._pool: ConnectionBudget[Session] = ConnectionBudget(
             settings.max_connections, self._open, Session.close,
-            wait_timeout=max(settings.timeout * 2, 30.0),
+            wait_timeout=max(settings.timeout * 2, 30.0), permit=budget_permit(settings),
         )
         with self._translating():
-            first = self._open()
-        self._pool.put_idle(first)
+            first = self._pool.acquire()
+        self._pool.release(first)
         #: the IMAP capabilities the server announced after login (upper case)
         self.server_capabilities = first.capabilities
         self._watcher = Watcher(self._pool, settings.idle_restart, lambda: self.poll_policy)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import enum
 import re
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import attrs
 
 from inboxlink import errors
 from inboxlink.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from inboxlink.budget import Budget
 
 __all__ = ["ImapSettings", "Security", "settings_from_url"]
 
@@ -93,6 +96,9 @@ class ImapSettings:
         stream_chunk: bytes per partial FETCH in ``fetch_to_file``.
         idle_restart: seconds after which ``watch()`` re-issues IDLE (RFC 2177 lets a
             server drop a client idle for 30 minutes; the default leaves a margin).
+        budget: where the ``max_connections`` slots of this account are counted (default:
+            `inboxlink.budget.default_budget`, shared by the process; a `RedisBudget`
+            shares them with every worker process and machine).
     """
 
     address: str
@@ -122,6 +128,7 @@ class ImapSettings:
     stream_chunk: int = attrs.field(default=1 << 20, validator=_positive)
     idle_restart: float = attrs.field(default=25 * 60.0, validator=attrs.validators.gt(0))
     retry: RetryPolicy | None = None
+    budget: Budget | None = attrs.field(default=None, repr=False, eq=False)
 
     @property
     def imap_endpoint(self) -> tuple[str, int]:
