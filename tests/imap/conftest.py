@@ -46,7 +46,8 @@ def _start(certs: Certs, **kwargs: object) -> Dovecot:
 
 @pytest.fixture(scope="session")
 def dovecot(certs: Certs) -> Iterator[Dovecot]:
-    server = _start(certs, name="main", users=SPECIAL_USERS)
+    # Every test that needs an empty account takes a fresh one: several hundred in all.
+    server = _start(certs, name="main", users=SPECIAL_USERS, fresh_users=1000)
     yield server
     server.stop()
 
