@@ -18,7 +18,7 @@ from inboxlink.models import Address, Folder, Message, MessageSummary, SendResul
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["EXIT_CODES", "EXIT_PARTIAL", "EXIT_TOKEN_EXPIRED", "address_json", "changes_json",
+__all__ = ["EXIT_CODES", "EXIT_PARTIAL", "EXIT_TOKEN_EXPIRED", "address_json", "batch_json", "changes_json",
            "escape", "folder_json", "hint_json", "message_json", "print_data", "print_json",
            "send_json", "stderr_console", "summary_json", "summary_line"]
 
@@ -156,17 +156,19 @@ def send_json(result: SendResult) -> dict[str, Any]:
             "warning": warning}
 
 
-def changes_json(folder: Folder, batch: ChangeSet) -> dict[str, Any]:
-    """A `ChangeSet` as JSON: added/updated messages, removed ids, token, more."""
+def batch_json(batch: ChangeSet) -> dict[str, Any]:
+    """The changes of a `ChangeSet` as JSON: added/updated messages and removed ids."""
     return {
-        "folder": folder.path,
-        "folder_id": folder.id,
         "added": [summary_json(s) for s in batch.added],
         "updated": [summary_json(s) for s in batch.updated],
         "removed": list(batch.removed),
-        "token": batch.token,
-        "more": batch.more,
     }
+
+
+def changes_json(folder: Folder, batch: ChangeSet) -> dict[str, Any]:
+    """A `ChangeSet` as JSON: added/updated messages, removed ids, token, more."""
+    return {"folder": folder.path, "folder_id": folder.id, **batch_json(batch),
+            "token": batch.token, "more": batch.more}
 
 
 def hint_json(folder: Folder, hint: ChangeHint) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from inboxlink import errors
 from inboxlink.cli.arguments import positive_float, positive_int
 from inboxlink.cli.credentials import add_secret_options, connect_options, display_url
-from inboxlink.cli.data_output import print_json, stderr_console, summary_json
+from inboxlink.cli.data_output import batch_json, print_json, stderr_console
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -76,12 +76,7 @@ def _load_handler(spec: str) -> Handler:
 
 def _printing_handler(console: Console) -> Handler:
     def handle(key: str, batch: ChangeSet) -> None:
-        print_json(console, {
-            "mailbox": key,
-            "added": [summary_json(s) for s in batch.added],
-            "updated": [summary_json(s) for s in batch.updated],
-            "removed": list(batch.removed),
-        })
+        print_json(console, {"mailbox": key, **batch_json(batch)})
 
     return handle
 
