@@ -9,26 +9,21 @@ is restarted in the middle of the run and the workers carry on, every change arr
 
 from __future__ import annotations
 
-import importlib
 import os
-import signal
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 from sync.redis_server import RedisServer
 
 from inboxlink.adapters.imap import ImapSettings
 from inboxlink.adapters.imap.connection import budget_permit
 from inboxlink.budget import RedisBudget
 
-from .dovecot import PASSWORD, Dovecot
+from .celery_cluster import CeleryCluster
+from .dovecot import Dovecot
 from .helpers import Certs
-from .test_celery_workers import SYNC_DIR, message, wait_for
+from .test_celery_workers import message, wait_for
 
 pytestmark = [pytest.mark.dovecot, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -56,49 +51,27 @@ def own_redis() -> Iterator[RedisServer]:
 @pytest.fixture
 def workers(capped_dovecot: Dovecot, certs: Certs, own_redis: RedisServer,
             monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    prefix = f"b{uuid.uuid4().hex[:10]}"
-    env = {"INBOXLINK_TEST_REDIS": own_redis.url, "INBOXLINK_TEST_PREFIX": prefix,
-           "INBOXLINK_TEST_IMAP_PORT": str(capped_dovecot.imaps_port),
-           "INBOXLINK_TEST_CA": certs.ca_file, "INBOXLINK_TEST_PASSWORD": PASSWORD,
-           # the worker processes import this checkout's inboxlink, not an installed one
-           "PYTHONPATH": os.pathsep.join([str(SYNC_DIR.parents[1]),
-                                          os.environ.get("PYTHONPATH", "")]),
-           "INBOXLINK_TEST_QUEUE": f"q-{prefix}", "INBOXLINK_TEST_BUDGET": "1",
-           "INBOXLINK_TEST_PAUSE": "0.3"}
-    if os.environ.get("INBOXLINK_TEST_NO_BUDGET"):  # the control run: refusals must show
-        env["INBOXLINK_TEST_BUDGET"] = ""
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.syspath_prepend(str(SYNC_DIR))
-    sys.modules.pop("celery_app", None)
-    app_module = importlib.import_module("celery_app")
-    def start(n: int) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "celery_app", "worker", "-P", "prefork",
-             "-c", "4", "--without-mingle", "--without-gossip", "--without-heartbeat",
-             "-l", "WARNING", "-n", f"w{n}-{prefix}@%h"],
-            cwd=SYNC_DIR, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True)
-
-    processes = [start(n) for n in range(3)]
+    # the control run (INBOXLINK_TEST_NO_BUDGET=1) must show the server's refusals
+    budget = "" if os.environ.get("INBOXLINK_TEST_NO_BUDGET") else "1"
+    cluster = CeleryCluster(monkeypatch, dovecot=capped_dovecot, ca_file=certs.ca_file,
+                            redis_url=own_redis.url, letter="b",
+                            INBOXLINK_TEST_BUDGET=budget, INBOXLINK_TEST_PAUSE="0.3")
+    for n in range(3):
+        cluster.start(n, concurrency=4)
     restarts = []
 
     def supervise() -> None:
         # What systemd's Restart=always does for a deployed worker: a Celery worker whose
         # Redis broker went away may exit ("Unrecoverable error" in kombu's restore of
         # unacknowledged messages); it is started again.
-        for n, process in enumerate(processes):
+        for n, process in list(cluster.processes.items()):
             if process.poll() is not None:
                 restarts.append(n)
-                processes[n] = start(n)
+                cluster.start(n, concurrency=4)
 
-    yield {"prefix": prefix, "sync": app_module.sync, "supervise": supervise,
-           "redis": redis.Redis.from_url(own_redis.url, decode_responses=True)}
-    for process in processes:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
-    sys.modules.pop("celery_app", None)
+    yield {"prefix": cluster.prefix, "sync": cluster.sync, "supervise": supervise,
+           "redis": cluster.redis}
+    cluster.stop()
 
 
 class Scenario:

@@ -5,29 +5,20 @@ process killed with SIGKILL in the middle of a batch loses nothing (at least onc
 from __future__ import annotations
 
 import email.message
-import importlib
 import os
 import signal
-import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
-from .dovecot import PASSWORD, Dovecot
+from .celery_cluster import CeleryCluster
+from .dovecot import Dovecot
 from .helpers import Certs
 
 pytestmark = [pytest.mark.dovecot, pytest.mark.timeout(240)]
 
-SYNC_DIR = Path(__file__).resolve().parents[1] / "sync"
-#: the checkout under test: worker processes import inboxlink from here, not from wherever
-#: the package happens to be installed
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
@@ -52,39 +43,11 @@ def message(n: int, subject: str) -> bytes:
 @pytest.fixture
 def cluster(dovecot: Dovecot, certs: Certs, redis_server: Any,
             monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    prefix = f"t{uuid.uuid4().hex[:10]}"
-    env = {"INBOXLINK_TEST_REDIS": redis_server.url, "INBOXLINK_TEST_PREFIX": prefix,
-           "INBOXLINK_TEST_IMAP_PORT": str(dovecot.imaps_port),
-           "INBOXLINK_TEST_CA": certs.ca_file, "INBOXLINK_TEST_PASSWORD": PASSWORD,
-           # the worker processes import this checkout's inboxlink, not an installed one
-           "PYTHONPATH": os.pathsep.join([str(SYNC_DIR.parents[1]),
-                                          os.environ.get("PYTHONPATH", "")]),
-           "INBOXLINK_TEST_QUEUE": f"q-{prefix}"}
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.syspath_prepend(str(SYNC_DIR))
-    sys.modules.pop("celery_app", None)
-    app_module = importlib.import_module("celery_app")
-    workers: list[subprocess.Popen[bytes]] = []
-
-    def start_worker() -> subprocess.Popen[bytes]:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "celery_app", "worker", "-P", "prefork",
-             "-c", "2", "--without-mingle", "--without-gossip", "--without-heartbeat",
-             "-l", "WARNING", "-n", f"w{len(workers)}-{prefix}@%h"],
-            cwd=SYNC_DIR, env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True)
-        workers.append(worker)
-        return worker
-
-    yield {"prefix": prefix, "sync": app_module.sync, "start_worker": start_worker,
-           "redis": redis.Redis.from_url(redis_server.url, decode_responses=True)}
-    for worker in workers:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(10)
-    sys.modules.pop("celery_app", None)
+    workers = CeleryCluster(monkeypatch, dovecot=dovecot, ca_file=certs.ca_file,
+                            redis_url=redis_server.url, letter="t")
+    yield {"prefix": workers.prefix, "sync": workers.sync, "redis": workers.redis,
+           "start_worker": lambda: workers.start(len(workers.processes), concurrency=2)}
+    workers.stop()
 
 
 def handled(cluster: dict[str, Any]) -> list[str]:
