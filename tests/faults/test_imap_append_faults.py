@@ -22,13 +22,6 @@ pytestmark = pytest.mark.dovecot
 
 
 @pytest.fixture
-def smtp(certs: Certs) -> Iterator[SmtpServer]:
-    server = SmtpServer(certs.server_context())
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def proxy(dovecot: Dovecot) -> Iterator[FaultProxy]:
     p = FaultProxy(("127.0.0.1", dovecot.imaps_port)).start()
     yield p

@@ -23,13 +23,6 @@ pytestmark = pytest.mark.dovecot
 
 
 @pytest.fixture
-def smtp(certs: Certs) -> Iterator[SmtpServer]:
-    server = SmtpServer(certs.server_context())
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def proxy(smtp: SmtpServer) -> Iterator[FaultProxy]:
     p = FaultProxy(("127.0.0.1", smtp.port)).start()
     yield p
