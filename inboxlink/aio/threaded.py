@@ -14,7 +14,7 @@ import functools
 import os
 from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Protocol, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -43,10 +43,18 @@ R = TypeVar("R")
 DEFAULT_CONCURRENCY = 4
 
 
+class _SyncWatch(Protocol):
+    """What `ThreadedWatch` steps through: a `Watch`, or one opened on its first step."""
+
+    def __next__(self) -> ChangeHint: ...
+
+    def stop(self) -> None: ...
+
+
 class ThreadedWatch:
     """An async iterator over a synchronous `Watch`."""
 
-    def __init__(self, watch: Watch) -> None:
+    def __init__(self, watch: _SyncWatch) -> None:
         self._watch = watch
 
     def __aiter__(self) -> ThreadedWatch:
@@ -183,7 +191,7 @@ class ThreadedAsyncMailbox:
               timeout: float | None = None) -> ThreadedWatch:
         """See `inboxlink.Mailbox.watch`; ``async for`` over it. Resolving the folder
         happens on the first step, in the watch's thread."""
-        return ThreadedWatch(_LazyWatch(self.sync, folder, timeout))  # type: ignore[arg-type]
+        return ThreadedWatch(_LazyWatch(self.sync, folder, timeout))
 
     # ------------------------------------------------------------------ acting and finding
     async def set_read(self, ids: Iterable[str] | str, read: bool = True) -> None:
