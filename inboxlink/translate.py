@@ -14,13 +14,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
 from inboxlink import errors
 
-__all__ = ["ErrorTable", "Rule", "Signal", "all_tables", "translating"]
+__all__ = ["ErrorTable", "Extract", "Rule", "Signal", "all_tables", "translating"]
+
+C = TypeVar("C")
 
 
 @attrs.frozen
@@ -122,14 +124,16 @@ def all_tables() -> list[ErrorTable]:
     return list(_TABLES)
 
 
+#: The one shape of every adapter's ``errors.extract``: the exception and the adapter's own
+#: `ErrorContext` (what the mailbox knows that explains the error: endpoint, operation, …).
+Extract = Callable[[BaseException, C], "errors.InboxLinkError | Signal | None"]
+
+
 @contextmanager
-def translating(
-    extract: Callable[[BaseException], errors.InboxLinkError | Signal | None],
-    table: ErrorTable,
-) -> Iterator[None]:
+def translating(table: ErrorTable, extract: Extract[C], context: C) -> Iterator[None]:
     """Translate any exception raised inside the block exactly once.
 
-    ``extract`` turns a client-library exception into a `Signal` (looked up in
+    ``extract(exc, context)`` turns a client-library exception into a `Signal` (looked up in
     ``table``), into a ready error, or returns ``None`` to let it through untouched
     (programming errors such as ``TypeError`` should pass). Typed errors pass as they are.
     """
@@ -138,7 +142,7 @@ def translating(
     except errors.InboxLinkError:
         raise
     except Exception as exc:
-        result = extract(exc)
+        result = extract(exc, context)
         if result is None:
             raise
         error = result if isinstance(result, errors.InboxLinkError) else table.error_for(result)

@@ -119,15 +119,15 @@ def test_table_drops_details_a_class_does_not_take() -> None:
 
 
 def test_translating_raises_from_the_original_and_passes_others() -> None:
-    def extract(exc: BaseException) -> Signal | None:
+    def extract(exc: BaseException, context: None) -> Signal | None:
         return Signal("test", status=exc.args[0]) if isinstance(exc, OSError) else None
 
-    with pytest.raises(errors.RateLimited) as info, translating(extract, TABLE):
+    with pytest.raises(errors.RateLimited) as info, translating(TABLE, extract, None):
         raise OSError(429)
     assert isinstance(info.value.__cause__, OSError)
-    with pytest.raises(KeyError), translating(extract, TABLE):
+    with pytest.raises(KeyError), translating(TABLE, extract, None):
         raise KeyError("programming error passes through")
-    with pytest.raises(errors.NotFound), translating(extract, TABLE):
+    with pytest.raises(errors.NotFound), translating(TABLE, extract, None):
         raise errors.NotFound()
 
 

@@ -22,12 +22,14 @@ import errno
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
 from inboxlink import errors
-from inboxlink.translate import ErrorTable, Rule, Signal, translating
+from inboxlink.translate import ErrorTable, Extract, Rule, Signal, translating
+
+C = TypeVar("C")
 
 __all__ = ["NO_SAVED_SIGN_IN", "TABLE", "OAuthFailure", "google_extract", "microsoft_extract",
            "signing_in"]
@@ -141,72 +143,67 @@ def _own_table(signal: Signal) -> errors.InboxLinkError | None:
 
 
 def microsoft_extract(
-    consent_url: Callable[[], str | None] | None = None,
-) -> Callable[[BaseException], errors.InboxLinkError | Signal | None]:
+    exc: BaseException, consent_url: Callable[[], str | None] | None,
+) -> errors.InboxLinkError | Signal | None:
     """``extract`` for `translating` with the Graph adapter's Entra ID rules.
 
-    ``consent_url`` builds the tenant's admin-consent link for ``AdminConsentRequired``.
+    The context, ``consent_url``, builds the tenant's admin-consent link for
+    ``AdminConsentRequired``.
     """
     from inboxlink.adapters.graph.errors import ErrorContext
 
-    context = ErrorContext(consent_url=consent_url)
-
-    def extract(exc: BaseException) -> errors.InboxLinkError | Signal | None:
-        if isinstance(exc, OAuthFailure):
-            signal = exc.signal("microsoft")
-            # The RFC 8628 words are ours to explain even when an AADSTS number came along.
-            own = _own_table(attrs.evolve(signal, code=exc.error)) or _own_table(signal)
-            if own is not None:
-                own.code = signal.code
-                return own
-            return context.refine(signal) if graph_table().match(signal) else _unknown(signal)
-        return _transport(exc, "microsoft")
-
-    return extract
-
-
-def google_extract() -> Callable[[BaseException], errors.InboxLinkError | Signal | None]:
-    """``extract`` for `translating` with the Gmail adapter's Google OAuth rules."""
-
-    def extract(exc: BaseException) -> errors.InboxLinkError | Signal | None:
-        if isinstance(exc, OAuthFailure):
-            signal = exc.signal("google")
-        elif type(exc).__name__ == "RefreshError":  # google.auth.exceptions
-            args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
-            body = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
-            if not body.get("error"):
-                word = re.match(r"^\s*(\w+):", str(args[0]) if args else "")
-                body = {"error": word.group(1) if word else "refresh_failed",
-                        "error_description": str(args[0]) if args else ""}
-            signal = OAuthFailure.from_result("google", body).signal("google")
-        elif hasattr(exc, "error") and hasattr(exc, "description") and hasattr(exc, "uri"):
-            # oauthlib's OAuth2Error: an error the redirect or the token endpoint returned
-            signal = OAuthFailure("google", str(getattr(exc, "error", "") or "oauth_error"),
-                                  str(getattr(exc, "description", "") or "")).signal("google")
-        elif isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
-            # run_local_server could not bind the loopback port asked for.
-            return errors.ConfigurationError(
-                "The port for the sign-in redirect on 127.0.0.1 is not free.",
-                provider="google", code="EADDRINUSE",
-                remedy="Choose another port, or leave it out to use any free one.")
-        elif type(exc).__name__ == "WSGITimeoutError":  # run_local_server's timeout
-            signal = Signal(provider="google", code="timeout",
-                            text="The browser sign-in did not come back in time.")
-        else:
-            return _transport(exc, "google")
-        own = _own_table(signal)
+    if isinstance(exc, OAuthFailure):
+        signal = exc.signal("microsoft")
+        # The RFC 8628 words are ours to explain even when an AADSTS number came along.
+        own = _own_table(attrs.evolve(signal, code=exc.error)) or _own_table(signal)
         if own is not None:
+            own.code = signal.code
             return own
-        # A refusal no table knows is still a sign-in failure, with the login remedy.
-        return signal if gmail_table().match(signal) else _unknown(signal)
+        if graph_table().match(signal) is None:
+            return _unknown(signal)
+        return ErrorContext(consent_url=consent_url).refine(signal)
+    return _transport(exc, "microsoft")
 
-    return extract
+
+def google_extract(exc: BaseException, context: None = None) -> errors.InboxLinkError | Signal | None:
+    """``extract`` for `translating` with the Gmail adapter's Google OAuth rules."""
+    if isinstance(exc, OAuthFailure):
+        signal = exc.signal("google")
+    elif type(exc).__name__ == "RefreshError":  # google.auth.exceptions
+        args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
+        body = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
+        if not body.get("error"):
+            word = re.match(r"^\s*(\w+):", str(args[0]) if args else "")
+            body = {"error": word.group(1) if word else "refresh_failed",
+                    "error_description": str(args[0]) if args else ""}
+        signal = OAuthFailure.from_result("google", body).signal("google")
+    elif hasattr(exc, "error") and hasattr(exc, "description") and hasattr(exc, "uri"):
+        # oauthlib's OAuth2Error: an error the redirect or the token endpoint returned
+        signal = OAuthFailure("google", str(getattr(exc, "error", "") or "oauth_error"),
+                              str(getattr(exc, "description", "") or "")).signal("google")
+    elif isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+        # run_local_server could not bind the loopback port asked for.
+        return errors.ConfigurationError(
+            "The port for the sign-in redirect on 127.0.0.1 is not free.",
+            provider="google", code="EADDRINUSE",
+            remedy="Choose another port, or leave it out to use any free one.")
+    elif type(exc).__name__ == "WSGITimeoutError":  # run_local_server's timeout
+        signal = Signal(provider="google", code="timeout",
+                        text="The browser sign-in did not come back in time.")
+    else:
+        return _transport(exc, "google")
+    own = _own_table(signal)
+    if own is not None:
+        return own
+    # A refusal no table knows is still a sign-in failure, with the login remedy.
+    return signal if gmail_table().match(signal) else _unknown(signal)
 
 
 @contextmanager
 def signing_in(
-    extract: Callable[[BaseException], errors.InboxLinkError | Signal | None],
     table: ErrorTable,
+    extract: Extract[C],
+    context: C,
     remedy_suffix: str,
 ) -> Iterator[None]:
     """The error boundary of `inboxlink.auth`: translate once, then name the fix.
@@ -215,7 +212,7 @@ def signing_in(
     (``"Sign in again with: inboxlink login graph://…"``) appended to its remedy.
     """
     try:
-        with translating(extract, table):
+        with translating(table, extract, context):
             yield
     except errors.AuthError as exc:
         if remedy_suffix not in exc.remedy:

@@ -17,7 +17,6 @@ import json
 import threading
 import time
 import webbrowser
-from collections.abc import Callable
 from typing import Any
 
 from inboxlink import errors
@@ -88,7 +87,7 @@ def login_google(
     """
     from google_auth_oauthlib.flow import InstalledAppFlow
 
-    with signing_in(google_extract(), gmail_table(), target.remedy):
+    with signing_in(gmail_table(), google_extract, None, target.remedy):
         try:
             flow = InstalledAppFlow.from_client_secrets_file(client_secrets,
                                                              scopes=list(target.scopes))
@@ -129,8 +128,8 @@ def login_google(
 class GoogleCacheTokenProvider(CacheTokenProvider):
     """Access tokens for one Google account from its cache file (silent refresh)."""
 
-    def _extract(self) -> Callable[[BaseException], errors.InboxLinkError | Signal | None]:
-        return google_extract()
+    def _extract(self, exc: BaseException, context: None) -> errors.InboxLinkError | Signal | None:
+        return google_extract(exc)
 
     def _table(self) -> ErrorTable:
         return gmail_table()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -104,8 +104,8 @@ def _application(settings: MicrosoftSettings, cache: Any) -> msal.PublicClientAp
 
 def _boundary(settings: MicrosoftSettings, target: SignInTarget
               ) -> AbstractContextManager[None]:
-    return signing_in(microsoft_extract(lambda: settings.consent_url(target.scopes)),
-                      graph_table(), target.remedy)
+    return signing_in(graph_table(), microsoft_extract,
+                      lambda: settings.consent_url(target.scopes), target.remedy)
 
 
 def _check(result: dict[str, Any] | None) -> dict[str, Any]:
@@ -208,8 +208,8 @@ class MicrosoftCacheTokenProvider(CacheTokenProvider):
     def _settings(self, document: dict[str, Any]) -> MicrosoftSettings:
         return MicrosoftSettings.from_json(dict(document.get("settings") or {}))
 
-    def _extract(self) -> Callable[[BaseException], errors.InboxLinkError | Signal | None]:
-        return microsoft_extract(self._consent_url)
+    def _extract(self, exc: BaseException, context: None) -> errors.InboxLinkError | Signal | None:
+        return microsoft_extract(exc, self._consent_url)
 
     def _consent_url(self) -> str | None:
         # The settings are those of the document read under the lock in _obtain.
@@ -277,8 +277,8 @@ class MicrosoftAppTokenProvider:
     def _boundary(self) -> Iterator[None]:
         remedy = ("Check the app's client id, secret and tenant, and that an administrator "
                   "granted its application permissions.")
-        with signing_in(microsoft_extract(lambda: self.settings.consent_url(self.scopes)),
-                        graph_table(), remedy):
+        with signing_in(graph_table(), microsoft_extract,
+                        lambda: self.settings.consent_url(self.scopes), remedy):
             yield
 
     def _acquire(self) -> str:

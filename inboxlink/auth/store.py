@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -110,7 +110,7 @@ class CacheTokenProvider(ABC):
     @contextmanager
     def boundary(self) -> Iterator[None]:
         """This provider's error boundary (its extract and table, the login remedy)."""
-        with signing_in(self._extract(), self._table(), self.target.remedy):
+        with signing_in(self._table(), self._extract, None, self.target.remedy):
             yield
 
     @abstractmethod
@@ -123,8 +123,8 @@ class CacheTokenProvider(ABC):
         """
 
     @abstractmethod
-    def _extract(self) -> Callable[[BaseException], errors.InboxLinkError | Signal | None]:
-        """The ``extract`` function of this provider's boundary."""
+    def _extract(self, exc: BaseException, context: None) -> errors.InboxLinkError | Signal | None:
+        """This provider's ``extract`` (see `inboxlink.translate.Extract`)."""
 
     @abstractmethod
     def _table(self) -> ErrorTable:

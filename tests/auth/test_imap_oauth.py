@@ -51,7 +51,7 @@ def _connect(dovecot: OAuthDovecot, tokens: auth.TokenProvider, mechanism: str,
 
     def login(token: str) -> Any:
         tried.append(token)
-        with translating(imap_errors.extract, imap_errors.TABLE):
+        with translating(imap_errors.TABLE, imap_errors.extract, None):
             client = imapclient.IMAPClient("127.0.0.1", port=dovecot.port, ssl=True,
                                            ssl_context=context, timeout=10)
             try:

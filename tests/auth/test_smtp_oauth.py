@@ -94,7 +94,7 @@ def _connect(server: _Server, tokens: auth.TokenProvider, mechanism: str) -> smt
     context = ssl.create_default_context(cafile=server.ca_path)
 
     def login(token: str) -> smtplib.SMTP_SSL:
-        with translating(imap_errors.extract, imap_errors.TABLE):
+        with translating(imap_errors.TABLE, imap_errors.extract, None):
             client = smtplib.SMTP_SSL("127.0.0.1", server.port, context=context, timeout=10)
             try:
                 client.ehlo()

@@ -27,7 +27,7 @@ class _Refused(Exception):
         self.response = response
 
 
-def _extract(exc: BaseException) -> Signal | None:
+def _extract(exc: BaseException, context: None) -> Signal | None:
     if isinstance(exc, _Refused):
         return signal_from_body(exc.response.status_code, exc.response.headers,
                                 exc.response.content)
@@ -57,7 +57,7 @@ class TinyOAuthMailbox(FakeMailbox):
 
     def _call_resource(self, token: str) -> None:
         self.presented.append(token)
-        with translating(_extract, TABLE):                     # the adapter's boundary
+        with translating(TABLE, _extract, None):                     # the adapter's boundary
             response = httpx.get(self._resource, verify=self._trust,
                                  headers={"Authorization": f"Bearer {token}"})
             if response.status_code != 200:

@@ -219,9 +219,7 @@ def _host(endpoint: str | None) -> str | None:
     return urlsplit(endpoint).hostname if endpoint else None
 
 
-def extract(
-    exc: BaseException, *, endpoint: str | None = None
-) -> Signal | errors.InboxLinkError | None:
+def extract(exc: BaseException, endpoint: str | None = None) -> Signal | errors.InboxLinkError | None:
     """Describe an exchangelib (or requests/oauthlib) exception as a `Signal`.
 
     ``endpoint`` is the EWS URL in use: wrong-URL errors suggest the EWS URL of its host and

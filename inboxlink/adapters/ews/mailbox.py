@@ -219,7 +219,7 @@ class EwsMailbox(EwsSync, EwsActions, EwsAttachments, EwsStreaming, BaseMailbox)
     # ------------------------------------------------------------------ boundary
     def _boundary(self) -> Any:
         # The endpoint is read when an error happens: autodiscover may set it mid-connect.
-        return translating(lambda exc: ews_errors.extract(exc, endpoint=self.endpoint), TABLE)
+        return translating(TABLE, ews_errors.extract, self.endpoint)
 
     def _fail(self, code: str, text: str, **details: Any) -> errors.InboxLinkError:
         """The table's error for a check inboxlink makes itself (no exchangelib exception)."""

@@ -1,7 +1,7 @@
 """Gmail API and Google OAuth error signals → typed `inboxlink.errors`.
 
-The table is data only (no client library needed to import it). `extractor` builds the
-``extract`` function for `inboxlink.translate.translating`; it imports the client
+The table is data only (no client library needed to import it). `extract` is the
+function for `inboxlink.translate.translating`; it imports the client
 libraries lazily and reads what googleapiclient hides: ``HttpError.reason`` is only the
 message *text*, and ``error_details`` drops the legacy ``errors[].reason`` whenever
 ``details`` exists, so the JSON body in ``e.content`` is parsed for ``errors[].reason``,
@@ -18,13 +18,13 @@ import datetime as dt
 import http.client
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from inboxlink import errors
 from inboxlink.translate import ErrorTable, Rule, Signal
 
-__all__ = ["SCOPES", "TABLE", "extractor", "signals_from_http_error", "translate_oauth_redirect"]
+__all__ = ["SCOPES", "TABLE", "extract", "signals_from_http_error", "translate_oauth_redirect"]
 
 PROVIDER = "gmail"
 
@@ -425,48 +425,42 @@ def _refresh_signal(exc: Any) -> tuple[list[Signal], Mapping[str, Any]]:
     ], {}
 
 
-def extractor(
-    operation: str,
-) -> Callable[[BaseException], errors.InboxLinkError | Signal | None]:
-    """The ``extract`` function for `translating` in ``operation``.
+def extract(exc: BaseException, operation: str) -> errors.InboxLinkError | Signal | None:
+    """``extract`` for `translating`; the context is the operation under way.
 
     ``operation`` is one of `SCOPES`' keys; it selects operation-specific rows and the
     scope named when one is missing.
     """
+    import httplib2
+    from google.auth import exceptions as auth_exc
+    from googleapiclient import errors as api_errors
 
-    def extract(exc: BaseException) -> errors.InboxLinkError | Signal | None:
-        import httplib2
-        from google.auth import exceptions as auth_exc
-        from googleapiclient import errors as api_errors
+    if isinstance(exc, api_errors.HttpError):
+        status = int(exc.resp.status)
+        signals, body = signals_from_http_error(status, exc.content, operation)
+        return _from_signals(signals, body, operation, exc.resp.get("retry-after"))
+    if isinstance(exc, auth_exc.RefreshError):
+        signals, body = _refresh_signal(exc)
+        return _from_signals(signals, body, operation, None)
+    if isinstance(exc, api_errors.BatchError):
+        return _from_signals([Signal(PROVIDER, "batchError", str(exc))], {}, operation, None)
+    from inboxlink.adapters.gmail import transport
 
-        if isinstance(exc, api_errors.HttpError):
-            status = int(exc.resp.status)
-            signals, body = signals_from_http_error(status, exc.content, operation)
-            return _from_signals(signals, body, operation, exc.resp.get("retry-after"))
-        if isinstance(exc, auth_exc.RefreshError):
-            signals, body = _refresh_signal(exc)
-            return _from_signals(signals, body, operation, None)
-        if isinstance(exc, api_errors.BatchError):
-            return _from_signals([Signal(PROVIDER, "batchError", str(exc))], {}, operation, None)
-        from inboxlink.adapters.gmail import transport
-
-        if isinstance(exc, transport.MalformedAnswer):
-            return _from_signals([Signal(PROVIDER, "malformedResponse", str(exc))], {},
-                                 operation, None)
-        if isinstance(exc, transport.AnswerLost):
-            return _from_signals([Signal(PROVIDER, "answerLost", str(exc))], {}, operation, None)
-        if isinstance(exc, TimeoutError):
-            return _from_signals([Signal(PROVIDER, "timeout", str(exc))], {}, operation, None)
-        if isinstance(exc, http.client.HTTPException):
-            # e.g. IncompleteRead: the connection broke in the middle of an answer.
-            return _from_signals([Signal(PROVIDER, "connectionLost", str(exc) or repr(exc))],
-                                 {}, operation, None)
-        if isinstance(exc, httplib2.HttpLib2Error | auth_exc.TransportError | OSError):
-            return _from_signals([Signal(PROVIDER, "unreachable", str(exc))], {}, operation,
-                                 None)
-        return None
-
-    return extract
+    if isinstance(exc, transport.MalformedAnswer):
+        return _from_signals([Signal(PROVIDER, "malformedResponse", str(exc))], {},
+                             operation, None)
+    if isinstance(exc, transport.AnswerLost):
+        return _from_signals([Signal(PROVIDER, "answerLost", str(exc))], {}, operation, None)
+    if isinstance(exc, TimeoutError):
+        return _from_signals([Signal(PROVIDER, "timeout", str(exc))], {}, operation, None)
+    if isinstance(exc, http.client.HTTPException):
+        # e.g. IncompleteRead: the connection broke in the middle of an answer.
+        return _from_signals([Signal(PROVIDER, "connectionLost", str(exc) or repr(exc))],
+                             {}, operation, None)
+    if isinstance(exc, httplib2.HttpLib2Error | auth_exc.TransportError | OSError):
+        return _from_signals([Signal(PROVIDER, "unreachable", str(exc))], {}, operation,
+                             None)
+    return None
 
 
 def translate_oauth_redirect(error: str, description: str = "") -> errors.InboxLinkError:

@@ -22,7 +22,7 @@ from inboxlink import errors, mime
 from inboxlink.adapters.gmail import convert, service, transport
 from inboxlink.adapters.gmail.actions import GmailActions
 from inboxlink.adapters.gmail.attachments import GmailAttachments
-from inboxlink.adapters.gmail.errors import TABLE, extractor
+from inboxlink.adapters.gmail.errors import TABLE, extract
 from inboxlink.adapters.gmail.quota import COST, TokenBucket, shared_pacer
 from inboxlink.adapters.gmail.settings import GmailSettings
 from inboxlink.adapters.gmail.sync import GmailSync
@@ -85,7 +85,7 @@ class GmailMailbox(GmailSync, GmailActions, GmailAttachments, BaseMailbox):
         self.units_spent = 0
         #: HTTP requests made (a batch counts once)
         self.requests_made = 0
-        with translating(extractor("connect"), TABLE):
+        with translating(TABLE, extract, "connect"):
             self._connect()
 
     # ------------------------------------------------------------------ construction
@@ -160,7 +160,7 @@ class GmailMailbox(GmailSync, GmailActions, GmailAttachments, BaseMailbox):
     def _boundary(self, operation: str) -> Iterator[None]:
         if self._closed:
             raise errors.MailboxClosed(provider="gmail")
-        with translating(extractor(operation), TABLE):
+        with translating(TABLE, extract, operation):
             yield
 
     def _batch(self, operation: str, build: Callable[[str], Any], method: str,
@@ -387,7 +387,7 @@ class GmailMailbox(GmailSync, GmailActions, GmailAttachments, BaseMailbox):
 
 def _typed(operation: str, exc: Exception) -> BaseException:
     """The typed error ``exc`` becomes (or ``exc`` itself if it is not a client error)."""
-    result = extractor(operation)(exc)
+    result = extract(exc, operation)
     if isinstance(result, errors.InboxLinkError):
         return result
     return TABLE.error_for(result) if result is not None else exc

@@ -21,7 +21,7 @@ from inboxlink import errors
 from inboxlink.adapters.graph.auth import missing_scopes
 from inboxlink.translate import ErrorTable, Rule, Signal
 
-__all__ = ["PROVIDER", "TABLE", "ErrorContext", "parse_retry_after", "signal_from_body"]
+__all__ = ["PROVIDER", "TABLE", "ErrorContext", "extract", "parse_retry_after", "signal_from_body"]
 
 PROVIDER = "graph"
 
@@ -376,13 +376,6 @@ class ErrorContext:
     granted: Callable[[], tuple[set[str], bool] | None] | None = None
     consent_url: Callable[[], str | None] | None = None
 
-    def extract(self, exc: BaseException) -> Signal | errors.InboxLinkError | None:
-        """Signal (or ready error) for a client-library exception; ``None`` lets it through."""
-        found = _signal_from_exception(exc)
-        if found is None or isinstance(found, errors.InboxLinkError):
-            return found
-        return self.refine(found)
-
     def refine(self, signal: Signal) -> Signal | errors.InboxLinkError:
         """Apply the follow-ups that need the mailbox: probe, scopes, consent link."""
         rule = TABLE.match(signal)
@@ -419,3 +412,11 @@ class ErrorContext:
         """The typed error for a signal built outside an exception (``$batch`` items)."""
         refined = self.refine(signal)
         return refined if isinstance(refined, errors.InboxLinkError) else TABLE.error_for(refined)
+
+
+def extract(exc: BaseException, context: ErrorContext) -> Signal | errors.InboxLinkError | None:
+    """Signal (or ready error) for a client-library exception; ``None`` lets it through."""
+    found = _signal_from_exception(exc)
+    if found is None or isinstance(found, errors.InboxLinkError):
+        return found
+    return context.refine(found)

@@ -30,6 +30,7 @@ from inboxlink.adapters.graph.errors import (
     PROVIDER,
     TABLE,
     ErrorContext,
+    extract,
     signal_from_body,
 )
 from inboxlink.adapters.graph.session import GraphSession, TokenSource
@@ -146,7 +147,7 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
         return GraphSession(self.settings, self._tokens)
 
     def _run(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
-        with translating(self._errors.extract, TABLE):
+        with translating(TABLE, extract, self._errors):
             session = self._ensure_session()
             try:
                 # The coroutine runs on the loop's thread: carry the call's retry budget and

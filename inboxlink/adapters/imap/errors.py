@@ -353,8 +353,10 @@ def _tls_signal(exc: ssl.SSLError) -> Signal:
     return Signal(provider=PROVIDER, code=code, text=f"{message} ({exc})", details=details)
 
 
-def extract(exc: BaseException) -> errors.InboxLinkError | Signal | None:
+def extract(exc: BaseException, context: None = None) -> errors.InboxLinkError | Signal | None:
     """Describe an exception from imapclient/imaplib/smtplib/ssl/socket as a Signal.
+
+    IMAP needs no context: everything it explains is in the exception.
 
     Programming errors (``TypeError`` …) return ``None`` and pass through untouched.
     """

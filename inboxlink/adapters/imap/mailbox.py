@@ -129,7 +129,7 @@ class ImapMailbox(BaseMailbox):
     @contextmanager
     def _translating(self) -> Iterator[None]:
         """The single boundary: every client-library exception leaves as a typed error."""
-        with translating(extract, TABLE):
+        with translating(TABLE, extract, None):
             yield
 
     def _open(self) -> Session:

@@ -113,7 +113,7 @@ def _secure_and_login(smtp: smtplib.SMTP, settings: ImapSettings, context: ssl.S
         # Only the AUTH is repeated after a refresh, inside this boundary so the refusal is
         # typed; the message itself is sent once, later, by the caller.
         def attempt(token: str) -> None:
-            with translating(extract, TABLE):
+            with translating(TABLE, extract, None):
                 _oauth_auth(smtp, settings, token)
 
         with_fresh_token(settings.token_provider, attempt)
