@@ -48,6 +48,7 @@ from inboxlink.models import (
     SendResult,
 )
 from inboxlink.retry import bounded, carried
+from inboxlink.spool import Spool
 from inboxlink.translate import translating
 
 __all__ = ["GraphMailbox"]
@@ -395,7 +396,7 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
     def _send(self, prepared: mime.PreparedMessage, save_copy: bool) -> SendResult:
         return send.send(self, prepared, save_copy)
 
-    def _append(self, raw: bytes, folder: Folder) -> str | None:
+    def _append(self, raw: Spool, folder: Folder) -> str | None:
         return send.append(self, raw, folder)
 
     # ------------------------------------------------------------------ lifecycle
