@@ -14,7 +14,7 @@ sends, sendMail), the child's peak RSS growth during the send (Linux ``clear_ref
 this parent, which holds the emulator; the mailbox has already made one request, so library
 start-up is not counted), seconds, and whether the delivered attachment is byte-exact.
 
-    python benchmarks/large_send_graph.py [--megabytes 100]
+    python benchmarks/large_send_graph.py [--megabytes 100] [--chunk 3276800] [--modes file,memory]
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ def child(mode: str, config: dict[str, Any]) -> None:
 
     mailbox = GraphMailbox(GraphSettings(address=config["address"],
                                          access_token=config["token"],
-                                         base_url=config["base_url"], timeout=600))
+                                         base_url=config["base_url"], timeout=600,
+                                         upload_chunk_size=config["chunk"]))
     mailbox.folders()  # the client, its loop and one request: start-up is not measured
     path = pathlib.Path(config["path"])
     before = reset_peak()
@@ -81,6 +82,9 @@ def _delivered_sha(raw: bytes) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--megabytes", type=int, default=100)
+    parser.add_argument("--chunk", type=int, default=10 * 320 * 1024,
+                        help="upload_chunk_size (a multiple of 320 KiB)")
+    parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--child", nargs=2, metavar=("MODE", "CONFIG"))
     args = parser.parse_args()
     if args.child:
@@ -99,14 +103,14 @@ def main() -> None:
                 block = hashlib.sha512(str(n).encode()).digest() * 16384
                 fh.write(block)
                 digest.update(block)
+        chunk = args.chunk
         config = {"address": emulator.address, "token": emulator.token,
-                  "base_url": emulator.base_url, "path": str(path)}
-        chunk = 10 * 320 * 1024
+                  "base_url": emulator.base_url, "path": str(path), "chunk": chunk}
         print(f"attachment {size / 2**20:.0f} MiB, chunk {chunk} bytes "
               f"(expected PUTs: {math.ceil(size / chunk)})")
         print(f"{'mode':7} {'peak RSS +MB':>13} {'seconds':>8} "
               + " ".join(f"{k:>8}" for k in COUNTED) + "  exact")
-        for mode in MODES:
+        for mode in args.modes.split(","):
             emulator.requests.clear()
             emulator.outbox.clear()
             out = subprocess.run([sys.executable, __file__, "--child", mode, json.dumps(config)],

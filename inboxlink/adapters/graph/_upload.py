@@ -35,7 +35,7 @@ from inboxlink.adapters.graph.batch import ItemFailure
 from inboxlink.adapters.graph.errors import PROVIDER
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import AsyncIterator, Callable
 
     from inboxlink.adapters.graph.mailbox import GraphMailbox
     from inboxlink.adapters.graph.session import GraphSession
@@ -46,6 +46,8 @@ log = logging.getLogger("inboxlink.graph")
 
 #: upload chunks are whole multiples of this (Graph's upload-session fragment unit)
 CHUNK_UNIT = 320 * 1024
+#: bytes read from the file at a time
+_PIECE = 64 * 1024
 #: resumptions in a row without a byte of progress before the upload gives up
 _RESUMES = 3
 _DONE = -1
@@ -79,7 +81,7 @@ def attach(mailbox: GraphMailbox, item_path: str, file: UploadFile, chunk: int) 
     with file.open() as source:
         while offset != _DONE:
             source.seek(offset)
-            data = source.read(min(chunk, file.size - offset))
+            data = _pieces(source, min(chunk, file.size - offset))
             try:
                 puts += 1
                 after = mailbox._run(_put, url, data, offset, file.size)
@@ -122,12 +124,38 @@ async def _create_session(session: GraphSession, item_path: str, item: dict[str,
     return url
 
 
-async def _put(session: GraphSession, url: str, data: bytes, start: int,
+def _pieces(source: BinaryIO, length: int) -> list[bytes]:
+    """``length`` bytes of ``source`` in 64 KiB pieces.
+
+    One multi-megabyte buffer per chunk, made in this thread and freed on the loop's, left
+    glibc's per-thread arenas holding tens of MB (peak RSS +60 MB for a 100 MB file);
+    small pieces are reused from the free lists.
+    """
+    pieces: list[bytes] = []
+    while length > 0:
+        piece = source.read(min(_PIECE, length))
+        if not piece:
+            raise errors.InvalidMessage(
+                "An attachment's file became shorter while it was being sent.",
+                provider=PROVIDER, code="attachment-changed",
+                remedy="Do not change a file while the message that attaches it is sent.")
+        pieces.append(piece)
+        length -= len(piece)
+    return pieces
+
+
+async def _put(session: GraphSession, url: str, pieces: list[bytes], start: int,
                total: int) -> int | None:
     """One chunk; the next offset, `_DONE` after the last byte, ``None`` on a range mismatch."""
-    headers = {"Content-Range": f"bytes {start}-{start + len(data) - 1}/{total}",
-               "Content-Type": "application/octet-stream"}
-    response = await _raw(session, "PUT", url, content=data, headers=headers)
+    length = sum(len(piece) for piece in pieces)
+
+    async def body() -> AsyncIterator[bytes]:
+        for piece in pieces:
+            yield piece
+
+    headers = {"Content-Range": f"bytes {start}-{start + length - 1}/{total}",
+               "Content-Length": str(length), "Content-Type": "application/octet-stream"}
+    response = await _raw(session, "PUT", url, content=body(), headers=headers)
     if response.status_code == 416:
         return None
     if response.status_code == 201 or (response.status_code == 200 and not response.content):
