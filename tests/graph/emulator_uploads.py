@@ -104,11 +104,6 @@ class UploadSessions:
             "uploadUrl": url, "expirationDateTime": session.expiry(),
             "nextExpectedRanges": ["0-"]}
 
-    def expire(self) -> None:
-        """Let every open session run out, as an idle one does after its lifetime."""
-        for session in self.sessions.values():
-            session.expires = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
-
     def route(self, method: str, path: str, headers: dict[str, str], body: bytes,
               error: ErrorFn) -> Response:
         """Answer a request to an upload URL (``/upload/…``)."""
