@@ -738,7 +738,9 @@ class GraphEmulator:
             parsed.make_mixed()
         maintype, _, subtype = (item.get("contentType") or "application/octet-stream"
                                 ).partition("/")
-        extra = {"cid": item["contentId"]} if item.get("contentId") else {}
+        # Graph's contentId is bare; the MIME header carries it in angle brackets.
+        cid = str(item.get("contentId") or "").strip("<>")
+        extra = {"cid": f"<{cid}>"} if cid else {}
         parsed.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream",
                               filename=item["name"],
                               disposition="inline" if item.get("isInline") else "attachment",

@@ -73,6 +73,8 @@ class UploadSessions:
         self._attach = attach
         self._ids = itertools.count(1)
         self.sessions: dict[str, Session] = {}
+        #: how long a session lives without a chunk (a test sets it to zero to expire them)
+        self.lifetime = LIFETIME
         #: (session id, start, length) of every chunk accepted, in order
         self.chunks: list[tuple[str, int, int]] = []
 
@@ -94,7 +96,7 @@ class UploadSessions:
                          "The message exceeds the maximum supported size.")
         sid = f"AAMkUpload{next(self._ids):04d}{secrets.token_hex(4)}"
         session = Session(sid, message_id, dict(item), size,
-                          dt.datetime.now(dt.timezone.utc) + LIFETIME)
+                          dt.datetime.now(dt.timezone.utc) + self.lifetime)
         self.sessions[sid] = session
         url = (f"http://{host}/upload/api/v2.0/Users('user-object-id')/Messages('{message_id}')"
                f"/AttachmentSessions('{sid}')?authtoken={secrets.token_urlsafe(16)}")
@@ -112,7 +114,7 @@ class UploadSessions:
         if "authorization" in headers:
             return error(401, "InvalidAuthenticationToken",
                          "An Authorization header is not allowed on a pre-authenticated URL.")
-        if session is None or session.expires < dt.datetime.now(dt.timezone.utc):
+        if session is None or session.expires <= dt.datetime.now(dt.timezone.utc):
             if session is not None:
                 del self.sessions[session.id]
             return error(404, "ErrorItemNotFound",
@@ -142,7 +144,7 @@ class UploadSessions:
                          f"InvalidRange: the fragment {start}-{end}/{total} does not start at "
                          f"the next expected byte {len(session.data)} of {session.size}.")
         session.data += body
-        session.expires = dt.datetime.now(dt.timezone.utc) + LIFETIME
+        session.expires = dt.datetime.now(dt.timezone.utc) + self.lifetime
         self.chunks.append((session.id, start, len(body)))
         if len(session.data) < session.size:
             return 200, {"Content-Type": "application/json"}, session.state()

@@ -7,6 +7,7 @@ tests/faults/test_graph_faults.py.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import math
 import os
@@ -117,6 +118,33 @@ def test_medium_files_that_together_are_too_large_are_posted_one_by_one(
     assert 1 <= posted <= 3
     assert emulator.count("POST", SESSIONS) == 0
     assert _files(_delivered(emulator)) == {p.name: p.read_bytes() for p in paths}
+    _no_drafts_left(emulator)
+
+
+def test_an_inline_file_keeps_its_content_id(
+        emulator: GraphEmulator, mailbox: GraphMailbox, tmp_path: Path) -> None:
+    logo = _file(tmp_path, "logo.png", 4 * 1024 * 1024)
+    mailbox.send(OutgoingMessage(
+        to=["carol@example.org"], subject="Logo", html='<img src="cid:logo@contoso.com">',
+        attachments=[Attachment.from_path(logo, content_type="image/png", inline=True,
+                                          content_id="<logo@contoso.com>")]))
+    (session,) = [r for r in emulator.requests if r.path.endswith("/createUploadSession")]
+    (part,) = [p for p in _delivered(emulator).walk() if p.get_content_type() == "image/png"]
+    assert part.get_content_disposition() == "inline"
+    assert part["Content-ID"] == "<logo@contoso.com>"
+    assert part.get_payload(decode=True) == logo.read_bytes()
+    assert session.method == "POST"
+
+
+def test_an_expired_upload_session_deletes_the_draft(
+        emulator: GraphEmulator, mailbox: GraphMailbox, tmp_path: Path) -> None:
+    emulator.uploads.lifetime = dt.timedelta(0)  # expired before the first chunk
+    with pytest.raises(errors.NotFound):
+        mailbox.send(OutgoingMessage(to=["carol@example.org"], subject="Late", text="x",
+                                     attachments=[Attachment.from_path(
+                                         _file(tmp_path, "big.bin", 4 * 1024 * 1024))]))
+    assert emulator.count("PUT", UPLOADS) == 1
+    assert emulator.count("POST", SENDS) == 0
     _no_drafts_left(emulator)
 
 
