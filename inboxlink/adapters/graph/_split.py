@@ -26,6 +26,8 @@ __all__ = ["LargePart", "Split", "split"]
 
 #: the longest line read at once; MIME lines are at most 998 bytes, base64 lines 76
 _LINE = 1 << 16
+#: bytes of a file's body read at a time
+_BLOCK = 1 << 20
 #: a header block larger than this is not a message we can split
 _MAX_HEADERS = 1 << 20
 
@@ -95,34 +97,51 @@ def _split_parts(source: BinaryIO, head: bytes, boundary: bytes, threshold: int)
 
 def _read_file(source: BinaryIO, delimiter: bytes, closing: bytes,
                threshold: int) -> tuple[Spool | None, bytes, bytes]:
-    """Decode a base64 body into a spool, keeping the raw lines only while it may be small.
+    """Decode a base64 body into a spool, keeping the raw bytes only while it may be small.
 
     Returns the spool if the file reached ``threshold`` (else ``None`` and its raw body)
-    and the delimiter line that ended it.
+    and the delimiter line that ended it. Read in blocks, not lines: ``-`` is no base64
+    character, so the first ``\n--boundary`` ends the body.
     """
+    marker = b"\n" + delimiter
     raw = bytearray()
-    keep = True
     pending = b""
     size = 0
     with Spool.writer() as writer:
-        line = source.readline(_LINE)
-        while line and line.rstrip() not in (delimiter, closing):
-            if keep:
-                raw += line
-                keep = len(raw) <= 2 * threshold  # base64 is 4/3: surely large past this
-            pending += b"".join(line.split())
+        at = source.tell()
+        tail = b""
+        while True:
+            block = source.read(_BLOCK)
+            data = tail + block
+            found = 0 if not raw and data.startswith(delimiter) else data.find(marker)
+            if found > 0:
+                found += 1  # the line break before the delimiter stays with the body
+            if found >= 0:
+                body, tail = data[:found], b""
+            elif block:
+                keep_back = min(len(data), len(marker))  # a marker may straddle two blocks
+                body, tail = data[:len(data) - keep_back], data[len(data) - keep_back:]
+            else:
+                body, tail = data, b""
+            at += len(body)
+            if len(raw) <= 2 * threshold:  # base64 is 4/3: past this it is surely large
+                raw += body
+            pending += body.translate(None, b" \t\r\n")
             usable = len(pending) - len(pending) % 4
             if usable:
                 decoded = _b64(pending[:usable])
                 writer.write(decoded)
                 size += len(decoded)
                 pending = pending[usable:]
-            line = source.readline(_LINE)
+            if found >= 0 or not block:
+                break
         if pending:
             decoded = _b64(pending + b"=" * (-len(pending) % 4))
             writer.write(decoded)
             size += len(decoded)
         spool = writer.finish()
+    source.seek(at)
+    line = source.readline(_LINE)
     if size >= threshold:
         return spool, b"", line
     return None, bytes(raw), line
