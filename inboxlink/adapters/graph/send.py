@@ -1,11 +1,16 @@
 """Sending through Microsoft Graph and storing Sent copies (the send path of `GraphMailbox`).
 
-- send: MIME ``POST /sendMail`` (base64 text); Exchange Online files the Sent copy itself;
+- send: MIME ``POST /sendMail`` (base64 text); Exchange Online files the Sent copy itself.
+  A message over `GraphSettings.simple_send_limit` (one request carries ~4 MB): a MIME
+  draft without its large files, each file through an upload session (`._upload`), then
+  ``POST /messages/{draft}/send``;
 - append: ``POST /mailFolders/{id}/messages`` with a JSON ``message`` whose
-  ``PR_MESSAGE_FLAGS`` make it read and sent, not a draft (a MIME upload is always a draft).
+  ``PR_MESSAGE_FLAGS`` make it read and sent, not a draft (a MIME upload is always a draft);
+  a large copy is created without its top-level files (`._split`), which are then uploaded.
 
 Neither is ever repeated by inboxlink or the SDK: a send whose answer was lost raises
 `SendOutcomeUnknown`, a Sent copy whose answer was lost a non-retryable `ConnectionLost`.
+Anything that fails before the send deletes the unfinished draft or copy.
 """
 
 from __future__ import annotations
@@ -13,8 +18,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import attrs
@@ -47,17 +52,17 @@ def send(mailbox: GraphMailbox, prepared: mime.PreparedMessage, save_copy: bool)
     """
     settings = mailbox.settings
     if prepared.size <= settings.simple_send_limit:
-        _finish(mailbox, prepared, mailbox._run, _send_mime, _with_bcc(prepared))
+        _finish(mailbox, prepared, _send_mime, _with_bcc(prepared))
     else:
         _send_large(mailbox, prepared)
     return _sent(mailbox, prepared, save_copy)
 
 
 def _finish(mailbox: GraphMailbox, prepared: mime.PreparedMessage,
-            run: Callable[..., object], *args: object) -> None:
+            request: Callable[..., Coroutine[Any, Any, None]], *args: object) -> None:
     """The one request that sends: never repeated; a lost answer is `SendOutcomeUnknown`."""
     try:
-        run(*args)
+        mailbox._run(request, *args)
     except errors.InboxLinkError as exc:
         if answer_lost(exc):
             raise errors.SendOutcomeUnknown(
@@ -84,7 +89,7 @@ def _send_large(mailbox: GraphMailbox, prepared: mime.PreparedMessage) -> None:
         for file in plan.uploads:
             _upload.attach(mailbox, path, file, mailbox.settings.upload_chunk_size)
         sent = True  # from here a failure may be a sent message: the draft is never touched
-        _finish(mailbox, prepared, mailbox._run, _send_draft, draft)
+        _finish(mailbox, prepared, _send_draft, draft)
     except BaseException as exc:
         if not sent or not isinstance(exc, errors.SendOutcomeUnknown):
             _discard(mailbox, draft)
