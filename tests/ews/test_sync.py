@@ -163,7 +163,7 @@ def test_emulator_refuses_more_than_512_changes_per_call(emulator: EwsEmulator,
                                                          connect: Connect) -> None:
     from exchangelib.items import ID_ONLY
 
-    from inboxlink.adapters.ews.sync import SyncItemIds
+    from inboxlink.adapters.ews._exchangelib_shim import SyncItemIds
 
     mailbox: EwsMailbox = connect()
     folder = mailbox._ews_folder(mailbox.folder(INBOX))

@@ -30,9 +30,14 @@ from exchangelib.restriction import Q, Restriction
 from exchangelib.services import DeleteItem, MoveItem, UpdateItem
 
 from inboxlink import errors
-from inboxlink.adapters.ews import tokens
-from inboxlink.adapters.ews.fields import FLAGGED, FlaggableMessage, flag_path, paths
-from inboxlink.adapters.ews.services import FindItemRows, GetItemRows, ItemRow
+from inboxlink.adapters.ews import _tokens as tokens
+from inboxlink.adapters.ews._exchangelib_shim import (
+    FindItemRows,
+    FlaggableMessage,
+    GetItemRows,
+    flag_path,
+)
+from inboxlink.adapters.ews.convert import FLAGGED, SUMMARY_FIELDS, ItemRow, paths, summary
 from inboxlink.mailbox_actions import SEEN
 from inboxlink.models import Folder, FolderRole, MessageSummary, Page
 from inboxlink.query import SearchQuery, matches
@@ -47,11 +52,6 @@ __all__ = ["EwsActions"]
 
 #: ids per UpdateItem/MoveItem/DeleteItem request (exchangelib's own default chunk)
 ACTION_BATCH = 100
-#: what a summary needs, in one GetItem (GetItem can return recipients; FindItem cannot)
-SUMMARY_FIELDS = ("subject", "datetime_received", "datetime_sent", "size", "message_id",
-                  "is_read", "is_draft", "in_reply_to", "references", "conversation_id",
-                  "parent_folder_id", "has_attachments", "author", "to_recipients",
-                  "cc_recipients")
 #: what FindItem returns for a search/thread candidate before its summary is read
 _FIND_FIELDS = ("message_id", "conversation_id", "parent_folder_id", "has_attachments",
                 "datetime_received")
@@ -135,8 +135,6 @@ class EwsActions:
         def _ews_folder(self, folder: Folder) -> EwsFolder: ...
         def folder(self, which: Any) -> Folder: ...
         def folders(self, *, refresh: bool = False) -> list[Folder]: ...
-        @staticmethod
-        def _summary(folder_id: str, item: Any, extra: Any) -> MessageSummary: ...
 
     # ------------------------------------------------------------------ summaries
     def _summaries_of(self, ids: list[str]) -> dict[str, MessageSummary]:
@@ -149,7 +147,7 @@ class EwsActions:
                                shape=ID_ONLY):
             if _missing_or_raise(row):
                 continue
-            found[row.id] = self._summary(row.parent_folder_id or "", row, row)
+            found[row.id] = summary(row.parent_folder_id or "", row, row)
         return found
 
     # ------------------------------------------------------------------ actions

@@ -20,13 +20,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from exchangelib import services as ews_services
 from exchangelib.items import ID_ONLY
-from exchangelib.util import MNS, TNS
 
 from inboxlink import errors
-from inboxlink.adapters.ews import tokens
-from inboxlink.adapters.ews.services import _ChunkedParse
+from inboxlink.adapters.ews import _tokens as tokens
+from inboxlink.adapters.ews._exchangelib_shim import SyncItemIds
 from inboxlink.changes import ChangeSet
 from inboxlink.models import Folder, MessageSummary
 
@@ -34,35 +32,11 @@ if TYPE_CHECKING:
     from exchangelib import Account
     from exchangelib.folders import Folder as EwsFolder
 
-__all__ = ["MAX_CHANGES", "EwsSync", "SyncItemIds"]
+__all__ = ["MAX_CHANGES", "EwsSync"]
 
 _TOKEN_PREFIX = "ews-sync1."
 #: SyncFolderItems' MaxChangesReturned range is 1..512 (EWS schema)
 MAX_CHANGES = 512
-_KIND = {f"{{{TNS}}}Create": "create", f"{{{TNS}}}Update": "update",
-         f"{{{TNS}}}ReadFlagChange": "update", f"{{{TNS}}}Delete": "delete"}
-
-
-class SyncItemIds(_ChunkedParse, ews_services.SyncFolderItems):  # type: ignore[misc]
-    """SyncFolderItems yielding ``(kind, item id)``: ``create``/``update``/``delete``.
-
-    ``sync_state`` and ``includes_last_item_in_range`` hold the answer's values afterwards.
-    """
-
-    def _get_element_container(self, message: Any, name: Any = None) -> Any:
-        # exchangelib reads SyncState before looking at ResponseClass; an error answer
-        # (ErrorInvalidSyncStateData) may carry none, so let the generic path raise it.
-        if message.find(f"{{{MNS}}}SyncState") is None:
-            return ews_services.common.EWSAccountService._get_element_container(
-                self, message=message, name=name)
-        return super()._get_element_container(message=message, name=name)
-
-    def _elem_to_obj(self, elem: Any) -> tuple[str, str]:
-        kind = _KIND[elem.tag]
-        found = elem.find(f"{{{TNS}}}ItemId")
-        if found is None:  # Create/Update wrap the item: <t:Message><t:ItemId/>…
-            found = elem[0].find(f"{{{TNS}}}ItemId")
-        return kind, found.get("Id")
 
 
 def encode_token(folder_id: str, state: str) -> str:
