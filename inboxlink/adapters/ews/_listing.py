@@ -2,9 +2,9 @@
 
 A page is one FindItem (summary fields only) plus one GetItem for the sender/recipient
 fields FindItem cannot return; fetching is GetItem with MIME content for
-``fetch_batch_size`` ids per request. A cursor is ``ews1.`` + base64url JSON of the
-folder id, the offset and the listing's anchor (the newest DateTimeReceived when it
-started), so mail arriving meanwhile does not shift later pages.
+``fetch_batch_size`` ids per request. A cursor (`inboxlink.cursor.CursorCodec`) holds the
+offset and the listing's anchor (the newest DateTimeReceived when it started), so mail
+arriving meanwhile does not shift later pages.
 """
 
 from __future__ import annotations
@@ -19,31 +19,29 @@ from exchangelib.properties import ItemId
 from exchangelib.restriction import Q, Restriction
 
 from inboxlink import errors
-from inboxlink.adapters.ews import _tokens, convert
+from inboxlink.adapters.ews import convert
 from inboxlink.adapters.ews._exchangelib_shim import FindItemRows, GetItemRows, flag_path
+from inboxlink.cursor import CursorCodec
 from inboxlink.models import Message, MessageSummary, Page
 
 __all__ = ["decode_cursor", "fetch", "page"]
 
-_CURSOR_PREFIX = "ews1."
+#: listing cursors: the offset and the anchor
+CURSORS = CursorCodec("ews")
 
 
 def _encode_cursor(folder_id: str, offset: int, anchor: str | None) -> str:
-    return _tokens.encode(_CURSOR_PREFIX, {"f": folder_id, "o": offset, "a": anchor})
+    return CURSORS.encode(folder_id, {"o": offset, "a": anchor})
 
 
 def decode_cursor(cursor: str, folder_id: str) -> tuple[int, str | None]:
     """The offset and anchor in ``cursor``; `CursorExpired` if it is not one of this folder."""
-    try:
-        data = _tokens.decode(_CURSOR_PREFIX, cursor)
-        offset, anchor = int(data["o"]), data["a"]
-        if data["f"] != folder_id or offset < 0:
-            raise ValueError(cursor)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise errors.CursorExpired(
-            "The cursor does not belong to this folder listing.", provider="ews", code="cursor",
-            remedy="Pass the next_cursor of a page of the same folder, or start without a cursor.",
-        ) from exc
+    state = CURSORS.decode(cursor, folder_id)
+    offset, anchor = state.get("o"), state.get("a")
+    if not isinstance(offset, int) or offset < 0 or not isinstance(anchor, (str, type(None))):
+        raise errors.CursorExpired("The cursor is damaged.", provider="ews", code="bad-cursor",
+                                   remedy="Pass page.next_cursor unchanged, or start the "
+                                          "listing again without a cursor.")
     return offset, anchor
 
 

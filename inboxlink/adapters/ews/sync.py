@@ -1,8 +1,9 @@
 """The EWS change feed: ``SyncFolderItems`` with a ``SyncState``.
 
-A token is ``ews-sync1.`` + base64url JSON ``{"f": folder id, "s": SyncState}``: the folder
-id lets ``changes()`` refuse another folder's token before asking the server, and the
-SyncState is Exchange's own (it keeps no per-client state, so tokens resume anywhere).
+A token (`inboxlink.cursor.CursorCodec`, kind ``sync``) holds the folder and Exchange's
+SyncState: the folder lets ``changes()`` refuse another folder's token before asking the
+server, and the SyncState is Exchange's own (it keeps no per-client state, so tokens resume
+anywhere).
 
 Costs, in EWS requests:
 
@@ -23,40 +24,34 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from exchangelib.items import ID_ONLY
 
 from inboxlink import errors
-from inboxlink.adapters.ews import _tokens as tokens
 from inboxlink.adapters.ews._exchangelib_shim import SyncItemIds
 from inboxlink.changes import ChangeSet
+from inboxlink.cursor import CursorCodec
 from inboxlink.models import Folder, MessageSummary
 
 if TYPE_CHECKING:
     from exchangelib import Account
     from exchangelib.folders import Folder as EwsFolder
 
-__all__ = ["MAX_CHANGES", "EwsSync"]
+__all__ = ["MAX_CHANGES", "TOKENS", "EwsSync"]
 
-_TOKEN_PREFIX = "ews-sync1."
+#: sync tokens: Exchange's SyncState
+TOKENS = CursorCodec("ews", kind="sync", error=errors.SyncTokenExpired)
 #: SyncFolderItems' MaxChangesReturned range is 1..512 (EWS schema)
 MAX_CHANGES = 512
 
 
 def encode_token(folder_id: str, state: str) -> str:
     """The token for ``state`` of ``folder_id``."""
-    return tokens.encode(_TOKEN_PREFIX, {"f": folder_id, "s": state})
+    return TOKENS.encode(folder_id, {"s": state})
 
 
 def decode_token(token: str, folder_id: str) -> str:
     """The SyncState in ``token``; ``SyncTokenExpired`` if it is not a token of ``folder_id``."""
-    try:
-        data = tokens.decode(_TOKEN_PREFIX, token)
-        state = data["s"]
-        if not isinstance(state, str) or not state:
-            raise ValueError("state")
-    except (ValueError, KeyError) as exc:
-        raise errors.SyncTokenExpired("That is not an EWS sync token.", provider="ews",
-                                      code="bad-token") from exc
-    if data.get("f") != folder_id:
-        raise errors.SyncTokenExpired("The sync token belongs to another folder.",
-                                      provider="ews", code="other-folder")
+    state = TOKENS.decode(token, folder_id).get("s")
+    if not isinstance(state, str) or not state:
+        raise errors.SyncTokenExpired("The sync token is damaged.", provider="ews",
+                                      code="bad-cursor")
     return state
 
 
