@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 import requests
 from exchangelib import Configuration, Credentials, services
+from exchangelib import util as exchangelib_util
+from exchangelib.credentials import OAuth2AuthorizationCodeCredentials
 from exchangelib.items import Message as EwsMessage
-from exchangelib.protocol import Protocol
+from exchangelib.protocol import Protocol, RetryPolicy
 from exchangelib.services.common import EWSAccountService, EWSService
 from exchangelib.util import (
     TNS,
@@ -227,3 +229,29 @@ def test_streaming_response_attribute_and_its_socket() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# ---------------------------------------------------------------------------- other modules
+#: exchangelib methods connection.py (budget) and _oauth.py override, with their parameters
+OVERRIDDEN = [
+    (Protocol, "get_session", ["self"]),
+    (Protocol, "release_session", ["self", "session"]),
+    (RetryPolicy, "raise_response_errors", ["self", "response"]),
+    (OAuth2AuthorizationCodeCredentials, "refresh", ["self", "session"]),
+]
+
+
+@pytest.mark.parametrize(("cls", "name", "params"), OVERRIDDEN,
+                         ids=[f"{c.__name__}.{n}" for c, n, _ in OVERRIDDEN])
+def test_overridden_methods_keep_their_signature(cls: type, name: str,
+                                                 params: list[str]) -> None:
+    assert _params(getattr(cls, name)) == params
+
+
+def test_an_expired_token_is_refreshed_through_the_credentials() -> None:
+    # _oauth.refreshing turns a 401 into TokenExpiredError, which exchangelib answers by
+    # refreshing the session's credentials and repeating the request.
+    source = inspect.getsource(exchangelib_util.post_ratelimited)
+    assert "TokenExpiredError" in source
+    assert "refresh_credentials(session)" in source
+    assert "credentials.refresh(" in inspect.getsource(Protocol.refresh_credentials)
