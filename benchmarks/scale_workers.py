@@ -8,7 +8,7 @@ start the chains (rounds back to back: ``interval=0``), deliver ``PER_ACCOUNT`` 
 every account in waves of one message per account, and time until every chain has handed
 every message to the handler (20 ms of handler work per non-empty batch). Then, with
 nothing new, count Redis commands (all of them, and the EVALSHA/ZREM calls: the budget's
-acquire and release, the chain's claim and hand-over) and Dovecot logins (one per round) for
+acquire and release, the chain's claim and finish) and Dovecot logins (one per round) for
 a few seconds. The server's log is checked for refused logins.
 
 Run: ``python benchmarks/scale_workers.py [per_account]`` (needs root for Dovecot).
@@ -83,10 +83,10 @@ def run(processes: int, dovecot: Dovecot, ca: str, server: RedisServer) -> dict[
         cwd=ROOT / "tests" / "sync", env=env, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, start_new_session=True)
     client = redis.Redis.from_url(server.url, decode_responses=True)
+    accounts = [dovecot.new_user() for _ in range(ACCOUNTS)]
+    keys = [f"{a}#{k}" for a in accounts for k in range(KEYS_PER_ACCOUNT)]
+    sync = celery_app.sync
     try:
-        accounts = [dovecot.new_user() for _ in range(ACCOUNTS)]
-        keys = [f"{a}#{k}" for a in accounts for k in range(KEYS_PER_ACCOUNT)]
-        sync = celery_app.sync
         first = {key: sync.start(key) for key in keys}
         while not all(sync.current(k) not in (None, first[k]) for k in keys):
             time.sleep(0.05)
@@ -112,8 +112,8 @@ def run(processes: int, dovecot: Dovecot, ca: str, server: RedisServer) -> dict[
                 "budget_per_round": (after[1] - before[1]) / rounds,
                 "rounds_per_s": rounds / IDLE_SECONDS}
     finally:
-        for key in list(sync.redis.scan_iter(f"{prefix}:chain:*")):
-            sync.redis.delete(key)  # ends the chains: each round finds it is not current
+        for key in keys:
+            sync.stop(key)  # ends the chains: each round finds it is not current
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(10)
 
