@@ -23,7 +23,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -31,27 +30,15 @@ ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "benchmarks"
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
 
 import redis  # noqa: E402
+from _redis_commands import watch_commands  # noqa: E402
 from sync.redis_server import RedisServer  # noqa: E402
 
 MAILBOXES = int(sys.argv[1]) if len(sys.argv) > 1 else 100
 PER_MAILBOX = int(sys.argv[2]) if len(sys.argv) > 2 else 20
 IDLE_SECONDS = 5.0
-
-
-def watch_commands(client: redis.Redis, seconds: float) -> Counter[str]:
-    """Commands clients sent for ``seconds`` (Redis MONITOR), by name; the commands a Lua
-    script runs inside the server are not round trips and are left out."""
-    seen: Counter[str] = Counter()
-    deadline = time.monotonic() + seconds
-    with client.monitor() as monitor:
-        for command in monitor.listen():
-            if command.get("client_type") != "lua":
-                seen[command["command"].split(" ", 1)[0].strip('"').lower()] += 1
-            if time.monotonic() >= deadline:
-                return seen
-    return seen
 
 
 def run(processes: int, server: RedisServer) -> dict[str, Any]:
