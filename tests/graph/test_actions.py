@@ -11,7 +11,7 @@ import pytest
 
 from inboxlink import FolderRole, OutgoingMessage, SearchQuery, errors
 from inboxlink.adapters.graph import GraphMailbox
-from inboxlink.adapters.graph.search import plan
+from inboxlink.adapters.graph._search import plan
 from inboxlink.testing.conformance import make_message
 
 from .emulator import GraphEmulator

@@ -16,7 +16,7 @@ from kiota_abstractions.method import Method
 from inboxlink import errors
 from inboxlink.adapters.graph import GraphMailbox, GraphSettings
 from inboxlink.adapters.graph._loop import LOOP
-from inboxlink.adapters.graph.session import GraphSession
+from inboxlink.adapters.graph.connection import GraphSession
 from inboxlink.testing.conformance import make_message
 
 from .conftest import make_mailbox

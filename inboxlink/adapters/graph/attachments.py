@@ -27,13 +27,13 @@ from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.method import Method
 
 from inboxlink import errors
-from inboxlink.adapters.graph import batch
-from inboxlink.adapters.graph.batch import ItemFailure
+from inboxlink.adapters.graph import _batch
+from inboxlink.adapters.graph._batch import ItemFailure
 from inboxlink.adapters.graph.errors import PROVIDER
 from inboxlink.models import AttachmentInfo
 
 if TYPE_CHECKING:
-    from inboxlink.adapters.graph.session import GraphSession
+    from inboxlink.adapters.graph.connection import GraphSession
     from inboxlink.retry import RetryPolicy
 
 __all__ = ["ATTACHMENT_SELECT", "GraphAttachments", "info_from_json"]
@@ -141,8 +141,8 @@ class GraphAttachments:
     @staticmethod
     def _is_missing(failure: dict[str, Any]) -> bool:
         # A 404 with another code (ErrorInvalidUser …) is not about the attachment.
-        code = batch.error_code(failure).lower()
-        return code in _MISSING_CODES or (batch.status_of(failure) == 404 and not code)
+        code = _batch.error_code(failure).lower()
+        return code in _MISSING_CODES or (_batch.status_of(failure) == 404 and not code)
 
     @staticmethod
     def _no_attachment_part(message_id: str, part: str) -> errors.NotFound:

@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from inboxlink import errors
-from inboxlink.adapters.graph.auth import missing_scopes
+from inboxlink.adapters.graph._auth import missing_scopes
 from inboxlink.translate import ErrorTable, Rule, Signal
 
 __all__ = ["PROVIDER", "TABLE", "ErrorContext", "extract", "parse_retry_after", "signal_from_body"]
@@ -391,7 +391,7 @@ class ErrorContext:
             granted = self.granted()
             if granted is not None:
                 have, app_only = granted
-                from inboxlink.adapters.graph.auth import APPLICATION_ROLES, REQUIRED_SCOPES
+                from inboxlink.adapters.graph._auth import APPLICATION_ROLES, REQUIRED_SCOPES
 
                 missing = missing_scopes(have, APPLICATION_ROLES if app_only else REQUIRED_SCOPES)
                 if missing:

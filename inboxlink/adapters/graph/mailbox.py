@@ -21,11 +21,12 @@ from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.method import Method
 
 from inboxlink import deadline, errors, mime
-from inboxlink.adapters.graph import auth, batch, wire
+from inboxlink.adapters.graph import _auth, _batch, convert
+from inboxlink.adapters.graph._batch import BATCH_SIZE, ItemFailure, chunks
 from inboxlink.adapters.graph._loop import LOOP
 from inboxlink.adapters.graph.actions import GraphActions
 from inboxlink.adapters.graph.attachments import GraphAttachments
-from inboxlink.adapters.graph.batch import BATCH_SIZE, ItemFailure, chunks
+from inboxlink.adapters.graph.connection import GraphSession, TokenSource
 from inboxlink.adapters.graph.errors import (
     PROVIDER,
     TABLE,
@@ -33,7 +34,6 @@ from inboxlink.adapters.graph.errors import (
     extract,
     signal_from_body,
 )
-from inboxlink.adapters.graph.session import GraphSession, TokenSource
 from inboxlink.adapters.graph.settings import GraphSettings
 from inboxlink.adapters.graph.sync import GraphSync
 from inboxlink.cursor import CursorCodec
@@ -160,19 +160,19 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
                 raise self._item_error(failure.response) from None
         if not self._alias_checked and self._tokens.last:
             self._alias_checked = True
-            claims = auth.token_claims(self._tokens.last)
+            claims = _auth.token_claims(self._tokens.last)
             for key in ("preferred_username", "upn", "email", "unique_name"):
                 self._check_alias(claims.get(key))
         return result
 
     def _check_alias(self, address: Any) -> None:
-        if isinstance(address, str) and auth.has_primary_alias_problem(address):
-            log.warning("%s: %s", address, auth.PRIMARY_ALIAS_REMEDY)
-            warnings.warn(auth.PrimaryAliasWarning(f"{address}: {auth.PRIMARY_ALIAS_REMEDY}"),
+        if isinstance(address, str) and _auth.has_primary_alias_problem(address):
+            log.warning("%s: %s", address, _auth.PRIMARY_ALIAS_REMEDY)
+            warnings.warn(_auth.PrimaryAliasWarning(f"{address}: {_auth.PRIMARY_ALIAS_REMEDY}"),
                           stacklevel=3)
 
     def _granted(self) -> tuple[set[str], bool] | None:
-        return auth.granted_permissions(auth.token_claims(self._tokens.last))
+        return _auth.granted_permissions(_auth.token_claims(self._tokens.last))
 
     @property
     def granted_permissions(self) -> tuple[frozenset[str], bool] | None:
@@ -186,15 +186,15 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
         return None if granted is None else (frozenset(granted[0]), granted[1])
 
     def _consent_url(self) -> str | None:
-        claims = auth.token_claims(self._tokens.last)
+        claims = _auth.token_claims(self._tokens.last)
         client_id = self.settings.client_id or claims.get("appid") or claims.get("azp")
         if not client_id:
             return None
         tenant = self.settings.tenant_id or claims.get("tid")
         # App-only permissions are consented as a whole, through /.default.
         scopes = (("https://graph.microsoft.com/.default",) if self.settings.user_id
-                  else auth.REQUIRED_SCOPES)
-        return auth.admin_consent_url(tenant, str(client_id), scopes, self.settings.redirect_uri)
+                  else _auth.REQUIRED_SCOPES)
+        return _auth.admin_consent_url(tenant, str(client_id), scopes, self.settings.redirect_uri)
 
     def _probe_mailbox(self) -> bool | None:
         """After "REST API not enabled": does the account have an Exchange Online plan?"""
@@ -216,7 +216,7 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
     # ------------------------------------------------------------------ batch
     async def _batch(self, session: GraphSession,
                      requests: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        return await batch.run(session, requests, self._retry)
+        return await _batch.run(session, requests, self._retry)
 
     def _item_error(self, response: dict[str, Any]) -> errors.InboxLinkError:
         headers = response.get("headers") or {}
@@ -233,7 +233,7 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
         )
 
         query = MailFoldersRequestBuilder.MailFoldersRequestBuilderGetQueryParameters(
-            top=_FOLDER_PAGE, select=list(wire.FOLDER_SELECT))
+            top=_FOLDER_PAGE, select=list(convert.FOLDER_SELECT))
         info = session.user.mail_folders.to_get_request_information(
             RequestConfiguration(query_parameters=query))
         top_level = await self._collect(session, await session.send_json(info))
@@ -244,7 +244,7 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
         while level:
             parents: list[tuple[Folder, dict[str, Any]]] = []
             for item, parent_path in level:
-                folder = wire.folder_from_json(item, parent_path, roles)
+                folder = convert.folder_from_json(item, parent_path, roles)
                 folders.append(folder)
                 if item.get("childFolderCount"):
                     parents.append((folder, item))
@@ -253,7 +253,7 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
                 requests = [{
                     "id": str(n), "method": "GET",
                     "url": f"{session.user_path}/mailFolders/{quote(folder.id, safe='')}"
-                           f"/childFolders?$top={_FOLDER_PAGE}&$select={','.join(wire.FOLDER_SELECT)}",
+                           f"/childFolders?$top={_FOLDER_PAGE}&$select={','.join(convert.FOLDER_SELECT)}",
                 } for n, (folder, _) in enumerate(group)]
                 answers = await self._batch(session, requests)
                 for n, (folder, _) in enumerate(group):
@@ -282,7 +282,7 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
         return info
 
     async def _well_known(self, session: GraphSession) -> dict[str, FolderRole]:
-        names = list(wire.WELL_KNOWN_FOLDERS)
+        names = list(convert.WELL_KNOWN_FOLDERS)
         requests = [{"id": name, "method": "GET",
                      "url": f"{session.user_path}/mailFolders/{name}?$select=id"}
                     for name in names]
@@ -297,7 +297,7 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
                 raise ItemFailure(response)
             body = response.get("body") or {}
             if isinstance(body, dict) and body.get("id"):
-                roles[str(body["id"])] = wire.WELL_KNOWN_FOLDERS[name]
+                roles[str(body["id"])] = convert.WELL_KNOWN_FOLDERS[name]
         return roles
 
     # ------------------------------------------------------------------ listing
@@ -340,12 +340,12 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
             info = self._absolute(session, cursor)
         else:
             query = MessagesRequestBuilder.MessagesRequestBuilderGetQueryParameters(
-                select=list(wire.SUMMARY_SELECT), top=limit,
-                orderby=["receivedDateTime desc"], expand=list(wire.SUMMARY_EXPAND))
+                select=list(convert.SUMMARY_SELECT), top=limit,
+                orderby=["receivedDateTime desc"], expand=list(convert.SUMMARY_EXPAND))
             info = (session.user.mail_folders.by_mail_folder_id(folder_id).messages
                     .to_get_request_information(RequestConfiguration(query_parameters=query)))
         data = await session.send_json(info)
-        items = tuple(wire.summary_from_json(item, folder_id) for item in data.get("value", []))
+        items = tuple(convert.summary_from_json(item, folder_id) for item in data.get("value", []))
         next_link = data.get("@odata.nextLink")
         return Page(items=items, next_cursor=str(next_link) if next_link and items else None)
 
@@ -437,7 +437,7 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
             raise
 
     async def _create_sent_item(self, session: GraphSession, raw: bytes, folder_id: str) -> str:
-        body = wire.message_json_from_mime(raw)
+        body = convert.message_json_from_mime(raw)
         info = session.request(Method.POST,
                                f"{session.user_path}/mailFolders/{quote(folder_id, safe='')}"
                                "/messages")
@@ -477,7 +477,7 @@ if hasattr(os, "register_at_fork"):
 
 
 def _batch_body_bytes(body: Any) -> bytes:
-    # Graph base64-encodes non-JSON bodies (a $value MIME source) inside a JSON batch.
+    # Graph base64-encodes non-JSON bodies (a $value MIME source) inside a JSON _batch.
     if isinstance(body, str):
         try:
             return base64.b64decode(body, validate=True)

@@ -34,13 +34,13 @@ from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
 
 from inboxlink import errors
-from inboxlink.adapters.graph import batch, wire
+from inboxlink.adapters.graph import _batch, convert
 from inboxlink.adapters.graph.errors import PROVIDER
 from inboxlink.changes import ChangeSet
 from inboxlink.models import Folder, MessageSummary
 
 if TYPE_CHECKING:
-    from inboxlink.adapters.graph.session import GraphSession
+    from inboxlink.adapters.graph.connection import GraphSession
     from inboxlink.adapters.graph.settings import GraphSettings
     from inboxlink.retry import RetryPolicy
 
@@ -53,8 +53,8 @@ DELTA_SELECT = ("id", "createdDateTime")
 #: odata.maxpagesize asked for while paging the baseline (Graph may cap it lower)
 BASELINE_PAGE = 1000
 #: what a summary fetched after a delta entry selects: the listing's fields + its folder
-_SUMMARY_QUERY = urlencode({"$select": ",".join((*wire.SUMMARY_SELECT, "parentFolderId")),
-                            "$expand": wire.SUMMARY_EXPAND[0]}, quote_via=quote)
+_SUMMARY_QUERY = urlencode({"$select": ",".join((*convert.SUMMARY_SELECT, "parentFolderId")),
+                            "$expand": convert.SUMMARY_EXPAND[0]}, quote_via=quote)
 _TOKEN_VERSION = 1
 _MAX_TOKEN = 16_384
 
@@ -110,7 +110,7 @@ class DeltaToken:
 
 
 def _created(item: dict[str, Any]) -> dt.datetime | None:
-    return wire.parse_datetime(item.get("createdDateTime"))
+    return convert.parse_datetime(item.get("createdDateTime"))
 
 
 @attrs.define
@@ -132,7 +132,7 @@ class _Round:
             return
         self.removed.pop(mid, None)
         created = _created(item)
-        mark = wire.parse_datetime(self.mark) if self.mark else None
+        mark = convert.parse_datetime(self.mark) if self.mark else None
         is_new = created is not None and (
             mark is None or created > mark or (created == mark and mid not in self.at_mark))
         self.upserts[mid] = self.upserts.get(mid, False) or is_new
@@ -213,23 +213,23 @@ class GraphSync:
         requests = [{"id": str(n), "method": "GET",
                      "url": f"{session.user_path}/messages/{quote(mid, safe='')}?{_SUMMARY_QUERY}"}
                     for n, mid in enumerate(ids)]
-        answers = await batch.run_all(session, requests, self._retry)
+        answers = await _batch.run_all(session, requests, self._retry)
         added: list[MessageSummary] = []
         updated: list[MessageSummary] = []
         gone: list[str] = []
         for n, mid in enumerate(ids):
             response = answers[str(n)]
-            status = batch.status_of(response)
+            status = _batch.status_of(response)
             body = response.get("body")
             if status == 404:
                 gone.append(mid)  # deleted between the delta page and this fetch
                 continue
             if status >= 300 or not isinstance(body, dict):
-                raise batch.ItemFailure(response)
+                raise _batch.ItemFailure(response)
             if body.get("parentFolderId") not in (None, folder_id):
                 gone.append(mid)  # moved out meanwhile; the next round says @removed again
                 continue
-            summary = wire.summary_from_json(body, folder_id)
+            summary = convert.summary_from_json(body, folder_id)
             (added if upserts[mid] else updated).append(summary)
         return added, updated, gone
 

@@ -19,7 +19,7 @@ from inboxlink.adapters.graph.errors import parse_retry_after
 from inboxlink.retry import spend_retry, waits_disabled
 
 if TYPE_CHECKING:
-    from inboxlink.adapters.graph.session import GraphSession
+    from inboxlink.adapters.graph.connection import GraphSession
     from inboxlink.retry import RetryPolicy
 
 __all__ = ["BATCH_SIZE", "NOT_EXECUTED", "RETRY_STATUSES", "ItemFailure", "chunks", "run",

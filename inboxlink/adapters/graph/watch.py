@@ -35,14 +35,14 @@ import attrs
 from kiota_abstractions.method import Method
 
 from inboxlink import errors
-from inboxlink.adapters.graph import wire
+from inboxlink.adapters.graph import convert
 from inboxlink.adapters.graph.errors import PROVIDER
 from inboxlink.changes import ChangeHint
 from inboxlink.models import FolderRef
 
 if TYPE_CHECKING:
+    from inboxlink.adapters.graph.connection import GraphSession
     from inboxlink.adapters.graph.mailbox import GraphMailbox
-    from inboxlink.adapters.graph.session import GraphSession
 
 __all__ = [
     "MAX_MINUTES",
@@ -108,7 +108,7 @@ def _subscription(data: Any, folder_id: str) -> Subscription:
                                     provider=PROVIDER, code="no-subscription")
     return Subscription(id=str(data["id"]), folder_id=folder_id,
                         resource=str(data.get("resource") or ""),
-                        expires_at=wire.parse_datetime(data.get("expirationDateTime")),
+                        expires_at=convert.parse_datetime(data.get("expirationDateTime")),
                         change_type=str(data.get("changeType") or ""))
 
 
