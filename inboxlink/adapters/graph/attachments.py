@@ -27,7 +27,7 @@ from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.method import Method
 
 from inboxlink import errors
-from inboxlink.adapters.graph import _batch
+from inboxlink.adapters.graph import _batch, _reads
 from inboxlink.adapters.graph._batch import ItemFailure
 from inboxlink.adapters.graph.errors import PROVIDER
 from inboxlink.models import AttachmentInfo
@@ -76,8 +76,6 @@ class GraphAttachments:
         _retry: RetryPolicy
 
         def _run(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T: ...
-        async def _collect(self, session: GraphSession,
-                           page: dict[str, Any]) -> list[dict[str, Any]]: ...
 
     def list_attachments(self, message_id: str) -> list[AttachmentInfo]:
         """The message's attachments from Graph's metadata (one request, no content)."""
@@ -95,7 +93,7 @@ class GraphAttachments:
             select=list(ATTACHMENT_SELECT))
         info = (session.user.messages.by_message_id(message_id).attachments
                 .to_get_request_information(RequestConfiguration(query_parameters=query)))
-        return await self._collect(session, await session.send_json(info))
+        return await _reads.collect(session, await session.send_json(info))
 
     def save_attachment(self, message_id: str, part: str,
                         target: str | os.PathLike[str] | IO[bytes]) -> int:

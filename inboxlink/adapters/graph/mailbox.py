@@ -17,12 +17,11 @@ from collections.abc import Callable, Coroutine
 from typing import IO, Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
-from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.method import Method
 
 from inboxlink import deadline, errors, mime
-from inboxlink.adapters.graph import _auth, _batch, convert
-from inboxlink.adapters.graph._batch import BATCH_SIZE, ItemFailure, chunks
+from inboxlink.adapters.graph import _auth, _reads, convert
+from inboxlink.adapters.graph._batch import ItemFailure
 from inboxlink.adapters.graph._loop import LOOP
 from inboxlink.adapters.graph.actions import GraphActions
 from inboxlink.adapters.graph.attachments import GraphAttachments
@@ -59,7 +58,6 @@ _CURSORS = CursorCodec(PROVIDER)
 log = logging.getLogger("inboxlink.graph")
 T = TypeVar("T")
 
-_FOLDER_PAGE = 250
 _FOLDER_CACHE_LIMIT = 100_000
 
 
@@ -213,116 +211,23 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
         exchange = [p for p in plans if str(p.get("service", "")).lower() == "exchange"]
         return any(p.get("capabilityStatus") == "Enabled" for p in exchange)
 
-    # ------------------------------------------------------------------ batch
-    async def _batch(self, session: GraphSession,
-                     requests: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        return await _batch.run(session, requests, self._retry)
-
     def _item_error(self, response: dict[str, Any]) -> errors.InboxLinkError:
         headers = response.get("headers") or {}
         signal = signal_from_body(int(response.get("status", 500)), headers, response.get("body"))
         return self._errors.error_for(signal)
 
-    # ------------------------------------------------------------------ folders
+    # ------------------------------------------------------------------ reading (._reads)
     def _list_folders(self) -> list[Folder]:
-        return self._run(self._folders)
+        return self._run(_reads.folders, self._retry)
 
-    async def _folders(self, session: GraphSession) -> list[Folder]:
-        from msgraph.generated.users.item.mail_folders.mail_folders_request_builder import (
-            MailFoldersRequestBuilder,
-        )
-
-        query = MailFoldersRequestBuilder.MailFoldersRequestBuilderGetQueryParameters(
-            top=_FOLDER_PAGE, select=list(convert.FOLDER_SELECT))
-        info = session.user.mail_folders.to_get_request_information(
-            RequestConfiguration(query_parameters=query))
-        top_level = await self._collect(session, await session.send_json(info))
-        roles = await self._well_known(session)
-
-        folders: list[Folder] = []
-        level: list[tuple[dict[str, Any], str | None]] = [(item, None) for item in top_level]
-        while level:
-            parents: list[tuple[Folder, dict[str, Any]]] = []
-            for item, parent_path in level:
-                folder = convert.folder_from_json(item, parent_path, roles)
-                folders.append(folder)
-                if item.get("childFolderCount"):
-                    parents.append((folder, item))
-            level = []
-            for group in chunks(parents, BATCH_SIZE):
-                requests = [{
-                    "id": str(n), "method": "GET",
-                    "url": f"{session.user_path}/mailFolders/{quote(folder.id, safe='')}"
-                           f"/childFolders?$top={_FOLDER_PAGE}&$select={','.join(convert.FOLDER_SELECT)}",
-                } for n, (folder, _) in enumerate(group)]
-                answers = await self._batch(session, requests)
-                for n, (folder, _) in enumerate(group):
-                    response = answers[str(n)]
-                    if int(response.get("status", 500)) >= 300:
-                        raise ItemFailure(response)
-                    children = await self._collect(session, response.get("body") or {})
-                    level.extend((child, folder.path) for child in children)
-        return folders
-
-    async def _collect(self, session: GraphSession, page: dict[str, Any]) -> list[dict[str, Any]]:
-        items = list(page.get("value", []))
-        next_link = page.get("@odata.nextLink")
-        while next_link:
-            page = await session.send_json(self._absolute(session, next_link))
-            items.extend(page.get("value", []))
-            next_link = page.get("@odata.nextLink")
-        return items
-
-    def _absolute(self, session: GraphSession, url: str) -> Any:
-        from kiota_abstractions.request_information import RequestInformation
-
-        self._check_link(url)
-        info = RequestInformation(Method.GET)
-        info.url = url
-        return info
-
-    async def _well_known(self, session: GraphSession) -> dict[str, FolderRole]:
-        names = list(convert.WELL_KNOWN_FOLDERS)
-        requests = [{"id": name, "method": "GET",
-                     "url": f"{session.user_path}/mailFolders/{name}?$select=id"}
-                    for name in names]
-        answers = await self._batch(session, requests)
-        roles: dict[str, FolderRole] = {}
-        for name in names:
-            response = answers[name]
-            status = int(response.get("status", 500))
-            if status == 404:
-                continue  # e.g. no Archive folder yet
-            if status >= 300:
-                raise ItemFailure(response)
-            body = response.get("body") or {}
-            if isinstance(body, dict) and body.get("id"):
-                roles[str(body["id"])] = convert.WELL_KNOWN_FOLDERS[name]
-        return roles
-
-    # ------------------------------------------------------------------ listing
     def _check_link(self, url: object) -> None:
-        """A followed link must be under this mailbox's Graph root: the token is attached to
-        whatever URL is followed, so a forged cursor must never send it to another host."""
-        if not isinstance(url, str) or not url.startswith(self.settings.base_url + "/"):
-            raise errors.CursorExpired(
-                "The cursor is not a listing cursor of this mailbox.", provider=PROVIDER,
-                code="invalid-cursor",
-                remedy="Pass page.next_cursor exactly as returned, to a mailbox with the same "
-                       "base_url, or start the listing without a cursor.",
-            )
-
-    def _next_link(self, cursor: str, folder: Folder) -> str:
-        """The @odata.nextLink inside a listing cursor of ``folder`` (a cursor of another
-        folder would list that folder: refused)."""
-        link = _CURSORS.decode(cursor, folder.id).get("link")
-        self._check_link(link)
-        assert isinstance(link, str)
-        return link
+        _reads.check_link(self.settings.base_url, url)
 
     def _list_page(self, folder: Folder, limit: int, cursor: str | None) -> Page[MessageSummary]:
-        link = self._next_link(cursor, folder) if cursor is not None else None
-        page = self._run(self._page, folder.id, limit, link)
+        # The cursor is the @odata.nextLink bound to its folder: another folder's is refused.
+        link = None if cursor is None else _reads.check_link(
+            self.settings.base_url, _CURSORS.decode(cursor, folder.id).get("link"))
+        page = self._run(_reads.page, folder.id, limit, link)
         if page.next_cursor is not None:
             page = Page(page.items, _CURSORS.encode(folder.id, {"link": page.next_cursor}))
         if len(self._folder_of) > _FOLDER_CACHE_LIMIT:
@@ -330,67 +235,24 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
         self._folder_of.update((s.id, s.folder_id) for s in page.items)
         return page
 
-    async def _page(self, session: GraphSession, folder_id: str, limit: int,
-                    cursor: str | None) -> Page[MessageSummary]:
-        from msgraph.generated.users.item.mail_folders.item.messages.messages_request_builder import (
-            MessagesRequestBuilder,
-        )
-
-        if cursor is not None:
-            info = self._absolute(session, cursor)
-        else:
-            query = MessagesRequestBuilder.MessagesRequestBuilderGetQueryParameters(
-                select=list(convert.SUMMARY_SELECT), top=limit,
-                orderby=["receivedDateTime desc"], expand=list(convert.SUMMARY_EXPAND))
-            info = (session.user.mail_folders.by_mail_folder_id(folder_id).messages
-                    .to_get_request_information(RequestConfiguration(query_parameters=query)))
-        data = await session.send_json(info)
-        items = tuple(convert.summary_from_json(item, folder_id) for item in data.get("value", []))
-        next_link = data.get("@odata.nextLink")
-        return Page(items=items, next_cursor=str(next_link) if next_link and items else None)
-
-    # ------------------------------------------------------------------ fetching
     def _fetch_many(self, message_ids: list[str]) -> list[Message]:
-        raws = self._run(self._fetch_raw, message_ids)
+        raws = self._run(_reads.fetch_raw, message_ids, self._retry)
         return [Message(id=mid, folder_id=self._folder_of.get(mid, ""), raw=raw)
                 for mid, raw in zip(message_ids, raws, strict=True)]
 
-    async def _fetch_raw(self, session: GraphSession, message_ids: list[str]) -> list[bytes]:
-        out: list[bytes] = []
-        for group in chunks(message_ids, BATCH_SIZE):
-            requests = [{"id": str(n), "method": "GET",
-                         "url": f"{session.user_path}/messages/{quote(mid, safe='')}/$value"}
-                        for n, mid in enumerate(group)]
-            answers = await self._batch(session, requests)
-            for n in range(len(group)):
-                response = answers[str(n)]
-                if int(response.get("status", 500)) >= 300:
-                    raise ItemFailure(response)
-                out.append(_batch_body_bytes(response.get("body")))
-        return out
-
     def fetch_to_file(self, message_id: str, target: str | os.PathLike[str] | IO[bytes]) -> int:
-        """Stream the MIME source (``/$value``) to a path or binary file, chunk by chunk."""
+        """Stream the MIME source (``/$value``) to a path or binary file, chunk by chunk.
+
+        A path is opened afresh for each attempt, so a retried read never appends to a
+        partial file; a file object is written once (its position is the caller's).
+        """
         if isinstance(target, (str, os.PathLike)):
             def to_path() -> int:
                 with open(target, "wb") as fh:
-                    return self._run(self._stream_to, message_id, fh)
+                    return self._run(_reads.stream_to, message_id, fh)
 
             return self._retry.call(to_path)
-        return self._run(self._stream_to, message_id, target)
-
-    async def _stream_to(self, session: GraphSession, message_id: str, sink: IO[bytes]) -> int:
-        builder = session.user.messages.by_message_id(message_id).content
-        async with session.stream(builder.to_get_request_information()) as response:
-            if response.status_code >= 300:
-                await response.aread()
-                raise ItemFailure({"status": response.status_code,
-                                    "headers": dict(response.headers), "body": response.content})
-            written = 0
-            async for chunk in response.aiter_bytes(64 * 1024):
-                sink.write(chunk)
-                written += len(chunk)
-            return written
+        return self._run(_reads.stream_to, message_id, target)
 
     # ------------------------------------------------------------------ sending
     def _send(self, prepared: mime.PreparedMessage, save_copy: bool) -> SendResult:
@@ -474,18 +336,6 @@ def _reset_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_after_fork)
-
-
-def _batch_body_bytes(body: Any) -> bytes:
-    # Graph base64-encodes non-JSON bodies (a $value MIME source) inside a JSON _batch.
-    if isinstance(body, str):
-        try:
-            return base64.b64decode(body, validate=True)
-        except ValueError:
-            return body.encode("utf-8")
-    if body is None:
-        return b""
-    return json.dumps(body).encode()
 
 
 def _with_bcc(prepared: mime.PreparedMessage) -> bytes:
