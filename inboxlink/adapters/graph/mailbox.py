@@ -15,7 +15,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Coroutine
 from typing import IO, Any, TypeVar
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 from kiota_abstractions.method import Method
 
@@ -102,23 +102,7 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
         Options are `GraphSettings` fields; ``application=True`` uses app-only access
         to ``/users/<address>`` (same as ``user_id=<address>``).
         """
-        parts = urlsplit(url)
-        if parts.scheme.lower() != "graph" or not parts.username or not parts.hostname:
-            raise errors.ConfigurationError(
-                f"{url!r} is not a graph:// URL with an address.", provider=PROVIDER,
-                remedy="Use graph://alice@contoso.com.",
-            )
-        address = f"{unquote(parts.username)}@{parts.hostname}"
-        if options.pop("application", False):
-            options.setdefault("user_id", address)
-        try:
-            settings = GraphSettings(address=address, **options)
-        except TypeError as exc:
-            raise errors.ConfigurationError(
-                f"Unknown option for the Graph adapter: {exc}", provider=PROVIDER,
-                remedy="See docs/graph.md for the options graph:// accepts.",
-            ) from None
-        return cls(settings)
+        return cls(GraphSettings.from_url(url, **options))
 
     # ------------------------------------------------------------------ plumbing
     def _after_fork_in_child(self) -> None:
