@@ -33,7 +33,8 @@ def test_unknown_options_are_refused_by_name() -> None:
     with pytest.raises(errors.ConfigurationError) as info:
         GraphSettings.from_url("graph://alice@contoso.com", access_token="t",
                                base_ulr="https://graph.microsoft.com/v1.0", smtp="x")
-    assert "base_ulr" in info.value.message and "smtp" in info.value.message
+    assert "base_ulr" in info.value.message
+    assert "smtp" in info.value.message
     assert info.value.code == "option"
     assert "base_url" in info.value.remedy  # the spelling it may have meant is listed
 

@@ -23,8 +23,8 @@ from kiota_abstractions.request_information import RequestInformation
 
 from inboxlink import errors
 from inboxlink.adapters.graph import _batch, convert
-from inboxlink.adapters.graph._batch import BATCH_SIZE, ItemFailure, chunks
-from inboxlink.adapters.graph.errors import PROVIDER
+from inboxlink.adapters.graph._batch import BATCH_SIZE, chunks
+from inboxlink.adapters.graph.errors import PROVIDER, ItemFailure
 from inboxlink.models import Folder, FolderRole, MessageSummary, Page
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from urllib.parse import quote, urlencode
 
 from inboxlink import errors
 from inboxlink.adapters.graph import _batch, _search, convert
-from inboxlink.adapters.graph.errors import PROVIDER
+from inboxlink.adapters.graph.errors import PROVIDER, ItemFailure
 from inboxlink.mailbox_actions import FLAGGED, SEEN
 from inboxlink.models import Folder, FolderRole, MessageSummary, Page
 from inboxlink.query import SearchQuery, matches
@@ -228,7 +228,7 @@ class GraphActions:
             response = answers[str(n)]
             body = response.get("body")
             if _batch.status_of(response) >= 300 or not isinstance(body, dict):
-                raise _batch.ItemFailure(response)
+                raise ItemFailure(response)
             while True:
                 found.extend(convert.summary_from_json(item, str(item.get("parentFolderId") or ""))
                              for item in body.get("value", []))

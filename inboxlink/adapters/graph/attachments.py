@@ -28,8 +28,7 @@ from kiota_abstractions.method import Method
 
 from inboxlink import errors
 from inboxlink.adapters.graph import _batch, _reads
-from inboxlink.adapters.graph._batch import ItemFailure
-from inboxlink.adapters.graph.errors import PROVIDER
+from inboxlink.adapters.graph.errors import PROVIDER, ItemFailure
 from inboxlink.models import AttachmentInfo
 
 if TYPE_CHECKING:

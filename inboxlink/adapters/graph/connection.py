@@ -6,7 +6,7 @@ so authentication, the middleware pipeline and ``ODataError`` parsing are the SD
 Response bodies are read as bytes and parsed with `json`: summaries are plain dicts
 here, which is far cheaper than kiota's model objects for 1,000-item pages.
 
-kiota's RetryHandler is switched off: inboxlink's one `RetryPolicy`
+kiota's RetryHandler is switched off (`._msgraph_shim`): inboxlink's one `RetryPolicy`
 retries reads, and ``sendMail`` must never be repeated behind our back (a 504 after the
 message was accepted would send it twice).
 
@@ -34,31 +34,18 @@ from kiota_abstractions.authentication import (
 )
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
-from kiota_http.middleware.options import RetryHandlerOption
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.graph_request_adapter import GraphRequestAdapter
-from msgraph.graph_request_adapter import options as graph_options
 from msgraph.graph_service_client import GraphServiceClient
-from msgraph_core import GraphClientFactory  # type: ignore[import-untyped]
 
-from inboxlink import errors
+from inboxlink.adapters.graph import _msgraph_shim
 from inboxlink.adapters.graph._limit import limiter_for
+from inboxlink.adapters.graph.errors import MalformedResponse
 from inboxlink.adapters.graph.settings import GraphSettings
 
-__all__ = ["ERROR_MAP", "GraphSession", "TokenSource", "malformed"]
+__all__ = ["ERROR_MAP", "GraphSession", "TokenSource"]
 
 ERROR_MAP: dict[str, Any] = {"XXX": ODataError}
-
-
-def malformed(body: bytes) -> errors.TransientError:
-    """The error for a 2xx answer whose body is not the JSON object Graph documents."""
-    start = body[:80].decode("utf-8", "replace")
-    return errors.TransientError(
-        f"Microsoft Graph answered with a body that is not JSON ({len(body)} bytes, "
-        f"starting {start!r}).", provider="graph", code="malformedResponse",
-        remedy="A proxy or gateway may have answered instead of Graph, or the answer was cut: "
-               "retry; if it persists, check any proxy between this machine and Graph.",
-    )
 
 
 class TokenSource(AccessTokenProvider):
@@ -105,11 +92,7 @@ class GraphSession:
     and so does the mailbox's concurrency limiter)."""
 
     def __init__(self, settings: GraphSettings, tokens: TokenSource) -> None:
-        options = dict(graph_options)
-        options[RetryHandlerOption.get_key()] = RetryHandlerOption(max_retries=0,
-                                                                   should_retry=False)
-        self.http = GraphClientFactory.create_with_default_middleware(options=options)
-        self.http.timeout = httpx.Timeout(settings.timeout, connect=min(30.0, settings.timeout))
+        self.http = _msgraph_shim.http_client(settings.timeout)
         self.adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(tokens),
                                            client=self.http)
         self.adapter.base_url = settings.base_url
@@ -144,8 +127,8 @@ class GraphSession:
     async def send_json(self, info: RequestInformation) -> dict[str, Any]:
         """Send and parse the JSON body, which must be a JSON object.
 
-        A 2xx with anything else (an HTML page from a proxy, a cut or broken body) is a
-        `TransientError`, never a raw ``JSONDecodeError``.
+        A 2xx with anything else (an HTML page from a proxy, a cut or broken body) raises
+        `MalformedResponse` (a `TransientError` once translated), never ``JSONDecodeError``.
         """
         body = await self.send_bytes(info)
         if not body:
@@ -153,9 +136,9 @@ class GraphSession:
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise malformed(body) from exc
+            raise MalformedResponse(body) from exc
         if not isinstance(data, dict):
-            raise malformed(body)
+            raise MalformedResponse(body)
         return data
 
     async def send_no_content(self, info: RequestInformation) -> None:
@@ -170,8 +153,7 @@ class GraphSession:
         The slot is held until the body is closed, at the end of the ``async with``.
         """
         async with self._slot():
-            self.adapter.set_base_url_for_request_information(info)
-            native = await self.adapter.convert_to_native_async(info)
+            native = await _msgraph_shim.native_request(self.adapter, info)
             response: httpx.Response = await self.http.send(native, stream=True)
             try:
                 yield response

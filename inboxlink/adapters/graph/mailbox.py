@@ -21,7 +21,6 @@ from kiota_abstractions.method import Method
 
 from inboxlink import deadline, errors, mime
 from inboxlink.adapters.graph import _auth, _reads, convert
-from inboxlink.adapters.graph._batch import ItemFailure
 from inboxlink.adapters.graph._loop import LOOP
 from inboxlink.adapters.graph.actions import GraphActions
 from inboxlink.adapters.graph.attachments import GraphAttachments
@@ -31,7 +30,7 @@ from inboxlink.adapters.graph.errors import (
     TABLE,
     ErrorContext,
     extract,
-    signal_from_body,
+    signal_from_item,
 )
 from inboxlink.adapters.graph.settings import GraphSettings
 from inboxlink.adapters.graph.sync import GraphSync
@@ -131,15 +130,12 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
     def _run(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
         with translating(TABLE, extract, self._errors):
             session = self._ensure_session()
-            try:
-                # The coroutine runs on the loop's thread: carry the call's retry budget and
-                # deadline there, and never wait past the deadline for it.
-                result: T = LOOP.run(carried(fn(session, *args)),
-                                     timeout=deadline.bound(self.settings.timeout,
-                                                            provider=self.provider))
-            except ItemFailure as failure:
-                # Explained here, in the caller's thread: the follow-up probe needs the loop.
-                raise self._item_error(failure.response) from None
+            # The coroutine runs on the loop's thread: carry the call's retry budget and
+            # deadline there, and never wait past the deadline for it. Its failures are
+            # explained here, in the caller's thread: the follow-up probe needs the loop.
+            result: T = LOOP.run(carried(fn(session, *args)),
+                                 timeout=deadline.bound(self.settings.timeout,
+                                                        provider=self.provider))
         if not self._alias_checked and self._tokens.last:
             self._alias_checked = True
             claims = _auth.token_claims(self._tokens.last)
@@ -196,9 +192,8 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
         return any(p.get("capabilityStatus") == "Enabled" for p in exchange)
 
     def _item_error(self, response: dict[str, Any]) -> errors.InboxLinkError:
-        headers = response.get("headers") or {}
-        signal = signal_from_body(int(response.get("status", 500)), headers, response.get("body"))
-        return self._errors.error_for(signal)
+        """The typed error for a failed ``$batch`` item judged after the call returned."""
+        return self._errors.error_for(signal_from_item(response))
 
     # ------------------------------------------------------------------ reading (._reads)
     def _list_folders(self) -> list[Folder]:

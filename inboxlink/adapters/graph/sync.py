@@ -35,7 +35,7 @@ from kiota_abstractions.request_information import RequestInformation
 
 from inboxlink import errors
 from inboxlink.adapters.graph import _batch, convert
-from inboxlink.adapters.graph.errors import PROVIDER
+from inboxlink.adapters.graph.errors import PROVIDER, ItemFailure
 from inboxlink.changes import ChangeSet
 from inboxlink.models import Folder, MessageSummary
 
@@ -225,7 +225,7 @@ class GraphSync:
                 gone.append(mid)  # deleted between the delta page and this fetch
                 continue
             if status >= 300 or not isinstance(body, dict):
-                raise _batch.ItemFailure(response)
+                raise ItemFailure(response)
             if body.get("parentFolderId") not in (None, folder_id):
                 gone.append(mid)  # moved out meanwhile; the next round says @removed again
                 continue
