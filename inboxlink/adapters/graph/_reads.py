@@ -44,8 +44,8 @@ def check_link(base_url: str, url: object) -> str:
     cursor must never send the token to another host)."""
     if not isinstance(url, str) or not url.startswith(base_url + "/"):
         raise errors.CursorExpired(
-            "The cursor is not a listing cursor of this mailbox.", provider=PROVIDER,
-            code="invalid-cursor",
+            "The cursor does not apply here. It leads outside this mailbox's Graph endpoint.",
+            provider=PROVIDER, code="bad-cursor",
             remedy="Pass page.next_cursor exactly as returned, to a mailbox with the same "
                    "base_url, or start the listing without a cursor.",
         )

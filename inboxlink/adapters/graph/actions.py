@@ -16,14 +16,14 @@ deletes are re-sent only when the item was throttled (429: refused before it ran
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Collection, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from inboxlink import errors
-from inboxlink.adapters.graph import _batch, _search, convert
+from inboxlink.adapters.graph import _batch, _reads, _search, convert
 from inboxlink.adapters.graph.errors import PROVIDER, ItemFailure
+from inboxlink.cursor import CursorCodec
 from inboxlink.mailbox_actions import FLAGGED, SEEN
 from inboxlink.models import Folder, FolderRole, MessageSummary, Page
 from inboxlink.query import SearchQuery, matches
@@ -50,6 +50,8 @@ _SELECT = ",".join((*convert.SUMMARY_SELECT, "hasAttachments", "parentFolderId")
 #: Graph pages read by one search() call before it returns a short page with a cursor
 _SEARCH_PAGES = 10
 _NOT_REPLIES = (FolderRole.SENT, FolderRole.DRAFTS)
+#: search cursors: the page's link and how many of its items were already returned
+_SEARCH_CURSORS = CursorCodec(PROVIDER, kind="search")
 
 
 def _is_missing(response: dict[str, Any]) -> bool:
@@ -130,22 +132,21 @@ class GraphActions:
     # ------------------------------------------------------------------ search
     def _search(self, folder: Folder, query: SearchQuery, limit: int,
                 cursor: str | None) -> Page[MessageSummary]:
-        start = self._search_cursor(cursor) if cursor is not None else None
+        start = self._search_cursor(cursor, folder) if cursor is not None else None
         return self._run(self._search_pages, folder.id, query, limit, start)
 
-    def _search_cursor(self, cursor: str) -> tuple[str, int]:
-        try:
-            data = json.loads(cursor)
-            url, skip = data["l"], data["s"]
-            if not isinstance(url, str) or not isinstance(skip, int) or skip < 0:
-                raise TypeError
-        except (ValueError, TypeError, KeyError):
-            raise errors.CursorExpired(
-                "The cursor is not a search cursor of this mailbox.", provider=PROVIDER,
-                code="invalid-cursor",
-                remedy="Pass page.next_cursor exactly as returned, with the same query.",
-            ) from None
+    def _search_cursor(self, cursor: str, folder: Folder) -> tuple[str, int]:
+        # A listing cursor, another folder's search cursor or a link to another host is
+        # refused before any request.
+        state = _SEARCH_CURSORS.decode(cursor, folder.id)
+        url, skip = state.get("link"), state.get("skip")
+        if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
+            raise errors.CursorExpired("The cursor does not apply here. It is damaged.",
+                                       provider=PROVIDER, code="bad-cursor",
+                                       remedy="Pass page.next_cursor exactly as returned, "
+                                              "with the same folder and query.")
         self._check_link(url)
+        assert isinstance(url, str)
         return url, skip
 
     async def _search_pages(self, session: GraphSession, folder_id: str, query: SearchQuery,
@@ -163,7 +164,7 @@ class GraphActions:
             url, skip = start
         found: list[MessageSummary] = []
         for _ in range(_SEARCH_PAGES):
-            data = await session.send_json(self._get(url))
+            data = await session.send_json(_reads.get(url))
             items = data.get("value", [])
             next_link = data.get("@odata.nextLink")
             for index in range(skip, len(items)):
@@ -174,23 +175,17 @@ class GraphActions:
                 found.append(summary)
                 if len(found) == limit:
                     if index + 1 < len(items):
-                        return Page(items=tuple(found), next_cursor=_cursor(url, index + 1))
+                        return Page(items=tuple(found),
+                                    next_cursor=_cursor(folder_id, url, index + 1))
                     return Page(items=tuple(found),
-                                next_cursor=_cursor(next_link, 0) if next_link else None)
+                                next_cursor=(_cursor(folder_id, next_link, 0)
+                                             if next_link else None))
             if not next_link:
                 return Page(items=tuple(found), next_cursor=None)
             self._check_link(str(next_link))
             url, skip = str(next_link), 0
         # Many pages dropped by narrowing: hand back what was found and where to go on.
-        return Page(items=tuple(found), next_cursor=_cursor(url, 0))
-
-    def _get(self, url: str) -> Any:
-        from kiota_abstractions.method import Method
-        from kiota_abstractions.request_information import RequestInformation
-
-        info = RequestInformation(Method.GET)
-        info.url = url
-        return info
+        return Page(items=tuple(found), next_cursor=_cursor(folder_id, url, 0))
 
     # ------------------------------------------------------------------ replies, threads
     def _find_replies(self, message_id: str) -> list[MessageSummary]:
@@ -236,9 +231,9 @@ class GraphActions:
                 if not next_link:
                     break
                 self._check_link(str(next_link))
-                body = await session.send_json(self._get(str(next_link)))
+                body = await session.send_json(_reads.get(str(next_link)))
         return found
 
 
-def _cursor(url: str, skip: int) -> str:
-    return json.dumps({"l": url, "s": skip}, separators=(",", ":"))
+def _cursor(folder_id: str, url: str, skip: int) -> str:
+    return _SEARCH_CURSORS.encode(folder_id, {"link": url, "skip": skip})

@@ -16,15 +16,15 @@ is new or changed, so the token carries a watermark: the newest ``createdDateTim
 (and the ids created at that instant). A message created after it — delivered, or moved
 in, which creates a new item — is ``added``; an older one is ``updated``.
 
-The token is our own JSON (folder id, link, watermark), so a token of another folder is
-refused before any request, and the link is only ever followed to this mailbox's Graph
-root (the bearer token goes wherever the link points).
+The token is a `CursorCodec` sync token (link and watermark, bound to the folder), so a
+token of another folder or another adapter is refused before any request, and the link is
+only ever followed to this mailbox's Graph root (the bearer token goes wherever the link
+points).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -37,6 +37,7 @@ from inboxlink import errors
 from inboxlink.adapters.graph import _batch, convert
 from inboxlink.adapters.graph.errors import PROVIDER, ItemFailure
 from inboxlink.changes import ChangeSet
+from inboxlink.cursor import CursorCodec
 from inboxlink.models import Folder, MessageSummary
 
 if TYPE_CHECKING:
@@ -55,18 +56,22 @@ BASELINE_PAGE = 1000
 #: what a summary fetched after a delta entry selects: the listing's fields + its folder
 _SUMMARY_QUERY = urlencode({"$select": ",".join((*convert.SUMMARY_SELECT, "parentFolderId")),
                             "$expand": convert.SUMMARY_EXPAND[0]}, quote_via=quote)
-_TOKEN_VERSION = 1
 _MAX_TOKEN = 16_384
+
+
+#: sync tokens: the delta link and the watermark, bound to their folder
+_TOKENS = CursorCodec(PROVIDER, kind="sync", error=errors.SyncTokenExpired)
 
 
 def _expired(reason: str) -> errors.SyncTokenExpired:
     return errors.SyncTokenExpired(f"The sync token {reason}.", provider=PROVIDER,
-                                   code="bad-token")
+                                   code="bad-cursor",
+                                   remedy="Take a new sync_token() and re-list the folder once.")
 
 
 @attrs.frozen
 class DeltaToken:
-    """What a Graph sync token holds (serialised as compact JSON)."""
+    """What a Graph sync token holds (encoded by `CursorCodec`, bound to the folder)."""
 
     folder: str
     #: the @odata.deltaLink (round complete) or @odata.nextLink (``more`` pages waiting)
@@ -78,35 +83,24 @@ class DeltaToken:
 
     def dump(self) -> str:
         """The token string."""
-        return json.dumps({"v": _TOKEN_VERSION, "f": self.folder, "l": self.link,
-                           "m": self.mark, "x": list(self.at_mark)}, separators=(",", ":"))
+        return _TOKENS.encode(self.folder, {"l": self.link, "m": self.mark,
+                                            "x": list(self.at_mark)})
 
     @classmethod
     def load(cls, text: str, folder: Folder, root: str) -> DeltaToken:
         """Parse and check a token for ``folder``; anything else is ``SyncTokenExpired``."""
         if len(text) > _MAX_TOKEN:
             raise _expired("is too long to be a Graph sync token")
-        try:
-            data = json.loads(text)
-        except ValueError:
-            raise _expired("is not a Graph sync token") from None
-        if not isinstance(data, dict) or data.get("v") != _TOKEN_VERSION:
-            raise _expired("is not a Graph sync token")
+        data = _TOKENS.decode(text, folder.id)  # garbage, another folder: refused here
         link, mark, at_mark = data.get("l"), data.get("m", ""), data.get("x", [])
-        if (not isinstance(data.get("f"), str) or not isinstance(link, str)
-                or not isinstance(mark, str) or not isinstance(at_mark, list)
+        if (not isinstance(link, str) or not isinstance(mark, str)
+                or not isinstance(at_mark, list)
                 or not all(isinstance(i, str) for i in at_mark)):
             raise _expired("is not a Graph sync token")
-        if data["f"] != folder.id:
-            raise errors.SyncTokenExpired(
-                f"The sync token belongs to another folder, not {folder.path!r}.",
-                provider=PROVIDER, code="other-folder",
-                remedy="Pass each folder its own token, or take a new one with "
-                       "mailbox.sync_token(folder).")
         if not link.startswith(root + "/"):
             # The bearer token is attached to whatever URL is followed: never another host.
             raise _expired("does not point at this mailbox's Graph endpoint")
-        return cls(folder=data["f"], link=link, mark=mark, at_mark=tuple(at_mark))
+        return cls(folder=folder.id, link=link, mark=mark, at_mark=tuple(at_mark))
 
 
 def _created(item: dict[str, Any]) -> dt.datetime | None:
