@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from inboxlink.adapters.graph.connection import GraphSession
     from inboxlink.retry import RetryPolicy
 
-__all__ = ["check_link", "collect", "fetch_raw", "folders", "get", "page", "stream_to"]
+__all__ = ["check_link", "collect", "fetch_raw", "folders", "get", "has_exchange_plan", "page",
+           "stream_to"]
 
 #: mailFolders asked for per page (the folder tree is small; one page is the usual case)
 FOLDER_PAGE = 250
@@ -68,6 +69,19 @@ async def collect(session: GraphSession, first: dict[str, Any]) -> list[dict[str
         items.extend(data.get("value", []))
         next_link = data.get("@odata.nextLink")
     return items
+
+
+async def has_exchange_plan(session: GraphSession) -> bool | None:
+    """Whether the account has an enabled Exchange Online plan (``assignedPlans``; needs
+    User.Read); ``None`` when the answer does not tell."""
+    user = await session.send_json(session.request(
+        Method.GET, session.user_path + "?%24select=mail,assignedPlans"))
+    plans = user.get("assignedPlans")
+    if not isinstance(plans, list):
+        return None
+    exchange = [p for p in plans
+                if isinstance(p, dict) and str(p.get("service", "")).lower() == "exchange"]
+    return any(p.get("capabilityStatus") == "Enabled" for p in exchange)
 
 
 # ---------------------------------------------------------------------- folders

@@ -22,6 +22,10 @@ import contextlib
 import functools
 import inspect
 import json
+import logging
+import os
+import threading
+import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,12 +42,16 @@ from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph.graph_service_client import GraphServiceClient
 
+from inboxlink import errors
 from inboxlink.adapters.graph import _msgraph_shim
 from inboxlink.adapters.graph._limit import limiter_for
+from inboxlink.adapters.graph._loop import LOOP
 from inboxlink.adapters.graph.errors import MalformedResponse
 from inboxlink.adapters.graph.settings import GraphSettings
 
-__all__ = ["ERROR_MAP", "GraphSession", "TokenSource"]
+__all__ = ["ERROR_MAP", "GraphSession", "SessionHolder", "TokenSource"]
+
+log = logging.getLogger("inboxlink.graph")
 
 ERROR_MAP: dict[str, Any] = {"XXX": ODataError}
 
@@ -163,3 +171,68 @@ class GraphSession:
     async def aclose(self) -> None:
         """Close the HTTP client."""
         await self.http.aclose()
+
+
+class SessionHolder:
+    """One mailbox's `GraphSession`: built on the shared loop on first use, built again in a
+    forked child (the parent's sockets and loop are not the child's), closed for good by
+    `close` — afterwards `get` raises ``MailboxClosed``, it never reopens behind the
+    application's back."""
+
+    def __init__(self, settings: GraphSettings, tokens: TokenSource) -> None:
+        self._settings = settings
+        self._tokens = tokens
+        self._session: GraphSession | None = None
+        self._key: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+        self.closed = False
+        _LIVE.add(self)
+
+    def get(self) -> GraphSession:
+        """The session for this process and loop (built if needed)."""
+        if self.closed:
+            raise errors.MailboxClosed(provider="graph")
+        LOOP.get()
+        key = (os.getpid(), LOOP.generation)
+        with self._lock:
+            if self._session is None or self._key != key:
+                # A session from before a fork holds the parent's sockets and loop: build anew.
+                self._session = LOOP.run(self._build())
+                self._key = key
+            return self._session
+
+    async def _build(self) -> GraphSession:
+        # On the loop: httpx and the mailbox's limiter bind to the loop they are made on.
+        return GraphSession(self._settings, self._tokens)
+
+    def close(self) -> None:
+        """Close the HTTP client for good; safe to call twice."""
+        self.closed = True
+        session, self._session = self._session, None
+        if session is None or self._key != (os.getpid(), LOOP.generation):
+            return
+        try:
+            LOOP.run(session.aclose(), timeout=10)
+        except Exception as exc:  # closing must not fail the caller's with-block
+            log.debug("closing the Graph client failed: %s", exc)
+
+    def _after_fork_in_child(self) -> None:
+        # Another parent thread may have held the lock at the fork (mid get()); its copy would
+        # stay locked forever here. The session is the parent's too: forget both, as the loop
+        # forgets its thread, and build afresh on first use.
+        self._lock = threading.Lock()
+        self._session = None
+        self._key = None
+
+
+#: every live holder, so a forked child can reset their locks (see _after_fork_in_child)
+_LIVE: weakref.WeakSet[SessionHolder] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for holder in list(_LIVE):
+        holder._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)

@@ -10,9 +10,7 @@ import base64
 import json
 import logging
 import os
-import threading
 import warnings
-import weakref
 from collections.abc import Callable, Coroutine
 from typing import IO, Any, TypeVar
 from urllib.parse import quote
@@ -24,7 +22,7 @@ from inboxlink.adapters.graph import _auth, _reads, convert
 from inboxlink.adapters.graph._loop import LOOP
 from inboxlink.adapters.graph.actions import GraphActions
 from inboxlink.adapters.graph.attachments import GraphAttachments
-from inboxlink.adapters.graph.connection import GraphSession, TokenSource
+from inboxlink.adapters.graph.connection import GraphSession, SessionHolder, TokenSource
 from inboxlink.adapters.graph.errors import (
     PROVIDER,
     TABLE,
@@ -80,10 +78,7 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
                          retry=bounded(settings.retry, settings.timeout))
         self.settings = settings
         self._tokens = TokenSource(settings)
-        self._session: GraphSession | None = None
-        self._session_key: tuple[int, int] | None = None
-        self._session_lock = threading.Lock()
-        self._closed = False
+        self._sessions = SessionHolder(settings, self._tokens)
         self._folder_of: dict[str, str] = {}
         self._errors = ErrorContext(
             probe_mailbox=self._probe_mailbox if settings.probe_mailbox else None,
@@ -91,7 +86,6 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
         )
         self._alias_checked = False
         self._check_alias(settings.address)
-        _LIVE.add(self)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -104,28 +98,8 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
         return cls(GraphSettings.from_url(url, **options))
 
     # ------------------------------------------------------------------ plumbing
-    def _after_fork_in_child(self) -> None:
-        # Another parent thread may have held the lock at the fork (mid _ensure_session); its
-        # copy would stay locked forever here. The session is the parent's too: forget both,
-        # as the loop forgets its thread, and build afresh on first use.
-        self._session_lock = threading.Lock()
-        self._session = None
-        self._session_key = None
-
     def _ensure_session(self) -> GraphSession:
-        if self._closed:
-            raise errors.MailboxClosed(provider=PROVIDER)
-        LOOP.get()
-        key = (os.getpid(), LOOP.generation)
-        with self._session_lock:
-            if self._session is None or self._session_key != key:
-                # A session from before a fork holds the parent's sockets and loop: build anew.
-                self._session = LOOP.run(self._new_session())
-                self._session_key = key
-            return self._session
-
-    async def _new_session(self) -> GraphSession:
-        return GraphSession(self.settings, self._tokens)
+        return self._sessions.get()
 
     def _run(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
         with translating(TABLE, extract, self._errors):
@@ -164,32 +138,19 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
         return None if granted is None else (frozenset(granted[0]), granted[1])
 
     def _consent_url(self) -> str | None:
-        claims = _auth.token_claims(self._tokens.last)
-        client_id = self.settings.client_id or claims.get("appid") or claims.get("azp")
-        if not client_id:
-            return None
-        tenant = self.settings.tenant_id or claims.get("tid")
-        # App-only permissions are consented as a whole, through /.default.
-        scopes = (("https://graph.microsoft.com/.default",) if self.settings.user_id
-                  else _auth.REQUIRED_SCOPES)
-        return _auth.admin_consent_url(tenant, str(client_id), scopes, self.settings.redirect_uri)
+        return _auth.consent_url_for(_auth.token_claims(self._tokens.last),
+                                     client_id=self.settings.client_id,
+                                     tenant_id=self.settings.tenant_id,
+                                     app_only=self.settings.user_id is not None,
+                                     redirect_uri=self.settings.redirect_uri)
 
     def _probe_mailbox(self) -> bool | None:
         """After "REST API not enabled": does the account have an Exchange Online plan?"""
-        async def probe(session: GraphSession) -> Any:
-            info = session.request(Method.GET, session.user_path
-                                   + "?%24select=mail,assignedPlans")
-            return await session.send_json(info)
-
         try:
-            user = LOOP.run(probe(self._ensure_session()), timeout=min(30.0, self.settings.timeout))
+            return LOOP.run(_reads.has_exchange_plan(self._ensure_session()),
+                            timeout=min(30.0, self.settings.timeout))
         except Exception:  # the probe only refines an error; never let it replace one
             return None
-        plans = user.get("assignedPlans") if isinstance(user, dict) else None
-        if not isinstance(plans, list):
-            return None
-        exchange = [p for p in plans if str(p.get("service", "")).lower() == "exchange"]
-        return any(p.get("capabilityStatus") == "Enabled" for p in exchange)
 
     def _item_error(self, response: dict[str, Any]) -> errors.InboxLinkError:
         """The typed error for a failed ``$batch`` item judged after the call returned."""
@@ -290,31 +251,11 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
     def close(self) -> None:
         """Close the HTTP client for good (using the mailbox afterwards raises
         ``MailboxClosed``). Safe to call twice."""
-        self._closed = True
-        session, self._session = self._session, None
-        if session is None or self._session_key != (os.getpid(), LOOP.generation):
-            return
-        try:
-            LOOP.run(session.aclose(), timeout=10)
-        except Exception as exc:  # closing must not fail the caller's with-block
-            log.debug("closing the Graph client failed: %s", exc)
+        self._sessions.close()
 
     def __repr__(self) -> str:
         mode = "delegated" if self.settings.user_id is None else "application"
         return f"<GraphMailbox {self.address} {mode} {self.settings.base_url}>"
-
-
-#: every live mailbox, so a forked child can reset their locks (see _after_fork_in_child)
-_LIVE: weakref.WeakSet[GraphMailbox] = weakref.WeakSet()
-
-
-def _reset_after_fork() -> None:
-    for box in list(_LIVE):
-        box._after_fork_in_child()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def _with_bcc(prepared: mime.PreparedMessage) -> bytes:
