@@ -59,3 +59,10 @@ def test_settings_are_frozen_and_keep_secrets_out_of_the_repr() -> None:
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         settings.timeout = 1.0  # type: ignore[misc]
     assert "eyJsecret" not in repr(settings)
+
+
+def test_the_push_helpers_keep_their_earlier_import_name() -> None:
+    from inboxlink.adapters.graph import push, watch
+
+    assert push is watch
+    assert callable(push.create_subscription)

@@ -50,8 +50,8 @@ def __getattr__(name: str) -> Any:
 
         return GraphMailbox
     if name == "push":
-        # The push helpers' module before the adapter skeleton named it watch.py (0.2 docs
-        # show ``from inboxlink.adapters.graph import push``).
+        # The push helpers' module was push.py until the adapter skeleton named it watch.py;
+        # code written against the earlier name keeps working.
         from inboxlink.adapters.graph import watch
 
         return watch
