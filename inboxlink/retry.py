@@ -215,8 +215,8 @@ class RetryPolicy:
         """
         if attempt >= self.max_attempts:
             return None
-        backoff = min(self.initial * 2 ** (attempt - 1), self.max_wait)
-        wait = max((backoff, *(hint for hint in retry_afters if hint is not None)))
+        backoff = min(self.initial * 2.0 ** (attempt - 1), self.max_wait)
+        wait = max((backoff, *(float(hint) for hint in retry_afters if hint is not None)))
         if time.monotonic() - started + wait > self.max_total or not spend_retry(wait):
             return None
         return wait
