@@ -21,7 +21,8 @@ from inboxlink.retry_after import parse_retry_after
 from inboxlink.translate import ErrorTable, Rule, Signal
 
 __all__ = ["MALFORMED_RESPONSE", "PROVIDER", "TABLE", "ErrorContext", "ItemFailure",
-           "MalformedResponse", "extract", "signal_from_body", "signal_from_item"]
+           "MalformedResponse", "UnexpectedAnswer", "extract", "signal_from_body",
+           "signal_from_item"]
 
 PROVIDER = "graph"
 
@@ -250,10 +251,22 @@ _TRANSPORT_RULES: list[Rule] = [
                                    "RequestError", "HTTPError"),
            remedy="The connection to Microsoft Graph failed in the middle of a request: retry."),
 ]
-_MALFORMED = Rule(errors.TransientError, code=MALFORMED_RESPONSE,
-                  remedy="A proxy or gateway may have answered instead of Graph, or the answer "
-                         "was cut: retry; if it persists, check any proxy between this machine "
-                         "and Graph.")
+# Answers that are not what Graph documents (UnexpectedAnswer.code).
+_ANSWER_RULES: list[Rule] = [
+    Rule(errors.TransientError, code=MALFORMED_RESPONSE,
+         remedy="A proxy or gateway may have answered instead of Graph, or the answer was cut: "
+                "retry; if it persists, check any proxy between this machine and Graph."),
+    Rule(errors.TransientError, code="no-delta-link",
+         remedy="Graph ended a change round without the link to go on from: call changes() "
+                "again; if it keeps happening, take a new sync_token()."),
+    Rule(errors.TransientError, code="foreign-link",
+         remedy="Graph's answer pointed at another host, which inboxlink never follows (the "
+                "access token would go with it): retry, and check any proxy that rewrites "
+                "Graph's answers."),
+    Rule(errors.TransientError, code="no-subscription",
+         remedy="Graph answered without the subscription: list the app's subscriptions "
+                "(GET /subscriptions) before creating another one."),
+]
 
 # Last resort, by status alone.
 _STATUS_RULES: list[Rule] = [
@@ -265,7 +278,7 @@ _STATUS_RULES: list[Rule] = [
 ]
 
 TABLE = ErrorTable(provider=PROVIDER,
-                   rules=(*_GRAPH_RULES, *_ENTRA_RULES, *_TRANSPORT_RULES, _MALFORMED,
+                   rules=(*_GRAPH_RULES, *_ENTRA_RULES, *_TRANSPORT_RULES, *_ANSWER_RULES,
                           *_STATUS_RULES),
                    fallback=errors.InboxLinkError)
 #: the exception class names the transport rows know (extract's code for an httpx failure)
@@ -337,8 +350,8 @@ def signal_from_item(response: dict[str, Any]) -> Signal:
 def _signal_from_exception(exc: BaseException) -> Signal | errors.InboxLinkError | None:
     if isinstance(exc, ItemFailure):
         return signal_from_item(exc.response)
-    if isinstance(exc, MalformedResponse):
-        return Signal(provider=PROVIDER, code=MALFORMED_RESPONSE, text=str(exc))
+    if isinstance(exc, UnexpectedAnswer):
+        return Signal(provider=PROVIDER, code=exc.code, text=str(exc))
     names = _names(exc)
     if "APIError" in names:  # kiota; ODataError is a subclass with the parsed body
         main = getattr(exc, "error", None)
@@ -383,13 +396,22 @@ class ItemFailure(Exception):
         self.response = response
 
 
-class MalformedResponse(Exception):
+class UnexpectedAnswer(Exception):
+    """A 2xx answer that is not what Graph documents, for `extract`: ``code`` names its row."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+class MalformedResponse(UnexpectedAnswer):
     """A 2xx answer whose body is not the JSON object Graph documents (a proxy's page, a cut
-    body), for `extract`."""
+    body)."""
 
     def __init__(self, body: bytes) -> None:
         start = body[:80].decode("utf-8", "replace")
-        super().__init__(f"a body that is not JSON ({len(body)} bytes, starting {start!r})")
+        super().__init__(MALFORMED_RESPONSE,
+                         f"a body that is not JSON ({len(body)} bytes, starting {start!r})")
 
 
 @attrs.define

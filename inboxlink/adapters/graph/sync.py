@@ -35,7 +35,7 @@ from kiota_abstractions.request_information import RequestInformation
 
 from inboxlink import errors
 from inboxlink.adapters.graph import _batch, convert
-from inboxlink.adapters.graph.errors import PROVIDER, ItemFailure
+from inboxlink.adapters.graph.errors import PROVIDER, ItemFailure, UnexpectedAnswer
 from inboxlink.changes import ChangeSet
 from inboxlink.cursor import CursorCodec
 from inboxlink.models import Folder, MessageSummary
@@ -176,8 +176,7 @@ class GraphSync:
             url = data.get("@odata.nextLink")
             if url:
                 self._check_root(str(url))
-        raise errors.TransientError("Microsoft Graph ended a delta round without a deltaLink.",
-                                    provider=PROVIDER, code="no-delta-link")
+        raise UnexpectedAnswer("no-delta-link", "Graph ended a delta round without a deltaLink")
 
     async def _delta_page(self, session: GraphSession, state: DeltaToken,
                           limit: int) -> ChangeSet:
@@ -189,9 +188,8 @@ class GraphSync:
         next_link = data.get("@odata.nextLink")
         link = str(next_link or data.get("@odata.deltaLink") or "")
         if not link:
-            raise errors.TransientError("Microsoft Graph answered a delta request without a "
-                                        "next or delta link.", provider=PROVIDER,
-                                        code="no-delta-link")
+            raise UnexpectedAnswer("no-delta-link",
+                                   "Graph answered a delta request without a next or delta link")
         self._check_root(link)
         token = DeltaToken(folder=state.folder, link=link, mark=page.mark,
                            at_mark=tuple(sorted(page.at_mark)))
@@ -229,5 +227,4 @@ class GraphSync:
 
     def _check_root(self, url: str) -> None:
         if not url.startswith(self.settings.base_url + "/"):
-            raise errors.TransientError("Microsoft Graph returned a delta link to another host.",
-                                        provider=PROVIDER, code="foreign-link")
+            raise UnexpectedAnswer("foreign-link", "Graph returned a delta link to another host")

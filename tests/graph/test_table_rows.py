@@ -1,6 +1,10 @@
-"""httpx transport failures are rows of the Graph table, found by the exception's class."""
+"""Failures the Graph adapter meets outside Graph's error bodies are rows of its table too:
+httpx transport failures (by class), unexpected answers (by code), failed ``$batch`` items."""
 
 from __future__ import annotations
+
+import pathlib
+import re
 
 import httpx
 import pytest
@@ -12,6 +16,7 @@ from inboxlink.adapters.graph.errors import (
     ErrorContext,
     ItemFailure,
     MalformedResponse,
+    UnexpectedAnswer,
     extract,
 )
 from inboxlink.translate import Signal, translating
@@ -96,3 +101,23 @@ def test_a_failed_batch_item_is_explained_by_the_table() -> None:
 def test_programming_errors_pass_untouched() -> None:
     with pytest.raises(KeyError), translating(TABLE, extract, ErrorContext()):
         raise KeyError("bug")
+
+
+def _raised_codes() -> set[str]:
+    package = pathlib.Path(extract.__code__.co_filename).parent
+    found: set[str] = set()
+    for path in package.glob("*.py"):
+        found.update(re.findall(r'UnexpectedAnswer\(\s*"([^"]+)"', path.read_text("utf-8")))
+    return found
+
+
+def test_every_unexpected_answer_the_adapter_raises_has_its_row() -> None:
+    codes = _raised_codes()
+    assert {"no-delta-link", "foreign-link", "no-subscription"} <= codes
+    for code in codes:
+        error = _raise(UnexpectedAnswer(code, "Graph said something odd"))
+        assert isinstance(error, errors.TransientError)
+        assert error.code == code
+        rule = TABLE.match(Signal("graph", code=code))
+        assert rule is not None
+        assert rule.remedy
