@@ -24,7 +24,8 @@ sys.path.insert(0, ROOT)
 os.environ.setdefault("INBOXLINK_NO_RETRY_WAIT", "1")
 
 from inboxlink import FolderRole  # noqa: E402
-from inboxlink.adapters.graph import GraphMailbox, GraphSettings, push  # noqa: E402
+from inboxlink.adapters.graph import GraphMailbox, GraphSettings  # noqa: E402
+from inboxlink.adapters.graph import watch as push  # noqa: E402
 from inboxlink.mailbox_sync import PollPolicy, Watch  # noqa: E402
 from inboxlink.testing.conformance import make_message  # noqa: E402
 from tests.graph.emulator import GraphEmulator  # noqa: E402

@@ -76,7 +76,7 @@ def _raw_graph_send(emu: GraphEmulator, base_url: str) -> None:
     from msgraph.graph_request_adapter import GraphRequestAdapter
     from msgraph_core import GraphClientFactory  # type: ignore[import-untyped]
 
-    from inboxlink.adapters.graph.session import ERROR_MAP, TokenSource
+    from inboxlink.adapters.graph.connection import ERROR_MAP, TokenSource
 
     async def run() -> None:
         settings = GraphSettings(address=emu.address, access_token=emu.token, base_url=base_url)

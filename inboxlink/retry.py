@@ -17,9 +17,11 @@ may already have accepted must not be repeated.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
-from collections.abc import Callable, Coroutine
+import time
+from collections.abc import Callable, Coroutine, Iterable
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -199,6 +201,31 @@ class RetryPolicy:
         finally:
             if token is not None:
                 _BUDGET.reset(token)
+
+    def resend_wait(self, attempt: int, started: float,
+                    retry_afters: Iterable[float | None] = ()) -> float | None:
+        """Seconds to wait before re-sending the failed part of a request that partly failed
+        (a batch's throttled items), or ``None`` when this policy says stop.
+
+        ``attempt`` counts the sends made so far (1 after the first), ``started`` is the
+        ``time.monotonic()`` of the first. The back-off is this policy's (``initial``,
+        doubled per attempt, capped at ``max_wait``) and never shorter than the longest
+        Retry-After among ``retry_afters``. A re-send is one more try of the public call: it
+        draws on the call's one budget (`spend_retry`), so retry layers never multiply.
+        """
+        if attempt >= self.max_attempts:
+            return None
+        backoff = min(self.initial * 2.0 ** (attempt - 1), self.max_wait)
+        wait = max((backoff, *(float(hint) for hint in retry_afters if hint is not None)))
+        if time.monotonic() - started + wait > self.max_total or not spend_retry(wait):
+            return None
+        return wait
+
+    async def pause(self, seconds: float) -> None:
+        """``asyncio.sleep(seconds)`` for a re-send on an event loop (none when
+        ``INBOXLINK_NO_RETRY_WAIT=1``)."""
+        if not waits_disabled():
+            await asyncio.sleep(seconds)
 
     def call_write(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         """Call ``fn``, a change that must not happen twice; retried only when provably safe.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from inboxlink import errors
@@ -115,3 +117,33 @@ def test_foreign_exceptions_are_never_retried() -> None:
 
     assert not is_retryable(ConnectionResetError())
     assert not is_retryable(ValueError())
+
+
+def test_resend_wait_backs_off_and_honours_the_longest_retry_after() -> None:
+    policy = RetryPolicy(max_attempts=5, initial=0.5, max_wait=1.5, max_total=60)
+    started = time.monotonic()
+    assert policy.resend_wait(1, started) == 0.5
+    assert policy.resend_wait(2, started, [None, 0.2]) == 1.0
+    assert policy.resend_wait(4, started) == 1.5  # capped at max_wait
+    assert policy.resend_wait(1, started, [3.0, 7.0, None]) == 7.0  # Retry-After wins the cap
+
+
+def test_resend_wait_stops_at_the_attempts_and_the_total_time() -> None:
+    policy = RetryPolicy(max_attempts=3, max_total=10)
+    now = time.monotonic()
+    assert policy.resend_wait(3, now) is None
+    assert policy.resend_wait(1, now, [11.0]) is None
+    assert policy.resend_wait(1, now - 9.8) is None
+
+
+def test_resend_wait_draws_on_the_calls_one_budget() -> None:
+    policy = RetryPolicy(max_attempts=3, initial=0.0)
+    granted: list[float | None] = []
+
+    def call() -> None:
+        started = time.monotonic()
+        # A batch loop asking for re-sends: the first try of the call already counts.
+        granted.extend(policy.resend_wait(n, started) for n in (1, 1, 1))
+
+    policy.call(call)
+    assert granted == [0.0, 0.0, None]

@@ -89,7 +89,7 @@ class MicrosoftSettings:
 
     def consent_url(self, scopes: Sequence[str]) -> str:
         """The tenant's admin-consent link for this app and ``scopes``."""
-        from inboxlink.adapters.graph.auth import admin_consent_url
+        from inboxlink.adapters.graph import admin_consent_url
 
         tenant = None if self.tenant in ("common", "consumers") else self.tenant
         return admin_consent_url(tenant, self.client_id, scopes, authority=self.authority_host)

@@ -121,7 +121,7 @@ class GraphChecks(ProviderChecks):
         self.claimed: list[str] = []
 
     def before_login(self, options: DoctorOptions, secret: str | None) -> bool:
-        from inboxlink.adapters.graph import auth
+        from inboxlink.adapters import graph as auth  # the package's public sign-in helpers
 
         claims = auth.token_claims(secret)
         self.claimed = [c for c in (claims.get(k) for k in ("preferred_username", "upn", "email"))
@@ -143,7 +143,7 @@ class GraphChecks(ProviderChecks):
         return (PrimaryAliasWarning,)
 
     def _scopes(self, granted: tuple[set[str], bool] | tuple[frozenset[str], bool]) -> None:
-        from inboxlink.adapters.graph import auth
+        from inboxlink.adapters import graph as auth  # the package's public sign-in helpers
 
         names, app_only = granted
         required = auth.APPLICATION_ROLES if app_only else auth.REQUIRED_SCOPES
@@ -171,7 +171,7 @@ class GraphChecks(ProviderChecks):
         self.add(name, Status.SKIP, _OPAQUE)
 
     def _alias(self, address: str) -> None:
-        from inboxlink.adapters.graph import auth
+        from inboxlink.adapters import graph as auth  # the package's public sign-in helpers
 
         error = errors.ConfigurationError(
             f"{address} is a Microsoft-generated alias (outlook_…@outlook.com), not the "
@@ -206,7 +206,7 @@ class GraphChecks(ProviderChecks):
                   mx=list(hosting.hosts), hosted_by=hosting.provider)
 
     def passed(self, mailbox: Any, seen: list[warnings.WarningMessage]) -> None:
-        from inboxlink.adapters.graph import auth
+        from inboxlink.adapters import graph as auth  # the package's public sign-in helpers
 
         granted = getattr(mailbox, "granted_permissions", None)
         if "scopes" not in self.reported:

@@ -21,7 +21,7 @@ from gmail.emulator import GmailEmulator
 from graph.emulator import GraphEmulator, make_token
 
 from inboxlink import connect, errors
-from inboxlink.adapters.graph.auth import PRIMARY_ALIAS_REMEDY
+from inboxlink.adapters.graph import PRIMARY_ALIAS_REMEDY
 from inboxlink.cli import main
 from inboxlink.doctor import DoctorOptions, Status, diagnose
 

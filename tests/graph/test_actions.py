@@ -11,7 +11,8 @@ import pytest
 
 from inboxlink import FolderRole, OutgoingMessage, SearchQuery, errors
 from inboxlink.adapters.graph import GraphMailbox
-from inboxlink.adapters.graph.search import plan
+from inboxlink.adapters.graph._search import plan
+from inboxlink.cursor import CursorCodec
 from inboxlink.testing.conformance import make_message
 
 from .emulator import GraphEmulator
@@ -166,9 +167,28 @@ def test_emulator_refuses_what_graph_refuses(emulator: GraphEmulator) -> None:
 
 def test_bad_search_cursor_is_cursor_expired(emulator: GraphEmulator,
                                              mailbox: GraphMailbox) -> None:
-    for cursor in ("junk", json.dumps({"l": "https://attacker.example/x", "s": 0})):
-        with pytest.raises(errors.CursorExpired):
+    _fill(emulator, 3)
+    inbox = mailbox.folder(FolderRole.INBOX).id
+    forged = CursorCodec("graph", kind="search").encode(
+        inbox, {"link": "https://attacker.example/x", "skip": 0})
+    listing = mailbox.list_messages(FolderRole.INBOX, limit=1).next_cursor
+    unread = SearchQuery(unread=True)
+    inbox_search = mailbox.search(FolderRole.INBOX, unread, limit=1).next_cursor
+    assert listing is not None
+    assert inbox_search is not None
+    before = len(emulator.requests)
+    for cursor in ("junk", json.dumps({"l": "https://attacker.example/x", "s": 0}), forged,
+                   listing):
+        with pytest.raises(errors.CursorExpired) as info:
             mailbox.search(FolderRole.INBOX, SearchQuery(unread=True), cursor=cursor)
+        assert info.value.code == "bad-cursor"
+    # An Inbox search cursor would list the Inbox if followed in Archive: refused.
+    with pytest.raises(errors.CursorExpired) as info:
+        mailbox.search(FolderRole.ARCHIVE, SearchQuery(unread=True), cursor=inbox_search)
+    assert info.value.code == "wrong-folder"
+    assert len(emulator.requests) == before
+    page = mailbox.search(FolderRole.INBOX, unread, limit=1, cursor=inbox_search)
+    assert len(page.items) == 1
 
 
 def _reply(k: int, subject: str, refs: tuple[str, ...]) -> bytes:

@@ -16,7 +16,7 @@ from kiota_abstractions.method import Method
 from inboxlink import errors
 from inboxlink.adapters.graph import GraphMailbox, GraphSettings
 from inboxlink.adapters.graph._loop import LOOP
-from inboxlink.adapters.graph.session import GraphSession
+from inboxlink.adapters.graph.connection import GraphSession
 from inboxlink.testing.conformance import make_message
 
 from .conftest import make_mailbox
@@ -230,7 +230,7 @@ def test_a_child_forked_mid_request_and_mid_session_build_is_not_stuck(
     deadline = time.monotonic() + 10
     while emulator.count("GET", archive + "/messages$") == 0 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert box._session_lock.acquire(timeout=5)
+    assert box._sessions._lock.acquire(timeout=5)
     try:
         pid = os.fork()
         if pid == 0:  # child
@@ -240,7 +240,7 @@ def test_a_child_forked_mid_request_and_mid_session_build_is_not_stuck(
             finally:
                 os._exit(code)
     finally:
-        box._session_lock.release()
+        box._sessions._lock.release()
     status = None
     deadline = time.monotonic() + 20
     while status is None and time.monotonic() < deadline:

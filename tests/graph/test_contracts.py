@@ -76,7 +76,7 @@ def test_foreign_cursor_is_refused_before_any_request(emulator: GraphEmulator,
     forged = CursorCodec("graph").encode(inbox, {"link": "https://evil.example/v1.0/me/x"})
     with pytest.raises(errors.CursorExpired) as info:
         mailbox.list_messages("inbox", cursor=forged)
-    assert info.value.code == "invalid-cursor"
+    assert info.value.code == "bad-cursor"
     assert len(emulator.requests) == before
 
 

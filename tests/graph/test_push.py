@@ -13,7 +13,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import pytest
 
 from inboxlink import FolderRole, errors
-from inboxlink.adapters.graph import GraphMailbox, push
+from inboxlink.adapters.graph import GraphMailbox
+from inboxlink.adapters.graph import watch as push
 from inboxlink.testing.conformance import make_message
 
 from .emulator import GraphEmulator

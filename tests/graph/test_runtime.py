@@ -157,6 +157,24 @@ def test_admin_consent_url_helper() -> None:
     assert "/organizations/" in admin_consent_url(None, "abc")
 
 
+def test_consent_link_for_a_token_prefers_settings_then_claims() -> None:
+    from inboxlink.adapters.graph._auth import consent_url_for
+
+    claims = {"appid": "app-from-token", "tid": "tenant-from-token"}
+    delegated = consent_url_for(claims, client_id=None, tenant_id=None, app_only=False)
+    assert delegated is not None
+    assert "/tenant-from-token/" in delegated
+    assert "client_id=app-from-token" in delegated
+    assert "Mail.Send" in delegated
+    app_only = consent_url_for(claims, client_id="configured", tenant_id="contoso.com",
+                               app_only=True)
+    assert app_only is not None
+    assert "/contoso.com/" in app_only
+    assert "client_id=configured" in app_only
+    assert "scope=https%3A%2F%2Fgraph.microsoft.com%2F.default" in app_only
+    assert consent_url_for({}, client_id=None, tenant_id="t", app_only=False) is None
+
+
 def test_missing_scopes_helper() -> None:
     assert missing_scopes("mail.readwrite Mail.Send openid") == ("offline_access", "email")
     assert missing_scopes(["https://graph.microsoft.com/Mail.ReadWrite", "Mail.Send",

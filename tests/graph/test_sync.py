@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import attrs
 import pytest
 
 from inboxlink import FolderRole, errors
@@ -108,12 +109,19 @@ def test_foreign_tokens_are_refused_without_a_request(emulator: GraphEmulator,
     with pytest.raises(errors.SyncTokenExpired, match="another folder"):
         mailbox.changes(FolderRole.INBOX, sent)
     # A token whose link was pointed at another host would carry the bearer token there.
-    forged = json.loads(sent)
-    forged["f"] = inbox.id
-    forged["l"] = "https://attacker.example/v1.0/me/mailFolders/x/messages/delta?$deltatoken=1"
-    with pytest.raises(errors.SyncTokenExpired):
-        mailbox.changes(FolderRole.INBOX, json.dumps(forged))
-    assert len(emulator.requests) == before
+    state = DeltaToken.load(sent, mailbox.folder(FolderRole.SENT), emulator.base_url)
+    forged = attrs.evolve(state, folder=inbox.id, link="https://attacker.example/v1.0/me/"
+                          "mailFolders/x/messages/delta?$deltatoken=1").dump()
+    with pytest.raises(errors.SyncTokenExpired) as info:
+        mailbox.changes(FolderRole.INBOX, forged)
+    assert info.value.code == "bad-cursor"
+    # Garbage, a listing cursor and the JSON tokens of earlier versions are all refused typed.
+    listing = mailbox.list_messages(FolderRole.INBOX, limit=1).next_cursor or "graph.cursor1.e30"
+    for bad in ("junk", json.dumps({"v": 1, "f": inbox.id, "l": state.link}), listing):
+        with pytest.raises(errors.SyncTokenExpired) as info:
+            mailbox.changes(FolderRole.INBOX, bad)
+        assert info.value.code == "bad-cursor"
+    assert len(emulator.requests) == before + 1  # the listing above, nothing else
 
 
 def test_token_is_compact_json_with_the_folder(emulator: GraphEmulator,

@@ -31,14 +31,13 @@ import httpx
 from kiota_abstractions.method import Method
 
 from inboxlink import errors
-from inboxlink.adapters.graph.batch import ItemFailure
-from inboxlink.adapters.graph.errors import PROVIDER
+from inboxlink.adapters.graph.errors import PROVIDER, ItemFailure
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
+    from inboxlink.adapters.graph.connection import GraphSession
     from inboxlink.adapters.graph.mailbox import GraphMailbox
-    from inboxlink.adapters.graph.session import GraphSession
 
 __all__ = ["CHUNK_UNIT", "UploadFile", "attach", "post"]
 

@@ -8,7 +8,7 @@ all 20 per JSON ``$batch``, batches in flight together under the mailbox's limit
 answered 404 (or a malformed id) is *missing*; the others are still done. Moves and
 deletes are re-sent only when the item was throttled (429: refused before it ran).
 
-- search: see `.search` for what maps to ``$filter`` and what to ``$search``;
+- search: see `._search` for what maps to ``$filter`` and what to ``$search``;
 - replies and threads: the original by ``internetMessageId``, direct replies by their
   In-Reply-To (``PR_IN_REPLY_TO_ID`` extended property), then every message sharing their
   ``conversationId`` — mailbox-wide queries, two ``$batch`` round trips.
@@ -16,20 +16,20 @@ deletes are re-sent only when the item was throttled (429: refused before it ran
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Collection, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from inboxlink import errors
-from inboxlink.adapters.graph import batch, search, wire
-from inboxlink.adapters.graph.errors import PROVIDER
+from inboxlink.adapters.graph import _batch, _reads, _search, convert
+from inboxlink.adapters.graph.errors import PROVIDER, ItemFailure
+from inboxlink.cursor import CursorCodec
 from inboxlink.mailbox_actions import FLAGGED, SEEN
 from inboxlink.models import Folder, FolderRole, MessageSummary, Page
 from inboxlink.query import SearchQuery, matches
 
 if TYPE_CHECKING:
-    from inboxlink.adapters.graph.session import GraphSession
+    from inboxlink.adapters.graph.connection import GraphSession
     from inboxlink.adapters.graph.settings import GraphSettings
     from inboxlink.retry import RetryPolicy
 
@@ -46,16 +46,18 @@ FLAG_BODIES: dict[str, Callable[[bool], dict[str, Any]]] = {
 _MISSING_CODES = frozenset({"erroritemnotfound", "itemnotfound", "errorinvalididmalformed"})
 _JSON = {"Content-Type": "application/json"}
 #: what a search or thread query selects: the listing's fields and what narrowing needs
-_SELECT = ",".join((*wire.SUMMARY_SELECT, "hasAttachments", "parentFolderId"))
+_SELECT = ",".join((*convert.SUMMARY_SELECT, "hasAttachments", "parentFolderId"))
 #: Graph pages read by one search() call before it returns a short page with a cursor
 _SEARCH_PAGES = 10
 _NOT_REPLIES = (FolderRole.SENT, FolderRole.DRAFTS)
+#: search cursors: the page's link and how many of its items were already returned
+_SEARCH_CURSORS = CursorCodec(PROVIDER, kind="search")
 
 
 def _is_missing(response: dict[str, Any]) -> bool:
-    status = batch.status_of(response)
+    status = _batch.status_of(response)
     return status == 404 or (status == 400
-                             and batch.error_code(response).lower() in _MISSING_CODES)
+                             and _batch.error_code(response).lower() in _MISSING_CODES)
 
 
 class GraphActions:
@@ -73,7 +75,7 @@ class GraphActions:
     # ------------------------------------------------------------------ actions
     def _set_flag(self, ids: list[str], flag: str, value: bool) -> list[str]:
         answers = self._run(self._each, ids, "PATCH", "", FLAG_BODIES[flag](value),
-                            batch.RETRY_STATUSES)
+                            _batch.RETRY_STATUSES)
         return self._missing_or_raise(answers)
 
     def _move(self, ids: list[str], target: Folder) -> dict[str, str | None]:
@@ -84,18 +86,18 @@ class GraphActions:
             moved = self._move_to(ids, "deleteditems")  # Graph's well-known Deleted Items
             return [i for i in ids if i not in moved]
         answers = self._run(self._each, ids, "POST", "/permanentDelete", None,
-                            batch.NOT_EXECUTED)
+                            _batch.NOT_EXECUTED)
         return self._missing_or_raise(answers)
 
     def _move_to(self, ids: list[str], destination: str) -> dict[str, str | None]:
         answers = self._run(self._each, ids, "POST", "/move", {"destinationId": destination},
-                            batch.NOT_EXECUTED)
+                            _batch.NOT_EXECUTED)
         moved: dict[str, str | None] = {}
         failure: dict[str, Any] | None = None
         for mid, response in answers:
             if _is_missing(response):
                 continue
-            if batch.status_of(response) >= 300:
+            if _batch.status_of(response) >= 300:
                 failure = failure or response
                 continue
             body = response.get("body")
@@ -107,7 +109,7 @@ class GraphActions:
 
     def _missing_or_raise(self, answers: list[tuple[str, dict[str, Any]]]) -> list[str]:
         missing = [mid for mid, response in answers if _is_missing(response)]
-        failed = [r for mid, r in answers if batch.status_of(r) >= 300 and mid not in missing]
+        failed = [r for mid, r in answers if _batch.status_of(r) >= 300 and mid not in missing]
         if failed:
             raise self._item_error(failed[0])
         return missing
@@ -124,37 +126,36 @@ class GraphActions:
                 item["headers"] = _JSON
                 item["body"] = body
             requests.append(item)
-        answers = await batch.run_all(session, requests, self._retry, retry)
+        answers = await _batch.run_all(session, requests, self._retry, retry)
         return [(mid, answers[str(n)]) for n, mid in enumerate(ids)]
 
     # ------------------------------------------------------------------ search
     def _search(self, folder: Folder, query: SearchQuery, limit: int,
                 cursor: str | None) -> Page[MessageSummary]:
-        start = self._search_cursor(cursor) if cursor is not None else None
+        start = self._search_cursor(cursor, folder) if cursor is not None else None
         return self._run(self._search_pages, folder.id, query, limit, start)
 
-    def _search_cursor(self, cursor: str) -> tuple[str, int]:
-        try:
-            data = json.loads(cursor)
-            url, skip = data["l"], data["s"]
-            if not isinstance(url, str) or not isinstance(skip, int) or skip < 0:
-                raise TypeError
-        except (ValueError, TypeError, KeyError):
-            raise errors.CursorExpired(
-                "The cursor is not a search cursor of this mailbox.", provider=PROVIDER,
-                code="invalid-cursor",
-                remedy="Pass page.next_cursor exactly as returned, with the same query.",
-            ) from None
+    def _search_cursor(self, cursor: str, folder: Folder) -> tuple[str, int]:
+        # A listing cursor, another folder's search cursor or a link to another host is
+        # refused before any request.
+        state = _SEARCH_CURSORS.decode(cursor, folder.id)
+        url, skip = state.get("link"), state.get("skip")
+        if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
+            raise errors.CursorExpired("The cursor does not apply here. It is damaged.",
+                                       provider=PROVIDER, code="bad-cursor",
+                                       remedy="Pass page.next_cursor exactly as returned, "
+                                              "with the same folder and query.")
         self._check_link(url)
+        assert isinstance(url, str)
         return url, skip
 
     async def _search_pages(self, session: GraphSession, folder_id: str, query: SearchQuery,
                             limit: int, start: tuple[str, int] | None) -> Page[MessageSummary]:
-        plan = search.plan(query)
+        plan = _search.plan(query)
         if start is None:
             # Narrowed searches ask for more per page: some of each page may be dropped.
             top = limit if plan.exact else max(limit, 50)
-            params = {**plan.params(), "$select": _SELECT, "$expand": wire.SUMMARY_EXPAND[0],
+            params = {**plan.params(), "$select": _SELECT, "$expand": convert.SUMMARY_EXPAND[0],
                       "$top": str(min(top, 1000))}
             url = (f"{session.base_url}{session.user_path}/mailFolders/"
                    f"{quote(folder_id, safe='')}/messages?{urlencode(params, quote_via=quote)}")
@@ -163,34 +164,28 @@ class GraphActions:
             url, skip = start
         found: list[MessageSummary] = []
         for _ in range(_SEARCH_PAGES):
-            data = await session.send_json(self._get(url))
+            data = await session.send_json(_reads.get(url))
             items = data.get("value", [])
             next_link = data.get("@odata.nextLink")
             for index in range(skip, len(items)):
                 item = items[index]
-                summary = wire.summary_from_json(item, folder_id)
+                summary = convert.summary_from_json(item, folder_id)
                 if not matches(query, summary, has_attachments=item.get("hasAttachments")):
                     continue
                 found.append(summary)
                 if len(found) == limit:
                     if index + 1 < len(items):
-                        return Page(items=tuple(found), next_cursor=_cursor(url, index + 1))
+                        return Page(items=tuple(found),
+                                    next_cursor=_cursor(folder_id, url, index + 1))
                     return Page(items=tuple(found),
-                                next_cursor=_cursor(next_link, 0) if next_link else None)
+                                next_cursor=(_cursor(folder_id, next_link, 0)
+                                             if next_link else None))
             if not next_link:
                 return Page(items=tuple(found), next_cursor=None)
             self._check_link(str(next_link))
             url, skip = str(next_link), 0
         # Many pages dropped by narrowing: hand back what was found and where to go on.
-        return Page(items=tuple(found), next_cursor=_cursor(url, 0))
-
-    def _get(self, url: str) -> Any:
-        from kiota_abstractions.method import Method
-        from kiota_abstractions.request_information import RequestInformation
-
-        info = RequestInformation(Method.GET)
-        info.url = url
-        return info
+        return Page(items=tuple(found), next_cursor=_cursor(folder_id, url, 0))
 
     # ------------------------------------------------------------------ replies, threads
     def _find_replies(self, message_id: str) -> list[MessageSummary]:
@@ -202,15 +197,15 @@ class GraphActions:
         return self._run(self._conversation, message_id)
 
     async def _conversation(self, session: GraphSession, message_id: str) -> list[MessageSummary]:
-        wanted = search.literal(message_id)
+        wanted = _search.literal(message_id)
         first = await self._query_all(session, [
             f"internetMessageId eq {wanted}",
-            f"singleValueExtendedProperties/any(ep: ep/id eq '{wire.PROP_IN_REPLY_TO}' "
+            f"singleValueExtendedProperties/any(ep: ep/id eq '{convert.PROP_IN_REPLY_TO}' "
             f"and ep/value eq {wanted})",
         ])
         conversations = sorted({s.thread_id for s in first if s.thread_id})
         rest = await self._query_all(
-            session, [f"conversationId eq {search.literal(c)}" for c in conversations])
+            session, [f"conversationId eq {_search.literal(c)}" for c in conversations])
         return first + rest
 
     async def _query_all(self, session: GraphSession,
@@ -220,25 +215,25 @@ class GraphActions:
             return []
         requests = [{"id": str(n), "method": "GET", "url": f"{session.user_path}/messages?"
                      + urlencode({"$filter": flt, "$select": _SELECT, "$top": "1000",
-                                  "$expand": wire.SUMMARY_EXPAND[0]}, quote_via=quote)}
+                                  "$expand": convert.SUMMARY_EXPAND[0]}, quote_via=quote)}
                     for n, flt in enumerate(filters)]
-        answers = await batch.run_all(session, requests, self._retry)
+        answers = await _batch.run_all(session, requests, self._retry)
         found: list[MessageSummary] = []
         for n in range(len(filters)):
             response = answers[str(n)]
             body = response.get("body")
-            if batch.status_of(response) >= 300 or not isinstance(body, dict):
-                raise batch.ItemFailure(response)
+            if _batch.status_of(response) >= 300 or not isinstance(body, dict):
+                raise ItemFailure(response)
             while True:
-                found.extend(wire.summary_from_json(item, str(item.get("parentFolderId") or ""))
+                found.extend(convert.summary_from_json(item, str(item.get("parentFolderId") or ""))
                              for item in body.get("value", []))
                 next_link = body.get("@odata.nextLink")
                 if not next_link:
                     break
                 self._check_link(str(next_link))
-                body = await session.send_json(self._get(str(next_link)))
+                body = await session.send_json(_reads.get(str(next_link)))
         return found
 
 
-def _cursor(url: str, skip: int) -> str:
-    return json.dumps({"l": url, "s": skip}, separators=(",", ":"))
+def _cursor(folder_id: str, url: str, skip: int) -> str:
+    return _SEARCH_CURSORS.encode(folder_id, {"link": url, "skip": skip})

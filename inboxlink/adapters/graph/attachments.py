@@ -27,13 +27,12 @@ from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.method import Method
 
 from inboxlink import errors
-from inboxlink.adapters.graph import batch
-from inboxlink.adapters.graph.batch import ItemFailure
-from inboxlink.adapters.graph.errors import PROVIDER
+from inboxlink.adapters.graph import _batch, _reads
+from inboxlink.adapters.graph.errors import PROVIDER, ItemFailure
 from inboxlink.models import AttachmentInfo
 
 if TYPE_CHECKING:
-    from inboxlink.adapters.graph.session import GraphSession
+    from inboxlink.adapters.graph.connection import GraphSession
     from inboxlink.retry import RetryPolicy
 
 __all__ = ["ATTACHMENT_SELECT", "GraphAttachments", "info_from_json"]
@@ -76,8 +75,6 @@ class GraphAttachments:
         _retry: RetryPolicy
 
         def _run(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T: ...
-        async def _collect(self, session: GraphSession,
-                           page: dict[str, Any]) -> list[dict[str, Any]]: ...
 
     def list_attachments(self, message_id: str) -> list[AttachmentInfo]:
         """The message's attachments from Graph's metadata (one request, no content)."""
@@ -95,7 +92,7 @@ class GraphAttachments:
             select=list(ATTACHMENT_SELECT))
         info = (session.user.messages.by_message_id(message_id).attachments
                 .to_get_request_information(RequestConfiguration(query_parameters=query)))
-        return await self._collect(session, await session.send_json(info))
+        return await _reads.collect(session, await session.send_json(info))
 
     def save_attachment(self, message_id: str, part: str,
                         target: str | os.PathLike[str] | IO[bytes]) -> int:
@@ -141,8 +138,8 @@ class GraphAttachments:
     @staticmethod
     def _is_missing(failure: dict[str, Any]) -> bool:
         # A 404 with another code (ErrorInvalidUser …) is not about the attachment.
-        code = batch.error_code(failure).lower()
-        return code in _MISSING_CODES or (batch.status_of(failure) == 404 and not code)
+        code = _batch.error_code(failure).lower()
+        return code in _MISSING_CODES or (_batch.status_of(failure) == 404 and not code)
 
     @staticmethod
     def _no_attachment_part(message_id: str, part: str) -> errors.NotFound:

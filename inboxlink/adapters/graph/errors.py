@@ -8,20 +8,21 @@ import msgraph-sdk; ``extract`` recognises the client libraries' classes by name
 
 from __future__ import annotations
 
-import email.utils
 import json
 import re
-import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
 
 from inboxlink import errors
-from inboxlink.adapters.graph.auth import missing_scopes
+from inboxlink.adapters.graph._auth import missing_scopes
+from inboxlink.retry_after import parse_retry_after
 from inboxlink.translate import ErrorTable, Rule, Signal
 
-__all__ = ["PROVIDER", "TABLE", "ErrorContext", "extract", "parse_retry_after", "signal_from_body"]
+__all__ = ["MALFORMED_RESPONSE", "PROVIDER", "TABLE", "ErrorContext", "ItemFailure",
+           "MalformedResponse", "UnexpectedAnswer", "extract", "signal_from_body",
+           "signal_from_item"]
 
 PROVIDER = "graph"
 
@@ -29,6 +30,8 @@ PROVIDER = "graph"
 NO_EXCHANGE_MAILBOX = "inboxlink.NoExchangeOnlineMailbox"
 #: code given to a WWW-Authenticate claims challenge (Conditional Access / CAE)
 CLAIMS_CHALLENGE = "insufficient_claims"
+#: code of a 2xx answer whose body is not the JSON object Graph documents
+MALFORMED_RESPONSE = "malformedResponse"
 
 _REST_SOURCE = "graph.mailbox_not_enabled_for_rest"
 _ACCESS_SOURCE = "graph.access_denied_generic"
@@ -231,6 +234,40 @@ _ENTRA_RULES: list[Rule] = [
          source="entra.throttled"),
 ]
 
+# httpx transport failures, by exception class name: extract() gives the most specific name
+# in the exception's MRO that a row knows, so a subclass httpx adds later still lands here.
+_TRANSPORT_RULES: list[Rule] = [
+    *_rows(errors.ServerUnreachable, ("ConnectError", "ConnectTimeout"),
+           remedy="Check the network and any proxy; a firewall may block graph.microsoft.com "
+                  "(or the base_url given)."),
+    *_rows(errors.OperationTimeout, ("ReadTimeout", "WriteTimeout", "PoolTimeout",
+                                     "TimeoutException"),
+           remedy="Microsoft Graph did not answer in time: retry; if it keeps happening, "
+                  "raise timeout= or check the network."),
+    *_rows(errors.ConnectionLost, ("ReadError", "WriteError", "CloseError",
+                                   "RemoteProtocolError", "LocalProtocolError", "ProxyError",
+                                   "UnsupportedProtocol", "DecodingError", "TooManyRedirects",
+                                   "NetworkError", "ProtocolError", "TransportError",
+                                   "RequestError", "HTTPError"),
+           remedy="The connection to Microsoft Graph failed in the middle of a request: retry."),
+]
+# Answers that are not what Graph documents (UnexpectedAnswer.code).
+_ANSWER_RULES: list[Rule] = [
+    Rule(errors.TransientError, code=MALFORMED_RESPONSE,
+         remedy="A proxy or gateway may have answered instead of Graph, or the answer was cut: "
+                "retry; if it persists, check any proxy between this machine and Graph."),
+    Rule(errors.TransientError, code="no-delta-link",
+         remedy="Graph ended a change round without the link to go on from: call changes() "
+                "again; if it keeps happening, take a new sync_token()."),
+    Rule(errors.TransientError, code="foreign-link",
+         remedy="Graph's answer pointed at another host, which inboxlink never follows (the "
+                "access token would go with it): retry, and check any proxy that rewrites "
+                "Graph's answers."),
+    Rule(errors.TransientError, code="no-subscription",
+         remedy="Graph answered without the subscription: list the app's subscriptions "
+                "(GET /subscriptions) before creating another one."),
+]
+
 # Last resort, by status alone.
 _STATUS_RULES: list[Rule] = [
     Rule(errors.InvalidCredentials, status=401,
@@ -240,26 +277,14 @@ _STATUS_RULES: list[Rule] = [
     Rule(errors.TransientError, status=(500, 501, 502, 503, 504, 505)),
 ]
 
-TABLE = ErrorTable(provider=PROVIDER, rules=(*_GRAPH_RULES, *_ENTRA_RULES, *_STATUS_RULES),
+TABLE = ErrorTable(provider=PROVIDER,
+                   rules=(*_GRAPH_RULES, *_ENTRA_RULES, *_TRANSPORT_RULES, *_ANSWER_RULES,
+                          *_STATUS_RULES),
                    fallback=errors.InboxLinkError)
+#: the exception class names the transport rows know (extract's code for an httpx failure)
+_TRANSPORT_CODES = frozenset(str(rule.code) for rule in _TRANSPORT_RULES)
 
 _AADSTS = re.compile(r"AADSTS(\d+)")
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -313,7 +338,20 @@ def signal_from_body(status: int, headers: Any, body: Any) -> Signal:
     return _base_signal(status, headers, code, text, request_id)
 
 
+def signal_from_item(response: dict[str, Any]) -> Signal:
+    """A signal from one ``$batch`` item's answer (``status``, ``headers``, ``body``)."""
+    try:
+        status = int(response.get("status", 500))
+    except (TypeError, ValueError):
+        status = 500
+    return signal_from_body(status, response.get("headers") or {}, response.get("body"))
+
+
 def _signal_from_exception(exc: BaseException) -> Signal | errors.InboxLinkError | None:
+    if isinstance(exc, ItemFailure):
+        return signal_from_item(exc.response)
+    if isinstance(exc, UnexpectedAnswer):
+        return Signal(provider=PROVIDER, code=exc.code, text=str(exc))
     names = _names(exc)
     if "APIError" in names:  # kiota; ODataError is a subclass with the parsed body
         main = getattr(exc, "error", None)
@@ -340,24 +378,40 @@ def _signal_from_exception(exc: BaseException) -> Signal | errors.InboxLinkError
                 sts = None
         return Signal(provider=PROVIDER, code=sts, text=text)
     if "HTTPError" in names or "TransportError" in names:  # httpx
-        return _transport_error(exc, names)
+        code = next(cls.__name__ for cls in type(exc).__mro__
+                    if cls.__name__ in _TRANSPORT_CODES)
+        return Signal(provider=PROVIDER, code=code, text=str(exc) or repr(exc))
     return None
 
 
-def _transport_error(exc: BaseException, names: set[str]) -> errors.InboxLinkError:
-    text = errors.redact(str(exc))
-    if "TimeoutException" in names and "ConnectTimeout" not in names:
-        return errors.OperationTimeout(f"Microsoft Graph did not answer in time: {text}",
-                                       provider=PROVIDER, code=type(exc).__name__)
-    if "ConnectError" in names or "ConnectTimeout" in names:
-        return errors.ServerUnreachable(
-            f"Microsoft Graph could not be reached: {text}", provider=PROVIDER,
-            code=type(exc).__name__,
-            remedy="Check the network and any proxy; a firewall may block graph.microsoft.com "
-                   "(or the base_url given).",
-        )
-    return errors.ConnectionLost(f"The connection to Microsoft Graph failed: {text}",
-                                 provider=PROVIDER, code=type(exc).__name__)
+class ItemFailure(Exception):
+    """A failed ``$batch`` item or streamed response: Graph's raw answer, for `extract`.
+
+    Raised on the loop while a call runs and explained by `extract` in the caller's thread,
+    where the follow-up probe of "REST API not enabled" can use the loop.
+    """
+
+    def __init__(self, response: dict[str, Any]) -> None:
+        super().__init__(response.get("status"))
+        self.response = response
+
+
+class UnexpectedAnswer(Exception):
+    """A 2xx answer that is not what Graph documents, for `extract`: ``code`` names its row."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+class MalformedResponse(UnexpectedAnswer):
+    """A 2xx answer whose body is not the JSON object Graph documents (a proxy's page, a cut
+    body)."""
+
+    def __init__(self, body: bytes) -> None:
+        start = body[:80].decode("utf-8", "replace")
+        super().__init__(MALFORMED_RESPONSE,
+                         f"a body that is not JSON ({len(body)} bytes, starting {start!r})")
 
 
 @attrs.define
@@ -391,7 +445,7 @@ class ErrorContext:
             granted = self.granted()
             if granted is not None:
                 have, app_only = granted
-                from inboxlink.adapters.graph.auth import APPLICATION_ROLES, REQUIRED_SCOPES
+                from inboxlink.adapters.graph._auth import APPLICATION_ROLES, REQUIRED_SCOPES
 
                 missing = missing_scopes(have, APPLICATION_ROLES if app_only else REQUIRED_SCOPES)
                 if missing:

@@ -26,14 +26,14 @@ import attrs
 from kiota_abstractions.method import Method
 
 from inboxlink import errors, mime
-from inboxlink.adapters.graph import _split, _upload, wire
+from inboxlink.adapters.graph import _split, _upload, convert
 from inboxlink.adapters.graph.errors import PROVIDER
 from inboxlink.models import Folder, FolderRole, SendResult, SentCopy
 from inboxlink.spool import Spool
 
 if TYPE_CHECKING:
+    from inboxlink.adapters.graph.connection import GraphSession
     from inboxlink.adapters.graph.mailbox import GraphMailbox
-    from inboxlink.adapters.graph.session import GraphSession
     from inboxlink.adapters.graph.settings import GraphSettings
 
 __all__ = ["answer_lost", "append", "send"]
@@ -256,7 +256,7 @@ def _create_copy(mailbox: GraphMailbox, raw: bytes, folder: Folder) -> str:
 
 
 async def _create_sent_item(session: GraphSession, raw: bytes, folder_id: str) -> str:
-    body = wire.message_json_from_mime(raw)
+    body = convert.message_json_from_mime(raw)
     info = session.request(Method.POST,
                            f"{session.user_path}/mailFolders/{quote(folder_id, safe='')}"
                            "/messages")

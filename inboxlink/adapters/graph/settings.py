@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import attrs
 
@@ -150,6 +150,35 @@ class GraphSettings:
                 f"base_url {self.base_url!r} is plain http.", provider="graph",
                 remedy="Use https://; plain http is allowed only for localhost emulators.",
             )
+
+    @classmethod
+    def from_url(cls, url: str, /, **options: Any) -> GraphSettings:
+        """Settings for ``graph://alice@contoso.com`` and the keyword options of ``connect()``.
+
+        Options are this class's fields; ``application=True`` means app-only access to
+        ``/users/<address>`` (the same as ``user_id=<address>``). An option that is not a
+        field raises `ConfigurationError` naming it, before anything is connected.
+        """
+        parts = urlsplit(url)
+        if parts.scheme.lower() != "graph" or not parts.username or not parts.hostname:
+            raise errors.ConfigurationError(
+                f"{url!r} is not a graph:// URL with an address.", provider="graph",
+                code="url", remedy="Use graph://alice@contoso.com.",
+            )
+        address = f"{unquote(parts.username)}@{parts.hostname}"
+        if options.pop("application", False):
+            options.setdefault("user_id", address)
+        # The address is the URL's: an address= option would silently contradict it.
+        allowed = {a.alias for a in attrs.fields(cls)} - {"address"}
+        unknown = sorted(set(options) - allowed)
+        if unknown:
+            raise errors.ConfigurationError(
+                "Unknown option(s) for the Graph adapter: " + ", ".join(unknown) + ".",
+                provider="graph", code="option",
+                remedy="See docs/graph.md for the options graph:// accepts: "
+                       + ", ".join(sorted(allowed | {"application"})) + ".",
+            )
+        return cls(address=address, **options)
 
     @property
     def origin(self) -> str:

@@ -16,15 +16,15 @@ is new or changed, so the token carries a watermark: the newest ``createdDateTim
 (and the ids created at that instant). A message created after it — delivered, or moved
 in, which creates a new item — is ``added``; an older one is ``updated``.
 
-The token is our own JSON (folder id, link, watermark), so a token of another folder is
-refused before any request, and the link is only ever followed to this mailbox's Graph
-root (the bearer token goes wherever the link points).
+The token is a `CursorCodec` sync token (link and watermark, bound to the folder), so a
+token of another folder or another adapter is refused before any request, and the link is
+only ever followed to this mailbox's Graph root (the bearer token goes wherever the link
+points).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -34,13 +34,14 @@ from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
 
 from inboxlink import errors
-from inboxlink.adapters.graph import batch, wire
-from inboxlink.adapters.graph.errors import PROVIDER
+from inboxlink.adapters.graph import _batch, convert
+from inboxlink.adapters.graph.errors import PROVIDER, ItemFailure, UnexpectedAnswer
 from inboxlink.changes import ChangeSet
+from inboxlink.cursor import CursorCodec
 from inboxlink.models import Folder, MessageSummary
 
 if TYPE_CHECKING:
-    from inboxlink.adapters.graph.session import GraphSession
+    from inboxlink.adapters.graph.connection import GraphSession
     from inboxlink.adapters.graph.settings import GraphSettings
     from inboxlink.retry import RetryPolicy
 
@@ -53,20 +54,24 @@ DELTA_SELECT = ("id", "createdDateTime")
 #: odata.maxpagesize asked for while paging the baseline (Graph may cap it lower)
 BASELINE_PAGE = 1000
 #: what a summary fetched after a delta entry selects: the listing's fields + its folder
-_SUMMARY_QUERY = urlencode({"$select": ",".join((*wire.SUMMARY_SELECT, "parentFolderId")),
-                            "$expand": wire.SUMMARY_EXPAND[0]}, quote_via=quote)
-_TOKEN_VERSION = 1
+_SUMMARY_QUERY = urlencode({"$select": ",".join((*convert.SUMMARY_SELECT, "parentFolderId")),
+                            "$expand": convert.SUMMARY_EXPAND[0]}, quote_via=quote)
 _MAX_TOKEN = 16_384
+
+
+#: sync tokens: the delta link and the watermark, bound to their folder
+_TOKENS = CursorCodec(PROVIDER, kind="sync", error=errors.SyncTokenExpired)
 
 
 def _expired(reason: str) -> errors.SyncTokenExpired:
     return errors.SyncTokenExpired(f"The sync token {reason}.", provider=PROVIDER,
-                                   code="bad-token")
+                                   code="bad-cursor",
+                                   remedy="Take a new sync_token() and re-list the folder once.")
 
 
 @attrs.frozen
 class DeltaToken:
-    """What a Graph sync token holds (serialised as compact JSON)."""
+    """What a Graph sync token holds (encoded by `CursorCodec`, bound to the folder)."""
 
     folder: str
     #: the @odata.deltaLink (round complete) or @odata.nextLink (``more`` pages waiting)
@@ -78,39 +83,28 @@ class DeltaToken:
 
     def dump(self) -> str:
         """The token string."""
-        return json.dumps({"v": _TOKEN_VERSION, "f": self.folder, "l": self.link,
-                           "m": self.mark, "x": list(self.at_mark)}, separators=(",", ":"))
+        return _TOKENS.encode(self.folder, {"l": self.link, "m": self.mark,
+                                            "x": list(self.at_mark)})
 
     @classmethod
     def load(cls, text: str, folder: Folder, root: str) -> DeltaToken:
         """Parse and check a token for ``folder``; anything else is ``SyncTokenExpired``."""
         if len(text) > _MAX_TOKEN:
             raise _expired("is too long to be a Graph sync token")
-        try:
-            data = json.loads(text)
-        except ValueError:
-            raise _expired("is not a Graph sync token") from None
-        if not isinstance(data, dict) or data.get("v") != _TOKEN_VERSION:
-            raise _expired("is not a Graph sync token")
+        data = _TOKENS.decode(text, folder.id)  # garbage, another folder: refused here
         link, mark, at_mark = data.get("l"), data.get("m", ""), data.get("x", [])
-        if (not isinstance(data.get("f"), str) or not isinstance(link, str)
-                or not isinstance(mark, str) or not isinstance(at_mark, list)
+        if (not isinstance(link, str) or not isinstance(mark, str)
+                or not isinstance(at_mark, list)
                 or not all(isinstance(i, str) for i in at_mark)):
             raise _expired("is not a Graph sync token")
-        if data["f"] != folder.id:
-            raise errors.SyncTokenExpired(
-                f"The sync token belongs to another folder, not {folder.path!r}.",
-                provider=PROVIDER, code="other-folder",
-                remedy="Pass each folder its own token, or take a new one with "
-                       "mailbox.sync_token(folder).")
         if not link.startswith(root + "/"):
             # The bearer token is attached to whatever URL is followed: never another host.
             raise _expired("does not point at this mailbox's Graph endpoint")
-        return cls(folder=data["f"], link=link, mark=mark, at_mark=tuple(at_mark))
+        return cls(folder=folder.id, link=link, mark=mark, at_mark=tuple(at_mark))
 
 
 def _created(item: dict[str, Any]) -> dt.datetime | None:
-    return wire.parse_datetime(item.get("createdDateTime"))
+    return convert.parse_datetime(item.get("createdDateTime"))
 
 
 @attrs.define
@@ -132,7 +126,7 @@ class _Round:
             return
         self.removed.pop(mid, None)
         created = _created(item)
-        mark = wire.parse_datetime(self.mark) if self.mark else None
+        mark = convert.parse_datetime(self.mark) if self.mark else None
         is_new = created is not None and (
             mark is None or created > mark or (created == mark and mid not in self.at_mark))
         self.upserts[mid] = self.upserts.get(mid, False) or is_new
@@ -182,8 +176,7 @@ class GraphSync:
             url = data.get("@odata.nextLink")
             if url:
                 self._check_root(str(url))
-        raise errors.TransientError("Microsoft Graph ended a delta round without a deltaLink.",
-                                    provider=PROVIDER, code="no-delta-link")
+        raise UnexpectedAnswer("no-delta-link", "Graph ended a delta round without a deltaLink")
 
     async def _delta_page(self, session: GraphSession, state: DeltaToken,
                           limit: int) -> ChangeSet:
@@ -195,9 +188,8 @@ class GraphSync:
         next_link = data.get("@odata.nextLink")
         link = str(next_link or data.get("@odata.deltaLink") or "")
         if not link:
-            raise errors.TransientError("Microsoft Graph answered a delta request without a "
-                                        "next or delta link.", provider=PROVIDER,
-                                        code="no-delta-link")
+            raise UnexpectedAnswer("no-delta-link",
+                                   "Graph answered a delta request without a next or delta link")
         self._check_root(link)
         token = DeltaToken(folder=state.folder, link=link, mark=page.mark,
                            at_mark=tuple(sorted(page.at_mark)))
@@ -213,27 +205,26 @@ class GraphSync:
         requests = [{"id": str(n), "method": "GET",
                      "url": f"{session.user_path}/messages/{quote(mid, safe='')}?{_SUMMARY_QUERY}"}
                     for n, mid in enumerate(ids)]
-        answers = await batch.run_all(session, requests, self._retry)
+        answers = await _batch.run_all(session, requests, self._retry)
         added: list[MessageSummary] = []
         updated: list[MessageSummary] = []
         gone: list[str] = []
         for n, mid in enumerate(ids):
             response = answers[str(n)]
-            status = batch.status_of(response)
+            status = _batch.status_of(response)
             body = response.get("body")
             if status == 404:
                 gone.append(mid)  # deleted between the delta page and this fetch
                 continue
             if status >= 300 or not isinstance(body, dict):
-                raise batch.ItemFailure(response)
+                raise ItemFailure(response)
             if body.get("parentFolderId") not in (None, folder_id):
                 gone.append(mid)  # moved out meanwhile; the next round says @removed again
                 continue
-            summary = wire.summary_from_json(body, folder_id)
+            summary = convert.summary_from_json(body, folder_id)
             (added if upserts[mid] else updated).append(summary)
         return added, updated, gone
 
     def _check_root(self, url: str) -> None:
         if not url.startswith(self.settings.base_url + "/"):
-            raise errors.TransientError("Microsoft Graph returned a delta link to another host.",
-                                        provider=PROVIDER, code="foreign-link")
+            raise UnexpectedAnswer("foreign-link", "Graph returned a delta link to another host")

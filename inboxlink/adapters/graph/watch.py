@@ -35,14 +35,14 @@ import attrs
 from kiota_abstractions.method import Method
 
 from inboxlink import errors
-from inboxlink.adapters.graph import wire
-from inboxlink.adapters.graph.errors import PROVIDER
+from inboxlink.adapters.graph import convert
+from inboxlink.adapters.graph.errors import PROVIDER, UnexpectedAnswer
 from inboxlink.changes import ChangeHint
 from inboxlink.models import FolderRef
 
 if TYPE_CHECKING:
+    from inboxlink.adapters.graph.connection import GraphSession
     from inboxlink.adapters.graph.mailbox import GraphMailbox
-    from inboxlink.adapters.graph.session import GraphSession
 
 __all__ = [
     "MAX_MINUTES",
@@ -104,11 +104,11 @@ def _expiry(minutes: int | None) -> str:
 
 def _subscription(data: Any, folder_id: str) -> Subscription:
     if not isinstance(data, dict) or not data.get("id"):
-        raise errors.TransientError("Microsoft Graph answered without a subscription.",
-                                    provider=PROVIDER, code="no-subscription")
+        # Raised on the loop, inside the mailbox's error boundary (see _subscribe).
+        raise UnexpectedAnswer("no-subscription", "Graph answered without a subscription")
     return Subscription(id=str(data["id"]), folder_id=folder_id,
                         resource=str(data.get("resource") or ""),
-                        expires_at=wire.parse_datetime(data.get("expirationDateTime")),
+                        expires_at=convert.parse_datetime(data.get("expirationDateTime")),
                         change_type=str(data.get("changeType") or ""))
 
 
@@ -126,6 +126,11 @@ async def _send(session: GraphSession, method: Method, path: str,
         await session.send_no_content(info)
         return None
     return await session.send_json(info)
+
+
+async def _subscribe(session: GraphSession, method: Method, path: str,
+                     body: dict[str, Any], folder_id: str) -> Subscription:
+    return _subscription(await _send(session, method, path, body), folder_id)
 
 
 def create_subscription(mailbox: GraphMailbox, folder: FolderRef, notification_url: str,
@@ -147,16 +152,15 @@ def create_subscription(mailbox: GraphMailbox, folder: FolderRef, notification_u
             "clientState": client_state}
     if lifecycle_url:
         body["lifecycleNotificationUrl"] = lifecycle_url
-    data = mailbox._run(_send, Method.POST, "/subscriptions", body)
-    return _subscription(data, target.id)
+    return mailbox._run(_subscribe, Method.POST, "/subscriptions", body, target.id)
 
 
 def renew_subscription(mailbox: GraphMailbox, subscription: Subscription, *,
                        minutes: int | None = None) -> Subscription:
     """Extend a subscription (``reauthorizationRequired``, or before ``expires_at``)."""
-    data = mailbox._run(_send, Method.PATCH, f"/subscriptions/{quote(subscription.id, safe='')}",
-                        {"expirationDateTime": _expiry(minutes)})
-    return _subscription(data, subscription.folder_id)
+    return mailbox._run(_subscribe, Method.PATCH,
+                        f"/subscriptions/{quote(subscription.id, safe='')}",
+                        {"expirationDateTime": _expiry(minutes)}, subscription.folder_id)
 
 
 def delete_subscription(mailbox: GraphMailbox, subscription: Subscription | str) -> None:

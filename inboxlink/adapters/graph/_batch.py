@@ -15,15 +15,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from kiota_abstractions.method import Method
 
-from inboxlink.adapters.graph.errors import parse_retry_after
-from inboxlink.retry import spend_retry, waits_disabled
+from inboxlink.retry_after import retry_after_from_headers
 
 if TYPE_CHECKING:
-    from inboxlink.adapters.graph.session import GraphSession
+    from inboxlink.adapters.graph.connection import GraphSession
     from inboxlink.retry import RetryPolicy
 
-__all__ = ["BATCH_SIZE", "NOT_EXECUTED", "RETRY_STATUSES", "ItemFailure", "chunks", "run",
-           "status_of"]
+__all__ = ["BATCH_SIZE", "NOT_EXECUTED", "RETRY_STATUSES", "chunks", "error_code", "run",
+           "run_all", "status_of"]
 
 T = TypeVar("T")
 
@@ -34,14 +33,6 @@ RETRY_STATUSES: frozenset[int] = frozenset({429, 503, 504})
 #: item statuses that prove the request was refused before it ran: the only ones re-sent for
 #: a move or delete (a 503/504 may come after the work was done)
 NOT_EXECUTED: frozenset[int] = frozenset({429})
-
-
-class ItemFailure(Exception):
-    """A failed ``$batch`` item or streamed response, explained outside the loop."""
-
-    def __init__(self, response: dict[str, Any]) -> None:
-        super().__init__(response.get("status"))
-        self.response = response
 
 
 def chunks(items: list[T], size: int = BATCH_SIZE) -> Iterable[list[T]]:
@@ -71,35 +62,35 @@ async def run(session: GraphSession, requests: list[dict[str, Any]], policy: Ret
     """Run up to 20 requests in one ``$batch``; items with ``retry_statuses`` are re-sent alone.
 
     The outer request succeeds even when items fail, so each item is judged by its own
-    status, and throttled items wait for their own Retry-After. Re-sending draws on the
-    public call's one retry budget (`spend_retry`), shared with the
-    policy around the call: ``max_attempts`` tries in all, never ``max_attempts²``.
+    status, and throttled items are re-sent when ``policy`` says so (`RetryPolicy.resend_wait`:
+    its back-off, at least the items' Retry-After, drawn on the public call's one retry
+    budget shared with the policy around the call — ``max_attempts`` tries in all, never
+    ``max_attempts²``).
     """
     assert len(requests) <= BATCH_SIZE
     started = time.monotonic()
     results: dict[str, dict[str, Any]] = {}
     pending = list(requests)
-    for attempt in range(1, policy.max_attempts + 1):
+    attempt = 0
+    while pending:
+        attempt += 1
         info = session.request(Method.POST, "/$batch")
         info.set_stream_content(json.dumps({"requests": pending}).encode(), "application/json")
         answer = await session.send_json(info)
-        retry, wait = [], 0.0
         by_id = {str(r.get("id")): r for r in answer.get("responses", [])}
+        again: list[dict[str, Any]] = []
+        hints: list[float | None] = []
         for item in pending:
             response = by_id.get(item["id"], {"status": 500, "body": None})
             results[item["id"]] = response
             if status_of(response) in retry_statuses:
-                retry.append(item)
-                headers = {str(k).lower(): v for k, v in (response.get("headers") or {}).items()}
-                wait = max(wait, parse_retry_after(headers.get("retry-after")) or
-                           policy.initial * 2 ** (attempt - 1))
-        if not retry or attempt == policy.max_attempts:
+                again.append(item)
+                hints.append(retry_after_from_headers(response.get("headers")))
+        wait = policy.resend_wait(attempt, started, hints) if again else None
+        if wait is None:
             break
-        if time.monotonic() - started + wait > policy.max_total or not spend_retry(wait):
-            break
-        if not waits_disabled():
-            await asyncio.sleep(wait)
-        pending = retry
+        await policy.pause(wait)
+        pending = again
     return results
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "REQUIRED_SCOPES",
     "PrimaryAliasWarning",
     "admin_consent_url",
+    "consent_url_for",
     "granted_permissions",
     "has_primary_alias_problem",
     "missing_scopes",
@@ -115,3 +116,20 @@ def admin_consent_url(
         params["state"] = state
     return (f"{authority.rstrip('/')}/{tenant or 'organizations'}/v2.0/adminconsent?"
             + urlencode(params))
+
+
+def consent_url_for(claims: Mapping[str, Any], *, client_id: str | None,
+                    tenant_id: str | None, app_only: bool,
+                    redirect_uri: str | None = None) -> str | None:
+    """The admin-consent link for the app a token was issued to, or ``None`` without an app id.
+
+    The app and tenant come from the settings, else from the token's ``appid``/``azp`` and
+    ``tid`` claims. App-only permissions are consented as a whole, through ``/.default``.
+    """
+    app = client_id or claims.get("appid") or claims.get("azp")
+    if not app:
+        return None
+    tenant = tenant_id or claims.get("tid")
+    scopes = ("https://graph.microsoft.com/.default",) if app_only else REQUIRED_SCOPES
+    return admin_consent_url(tenant if isinstance(tenant, str) else None, str(app), scopes,
+                             redirect_uri)

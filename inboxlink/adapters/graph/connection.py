@@ -6,7 +6,7 @@ so authentication, the middleware pipeline and ``ODataError`` parsing are the SD
 Response bodies are read as bytes and parsed with `json`: summaries are plain dicts
 here, which is far cheaper than kiota's model objects for 1,000-item pages.
 
-kiota's RetryHandler is switched off: inboxlink's one `RetryPolicy`
+kiota's RetryHandler is switched off (`._msgraph_shim`): inboxlink's one `RetryPolicy`
 retries reads, and ``sendMail`` must never be repeated behind our back (a 504 after the
 message was accepted would send it twice).
 
@@ -22,6 +22,10 @@ import contextlib
 import functools
 import inspect
 import json
+import logging
+import os
+import threading
+import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,31 +38,22 @@ from kiota_abstractions.authentication import (
 )
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
-from kiota_http.middleware.options import RetryHandlerOption
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.graph_request_adapter import GraphRequestAdapter
-from msgraph.graph_request_adapter import options as graph_options
 from msgraph.graph_service_client import GraphServiceClient
-from msgraph_core import GraphClientFactory  # type: ignore[import-untyped]
 
 from inboxlink import errors
+from inboxlink.adapters.graph import _msgraph_shim
 from inboxlink.adapters.graph._limit import limiter_for
+from inboxlink.adapters.graph._loop import LOOP
+from inboxlink.adapters.graph.errors import MalformedResponse
 from inboxlink.adapters.graph.settings import GraphSettings
 
-__all__ = ["ERROR_MAP", "GraphSession", "TokenSource", "malformed"]
+__all__ = ["ERROR_MAP", "GraphSession", "SessionHolder", "TokenSource"]
+
+log = logging.getLogger("inboxlink.graph")
 
 ERROR_MAP: dict[str, Any] = {"XXX": ODataError}
-
-
-def malformed(body: bytes) -> errors.TransientError:
-    """The error for a 2xx answer whose body is not the JSON object Graph documents."""
-    start = body[:80].decode("utf-8", "replace")
-    return errors.TransientError(
-        f"Microsoft Graph answered with a body that is not JSON ({len(body)} bytes, "
-        f"starting {start!r}).", provider="graph", code="malformedResponse",
-        remedy="A proxy or gateway may have answered instead of Graph, or the answer was cut: "
-               "retry; if it persists, check any proxy between this machine and Graph.",
-    )
 
 
 class TokenSource(AccessTokenProvider):
@@ -105,11 +100,7 @@ class GraphSession:
     and so does the mailbox's concurrency limiter)."""
 
     def __init__(self, settings: GraphSettings, tokens: TokenSource) -> None:
-        options = dict(graph_options)
-        options[RetryHandlerOption.get_key()] = RetryHandlerOption(max_retries=0,
-                                                                   should_retry=False)
-        self.http = GraphClientFactory.create_with_default_middleware(options=options)
-        self.http.timeout = httpx.Timeout(settings.timeout, connect=min(30.0, settings.timeout))
+        self.http = _msgraph_shim.http_client(settings.timeout)
         self.adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(tokens),
                                            client=self.http)
         self.adapter.base_url = settings.base_url
@@ -144,8 +135,8 @@ class GraphSession:
     async def send_json(self, info: RequestInformation) -> dict[str, Any]:
         """Send and parse the JSON body, which must be a JSON object.
 
-        A 2xx with anything else (an HTML page from a proxy, a cut or broken body) is a
-        `TransientError`, never a raw ``JSONDecodeError``.
+        A 2xx with anything else (an HTML page from a proxy, a cut or broken body) raises
+        `MalformedResponse` (a `TransientError` once translated), never ``JSONDecodeError``.
         """
         body = await self.send_bytes(info)
         if not body:
@@ -153,9 +144,9 @@ class GraphSession:
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise malformed(body) from exc
+            raise MalformedResponse(body) from exc
         if not isinstance(data, dict):
-            raise malformed(body)
+            raise MalformedResponse(body)
         return data
 
     async def send_no_content(self, info: RequestInformation) -> None:
@@ -170,8 +161,7 @@ class GraphSession:
         The slot is held until the body is closed, at the end of the ``async with``.
         """
         async with self._slot():
-            self.adapter.set_base_url_for_request_information(info)
-            native = await self.adapter.convert_to_native_async(info)
+            native = await _msgraph_shim.native_request(self.adapter, info)
             response: httpx.Response = await self.http.send(native, stream=True)
             try:
                 yield response
@@ -181,3 +171,68 @@ class GraphSession:
     async def aclose(self) -> None:
         """Close the HTTP client."""
         await self.http.aclose()
+
+
+class SessionHolder:
+    """One mailbox's `GraphSession`: built on the shared loop on first use, built again in a
+    forked child (the parent's sockets and loop are not the child's), closed for good by
+    `close` — afterwards `get` raises ``MailboxClosed``, it never reopens behind the
+    application's back."""
+
+    def __init__(self, settings: GraphSettings, tokens: TokenSource) -> None:
+        self._settings = settings
+        self._tokens = tokens
+        self._session: GraphSession | None = None
+        self._key: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+        self.closed = False
+        _LIVE.add(self)
+
+    def get(self) -> GraphSession:
+        """The session for this process and loop (built if needed)."""
+        if self.closed:
+            raise errors.MailboxClosed(provider="graph")
+        LOOP.get()
+        key = (os.getpid(), LOOP.generation)
+        with self._lock:
+            if self._session is None or self._key != key:
+                # A session from before a fork holds the parent's sockets and loop: build anew.
+                self._session = LOOP.run(self._build())
+                self._key = key
+            return self._session
+
+    async def _build(self) -> GraphSession:
+        # On the loop: httpx and the mailbox's limiter bind to the loop they are made on.
+        return GraphSession(self._settings, self._tokens)
+
+    def close(self) -> None:
+        """Close the HTTP client for good; safe to call twice."""
+        self.closed = True
+        session, self._session = self._session, None
+        if session is None or self._key != (os.getpid(), LOOP.generation):
+            return
+        try:
+            LOOP.run(session.aclose(), timeout=10)
+        except Exception as exc:  # closing must not fail the caller's with-block
+            log.debug("closing the Graph client failed: %s", exc)
+
+    def _after_fork_in_child(self) -> None:
+        # Another parent thread may have held the lock at the fork (mid get()); its copy would
+        # stay locked forever here. The session is the parent's too: forget both, as the loop
+        # forgets its thread, and build afresh on first use.
+        self._lock = threading.Lock()
+        self._session = None
+        self._key = None
+
+
+#: every live holder, so a forked child can reset their locks (see _after_fork_in_child)
+_LIVE: weakref.WeakSet[SessionHolder] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for holder in list(_LIVE):
+        holder._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
