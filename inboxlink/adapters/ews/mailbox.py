@@ -20,7 +20,6 @@ from exchangelib import DELEGATE, Account, Configuration, Credentials, FailFast,
 from exchangelib.autodiscover import Autodiscovery
 from exchangelib.credentials import OAuth2AuthorizationCodeCredentials
 from exchangelib.errors import ErrorAccessDenied, TransportError, UnauthorizedError
-from exchangelib.extended_properties import ExtendedProperty
 from exchangelib.fields import FieldOrder, FieldPath
 from exchangelib.folders import (
     DeletedItems,
@@ -33,7 +32,7 @@ from exchangelib.folders import (
     SentItems,
 )
 from exchangelib.folders import Folder as EwsFolder
-from exchangelib.items import ID_ONLY, SEND_AND_SAVE_COPY, SEND_ONLY, SEND_TO_NONE, SHALLOW
+from exchangelib.items import ID_ONLY, SHALLOW
 from exchangelib.items import Message as EwsMessage
 from exchangelib.properties import DistinguishedFolderId, ItemId
 from exchangelib.properties import Mailbox as EwsAddress
@@ -43,7 +42,7 @@ from exchangelib.version import Build
 
 from inboxlink import errors, mime
 from inboxlink.adapters.ews import errors as ews_errors
-from inboxlink.adapters.ews import tokens
+from inboxlink.adapters.ews import send, tokens
 from inboxlink.adapters.ews.actions import EwsActions
 from inboxlink.adapters.ews.attachments import EwsAttachments
 from inboxlink.adapters.ews.budget import budgeted_protocol
@@ -53,12 +52,11 @@ from inboxlink.adapters.ews.errors import (
     UNAUTHORIZED_BARE_USERNAME,
     VERSION_TOO_OLD,
 )
-from inboxlink.adapters.ews.fields import FLAGGED, flag_path, message_fields_with
+from inboxlink.adapters.ews.fields import FLAGGED, flag_path
 from inboxlink.adapters.ews.fields import paths as _paths
 from inboxlink.adapters.ews.notifications import EwsStreaming
 from inboxlink.adapters.ews.oauth import ProviderCredentials, refreshing
 from inboxlink.adapters.ews.services import (
-    CreateItemOnce,
     FindFolder,
     FindItemRows,
     GetFolder,
@@ -80,7 +78,6 @@ from inboxlink.models import (
     Page,
     RoleSource,
     SendResult,
-    SentCopy,
     save_stream,
 )
 from inboxlink.retry import bounded
@@ -105,24 +102,6 @@ _LIST_FIELDS = ("subject", "datetime_received", "datetime_sent", "size", "messag
 _ADDRESS_FIELDS = ("author", "to_recipients", "cc_recipients")
 _FETCH_FIELDS = ("mime_content", "is_read", "is_draft", "parent_folder_id", "conversation_id")
 _CURSOR_PREFIX = "ews1."
-# PR_MESSAGE_FLAGS bits (MS-OXCMSG 2.2.1.6): read, and "unsent" which makes a draft.
-_MSGFLAG_READ = 0x1
-
-
-class _MessageFlags(ExtendedProperty):  # type: ignore[misc]
-    """PidTagMessageFlags (0x0E07): settable only when an item is created."""
-
-    property_tag = 0x0E07
-    property_type = "Integer"
-
-
-class _SentCopy(EwsMessage):  # type: ignore[misc]
-    """A Message carrying PR_MESSAGE_FLAGS, in schema order, without touching exchangelib's
-    own Message class (``Message.register`` would add the field for every user)."""
-
-    FIELDS = message_fields_with("message_flags", _MessageFlags)
-
-
 def _utc(value: str | None) -> dt.datetime | None:
     if not value:
         return None
@@ -564,35 +543,7 @@ class EwsMailbox(EwsSync, EwsActions, EwsAttachments, EwsStreaming, BaseMailbox)
 
     # ------------------------------------------------------------------ sending
     def _send(self, prepared: mime.PreparedMessage, save_copy: bool) -> SendResult:
-        with self._boundary():
-            sent_folder = self.folder(FolderRole.SENT) if save_copy else None
-            message = EwsMessage(
-                account=self.account, mime_content=prepared.raw,
-                bcc_recipients=[EwsAddress(email_address=a.email) for a in prepared.bcc] or None,
-            )
-            try:
-                results = list(CreateItemOnce(account=self.account).call(
-                    items=[message],
-                    folder=self._ews_folder(sent_folder) if sent_folder else None,
-                    message_disposition=SEND_AND_SAVE_COPY if save_copy else SEND_ONLY,
-                    send_meeting_invitations=SEND_TO_NONE))
-            except Exception as exc:
-                if ews_errors.send_answer_lost(exc):
-                    raise errors.SendOutcomeUnknown(
-                        "Exchange received the message but its answer was lost "
-                        f"({type(exc).__name__}).", raw=prepared.raw,
-                        message_id=prepared.message_id, provider=self.provider,
-                        code=type(exc).__name__,
-                    ) from exc
-                raise
-            for result in results:
-                if isinstance(result, Exception):
-                    raise result
-        if sent_folder is None:
-            return SendResult(message_id=prepared.message_id, raw=prepared.raw,
-                              sent_copy=SentCopy.SKIPPED)
-        return SendResult(message_id=prepared.message_id, raw=prepared.raw,
-                          sent_copy=SentCopy.SAVED_BY_PROVIDER, sent_folder_id=sent_folder.id)
+        return send.send(self, prepared, save_copy)
 
     def verify(self, bcc: str, *, from_: str | None = None,
                subject: str = "inboxlink connection test") -> SendResult:
@@ -607,29 +558,4 @@ class EwsMailbox(EwsSync, EwsActions, EwsAttachments, EwsStreaming, BaseMailbox)
         return self.send(message, save_copy=False)
 
     def _append(self, raw: bytes, folder: Folder) -> str | None:
-        with self._boundary():
-            # SaveOnly alone makes an unsent draft. PR_MESSAGE_FLAGS = MSGFLAG_READ (without
-            # MSGFLAG_UNSENT) at creation makes it a sent, read message, as Outlook's own
-            # copies are; IsRead is set too for servers that derive the flag from it.
-            copy = _SentCopy(account=self.account, mime_content=raw, is_read=True,
-                             message_flags=_MSGFLAG_READ)
-            # Once: a repeated CreateItem would store a second Sent copy.
-            try:
-                results = list(CreateItemOnce(account=self.account).call(
-                    items=[copy], folder=self._ews_folder(folder),
-                    message_disposition="SaveOnly", send_meeting_invitations=SEND_TO_NONE))
-            except Exception as exc:
-                if ews_errors.send_answer_lost(exc):  # may be stored: never retried
-                    raise errors.ConnectionLost(
-                        "The Sent copy reached Exchange but its answer was lost "
-                        f"({type(exc).__name__}).", provider=self.provider,
-                        code=type(exc).__name__, retryable=False,
-                        remedy="Look in the Sent folder for the message's Message-ID before storing "
-                               "the copy again: it may already be there.",
-                    ) from exc
-                raise
-            for result in results:
-                if isinstance(result, Exception):
-                    raise result
-            first = results[0] if results else None
-            return getattr(first, "id", None)
+        return send.append(self, raw, folder)
