@@ -1,0 +1,72 @@
+"""Canaries for what ``inboxlink/adapters/ews/_draft_services.py`` relies on in exchangelib:
+they fail loudly when an exchangelib release changes it."""
+
+from __future__ import annotations
+
+import inspect
+import io
+import os
+from collections.abc import Callable
+from typing import IO, Any
+
+from exchangelib.attachments import FileAttachment
+from exchangelib.properties import ParentItemId
+from exchangelib.services import CreateAttachment, SendItem
+from exchangelib.services.common import EWSService
+
+from inboxlink.adapters.ews._draft_services import (
+    StreamedBody,
+    _StreamedCreateAttachment,
+    encoded_size,
+)
+
+
+class _Source:
+    filename = "a.bin"
+    content_type = "application/octet-stream"
+    content_id = None
+    inline = False
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def open(self) -> IO[bytes]:
+        return io.BytesIO(self.data)
+
+
+def test_the_hooks_overridden_still_exist_with_the_same_signatures() -> None:
+    assert list(inspect.signature(EWSService.wrap).parameters) == [
+        "self", "content", "api_version"]
+    assert list(inspect.signature(EWSService._handle_backoff).parameters) == ["self", "e"]
+    assert "_handle_backoff" in inspect.getsource(EWSService._get_elements)
+    assert "self.wrap(" in inspect.getsource(EWSService._get_response)
+    assert SendItem.SERVICE_NAME == "SendItem"
+
+
+def test_the_streamed_body_is_byte_for_byte_what_exchangelib_would_send(
+        connect: Callable[..., Any]) -> None:
+    account = connect().account
+    data = os.urandom(3 * 256 * 1024 * 2 + 7)  # several steps and a padded tail
+    parent = ParentItemId(id="AAA=", changekey="BBB=")
+
+    def attachment(content: bytes) -> FileAttachment:
+        return FileAttachment(name="a.bin", content_type="application/octet-stream",
+                              content=content, content_id=None, is_inline=False)
+
+    reference = CreateAttachment(account=account)
+    expected = reference.wrap(reference.get_payload(items=[attachment(data)], parent_item=parent),
+                              api_version=account.version.api_version)
+    placeholder = b"inboxlink-upload-canary"
+    streamed = _StreamedCreateAttachment(account=account, source=_Source(data),
+                                         placeholder=placeholder)
+    body = streamed.wrap(streamed.get_payload(items=[attachment(placeholder)], parent_item=parent),
+                         api_version=account.version.api_version)
+    assert isinstance(body, StreamedBody)
+    assert len(body) == len(expected)
+    assert b"".join(body) == expected
+    assert b"".join(body) == expected  # iterable again (a repeated request re-reads the file)
+    assert encoded_size(len(data)) < len(body)
