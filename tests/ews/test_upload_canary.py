@@ -61,7 +61,8 @@ def test_the_streamed_body_is_byte_for_byte_what_exchangelib_would_send(
     expected = reference.wrap(reference.get_payload(items=[attachment(data)], parent_item=parent),
                               api_version=account.version.api_version)
     placeholder = b"inboxlink-upload-canary"
-    streamed = _StreamedCreateAttachment(account=account, source=_Source(data),
+    source = _Source(data)
+    streamed = _StreamedCreateAttachment(account=account, opener=source.open, size=source.size,
                                          placeholder=placeholder)
     body = streamed.wrap(streamed.get_payload(items=[attachment(placeholder)], parent_item=parent),
                          api_version=account.version.api_version)
@@ -70,3 +71,27 @@ def test_the_streamed_body_is_byte_for_byte_what_exchangelib_would_send(
     assert b"".join(body) == expected
     assert b"".join(body) == expected  # iterable again (a repeated request re-reads the file)
     assert encoded_size(len(data)) < len(body)
+
+
+def test_a_streamed_create_item_is_byte_for_byte_what_exchangelib_would_send(
+        connect: Callable[..., Any]) -> None:
+    from exchangelib.items import Message
+
+    from inboxlink.adapters.ews._draft_services import _StreamedCreateItem
+    from inboxlink.adapters.ews.services import CreateItem
+
+    account = connect().account
+    mime = b"Subject: hi\r\n\r\n" + os.urandom(100_000)
+    kwargs = {"folder": None, "message_disposition": "SendOnly",
+              "send_meeting_invitations": "SendToNone"}
+    reference = CreateItem(account=account)
+    expected = reference.wrap(
+        reference.get_payload(items=[Message(account=account, mime_content=mime)], **kwargs),
+        api_version=account.version.api_version)
+    marker = b"inboxlink-upload-canary"
+    streamed = _StreamedCreateItem(account=account, opener=lambda: io.BytesIO(mime),
+                                   size=len(mime), placeholder=marker)
+    body = streamed.wrap(
+        streamed.get_payload(items=[Message(account=account, mime_content=marker)], **kwargs),
+        api_version=account.version.api_version)
+    assert b"".join(body) == expected

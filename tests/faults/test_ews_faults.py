@@ -144,7 +144,7 @@ def test_a_large_send_whose_send_item_answer_is_lost_goes_out_once_and_says_outc
     box = EwsMailbox(EwsSettings(
         address=ADDRESS, password=PASSWORD, url=f"http://127.0.0.1:{proxy.port}/EWS/Exchange.asmx",
         timeout=3.0, throttle_max_wait=5.0, retry=RetryPolicy(max_attempts=2),
-        max_request_size=500_000))
+        max_request_size=1_000_000))
     try:
         box.folder(FolderRole.SENT)
         proxy.arm(fault)

@@ -1,13 +1,15 @@
-"""The exchangelib services of a draft sent in steps: CreateAttachment streamed, SendItem once.
+"""exchangelib services whose one large base64 value is streamed: CreateItem (MimeContent)
+and CreateAttachment (a file's Content), plus SendItem; none of them ever repeated.
 
-CreateAttachment's file content is base64-encoded from a stream while the request is
-written, so a large attachment is never held in memory (exchangelib's ``FileAttachment``
-needs its whole content as ``bytes``, and the request is serialised at once: for a 100 MB
-file that is the bytes, their base64 and the serialised envelope — several copies).
+The content is base64-encoded from a file (a `Spool`, an attachment's file) while the
+request is written, so a large message or attachment is never held in memory
+(exchangelib needs ``bytes`` for ``mime_content`` and ``FileAttachment.content``, and
+serialises the request at once: for a 100 MB file that is the bytes, their base64 and the
+serialised envelope — several copies).
 
 exchangelib builds and parses everything as usual: the envelope comes from its own
-``wrap()`` around a ``FileAttachment`` whose content is a unique placeholder, and the answer
-is parsed by its own ``CreateAttachment``. This module touches exchangelib in two places
+``wrap()`` around an item or attachment whose content is a unique placeholder, and the
+answer is parsed by its own services. This module touches exchangelib in two places
 only, both checked by ``tests/ews/test_upload_canary.py``:
 
 - ``EWSService.wrap(content, api_version)`` returns the serialised request (``bytes``); the
@@ -24,13 +26,20 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Callable, Iterator
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from exchangelib.attachments import FileAttachment
+from exchangelib.items import SEND_TO_NONE
 from exchangelib.properties import ItemId, ParentItemId
 from exchangelib.services import CreateAttachment, SendItem
 
-__all__ = ["AttachmentSource", "StreamedBody", "encoded_size", "send_draft", "upload_attachment"]
+from inboxlink.adapters.ews.services import CreateItemOnce
+
+if TYPE_CHECKING:
+    from inboxlink.spool import Spool
+
+__all__ = ["AttachmentSource", "StreamedBody", "create_item", "encoded_size", "placeholder",
+           "send_draft", "upload_attachment"]
 
 #: bytes read per step: a multiple of 3, so each step's base64 has no padding in the middle
 _STEP = 3 * 256 * 1024
@@ -39,11 +48,14 @@ _STEP = 3 * 256 * 1024
 class AttachmentSource(Protocol):
     """What is uploaded: a name, a type, a size and a way to read it from the start."""
 
-    filename: str | None
-    content_type: str
-    content_id: str | None
-    inline: bool
-
+    @property
+    def filename(self) -> str | None: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def content_id(self) -> str | None: ...
+    @property
+    def inline(self) -> bool: ...
     @property
     def size(self) -> int: ...
 
@@ -95,26 +107,49 @@ class StreamedBody:
     __str__ = __repr__
 
 
-class _StreamedCreateAttachment(CreateAttachment):  # type: ignore[misc]
-    """CreateAttachment of one FileAttachment whose content is streamed from ``source``."""
+class _StreamedContent:
+    """Mixed into an exchangelib service: the one base64 value that encodes ``placeholder``
+    is sent as the base64 of what ``opener`` reads (``size`` bytes) instead."""
 
-    def __init__(self, *args: Any, source: AttachmentSource, placeholder: bytes,
-                 **kwargs: Any) -> None:
+    def __init__(self, *args: Any, opener: Callable[[], IO[bytes]], size: int,
+                 placeholder: bytes, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._source = source
+        self._opener, self._size = opener, size
         self._marker = base64.b64encode(placeholder)
 
     def wrap(self, content: Any, api_version: Any = None) -> Any:
-        data: bytes = super().wrap(content=content, api_version=api_version)
+        data: bytes = super().wrap(content=content, api_version=api_version)  # type: ignore[misc]
         at = data.find(self._marker)
         if at < 0 or data.find(self._marker, at + 1) >= 0:
-            raise RuntimeError("exchangelib no longer serialises FileAttachment content as "
-                               "base64 text in one place")
-        return StreamedBody(data[:at], self._source.open, self._source.size,
-                            data[at + len(self._marker):])
+            raise RuntimeError("exchangelib no longer serialises base64 content as one text "
+                               "value of the request")
+        return StreamedBody(data[:at], self._opener, self._size, data[at + len(self._marker):])
 
     def _handle_backoff(self, e: Exception) -> None:
         raise e
+
+
+class _StreamedCreateAttachment(_StreamedContent, CreateAttachment):  # type: ignore[misc]
+    """CreateAttachment of one FileAttachment whose content is streamed."""
+
+
+class _StreamedCreateItem(_StreamedContent, CreateItemOnce):
+    """CreateItem of one item whose MIME content is streamed."""
+
+
+def placeholder() -> bytes:
+    """Bytes that stand for streamed content in the request exchangelib builds."""
+    return b"inboxlink-stream-" + secrets.token_hex(12).encode()
+
+
+def create_item(account: Any, item: Any, content: Spool, folder: Any,
+                disposition: str) -> list[Any]:
+    """One CreateItem of ``item`` (whose ``mime_content`` is a `placeholder`) with
+    ``content`` as its MIME, streamed; the results (items or exceptions)."""
+    service = _StreamedCreateItem(account=account, opener=content.open, size=content.size,
+                                  placeholder=item.mime_content)
+    return list(service.call(items=[item], folder=folder, message_disposition=disposition,
+                             send_meeting_invitations=SEND_TO_NONE))
 
 
 def upload_attachment(account: Any, item_id: str, changekey: str | None,
@@ -122,11 +157,12 @@ def upload_attachment(account: Any, item_id: str, changekey: str | None,
     """Attach ``source`` to the item with one CreateAttachment; the answer's result (an
     exchangelib ``FileAttachment`` whose ``attachment_id`` has the item's new ChangeKey, or
     the exception exchangelib returned for it)."""
-    placeholder = b"inboxlink-upload-" + secrets.token_hex(12).encode()
+    marker = placeholder()
     attachment = FileAttachment(name=source.filename or "attachment",
-                                content_type=source.content_type, content=placeholder,
+                                content_type=source.content_type, content=marker,
                                 content_id=source.content_id, is_inline=source.inline)
-    service = _StreamedCreateAttachment(account=account, source=source, placeholder=placeholder)
+    service = _StreamedCreateAttachment(account=account, opener=source.open, size=source.size,
+                                        placeholder=marker)
     results = list(service.call(parent_item=ParentItemId(id=item_id, changekey=changekey),
                                 items=[attachment]))
     return results[0] if results else None

@@ -141,8 +141,7 @@ def _scan(spool: Spool, source: IO[bytes], offset: int, delimiter: bytes) -> lis
             part.head += line
             if not stripped:
                 _read_head(part, offset)
-        elif part.is_file:
-            text = stripped.strip()
+        elif part.is_file and (text := stripped.strip()):
             part.chars += len(text)
             part.padding = len(text) - len(text.rstrip(b"="))
             part.body_end = start + len(stripped)

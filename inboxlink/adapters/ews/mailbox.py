@@ -81,6 +81,7 @@ from inboxlink.models import (
     save_stream,
 )
 from inboxlink.retry import bounded
+from inboxlink.spool import Spool
 from inboxlink.translate import Signal, translating
 
 __all__ = ["EwsMailbox"]
@@ -557,5 +558,5 @@ class EwsMailbox(EwsSync, EwsActions, EwsAttachments, EwsStreaming, BaseMailbox)
                                   text="This message checks that the mailbox can send mail.\n")
         return self.send(message, save_copy=False)
 
-    def _append(self, raw: bytes, folder: Folder) -> str | None:
-        return send.append(self, raw, folder)
+    def _append(self, spool: Spool, folder: Folder) -> str | None:
+        return send.append(self, spool, folder)

@@ -3,7 +3,8 @@
 A message goes out as its MIME content in one ``CreateItem`` (``SendAndSaveCopy`` into the
 resolved Sent folder, or ``SendOnly``); Bcc recipients travel as ``BccRecipients`` beside the
 MIME, which never carries them. A Sent copy is one ``CreateItem`` (``SaveOnly``) created as a
-sent, read message rather than a draft.
+sent, read message rather than a draft. The MIME's base64 is written into the request from
+the message's spool as it goes (``_draft_services``), so a large message is never in memory.
 
 A message whose one request would exceed the server's request limit (``max_request_size``)
 goes in steps: ``CreateItem`` (``SaveOnly``, in Drafts) of its MIME without the largest
@@ -35,10 +36,15 @@ from exchangelib.services import DeleteItem
 
 from inboxlink import errors
 from inboxlink.adapters.ews import errors as ews_errors
-from inboxlink.adapters.ews._draft_services import encoded_size, send_draft, upload_attachment
+from inboxlink.adapters.ews._draft_services import (
+    create_item,
+    encoded_size,
+    placeholder,
+    send_draft,
+    upload_attachment,
+)
 from inboxlink.adapters.ews._mime_parts import FilePart, file_parts, without_parts
 from inboxlink.adapters.ews.fields import message_fields_with
-from inboxlink.adapters.ews.services import CreateItemOnce
 from inboxlink.models import Folder, FolderRole, SendResult, SentCopy
 
 if TYPE_CHECKING:
@@ -92,14 +98,13 @@ def _send_at_once(mailbox: EwsMailbox, prepared: PreparedMessage,
                   save_copy: bool) -> Folder | None:
     with mailbox._boundary():
         sent_folder = mailbox.folder(FolderRole.SENT) if save_copy else None
-        message = EwsMessage(account=mailbox.account, mime_content=prepared.spool.read(),
+        message = EwsMessage(account=mailbox.account, mime_content=placeholder(),
                              bcc_recipients=_bcc(prepared))
         try:
-            results = list(CreateItemOnce(account=mailbox.account).call(
-                items=[message],
-                folder=mailbox._ews_folder(sent_folder) if sent_folder else None,
-                message_disposition=SEND_AND_SAVE_COPY if save_copy else SEND_ONLY,
-                send_meeting_invitations=SEND_TO_NONE))
+            results = create_item(
+                mailbox.account, message, prepared.spool,
+                mailbox._ews_folder(sent_folder) if sent_folder else None,
+                SEND_AND_SAVE_COPY if save_copy else SEND_ONLY)
         except Exception as exc:
             if ews_errors.send_answer_lost(exc):
                 raise _outcome_unknown(mailbox, prepared, exc) from exc
@@ -115,12 +120,10 @@ def _send_in_steps(mailbox: EwsMailbox, prepared: PreparedMessage, save_copy: bo
     with mailbox._boundary():
         sent_folder = mailbox.folder(FolderRole.SENT) if save_copy else None
         drafts = mailbox._ews_folder(mailbox.folder(FolderRole.DRAFTS))
-        draft = EwsMessage(account=mailbox.account,
-                           mime_content=prepared.without_attachments(uploads).read(),
+        draft = EwsMessage(account=mailbox.account, mime_content=placeholder(),
                            bcc_recipients=_bcc(prepared))
-        item_id, changekey = _created(CreateItemOnce(account=mailbox.account).call(
-            items=[draft], folder=drafts, message_disposition="SaveOnly",
-            send_meeting_invitations=SEND_TO_NONE))
+        item_id, changekey = _created(create_item(
+            mailbox.account, draft, prepared.without_attachments(uploads), drafts, "SaveOnly"))
         try:
             for index in uploads:
                 changekey = _attached(upload_attachment(
@@ -184,11 +187,11 @@ def _naming_limits(size: int, limit: int) -> Iterator[None]:
         yield
     except errors.MessageTooLarge as exc:
         if exc.code == ews_errors.REQUEST_TOO_LARGE:
-            message = (f"Exchange refused a request of the {size:,}-byte message as too large "
-                       f"(HTTP 413): its request limit is below the {limit:,} bytes assumed "
-                       "(max_request_size).")
+            message = (f"Exchange refused a request for the message ({size:,} bytes) as too "
+                       f"large (HTTP 413): its request limit is below the {limit:,} bytes "
+                       "assumed (max_request_size).")
         elif exc.code in _SIZE_CODES:
-            message = (f"Exchange refused the {size:,}-byte message as larger than it accepts "
+            message = (f"Exchange refused the message ({size:,} bytes) as larger than it accepts "
                        f"({exc.code}; Exchange Online's limit is 35 MB per message by default, "
                        "150 MB at most).")
         else:
@@ -251,7 +254,7 @@ def append(mailbox: EwsMailbox, raw: Spool, folder: Folder) -> str | None:
         uploads = plan_uploads(raw.size, [p.size for p in parts], limit)
     with _naming_limits(raw.size, limit), mailbox._boundary():
         content = without_parts(raw, [parts[i] for i in uploads]) if uploads else raw
-        item_id, changekey = _store_copy(mailbox, content.read(), folder)
+        item_id, changekey = _store_copy(mailbox, content, folder)
         if uploads and item_id is not None:
             try:
                 for index in uploads:
@@ -263,18 +266,17 @@ def append(mailbox: EwsMailbox, raw: Spool, folder: Folder) -> str | None:
         return item_id
 
 
-def _store_copy(mailbox: EwsMailbox, mime_content: bytes,
+def _store_copy(mailbox: EwsMailbox, content: Spool,
                 folder: Folder) -> tuple[str | None, str | None]:
     # SaveOnly alone makes an unsent draft. PR_MESSAGE_FLAGS = MSGFLAG_READ (without
     # MSGFLAG_UNSENT) at creation makes it a sent, read message, as Outlook's own
     # copies are; IsRead is set too for servers that derive the flag from it.
-    copy = _SentCopy(account=mailbox.account, mime_content=mime_content, is_read=True,
+    copy = _SentCopy(account=mailbox.account, mime_content=placeholder(), is_read=True,
                      message_flags=_MSGFLAG_READ)
     # Once: a repeated CreateItem would store a second Sent copy.
     try:
-        results = list(CreateItemOnce(account=mailbox.account).call(
-            items=[copy], folder=mailbox._ews_folder(folder),
-            message_disposition="SaveOnly", send_meeting_invitations=SEND_TO_NONE))
+        results = create_item(mailbox.account, copy, content, mailbox._ews_folder(folder),
+                              "SaveOnly")
     except Exception as exc:
         if ews_errors.send_answer_lost(exc):  # may be stored: never retried
             raise errors.ConnectionLost(
