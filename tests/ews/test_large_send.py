@@ -238,3 +238,20 @@ def test_a_sent_copy_whose_attachment_is_refused_is_removed_again(
     with pytest.raises(errors.QuotaExceeded):
         mailbox.append_to_sent(_built(("big.bin", os.urandom(600_000))))
     assert [i for i in emulator.items.values() if i.folder_id == sent_id] == []
+
+
+def test_a_large_stdlib_message_goes_in_steps_from_its_own_parts(
+        connect: Callable[..., Any], emulator: EwsEmulator) -> None:
+    mailbox = connect(max_request_size=LIMIT)
+    mailbox.folders()
+    big = os.urandom(600_000)
+    message = email.message_from_bytes(_built(("big.bin", big), ("small.txt", b"tiny")),
+                                       policy=policy.default)
+    before = _steps(emulator)
+    mailbox.send(message)
+    after = _steps(emulator)
+    assert {k: after[k] - before[k] for k in after} == {
+        "CreateItem": 1, "CreateAttachment": 1, "SendItem": 1, "DeleteItem": 0, "413": 0}
+    (delivered,) = emulator.sent_raw()
+    assert b"<copy-large@example.com>" in delivered
+    assert _attachments(delivered) == {"small.txt": b"tiny", "big.bin": big}

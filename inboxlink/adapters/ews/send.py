@@ -37,6 +37,7 @@ from exchangelib.services import DeleteItem
 from inboxlink import errors
 from inboxlink.adapters.ews import errors as ews_errors
 from inboxlink.adapters.ews._draft_services import (
+    AttachmentSource,
     create_item,
     encoded_size,
     placeholder,
@@ -81,12 +82,12 @@ class _SentCopy(EwsMessage):  # type: ignore[misc]
 def send(mailbox: EwsMailbox, prepared: PreparedMessage, save_copy: bool) -> SendResult:
     """Send ``prepared``; Exchange keeps the Sent copy when ``save_copy``."""
     limit = mailbox.settings.max_request_size
-    uploads = plan_uploads(prepared.size, [a.size for a in prepared.attachments], limit)
     with _naming_limits(prepared.size, limit):
-        if uploads:
-            sent_folder = _send_in_steps(mailbox, prepared, save_copy, uploads)
-        else:
+        split = _split(prepared, limit)
+        if split is None:
             sent_folder = _send_at_once(mailbox, prepared, save_copy)
+        else:
+            sent_folder = _send_in_steps(mailbox, prepared, save_copy, *split)
     if sent_folder is None:
         return SendResult(message_id=prepared.message_id, raw=prepared.spool,
                           sent_copy=SentCopy.SKIPPED)
@@ -115,19 +116,36 @@ def _send_at_once(mailbox: EwsMailbox, prepared: PreparedMessage,
     return sent_folder
 
 
+def _split(prepared: PreparedMessage,
+           limit: int) -> tuple[Spool, list[AttachmentSource]] | None:
+    """The draft's MIME and the attachments to upload one by one; ``None`` when the message
+    fits one request. An `OutgoingMessage`'s attachments are read from their files; a stdlib
+    message's base64 file parts are found in (and decoded from) the spool."""
+    if _request_size(prepared.size) <= limit:
+        return None
+    if prepared.attachments:
+        uploads = plan_uploads(prepared.size, [a.size for a in prepared.attachments], limit)
+        return (prepared.without_attachments(uploads),
+                [prepared.attachments[i] for i in uploads])
+    parts = file_parts(prepared.spool)
+    uploads = plan_uploads(prepared.size, [p.size for p in parts], limit)
+    chosen = [parts[i] for i in uploads]
+    return without_parts(prepared.spool, chosen), list(chosen)
+
+
 def _send_in_steps(mailbox: EwsMailbox, prepared: PreparedMessage, save_copy: bool,
-                   uploads: tuple[int, ...]) -> Folder | None:
+                   draft_mime: Spool, uploads: list[AttachmentSource]) -> Folder | None:
     with mailbox._boundary():
         sent_folder = mailbox.folder(FolderRole.SENT) if save_copy else None
         drafts = mailbox._ews_folder(mailbox.folder(FolderRole.DRAFTS))
         draft = EwsMessage(account=mailbox.account, mime_content=placeholder(),
                            bcc_recipients=_bcc(prepared))
         item_id, changekey = _created(create_item(
-            mailbox.account, draft, prepared.without_attachments(uploads), drafts, "SaveOnly"))
+            mailbox.account, draft, draft_mime, drafts, "SaveOnly"))
         try:
-            for index in uploads:
+            for source in uploads:
                 changekey = _attached(upload_attachment(
-                    mailbox.account, item_id, changekey, prepared.attachments[index]))
+                    mailbox.account, item_id, changekey, source))
             try:
                 outcome = send_draft(mailbox.account, item_id, changekey,
                                      mailbox._ews_folder(sent_folder) if sent_folder else None)
