@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import hashlib
+import io
 import os
 import re
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 from inboxlink import OutgoingMessage, errors
+from inboxlink.adapters.ews._draft_services import StreamedBody
 from inboxlink.adapters.ews._mime_parts import file_parts, without_parts
 from inboxlink.adapters.ews.send import plan_uploads
 from inboxlink.models import FolderRole, SentCopy
@@ -255,3 +257,13 @@ def test_a_large_stdlib_message_goes_in_steps_from_its_own_parts(
     (delivered,) = emulator.sent_raw()
     assert b"<copy-large@example.com>" in delivered
     assert _attachments(delivered) == {"small.txt": b"tiny", "big.bin": big}
+
+
+def test_a_file_that_changed_size_stops_the_request_with_a_typed_error() -> None:
+    body = StreamedBody(b"<a>", lambda: io.BytesIO(b"x" * 10), 11, b"</a>")
+    assert len(body) == 3 + 16 + 4
+    with pytest.raises(errors.InvalidMessage, match="changed"):
+        b"".join(body)
+    missing = StreamedBody(b"<a>", Path("/nonexistent/inboxlink").open, 1, b"</a>")
+    with pytest.raises(errors.InvalidMessage, match="could not be read"):
+        b"".join(missing)

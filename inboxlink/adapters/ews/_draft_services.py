@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from exchangelib.attachments import FileAttachment
@@ -33,6 +33,7 @@ from exchangelib.items import SEND_TO_NONE
 from exchangelib.properties import ItemId, ParentItemId
 from exchangelib.services import CreateAttachment, SendItem
 
+from inboxlink import errors
 from inboxlink.adapters.ews.services import CreateItemOnce
 
 if TYPE_CHECKING:
@@ -79,13 +80,27 @@ class StreamedBody:
 
     def __iter__(self) -> Iterator[bytes]:
         yield self._prefix
+        try:
+            sent = yield from self._content()
+        except OSError as exc:
+            raise errors.InvalidMessage(
+                f"A file of the message could not be read while it was sent ({exc}).",
+                provider="ews", code="file-unreadable",
+                remedy="Keep attached files in place until send() returns, then send again.",
+            ) from exc
+        if sent != self._size:
+            # The Content-Length already promised another size: stop rather than send garbage.
+            raise errors.InvalidMessage(
+                f"A file of the message changed while it was sent ({sent:,} bytes, "
+                f"{self._size:,} expected).", provider="ews", code="file-changed",
+                remedy="Do not change attached files until send() returns, then send again.")
+        yield self._suffix
+
+    def _content(self) -> Generator[bytes, None, int]:
         sent = 0
         with self._opener() as source:
             carry = b""
-            while True:
-                block = source.read(_STEP - len(carry))
-                if not block:
-                    break
+            while block := source.read(_STEP - len(carry)):
                 carry += block
                 if len(carry) == _STEP:
                     sent += len(carry)
@@ -94,15 +109,11 @@ class StreamedBody:
             sent += len(carry)
             if carry:
                 yield base64.b64encode(carry)
-        if sent != self._size:
-            # The Content-Length already promised another size: fail rather than send garbage.
-            raise OSError(f"the attachment changed while it was sent ({sent} bytes, "
-                          f"{self._size} expected)")
-        yield self._suffix
+        return sent
 
     def __repr__(self) -> str:
         # exchangelib logs the request body it was given when a request fails.
-        return f"<streamed CreateAttachment request, {len(self)} bytes>"
+        return f"<streamed EWS request, {len(self)} bytes>"
 
     __str__ = __repr__
 
