@@ -89,6 +89,13 @@ def test_a_large_message_is_a_draft_then_its_attachment_then_one_send(
     assert len(copies) == 1
     assert not copies[0].is_draft
     assert result.message_id.encode() in copies[0].mime
+    # The Sent copy reads back through the adapter (GetItem, GetAttachment).
+    (summary,) = [s for s in mailbox.iter_messages(FolderRole.SENT)
+                  if s.message_id == result.message_id]
+    infos = {i.filename: i for i in mailbox.list_attachments(summary.id)}
+    target = big_file.with_name("read-back.bin")
+    assert mailbox.save_attachment(summary.id, infos["report.bin"].part, target) == 600_000
+    assert target.read_bytes() == big_file.read_bytes()
 
 
 def test_a_message_that_fits_is_one_create_item(
