@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from inboxlink import OutgoingMessage, errors
-from inboxlink.adapters.ews._draft_services import StreamedBody
 from inboxlink.adapters.ews._mime_parts import file_parts, without_parts
+from inboxlink.adapters.ews._upload import StreamedBody
 from inboxlink.adapters.ews.send import plan_uploads
 from inboxlink.models import FolderRole, SentCopy
 from inboxlink.spool import Spool

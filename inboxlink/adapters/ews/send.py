@@ -4,7 +4,7 @@ A message goes out as its MIME content in one ``CreateItem`` (``SendAndSaveCopy`
 resolved Sent folder, or ``SendOnly``); Bcc recipients travel as ``BccRecipients`` beside the
 MIME, which never carries them. A Sent copy is one ``CreateItem`` (``SaveOnly``) created as a
 sent, read message rather than a draft. The MIME's base64 is written into the request from
-the message's spool as it goes (``_draft_services``), so a large message is never in memory.
+the message's spool as it goes (``_upload``), so a large message is never in memory.
 
 A message whose one request would exceed the server's request limit (``max_request_size``)
 goes in steps: ``CreateItem`` (``SaveOnly``, in Drafts) of its MIME without the largest
@@ -21,7 +21,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from exchangelib.extended_properties import ExtendedProperty
 from exchangelib.items import (
     ALL_OCCURRENCES,
     HARD_DELETE,
@@ -36,7 +35,9 @@ from exchangelib.services import DeleteItem
 
 from inboxlink import errors
 from inboxlink.adapters.ews import errors as ews_errors
-from inboxlink.adapters.ews._draft_services import (
+from inboxlink.adapters.ews._exchangelib_shim import MSGFLAG_READ, SentCopyMessage
+from inboxlink.adapters.ews._mime_parts import FilePart, file_parts, without_parts
+from inboxlink.adapters.ews._upload import (
     AttachmentSource,
     create_item,
     encoded_size,
@@ -44,8 +45,6 @@ from inboxlink.adapters.ews._draft_services import (
     send_draft,
     upload_attachment,
 )
-from inboxlink.adapters.ews._mime_parts import FilePart, file_parts, without_parts
-from inboxlink.adapters.ews.fields import message_fields_with
 from inboxlink.models import Folder, FolderRole, SendResult, SentCopy
 
 if TYPE_CHECKING:
@@ -61,22 +60,6 @@ _ENVELOPE = 8 * 1024
 #: ResponseCodes refusing a message (or one attachment) for its size
 _SIZE_CODES = frozenset({"ErrorMessageSizeExceeded", "ErrorAttachmentSizeLimitExceeded"})
 
-# PR_MESSAGE_FLAGS bits (MS-OXCMSG 2.2.1.6): read, and "unsent" which makes a draft.
-_MSGFLAG_READ = 0x1
-
-
-class _MessageFlags(ExtendedProperty):  # type: ignore[misc]
-    """PidTagMessageFlags (0x0E07): settable only when an item is created."""
-
-    property_tag = 0x0E07
-    property_type = "Integer"
-
-
-class _SentCopy(EwsMessage):  # type: ignore[misc]
-    """A Message carrying PR_MESSAGE_FLAGS, in schema order, without touching exchangelib's
-    own Message class (``Message.register`` would add the field for every user)."""
-
-    FIELDS = message_fields_with("message_flags", _MessageFlags)
 
 
 def send(mailbox: EwsMailbox, prepared: PreparedMessage, save_copy: bool) -> SendResult:
@@ -289,8 +272,8 @@ def _store_copy(mailbox: EwsMailbox, content: Spool,
     # SaveOnly alone makes an unsent draft. PR_MESSAGE_FLAGS = MSGFLAG_READ (without
     # MSGFLAG_UNSENT) at creation makes it a sent, read message, as Outlook's own
     # copies are; IsRead is set too for servers that derive the flag from it.
-    copy = _SentCopy(account=mailbox.account, mime_content=placeholder(), is_read=True,
-                     message_flags=_MSGFLAG_READ)
+    copy = SentCopyMessage(account=mailbox.account, mime_content=placeholder(), is_read=True,
+                     message_flags=MSGFLAG_READ)
     # Once: a repeated CreateItem would store a second Sent copy.
     try:
         results = create_item(mailbox.account, copy, content, mailbox._ews_folder(folder),

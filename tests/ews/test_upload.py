@@ -1,5 +1,5 @@
-"""Canaries for what ``inboxlink/adapters/ews/_draft_services.py`` relies on in exchangelib:
-they fail loudly when an exchangelib release changes it."""
+"""Streamed request bodies (``_upload.py``) through the shim's streamed services: canaries
+that fail loudly when exchangelib changes how it serialises the requests we split."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from exchangelib.properties import ParentItemId
 from exchangelib.services import CreateAttachment, SendItem
 from exchangelib.services.common import EWSService
 
-from inboxlink.adapters.ews._draft_services import (
-    StreamedBody,
-    _StreamedCreateAttachment,
-    encoded_size,
+from inboxlink.adapters.ews._exchangelib_shim import (
+    StreamedCreateAttachment,
+    StreamedCreateItem,
 )
+from inboxlink.adapters.ews._upload import StreamedBody, encoded_size
 
 
 class _Source:
@@ -62,8 +62,9 @@ def test_the_streamed_body_is_byte_for_byte_what_exchangelib_would_send(
                               api_version=account.version.api_version)
     placeholder = b"inboxlink-upload-canary"
     source = _Source(data)
-    streamed = _StreamedCreateAttachment(account=account, opener=source.open, size=source.size,
-                                         placeholder=placeholder)
+    streamed = StreamedCreateAttachment(
+        account=account, placeholder=placeholder,
+        body=lambda prefix, suffix: StreamedBody(prefix, source.open, source.size, suffix))
     body = streamed.wrap(streamed.get_payload(items=[attachment(placeholder)], parent_item=parent),
                          api_version=account.version.api_version)
     assert isinstance(body, StreamedBody)
@@ -77,8 +78,7 @@ def test_a_streamed_create_item_is_byte_for_byte_what_exchangelib_would_send(
         connect: Callable[..., Any]) -> None:
     from exchangelib.items import Message
 
-    from inboxlink.adapters.ews._draft_services import _StreamedCreateItem
-    from inboxlink.adapters.ews.services import CreateItem
+    from inboxlink.adapters.ews._exchangelib_shim import CreateItem
 
     account = connect().account
     mime = b"Subject: hi\r\n\r\n" + os.urandom(100_000)
@@ -89,8 +89,10 @@ def test_a_streamed_create_item_is_byte_for_byte_what_exchangelib_would_send(
         reference.get_payload(items=[Message(account=account, mime_content=mime)], **kwargs),
         api_version=account.version.api_version)
     marker = b"inboxlink-upload-canary"
-    streamed = _StreamedCreateItem(account=account, opener=lambda: io.BytesIO(mime),
-                                   size=len(mime), placeholder=marker)
+    streamed = StreamedCreateItem(
+        account=account, placeholder=marker,
+        body=lambda prefix, suffix: StreamedBody(prefix, lambda: io.BytesIO(mime), len(mime),
+                                                 suffix))
     body = streamed.wrap(
         streamed.get_payload(items=[Message(account=account, mime_content=marker)], **kwargs),
         api_version=account.version.api_version)

@@ -1,24 +1,13 @@
-"""exchangelib services whose one large base64 value is streamed: CreateItem (MimeContent)
-and CreateAttachment (a file's Content), plus SendItem; none of them ever repeated.
+"""Request bodies whose one large base64 value is written from a file as they are sent.
 
-The content is base64-encoded from a file (a `Spool`, an attachment's file) while the
-request is written, so a large message or attachment is never held in memory
-(exchangelib needs ``bytes`` for ``mime_content`` and ``FileAttachment.content``, and
-serialises the request at once: for a 100 MB file that is the bytes, their base64 and the
-serialised envelope — several copies).
-
-exchangelib builds and parses everything as usual: the envelope comes from its own
-``wrap()`` around an item or attachment whose content is a unique placeholder, and the
-answer is parsed by its own services. This module touches exchangelib in two places
-only, both checked by ``tests/ews/test_upload_canary.py``:
-
-- ``EWSService.wrap(content, api_version)`` returns the serialised request (``bytes``); the
-  override splits it around the placeholder's base64 and returns a re-iterable body with a
-  length (requests sends it with that ``Content-Length``, chunk by chunk; a repeat of the
-  request — NTLM's handshake — iterates it afresh).
-- ``EWSService._handle_backoff``: raising there stops exchangelib from re-sending the request
-  after a busy server or a lost answer (a repeat would attach the file twice, or send the
-  message twice).
+exchangelib needs ``bytes`` for ``mime_content`` and ``FileAttachment.content`` and
+serialises a request at once: for a 100 MB file that is the bytes, their base64 and the
+serialised envelope — several copies in memory. Here exchangelib builds the envelope around
+a unique placeholder (the shim's `StreamedCreateItem` / `StreamedCreateAttachment` split it
+there), and `StreamedBody` sends prefix, the base64 of the file read 768 KiB at a time,
+and suffix, with a ``Content-Length`` (requests sends an iterable with a length as it is;
+a repeated request — NTLM's handshake — iterates it afresh). The answer is parsed by
+exchangelib's own services, and none of these requests is ever repeated.
 """
 
 from __future__ import annotations
@@ -31,10 +20,13 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 from exchangelib.attachments import FileAttachment
 from exchangelib.items import SEND_TO_NONE
 from exchangelib.properties import ItemId, ParentItemId
-from exchangelib.services import CreateAttachment, SendItem
 
 from inboxlink import errors
-from inboxlink.adapters.ews.services import CreateItemOnce
+from inboxlink.adapters.ews._exchangelib_shim import (
+    SendItemOnce,
+    StreamedCreateAttachment,
+    StreamedCreateItem,
+)
 
 if TYPE_CHECKING:
     from inboxlink.spool import Spool
@@ -118,36 +110,6 @@ class StreamedBody:
     __str__ = __repr__
 
 
-class _StreamedContent:
-    """Mixed into an exchangelib service: the one base64 value that encodes ``placeholder``
-    is sent as the base64 of what ``opener`` reads (``size`` bytes) instead."""
-
-    def __init__(self, *args: Any, opener: Callable[[], IO[bytes]], size: int,
-                 placeholder: bytes, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._opener, self._size = opener, size
-        self._marker = base64.b64encode(placeholder)
-
-    def wrap(self, content: Any, api_version: Any = None) -> Any:
-        data: bytes = super().wrap(content=content, api_version=api_version)  # type: ignore[misc]
-        at = data.find(self._marker)
-        if at < 0 or data.find(self._marker, at + 1) >= 0:
-            raise RuntimeError("exchangelib no longer serialises base64 content as one text "
-                               "value of the request")
-        return StreamedBody(data[:at], self._opener, self._size, data[at + len(self._marker):])
-
-    def _handle_backoff(self, e: Exception) -> None:
-        raise e
-
-
-class _StreamedCreateAttachment(_StreamedContent, CreateAttachment):  # type: ignore[misc]
-    """CreateAttachment of one FileAttachment whose content is streamed."""
-
-
-class _StreamedCreateItem(_StreamedContent, CreateItemOnce):
-    """CreateItem of one item whose MIME content is streamed."""
-
-
 def placeholder() -> bytes:
     """Bytes that stand for streamed content in the request exchangelib builds."""
     return b"inboxlink-stream-" + secrets.token_hex(12).encode()
@@ -157,8 +119,9 @@ def create_item(account: Any, item: Any, content: Spool, folder: Any,
                 disposition: str) -> list[Any]:
     """One CreateItem of ``item`` (whose ``mime_content`` is a `placeholder`) with
     ``content`` as its MIME, streamed; the results (items or exceptions)."""
-    service = _StreamedCreateItem(account=account, opener=content.open, size=content.size,
-                                  placeholder=item.mime_content)
+    service = StreamedCreateItem(
+        account=account, placeholder=item.mime_content,
+        body=lambda prefix, suffix: StreamedBody(prefix, content.open, content.size, suffix))
     return list(service.call(items=[item], folder=folder, message_disposition=disposition,
                              send_meeting_invitations=SEND_TO_NONE))
 
@@ -172,24 +135,18 @@ def upload_attachment(account: Any, item_id: str, changekey: str | None,
     attachment = FileAttachment(name=source.filename or "attachment",
                                 content_type=source.content_type, content=marker,
                                 content_id=source.content_id, is_inline=source.inline)
-    service = _StreamedCreateAttachment(account=account, opener=source.open, size=source.size,
-                                        placeholder=marker)
+    service = StreamedCreateAttachment(
+        account=account, placeholder=marker,
+        body=lambda prefix, suffix: StreamedBody(prefix, source.open, source.size, suffix))
     results = list(service.call(parent_item=ParentItemId(id=item_id, changekey=changekey),
                                 items=[attachment]))
     return results[0] if results else None
-
-
-class _SendItemOnce(SendItem):  # type: ignore[misc]
-    """SendItem that exchangelib never repeats."""
-
-    def _handle_backoff(self, e: Exception) -> None:
-        raise e
 
 
 def send_draft(account: Any, item_id: str, changekey: str | None, saved_folder: Any) -> Any:
     """Submit the draft with one SendItem, moving it to ``saved_folder`` (an exchangelib
     folder; ``None`` deletes it once sent). Returns the result: ``True`` or the exception
     exchangelib returned for it."""
-    results = list(_SendItemOnce(account=account).call(
+    results = list(SendItemOnce(account=account).call(
         items=[ItemId(id=item_id, changekey=changekey)], saved_item_folder=saved_folder))
     return results[0] if results else True
