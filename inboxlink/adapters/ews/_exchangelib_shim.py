@@ -16,7 +16,8 @@ when an exchangelib upgrade changes it. What each part is for:
 - `StreamedCreateItem` / `StreamedCreateAttachment` / `SendItemOnce`: the services of a
   large send, never repeated (``_handle_backoff``); the first two let one base64 value of
   the request (``MimeContent``, a file's ``Content``) be written from a file as the request
-  goes out: ``wrap`` returns the serialised envelope split around a placeholder's base64.
+  goes out: ``wrap`` returns the serialised envelope split around a placeholder's base64
+  (``tests/ews/test_upload.py`` checks the streamed bytes equal exchangelib's own request).
 - `SyncItemIds`: SyncFolderItems yielding (kind, id), tolerating an error answer without a
   SyncState (``_get_element_container``).
 - `GetItemAttachments`: GetItem yielding attachments in the server's (MIME) order.
