@@ -274,3 +274,17 @@ def test_a_file_that_changed_size_stops_the_request_with_a_typed_error() -> None
     missing = StreamedBody(b"<a>", Path("/nonexistent/inboxlink").open, 1, b"</a>")
     with pytest.raises(errors.InvalidMessage, match="could not be read"):
         b"".join(missing)
+
+
+def test_an_upload_refused_by_its_length_removes_the_draft(
+        connect: Callable[..., Any], emulator: EwsEmulator, big_file: Path) -> None:
+    mailbox = connect(max_request_size=LIMIT)  # the server's real limit is lower still
+    mailbox.folders()
+    emulator.request_size_limit = 700_000
+    with pytest.raises(errors.MessageTooLarge) as caught:
+        mailbox.send(_message(Attachment.from_path(big_file)))
+    assert caught.value.code == "RequestEntityTooLarge"
+    assert _steps(emulator) == {"CreateItem": 1, "CreateAttachment": 0, "SendItem": 0,
+                                "DeleteItem": 1, "413": 1}
+    assert emulator.outbox == []
+    assert emulator.drafts_of(emulator.users[ADDRESS]) == []

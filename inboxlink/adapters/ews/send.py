@@ -61,7 +61,6 @@ _ENVELOPE = 8 * 1024
 _SIZE_CODES = frozenset({"ErrorMessageSizeExceeded", "ErrorAttachmentSizeLimitExceeded"})
 
 
-
 def send(mailbox: EwsMailbox, prepared: PreparedMessage, save_copy: bool) -> SendResult:
     """Send ``prepared``; Exchange keeps the Sent copy when ``save_copy``."""
     limit = mailbox.settings.max_request_size
@@ -273,7 +272,7 @@ def _store_copy(mailbox: EwsMailbox, content: Spool,
     # MSGFLAG_UNSENT) at creation makes it a sent, read message, as Outlook's own
     # copies are; IsRead is set too for servers that derive the flag from it.
     copy = SentCopyMessage(account=mailbox.account, mime_content=placeholder(), is_read=True,
-                     message_flags=MSGFLAG_READ)
+                           message_flags=MSGFLAG_READ)
     # Once: a repeated CreateItem would store a second Sent copy.
     try:
         results = create_item(mailbox.account, copy, content, mailbox._ews_folder(folder),
