@@ -7,9 +7,9 @@ Set-up: a loopback Dovecot (``mail_max_userip_connections = 4``), a local redis-
 start the chains (rounds back to back: ``interval=0``), deliver ``PER_ACCOUNT`` messages to
 every account in waves of one message per account, and time until every chain has handed
 every message to the handler (20 ms of handler work per non-empty batch). Then, with
-nothing new, count Redis commands (all of them, and the EVALSHA/ZREM calls: the budget's
-acquire and release, the chain's claim and hand-over) and Dovecot logins (one per round) for
-a few seconds. The server's log is checked for refused logins.
+nothing new, count the commands clients send to Redis by name (``MONITOR``, Lua internals
+left out, and the test app's own RPUSH recording each round) and Dovecot logins (one per
+round) for a few seconds. The server's log is checked for refused logins.
 
 Run: ``python benchmarks/scale_workers.py [per_account]`` (needs root for Dovecot).
 """
@@ -25,14 +25,17 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import trustme
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import redis  # noqa: E402
+from _redis_commands import watch_commands  # noqa: E402
 from imap.dovecot import PASSWORD, Dovecot  # noqa: E402
 from sync.redis_server import RedisServer  # noqa: E402
 
@@ -56,14 +59,7 @@ def message(number: int) -> bytes:
     return msg.as_bytes()
 
 
-def counts(client: redis.Redis) -> tuple[int, int]:
-    stats = client.info("commandstats")
-    total = sum(int(v.get("calls", 0)) for v in stats.values())
-    budget = sum(int(stats.get(f"cmdstat_{n}", {}).get("calls", 0)) for n in ("evalsha", "zrem"))
-    return total, budget
-
-
-def run(processes: int, dovecot: Dovecot, ca: str, server: RedisServer) -> dict[str, float]:
+def run(processes: int, dovecot: Dovecot, ca: str, server: RedisServer) -> dict[str, Any]:
     prefix = f"s{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "INBOXLINK_TEST_REDIS": server.url, "INBOXLINK_TEST_PREFIX": prefix,
            "INBOXLINK_TEST_IMAP_PORT": str(dovecot.imaps_port), "INBOXLINK_TEST_CA": ca,
@@ -83,10 +79,10 @@ def run(processes: int, dovecot: Dovecot, ca: str, server: RedisServer) -> dict[
         cwd=ROOT / "tests" / "sync", env=env, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, start_new_session=True)
     client = redis.Redis.from_url(server.url, decode_responses=True)
+    accounts = [dovecot.new_user() for _ in range(ACCOUNTS)]
+    keys = [f"{a}#{k}" for a in accounts for k in range(KEYS_PER_ACCOUNT)]
+    sync = celery_app.sync
     try:
-        accounts = [dovecot.new_user() for _ in range(ACCOUNTS)]
-        keys = [f"{a}#{k}" for a in accounts for k in range(KEYS_PER_ACCOUNT)]
-        sync = celery_app.sync
         first = {key: sync.start(key) for key in keys}
         while not all(sync.current(k) not in (None, first[k]) for k in keys):
             time.sleep(0.05)
@@ -103,17 +99,19 @@ def run(processes: int, dovecot: Dovecot, ca: str, server: RedisServer) -> dict[
         while client.llen(f"{prefix}:handled") < expected:
             time.sleep(0.02)
         elapsed = time.monotonic() - started
-        before, log_before = counts(client), dovecot.log().count("Login: user=")
-        time.sleep(IDLE_SECONDS)
-        after, log_after = counts(client), dovecot.log().count("Login: user=")
-        rounds = max(1, log_after - log_before)
+        log_before = dovecot.log().count("Login: user=")
+        seen = watch_commands(client, IDLE_SECONDS)
+        rounds = max(1, dovecot.log().count("Login: user=") - log_before)
+        seen["rpush"] -= rounds  # the test app recording each round
+        per_round = sorted(((n / rounds, name) for name, n in seen.items() if n > 0),
+                           reverse=True)
         return {"changes_per_s": expected / elapsed, "seconds": elapsed,
-                "redis_per_round": (after[0] - before[0]) / rounds,
-                "budget_per_round": (after[1] - before[1]) / rounds,
+                "redis_per_round": sum(n for n, _ in per_round),
+                "breakdown": ", ".join(f"{name} {n:.1f}" for n, name in per_round[:10]),
                 "rounds_per_s": rounds / IDLE_SECONDS}
     finally:
-        for key in list(sync.redis.scan_iter(f"{prefix}:chain:*")):
-            sync.redis.delete(key)  # ends the chains: each round finds it is not current
+        for key in keys:
+            sync.stop(key)  # ends the chains: each round finds it is not current
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(10)
 
@@ -141,8 +139,8 @@ def main() -> None:
             r = run(processes, dovecot, str(ca_file), server)
             print(f"{processes} process(es): {r['changes_per_s']:7.1f} changes/s "
                   f"({r['seconds']:.2f} s); idle: {r['rounds_per_s']:.1f} rounds/s, "
-                  f"{r['redis_per_round']:.1f} Redis commands per round "
-                  f"({r['budget_per_round']:.1f} of them EVALSHA/ZREM: budget and chain scripts)")
+                  f"{r['redis_per_round']:.1f} Redis commands sent per round\n"
+                  f"    per round: {r['breakdown']}")
         print("refused logins:", dovecot.log().count(REFUSED))
     finally:
         server.close()

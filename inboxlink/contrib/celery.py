@@ -13,15 +13,22 @@
                    store=RedisStore("redis://127.0.0.1:6379/0"), budget=budget)
     sync.start("alice")            # from anywhere that can reach the broker
 
-Each round is the embedded `Runner`'s ``sync_mailbox`` — the token is
-stored only after the handler returned — run by a task that Celery acknowledges late and
-rejects when its worker dies, so a killed worker's round is delivered again (after the
-broker's visibility timeout). A round that failed is retried by Celery; a round that
-succeeded schedules the next one ``interval`` seconds later. Exactly one chain of rounds
-lives per mailbox: each round carries its id and its parent's, Redis remembers the current
-one, and a round runs only if it is current or takes over from its parent atomically — so
-a redelivered or duplicated round whose successor already exists ends at once. Scheduling,
-retries, acknowledgement and concurrency are Celery's; nothing of that is redone here.
+    # and one beat process next to the workers: celery -A mail beat
+
+Each round is the embedded `Runner`'s ``sync_mailbox`` — the token is stored only after
+the handler returned — run by a task that Celery acknowledges late and rejects when its
+worker dies, so a killed worker's round is delivered again. A round that failed is retried
+by Celery; a round that succeeded hands over to its successor and schedules it
+``interval`` seconds later.
+
+Exactly one chain of rounds lives per mailbox (`inboxlink.contrib._chains`): a round runs
+only if it is the mailbox's current one and no other round of the mailbox is running, and
+holds a lease while it runs. When a chain is lost — a round could not schedule its
+successor because Redis was restarting, a worker died and its round never came back — its
+lease expires, and the ``inboxlink.ensure_chains`` task, run every ``check_every`` seconds
+by **celery beat**, starts a new chain for it (atomically, only while the lease is still
+gone, so never beside a live one). Scheduling, periodic tasks, retries, acknowledgement
+and concurrency are Celery's; nothing of that is redone here.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from typing import Any
 import attrs
 
 from inboxlink.budget import Budget
+from inboxlink.contrib._chains import Chains, Claim
 from inboxlink.models import FolderRole
 from inboxlink.sync.runner import Handler, Resolver, Runner, folder_key
 from inboxlink.sync.store import TokenStore
@@ -41,36 +49,30 @@ __all__ = ["SyncTasks", "install"]
 
 #: Celery task name of one sync round
 TASK_NAME = "inboxlink.sync_round"
-
-# KEYS[1] = chain key; ARGV = round id, parent id. The round runs if it is current, or
-# takes over when its parent still is (it started before the parent handed over).
-_CLAIM = """
-local current = redis.call('GET', KEYS[1])
-if current == ARGV[1] then return 1 end
-if current and current == ARGV[2] then redis.call('SET', KEYS[1], ARGV[1]) return 1 end
-return 0
-"""
-
-# KEYS[1] = chain key; ARGV = round id, successor id. Hand over only while still current.
-_HAND_OVER = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) end
-return 1
-"""
+#: Celery task name of the watchdog that restarts lost chains (run by celery beat)
+ENSURE_NAME = "inboxlink.ensure_chains"
+#: the beat schedule entry `install` adds
+BEAT_ENTRY = "inboxlink-ensure-chains"
 
 
 @attrs.define
 class SyncTasks:
-    """What `install` registered: start/stop mailboxes and the round task itself."""
+    """What `install` registered: start/stop mailboxes, the round task and the watchdog."""
 
     app: Any
     task: Any
+    ensure_task: Any
     runner_factory: Callable[[], Runner]
-    redis: Any
-    prefix: str
+    chains: Chains
     interval: float
     folders: tuple[str, ...]
     budget: Budget | None = None
     _runner: Runner | None = None
+
+    @property
+    def redis(self) -> Any:
+        """The Redis client of the chain bookkeeping."""
+        return self.chains.redis
 
     def runner(self) -> Runner:
         """This worker process's runner (made on first use, after the worker forked)."""
@@ -80,38 +82,47 @@ class SyncTasks:
 
     def chain_key(self, key: str) -> str:
         """The Redis key holding the id of the mailbox's current round."""
-        return f"{self.prefix}:chain:{key}"
+        return self.chains.chain_key(key)
 
     def start(self, key: str, folders: Iterable[FolderRole | str] | None = None,
               *, countdown: float = 0) -> str:
         """Start (or restart) keeping ``key`` current; returns the first round's id. Any
         older chain of rounds for the same mailbox ends at its next step."""
         names = list(self.folders if folders is None else (folder_key(f) for f in folders))
-        round_id = uuid.uuid4().hex
-        self.redis.set(self.chain_key(key), round_id)  # current before it can run
-        self.task.apply_async(args=(key, names, round_id, ""), task_id=round_id,
+        round_id = self.chains.start(key, names, countdown)  # current before it can run
+        self.task.apply_async(args=(key, names, round_id), task_id=round_id,
                               countdown=countdown)
         return round_id
 
     def stop(self, key: str) -> None:
         """Stop keeping ``key`` current (its pending round ends when it runs)."""
-        self.redis.delete(self.chain_key(key))
+        self.chains.stop(key)
 
     def current(self, key: str) -> str | None:
         """The id of the mailbox's current round, or ``None`` when it is not kept current."""
-        value = self.redis.get(self.chain_key(key))
-        return None if value is None else (value.decode() if isinstance(value, bytes)
-                                           else str(value))
+        return self.chains.current(key)
+
+    def ensure(self) -> list[str]:
+        """Start a new chain for every mailbox whose chain was lost; returns their keys.
+        (What the beat-driven ``inboxlink.ensure_chains`` task does.)"""
+        restarted = []
+        for key, names in list(self.chains.lost()):
+            round_id = self.chains.restart(key)
+            if round_id is not None:
+                self.task.apply_async(args=(key, names, round_id), task_id=round_id)
+                restarted.append(key)
+        return restarted
 
 
 def install(app: Any, *, resolver: Resolver, handler: Handler, store: TokenStore,
             redis_url: str | None = None, budget: Budget | None = None,
             folders: Iterable[FolderRole | str] = (FolderRole.INBOX,),
             interval: float = 30.0, retry_delay: float = 5.0,
+            lease: float = 60.0, grace: float = 120.0, check_every: float | None = 60.0,
             on_resync: Callable[[str, str], None] | None = None,
             on_error: Callable[[str, str, BaseException], None] | None = None,
             prefix: str = "inboxlink:celery") -> SyncTasks:
-    """Register the sync round task on ``app`` and return the `SyncTasks` handle.
+    """Register the sync round task and its watchdog on ``app``; return the `SyncTasks`.
 
     Args:
         app: the Celery application (its broker should be Redis or RabbitMQ; set the
@@ -124,7 +135,13 @@ def install(app: Any, *, resolver: Resolver, handler: Handler, store: TokenStore
         budget: kept on the handle for the resolver's use.
         folders: the folders `SyncTasks.start` keeps current by default.
         interval: seconds between the end of a round and the next.
-        retry_delay: seconds before Celery retries a failed round.
+        retry_delay: seconds before Celery retries a failed round (or one that found
+            another round of its mailbox still running).
+        lease: seconds a running round's lease outlives its worker (renewed meanwhile).
+        grace: seconds a scheduled round may wait in the broker beyond its countdown
+            before its chain counts as lost; keep it above your queue's worst backlog.
+        check_every: seconds between watchdog runs, added to ``app.conf.beat_schedule``
+            (run ``celery beat``); ``None`` adds nothing (schedule ``ensure_chains`` yourself).
         on_resync / on_error: passed to each worker's `Runner`.
     """
     import redis
@@ -132,9 +149,7 @@ def install(app: Any, *, resolver: Resolver, handler: Handler, store: TokenStore
     url = redis_url or str(app.conf.broker_url or "")
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("install() needs redis_url= when the broker is not Redis")
-    client = redis.Redis.from_url(url)
-    claim = client.register_script(_CLAIM)
-    hand_over = client.register_script(_HAND_OVER)
+    chains = Chains(redis.Redis.from_url(url), prefix, lease=lease, grace=grace)
 
     def make_runner() -> Runner:
         return Runner(store=store, resolver=resolver, handler=handler, on_resync=on_resync,
@@ -146,22 +161,36 @@ def install(app: Any, *, resolver: Resolver, handler: Handler, store: TokenStore
     # over this install's store and handler, and must not be copied into other apps.
     @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True,  # type: ignore[untyped-decorator]
               max_retries=None, shared=False)
-    def sync_round(self: Any, key: str, names: list[str], round_id: str,
-                   parent_id: str) -> dict[str, int]:
-        if not claim(keys=[handle.chain_key(key)], args=[round_id, parent_id]):
+    def sync_round(self: Any, key: str, names: list[str], round_id: str) -> dict[str, int]:
+        claim = chains.claim(key, round_id)
+        if claim is Claim.STALE:
             return {"stale": 1}  # another round owns this mailbox now
-        report = handle.runner().sync_mailbox(key, names)
-        if report.failures:
+        if claim is Claim.BUSY:  # a redelivered copy, or a restart while a round runs
             raise self.retry(countdown=retry_delay)
+        with chains.holding(key, round_id):
+            report = handle.runner().sync_mailbox(key, names)
+        if report.failures:
+            # Keep the mailbox for this round's retry (same id); a lost lease means the
+            # watchdog restarted the chain meanwhile, and this round simply ends.
+            if chains.finish(key, round_id, round_id, retry_delay):
+                raise self.retry(countdown=retry_delay)
+            return {"stale": 1}
         successor = uuid.uuid4().hex
-        # Schedule first, then hand over: a worker killed in between leaves this round
-        # current; whichever of its redelivery and the orphan successor claims first wins.
-        sync_round.apply_async(args=(key, names, successor, round_id), task_id=successor,
-                               countdown=interval)
-        hand_over(keys=[handle.chain_key(key)], args=[round_id, successor])
+        # Hand over first, then schedule: a round that dies in between (or cannot reach the
+        # broker) leaves a `next:` lease that expires, and the watchdog restarts the chain.
+        if chains.finish(key, round_id, successor, interval):
+            sync_round.apply_async(args=(key, names, successor), task_id=successor,
+                                   countdown=interval)
         return {"batches": report.batches, "changes": report.changes}
 
-    handle = SyncTasks(app=app, task=sync_round, runner_factory=make_runner, redis=client,
-                       prefix=prefix, interval=interval,
+    @app.task(name=ENSURE_NAME, shared=False, ignore_result=True)  # type: ignore[untyped-decorator]
+    def ensure_chains() -> int:
+        return len(handle.ensure())
+
+    if check_every is not None:
+        app.conf.beat_schedule = {**(app.conf.beat_schedule or {}),
+                                  BEAT_ENTRY: {"task": ENSURE_NAME, "schedule": check_every}}
+    handle = SyncTasks(app=app, task=sync_round, ensure_task=ensure_chains,
+                       runner_factory=make_runner, chains=chains, interval=interval,
                        folders=tuple(folder_key(f) for f in folders), budget=budget)
     return handle

@@ -222,7 +222,8 @@ class Runner:
                 self.handler(key, batch)  # raises → the token stays: the batch is replayed
                 report.batches += 1
                 report.changes += len(batch)
-            self.store.save(key, folder, batch.token)
+            if batch.token != token:  # an idle round costs the store nothing
+                self.store.save(key, folder, batch.token)
             token = batch.token
             if not batch.more:
                 return

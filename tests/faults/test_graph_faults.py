@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
 
 import pytest
 from graph.emulator import GraphEmulator
@@ -13,6 +17,7 @@ from inboxlink import OutgoingMessage, errors
 from inboxlink.adapters.graph import GraphMailbox, GraphSettings
 from inboxlink.models import FolderRole
 from inboxlink.retry import RetryPolicy
+from inboxlink.values import Attachment
 
 from .proxy import Fault, FaultProxy
 
@@ -180,3 +185,74 @@ def test_a_sent_copy_whose_answer_was_lost_is_never_stored_twice(
     finally:
         emulator.stall = None
         box.close()
+
+
+# ---------------------------------------------------------------------- large messages
+_CHUNK = 10 * 320 * 1024
+
+
+def _large(tmp_path: Path, size: int = 3 * _CHUNK + 1000) -> tuple[OutgoingMessage, bytes]:
+    data = bytes(range(256)) * (size // 256) + b"\x07" * (size % 256)
+    path = tmp_path / "large.bin"
+    path.write_bytes(data)
+    return OutgoingMessage(to=["bob@example.com"], subject="Large", text="see attached",
+                           attachments=[Attachment.from_path(path)]), data
+
+
+def _attachment_of(raw: bytes) -> bytes:
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(parsed, EmailMessage)
+    (part,) = parsed.iter_attachments()
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload
+
+
+@pytest.mark.parametrize("fault", [
+    Fault("reset", when=f"bytes {_CHUNK}-".encode(), forward=False),  # chunk never arrived
+    Fault("cut", when=f"bytes {_CHUNK}-".encode()),  # chunk stored, its answer lost
+], ids=["dropped-before-server", "answer-lost"])
+def test_a_dropped_upload_chunk_resumes_and_one_message_is_delivered(
+        mailbox: GraphMailbox, emulator: GraphEmulator, proxy: FaultProxy, fault: Fault,
+        tmp_path: Path) -> None:
+    message, data = _large(tmp_path)
+    proxy.arm(fault)
+    result = mailbox.send(message)
+    assert proxy.struck
+    assert emulator.count("GET", r"^/upload/") == 1  # asked where to resume, once
+    # each byte range reached the server exactly once
+    assert [start for _, start, _ in emulator.uploads.chunks] == [0, _CHUNK, 2 * _CHUNK,
+                                                                  3 * _CHUNK]
+    assert emulator.count("POST", r"/messages/[^/]+/send$") == 1
+    (delivered,) = emulator.outbox
+    assert _attachment_of(delivered) == data
+    assert result.saved_by_provider
+    assert emulator.messages_in("drafts") == []
+
+
+def test_a_lost_answer_to_the_drafts_send_is_outcome_unknown_and_sent_once(
+        mailbox: GraphMailbox, emulator: GraphEmulator, proxy: FaultProxy,
+        tmp_path: Path) -> None:
+    message, data = _large(tmp_path)
+    proxy.arm(Fault("cut", when=b"/send HTTP/1.1"))
+    with pytest.raises(errors.SendOutcomeUnknown) as caught:
+        mailbox.send(message)
+    assert caught.value.retryable is False
+    assert caught.value.message_id
+    assert emulator.count("POST", r"/messages/[^/]+/send$") == 1
+    assert emulator.count("POST", r"/permanentDelete$") == 0  # a sent item is never touched
+    (delivered,) = emulator.outbox
+    assert _attachment_of(delivered) == data
+
+
+def test_an_upload_that_keeps_dropping_gives_up_and_deletes_the_draft(
+        mailbox: GraphMailbox, emulator: GraphEmulator, proxy: FaultProxy,
+        tmp_path: Path) -> None:
+    message, _ = _large(tmp_path)
+    proxy.arm(Fault("reset", when=b"PUT /upload/", forward=False, times=100))
+    with pytest.raises(errors.InboxLinkError) as caught:
+        mailbox.send(message)
+    assert not isinstance(caught.value, errors.SendOutcomeUnknown)
+    assert emulator.count("POST", r"/messages/[^/]+/send$") == 0
+    assert emulator.outbox == []
+    assert emulator.messages_in("drafts") == []

@@ -35,6 +35,7 @@ import attrs
 
 from . import emulator_parts
 from .emulator_query import Candidate, QueryError, compile_query
+from .emulator_quota import QuotaMeter
 
 SYSTEM_LABELS = (
     "INBOX", "SENT", "DRAFT", "TRASH", "SPAM", "STARRED", "IMPORTANT", "UNREAD", "CHAT",
@@ -123,6 +124,8 @@ class GmailEmulator:
         self.user_labels: dict[str, str] = {}  # id -> name
         self.messages: dict[str, Stored] = {}
         self.parts = emulator_parts.PartStore()  #: format=full trees, attachment ids
+        #: the account's quota units and per-user rate limit (off until limited)
+        self.quota = QuotaMeter()
         self.outbox: list[Outgoing] = []
         #: (method, path) of every HTTP request, a batch once
         self.requests: list[tuple[str, str]] = []
@@ -342,6 +345,9 @@ class GmailEmulator:
                                           "failedPrecondition", "FAILED_PRECONDITION"))
         if handler is None:
             return _json(404, gmail_error(404, "Not Found", "notFound", "NOT_FOUND"))
+        refused = self.quota.charge(operation)
+        if refused is not None:
+            return refused
         try:
             return handler(query, body, *args)
         except _Refused as refused:

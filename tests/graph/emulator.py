@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import attrs
 
-from . import emulator_attachments
+from . import emulator_attachments, emulator_uploads
 from .odata import FilterError, parse_filter, parse_search
 
 WELL_KNOWN = {"inbox": "Inbox", "sentitems": "Sent Items", "drafts": "Drafts",
@@ -121,6 +121,9 @@ class GraphEmulator:
         self.wellknown: dict[str, str] = {}
         self.messages: dict[str, dict[str, Any]] = {}
         self.attachments = emulator_attachments.AttachmentStore()
+        self.uploads = emulator_uploads.UploadSessions(self._attach_file)
+        #: Graph's limit on one request's body; larger files take an upload session
+        self.max_request = 4 * 1024 * 1024
         self._prefix = "/me"
         self.root = self._new_id("AQMkADAwATM0MDAAMS1")
         for name, display in WELL_KNOWN.items():
@@ -392,6 +395,12 @@ class GraphEmulator:
                     return failure.status, dict(failure.headers), failure.body
         if self.stall and re.search(self.stall[0], path):
             time.sleep(self.stall[1])
+        if path.startswith("/upload/"):
+            with self.lock:
+                return self.uploads.route(method, path, headers, body, _err)
+        if len(body) > self.max_request:
+            return _err(413, "RequestEntityTooLarge",
+                        "The request is larger than the maximum allowed size of 4 MB.")
         if not in_batch:
             auth = headers.get("authorization", "")
             if auth != f"Bearer {self.token}":
@@ -468,6 +477,21 @@ class GraphEmulator:
                 return 201, json_hdr, self.messages[mid]["json"]
         if rest == "/messages" and method == "GET":
             return self._query_messages(rest, query, list(self.messages.values()))
+        if rest == "/messages" and method == "POST":  # a new draft, in Drafts
+            return self._route("POST", f"/mailFolders/{self.wellknown['drafts']}/messages",
+                               query, headers, body)
+        m = re.match(r"^/messages/([^/]+)/(attachments/createUploadSession|attachments|send)$",
+                     rest)
+        if m and method == "POST":
+            if m.group(1) not in self.messages:
+                return _err(404, "ErrorItemNotFound",
+                            "The specified object was not found in the store.")
+            if m.group(2) == "send":
+                return self._send_draft(m.group(1))
+            if m.group(2) == "attachments":
+                return self._add_attachment(m.group(1), body)
+            return self.uploads.create(m.group(1), json.loads(body or b"{}"),
+                                       headers.get("host", "127.0.0.1"), _err)
         m = re.match(r"^/messages/([^/]+)/(move|permanentDelete)$", rest)
         if m and method == "POST":
             return self._act(m.group(1), m.group(2), headers, body)
@@ -676,6 +700,62 @@ class GraphEmulator:
         except ValueError:
             return _err(400, "ErrorMimeContentInvalidBase64String",
                         "Invalid base64 string for MIME content.")
+        return self._transmit(raw)
+
+    def _send_draft(self, mid: str) -> tuple[int, dict[str, str], Any]:
+        """``POST /messages/{id}/send``: the draft leaves and becomes the Sent Items copy."""
+        stored = self.messages[mid]
+        if not stored["json"]["isDraft"]:
+            return _err(400, "ErrorInvalidOperation", "Only a draft can be sent.")
+        answer = self._transmit(stored["mime"])
+        if answer[0] == 202:
+            self.remove(mid)
+        return answer
+
+    def _add_attachment(self, mid: str, body: bytes) -> tuple[int, dict[str, str], Any]:
+        """``POST /messages/{id}/attachments`` of a ``fileAttachment`` (files under 3 MB)."""
+        data = json.loads(body or b"{}")
+        if data.get("@odata.type") != "#microsoft.graph.fileAttachment" or not data.get("name"):
+            return _err(400, "ErrorInvalidRequest", "A fileAttachment with a name is required.")
+        try:
+            content = base64.b64decode(data.get("contentBytes") or "", validate=True)
+        except ValueError:
+            return _err(400, "ErrorInvalidRequest", "contentBytes is not valid base64.")
+        if len(content) > emulator_uploads.MIN_SIZE:
+            return _err(413, "ErrorAttachmentSizeShouldNotBeGreaterThanMaximumSize",
+                        "Attachments over 3 MB must be added through an upload session.")
+        aid = self._attach_file(mid, data, content)
+        return 201, {"Content-Type": "application/json"}, {
+            "@odata.type": "#microsoft.graph.fileAttachment", "id": aid, "name": data["name"],
+            "contentType": data.get("contentType"), "size": len(content),
+            "isInline": bool(data.get("isInline"))}
+
+    def _attach_file(self, mid: str, item: dict[str, Any], data: bytes) -> str:
+        """Add a finished upload to the item's MIME, as Exchange adds the attachment."""
+        stored = self.messages[mid]
+        parsed = BytesParser(policy=policy.default).parsebytes(stored["mime"])
+        if parsed.get_content_type() != "multipart/mixed":
+            parsed.make_mixed()
+        maintype, _, subtype = (item.get("contentType") or "application/octet-stream"
+                                ).partition("/")
+        # Graph's contentId is bare; the MIME header carries it in angle brackets.
+        cid = str(item.get("contentId") or "").strip("<>")
+        extra = {"cid": f"<{cid}>"} if cid else {}
+        parsed.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream",
+                              filename=item["name"],
+                              disposition="inline" if item.get("isInline") else "attachment",
+                              **extra)
+        stored["mime"] = parsed.as_bytes(policy=policy.SMTP)
+        stored["json"]["hasAttachments"] = True
+        for prop in stored["json"]["singleValueExtendedProperties"]:
+            if prop["id"] == "Integer 0x0E08":
+                prop["value"] = str(len(stored["mime"]))
+        index = len(emulator_attachments.attachment_leaves(stored["mime"])) - 1
+        self._changed(stored["folder"], mid)
+        return emulator_attachments.attachment_id(mid, index)
+
+    def _transmit(self, raw: bytes) -> tuple[int, dict[str, str], Any]:
+        """Deliver ``raw`` to its recipients and file the Sent Items copy, as Exchange does."""
         parsed = BytesParser(policy=policy.default).parsebytes(raw)
         recipients = [e for name in ("To", "Cc", "Bcc")
                       for _, e in getaddresses([str(v) for v in parsed.get_all(name, [])]) if e]
@@ -831,4 +911,4 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (a timeout test)
 
-    do_GET = do_POST = do_PATCH = do_DELETE = _handle
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _handle

@@ -1,13 +1,17 @@
-"""Real Celery worker processes running ``tests/sync/celery_app.py`` against a Dovecot and a
-redis-server, configured through the environment the app reads."""
+"""Real Celery worker processes (and a celery beat) running ``tests/sync/celery_app.py``
+against a Dovecot and a redis-server, configured through the environment the app reads;
+:meth:`CeleryCluster.supervise` restarts whichever exited, as a deployment's supervisor
+(systemd ``Restart=always``) does."""
 
 from __future__ import annotations
 
 import importlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -45,17 +49,38 @@ class CeleryCluster:
         sys.modules.pop("celery_app", None)
         self.sync: Any = importlib.import_module("celery_app").sync
         self.redis = redis.Redis.from_url(redis_url, decode_responses=True)
-        self.processes: dict[int, subprocess.Popen[bytes]] = {}
+        self.processes: dict[int | str, subprocess.Popen[bytes]] = {}
+        self.commands: dict[int | str, list[str]] = {}
+        #: names of the processes :meth:`supervise` started again, in order
+        self.restarts: list[int | str] = []
+        self._state = tempfile.mkdtemp(prefix="inboxlink-beat-")
+
+    def _spawn(self, name: int | str, args: list[str]) -> subprocess.Popen[bytes]:
+        self.commands[name] = args
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "celery_app", *args],
+            cwd=SYNC_DIR, env={**os.environ, **self.env}, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True)
+        return self.processes[name]
 
     def start(self, n: int, concurrency: int) -> subprocess.Popen[bytes]:
         """Start (or replace) worker number ``n`` with ``concurrency`` pool processes."""
-        self.processes[n] = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "celery_app", "worker", "-P", "prefork",
-             "-c", str(concurrency), "--without-mingle", "--without-gossip",
-             "--without-heartbeat", "-l", "WARNING", "-n", f"w{n}-{self.prefix}@%h"],
-            cwd=SYNC_DIR, env={**os.environ, **self.env}, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True)
-        return self.processes[n]
+        return self._spawn(n, ["worker", "-P", "prefork", "-c", str(concurrency),
+                               "--without-mingle", "--without-gossip", "--without-heartbeat",
+                               "-l", "WARNING", "-n", f"w{n}-{self.prefix}@%h"])
+
+    def start_beat(self) -> subprocess.Popen[bytes]:
+        """Start celery beat (it runs the watchdog that restarts lost chains)."""
+        return self._spawn("beat", ["beat", "-l", "WARNING", "-s",
+                                    os.path.join(self._state, "schedule"),
+                                    "--pidfile", os.path.join(self._state, "beat.pid")])
+
+    def supervise(self) -> None:
+        """Start again every process that exited (what systemd's ``Restart=always`` does)."""
+        for name, process in list(self.processes.items()):
+            if process.poll() is not None:
+                self.restarts.append(name)
+                self._spawn(name, self.commands[name])
 
     def stop(self) -> None:
         """Kill every worker process group, and forget the imported app."""
@@ -64,3 +89,4 @@ class CeleryCluster:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(10)
         sys.modules.pop("celery_app", None)
+        shutil.rmtree(self._state, ignore_errors=True)

@@ -3,7 +3,10 @@
 Configured from the environment the test sets: Redis (broker, token store, chain
 bookkeeping), the Dovecot port and CA, a key prefix and a queue of the test's own. The
 handler records every added message in a Redis list; the first message whose subject
-starts with ``SLOW`` parks the handler (the test then kills that worker process).
+starts with ``SLOW`` parks the handler (the test then kills that worker process). Every
+sync round records when it opened and closed its mailbox, so a test can check that no two
+rounds of one mailbox ever overlapped. ``celery -A celery_app beat`` runs the watchdog
+that restarts lost chains every ``INBOXLINK_TEST_CHECK_EVERY`` seconds.
 """
 
 from __future__ import annotations
@@ -43,12 +46,29 @@ BUDGET = (RedisBudget(REDIS, prefix=f"{PREFIX}:budget", lease=5.0)
 PAUSE = float(os.environ.get("INBOXLINK_TEST_PAUSE", "0"))
 
 
+class RecordedMailbox(ImapMailbox):
+    """Records ``key opened closed`` (wall clock) when the round closes it."""
+
+    key = ""
+    opened = 0.0
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            # Redis may be down (the restart scenario): such a round handed nothing over.
+            with contextlib.suppress(redis.RedisError):
+                _redis.rpush(f"{PREFIX}:rounds", f"{self.key} {self.opened} {time.time()}")
+
+
 def open_mailbox(key: str) -> ImapMailbox:
     # "user@example.com#3": several keys (sync chains) may share one account.
-    return ImapMailbox(ImapSettings(
+    mailbox = RecordedMailbox(ImapSettings(
         address=key.split("#")[0], imap_host="127.0.0.1", imap_port=PORT,
         imap_security="tls", password=PASSWORD,
         ssl_context=ssl.create_default_context(cafile=CA), timeout=10.0, budget=BUDGET))
+    mailbox.key, mailbox.opened = key, time.time()
+    return mailbox
 
 
 def record_error(key: str, folder: str, error: BaseException) -> None:
@@ -73,4 +93,7 @@ sync = install(app, resolver=open_mailbox, handler=handle,
                store=RedisStore(REDIS, prefix=f"{PREFIX}:tokens"), redis_url=REDIS,
                interval=float(os.environ.get("INBOXLINK_TEST_INTERVAL", "0.3")),
                retry_delay=0.3, prefix=f"{PREFIX}:chain",
+               # a running round's lease, and how long a scheduled one may sit in the queue
+               lease=3.0, grace=float(os.environ.get("INBOXLINK_TEST_GRACE", "10")),
+               check_every=float(os.environ.get("INBOXLINK_TEST_CHECK_EVERY", "1")),
                on_error=record_error)

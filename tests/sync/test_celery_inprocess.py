@@ -56,7 +56,8 @@ def celery_setup(redis_server: RedisServer) -> Iterator[tuple[SyncTasks, FakeMai
     tasks = install(app, resolver=lambda key: FakeMailbox(key, server=server),
                     handler=handled,
                     store=RedisStore(redis_server.url, prefix=f"t:{uuid.uuid4().hex}"),
-                    interval=0.2, retry_delay=0.2, prefix=f"t:{uuid.uuid4().hex}")
+                    interval=0.2, retry_delay=0.2, prefix=f"t:{uuid.uuid4().hex}",
+                    grace=0.5)
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10,
                       loglevel="INFO"):
         yield tasks, server, handled
@@ -97,6 +98,32 @@ def test_a_failed_round_is_retried_and_the_batch_replayed(
     server.deliver(make_message(3), to="carol@example.com")
     wait_for(lambda: ("carol@example.com", "<conformance3@example.net>") in handled.seen)
     assert handled.fail == 0
+
+
+def test_the_watchdog_restarts_a_chain_whose_round_was_never_scheduled(
+        celery_setup: tuple[SyncTasks, FakeMailServer, Handled]) -> None:
+    tasks, server, handled = celery_setup
+    server.account("dan@example.com")
+    # What a round leaves when it handed over but could not reach the broker to schedule
+    # its successor: a current id that no task carries.
+    tasks.chains.start("dan@example.com", ["INBOX"], 0)
+    assert tasks.ensure() == []  # within the grace time the successor may still come
+    time.sleep(0.7)
+    assert tasks.ensure() == ["dan@example.com"]
+    restarted = tasks.current("dan@example.com")
+    assert tasks.ensure() == []  # the new chain holds the lease
+    wait_for(lambda: tasks.current("dan@example.com") not in (None, restarted))  # baseline
+    server.deliver(make_message(5), to="dan@example.com")
+    wait_for(lambda: ("dan@example.com", "<conformance5@example.net>") in handled.seen)
+
+
+def test_install_adds_the_watchdog_to_the_beat_schedule(redis_server: RedisServer) -> None:
+    app = Celery(f"t{uuid.uuid4().hex[:8]}", broker=redis_server.url)
+    install(app, resolver=lambda key: FakeMailbox(key), handler=Handled(),
+            store=RedisStore(redis_server.url), check_every=15)
+    entry = app.conf.beat_schedule["inboxlink-ensure-chains"]
+    assert entry == {"task": "inboxlink.ensure_chains", "schedule": 15}
+    assert "inboxlink.ensure_chains" in app.tasks
 
 
 def test_install_needs_redis_for_its_bookkeeping() -> None:

@@ -185,3 +185,28 @@ def test_run_until_a_deadline_and_stop() -> None:
     assert 0.4 <= time.monotonic() - started < 3
     with pytest.raises(ValueError, match="url"):
         RedisStore()
+
+
+class CountingStore(SQLiteStore):
+    def __init__(self) -> None:
+        super().__init__(":memory:")
+        self.saves = 0
+
+    def save(self, key: str, folder: str, token: str) -> None:
+        self.saves += 1
+        super().save(key, folder, token)
+
+
+def test_an_idle_round_writes_no_token() -> None:
+    server = FakeMailServer()
+    store = CountingStore()
+    runner = make_runner(server, store, Recorder())
+    runner.add("ivan@example.com")
+    runner.run_once()  # the baseline is written
+    assert store.saves == 1
+    runner.run_once()
+    runner.run_once()
+    assert store.saves == 1  # nothing changed: nothing to write
+    server.deliver(make_message(9), to="ivan@example.com")
+    runner.run_once()
+    assert store.saves == 2

@@ -21,7 +21,7 @@ from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.method import Method
 
 from inboxlink import deadline, errors, mime
-from inboxlink.adapters.graph import auth, batch, wire
+from inboxlink.adapters.graph import auth, batch, send, wire
 from inboxlink.adapters.graph._loop import LOOP
 from inboxlink.adapters.graph.actions import GraphActions
 from inboxlink.adapters.graph.attachments import GraphAttachments
@@ -46,7 +46,6 @@ from inboxlink.models import (
     MessageSummary,
     Page,
     SendResult,
-    SentCopy,
 )
 from inboxlink.retry import bounded, carried
 from inboxlink.spool import Spool
@@ -395,57 +394,10 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
 
     # ------------------------------------------------------------------ sending
     def _send(self, prepared: mime.PreparedMessage, save_copy: bool) -> SendResult:
-        wire_bytes = _with_bcc(prepared)
-        try:
-            self._run(self._send_mime, wire_bytes)
-        except errors.InboxLinkError as exc:
-            if _answer_lost(exc):
-                raise errors.SendOutcomeUnknown(
-                    f"Microsoft Graph received the message but its answer was lost "
-                    f"({exc.code or type(exc).__name__}).",
-                    raw=prepared.raw, message_id=prepared.message_id, provider=self.provider,
-                    code=exc.code,
-                ) from exc
-            raise
-        cached = self._folders_cache or []
-        sent = next((f for f in cached if f.role is FolderRole.SENT), None)
-        if not save_copy:
-            log.info("Graph's MIME sendMail always keeps the sent copy; save_copy=False ignored")
-        # Graph files the copy itself (MIME sendMail cannot turn that off): report it as is,
-        # and never store a second one.
-        return SendResult(message_id=prepared.message_id, raw=prepared.raw,
-                          sent_copy=SentCopy.SAVED_BY_PROVIDER,
-                          sent_folder_id=sent.id if sent else None)
+        return send.send(self, prepared, save_copy)
 
-    async def _send_mime(self, session: GraphSession, raw: bytes) -> None:
-        info = session.request(Method.POST, f"{session.user_path}/sendMail")
-        info.set_stream_content(base64.b64encode(raw), "text/plain")
-        await session.send_no_content(info)
-
-    def _append(self, spool: Spool, folder: Folder) -> str | None:
-        raw = spool.read()  # TODO(issue 15): stream large copies
-        try:
-            return self._run(self._create_sent_item, raw, folder.id)
-        except errors.InboxLinkError as exc:
-            # The copy left and its answer was lost (or came garbled): Graph may have stored
-            # it, so this must not be retried by the policy around it.
-            if _answer_lost(exc) or exc.code == "malformedResponse":
-                raise errors.ConnectionLost(
-                    f"The Sent copy reached Microsoft Graph but its answer was lost ({exc.code}).",
-                    provider=self.provider, code=exc.code, retryable=False,
-                    remedy="Look in the Sent folder for the message's Message-ID before storing "
-                           "the copy again: it may already be there.",
-                ) from exc
-            raise
-
-    async def _create_sent_item(self, session: GraphSession, raw: bytes, folder_id: str) -> str:
-        body = wire.message_json_from_mime(raw)
-        info = session.request(Method.POST,
-                               f"{session.user_path}/mailFolders/{quote(folder_id, safe='')}"
-                               "/messages")
-        info.set_stream_content(json.dumps(body).encode(), "application/json")
-        created = await session.send_json(info)
-        return str(created.get("id")) if isinstance(created, dict) else ""
+    def _append(self, raw: Spool, folder: Folder) -> str | None:
+        return send.append(self, raw, folder)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
@@ -488,43 +440,3 @@ def _batch_body_bytes(body: Any) -> bytes:
     if body is None:
         return b""
     return json.dumps(body).encode()
-
-
-def _with_bcc(prepared: mime.PreparedMessage) -> bytes:
-    """The MIME to post: Graph takes every recipient, Bcc included, from the headers.
-
-    Exchange removes the Bcc header from what it delivers; ``prepared.raw`` (returned to the
-    caller) never had it.
-    """
-    if not prepared.bcc:
-        return prepared.raw
-    for address in prepared.bcc:
-        mime.check_header_value("Bcc", address.email)
-    line = "Bcc: " + ", ".join(a.email for a in prepared.bcc) + "\r\n"
-    return line.encode("utf-8") + prepared.raw
-
-
-
-#: httpx failures after the request was written: the answer was lost, not the request
-_LOST_ANSWER = frozenset({"ReadError", "ReadTimeout", "RemoteProtocolError"})
-#: httpx failures before the whole request was written: the server cannot have acted
-_NOT_WRITTEN = frozenset({"ConnectError", "ConnectTimeout", "PoolTimeout", "WriteError",
-                          "WriteTimeout"})
-#: a gateway's own answer for a backend that may already have acted
-_GATEWAY_STATUSES = ("502", "504")
-
-
-def _answer_lost(exc: errors.InboxLinkError) -> bool:
-    """Whether a failed ``sendMail`` may nevertheless have been accepted.
-
-    True when the connection broke or timed out after the request was written (httpx read
-    errors, the call's timeout) or a gateway answered 502/504 in Graph's place. A refusal
-    Graph itself states (4xx, 500, 503 with its error body) or a failure to connect is not.
-    """
-    cause = exc.__cause__
-    names = {cls.__name__ for cls in type(cause).__mro__} if cause is not None else set()
-    if names & _NOT_WRITTEN:
-        return False
-    if names & _LOST_ANSWER or isinstance(exc, errors.OperationTimeout):
-        return True
-    return exc.code in _GATEWAY_STATUSES and not isinstance(exc, errors.RateLimited)

@@ -19,6 +19,9 @@ __all__ = ["DEFAULT_BASE_URL", "GraphSettings"]
 
 DEFAULT_BASE_URL = "https://graph.microsoft.com/v1.0"
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+#: upload-session chunks are whole multiples of this; one request carries at most 4 MB
+_CHUNK_UNIT = 320 * 1024
+_MAX_CHUNK = 4 * 1024 * 1024
 
 
 def _strip_slash(value: str) -> str:
@@ -79,6 +82,14 @@ class GraphSettings:
         budget: a shared `inboxlink.budget.Budget` (e.g. `RedisBudget`) that holds the
             ``max_concurrent`` cap across processes and machines too (default: none, the
             process's own limiter only).
+        simple_send_limit: the largest MIME message (bytes) sent in one ``sendMail``; it
+            travels base64-encoded, so 3 MB stays under Graph's 4 MB per request. Larger
+            messages go as a draft plus attachment uploads.
+        upload_chunk_size: bytes per ``PUT`` of an attachment upload session: a multiple of
+            320 KiB, at most 4 MB.
+        max_message_size: the largest message sent at all (Graph: 150 MB); above it
+            `MessageTooLarge` is raised before anything is sent. The tenant's own limit
+            (35 MB unless an admin raised it) is enforced by Exchange Online at send time.
     """
 
     address: str
@@ -100,6 +111,9 @@ class GraphSettings:
     role_overrides: Mapping[FolderRole, str] | None = None
     retry: RetryPolicy | None = None
     budget: Budget | None = attrs.field(default=None, repr=False, eq=False)
+    simple_send_limit: int = 3_000_000
+    upload_chunk_size: int = 10 * _CHUNK_UNIT
+    max_message_size: int = 150 * 1024 * 1024
 
     def __attrs_post_init__(self) -> None:
         _take_token_source(self)
@@ -117,6 +131,13 @@ class GraphSettings:
                 provider="graph",
                 remedy="Use max_concurrent=4 (Microsoft's limit per mailbox) or fewer.",
             )
+        if (isinstance(self.upload_chunk_size, bool) or not isinstance(self.upload_chunk_size, int)
+                or self.upload_chunk_size % _CHUNK_UNIT or not
+                _CHUNK_UNIT <= self.upload_chunk_size <= _MAX_CHUNK):
+            raise errors.ConfigurationError(
+                f"upload_chunk_size={self.upload_chunk_size!r} is not a multiple of 320 KiB "
+                "between 320 KiB and 4 MB.", provider="graph",
+                remedy=f"Use e.g. upload_chunk_size={10 * _CHUNK_UNIT} (3.125 MiB).")
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise errors.ConfigurationError(
