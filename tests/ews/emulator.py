@@ -15,7 +15,8 @@ and read :attr:`EwsEmulator.outbox` and :attr:`EwsEmulator.requests`.
 
 The change half (change log, SyncFolderItems, UpdateItem, MoveItem, DeleteItem, FindItem
 restrictions) lives in ``emulator_changes.py``, streaming notifications (Subscribe,
-GetStreamingEvents, Unsubscribe) in ``emulator_streaming.py``; both are mixed in here.
+GetStreamingEvents, Unsubscribe) in ``emulator_streaming.py``, drafts sent in steps
+(CreateAttachment, SendItem) and the size limits in ``emulator_send.py``; all are mixed in.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from xml.sax.saxutils import escape
 
 from .emulator_attachments import AttachmentOps
 from .emulator_changes import ChangeOps, RestrictionError, SchemaError, restrict
+from .emulator_send import REQUEST_TOO_LARGE, SendOps
 from .emulator_streaming import StreamOps
 
 S = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -128,6 +130,8 @@ class Item:
     change_key: str = "CQAAABYAAAB"
     #: PidTagFlagStatus (0x1090): 0 none, 1 complete, 2 flagged
     flag_status: int = 0
+    #: BccRecipients given with a draft (they are not in its MIME)
+    bcc: tuple[str, ...] = ()
     _headers: Any = field(default=None, repr=False, compare=False)
 
     def header(self, name: str) -> str | None:
@@ -195,7 +199,7 @@ class Failure:
     times: int = 1
 
 
-class EwsEmulator(ChangeOps, StreamOps, AttachmentOps):
+class EwsEmulator(ChangeOps, StreamOps, AttachmentOps, SendOps):
     """The emulator's state; :meth:`start` serves it on a loopback port."""
 
     def __init__(self, *, ssl_context: ssl.SSLContext | None = None, host: str = "127.0.0.1"):
@@ -687,24 +691,23 @@ class EwsEmulator(ChangeOps, StreamOps, AttachmentOps):
             mime_elem = message.find(_q(T, "MimeContent"))
             raw = base64.b64decode(mime_elem.text or "") if mime_elem is not None else b""
             parsed = _HEADERS.parsebytes(raw)
+            bcc = message.find(_q(T, "BccRecipients"))
+            hidden = tuple(m.findtext(_q(T, "EmailAddress")) or ""
+                           for m in (bcc.iter(_q(T, "Mailbox")) if bcc is not None else ()))
             if disposition in ("SendAndSaveCopy", "SendOnly"):
-                sender = [a for _, a in _addresses(str(parsed.get("From") or ""))]
-                allowed = {user.address.lower(), *(a.lower() for a in user.send_as)}
-                if sender and sender[0].lower() not in allowed:
-                    messages.append(self._message("CreateItem", "ErrorSendAsDenied", "<m:Items/>"))
-                    continue
-                if not user.smtp:
+                refused = self.send_refusal(user, raw)
+                if refused is None and self.message_size_limit is not None \
+                        and len(raw) > self.message_size_limit:
+                    refused = "ErrorMessageSizeExceeded"
+                if refused is not None:
                     messages.append(self._message(
-                        "CreateItem", "ErrorInvalidSender", "<m:Items/>",
-                        text="The mailbox has no SMTP address."))
+                        "CreateItem", refused, "<m:Items/>",
+                        text="The mailbox has no SMTP address."
+                        if refused == "ErrorInvalidSender" else None))
                     continue
                 recipients = [a for h in ("To", "Cc")
                               for _, a in _addresses(str(parsed.get(h) or ""))]
-                bcc = message.find(_q(T, "BccRecipients"))
-                if bcc is not None:
-                    recipients += [m.findtext(_q(T, "EmailAddress")) or ""
-                                   for m in bcc.iter(_q(T, "Mailbox"))]
-                self.outbox.append((raw, recipients))
+                self.outbox.append((raw, recipients + list(hidden)))
                 if disposition == "SendAndSaveCopy" and isinstance(target, Folder):
                     copy = Item(self._new_id("I"), target.id, raw,
                                 dt.datetime.now(dt.timezone.utc), next(self._seq), is_read=True)
@@ -719,13 +722,24 @@ class EwsEmulator(ChangeOps, StreamOps, AttachmentOps):
             is_draft = flags is None or bool(flags & 0x8)
             is_read = (is_read_text == "true") or bool(flags and flags & 0x1)
             item = Item(self._new_id("I"), target.id, raw, dt.datetime.now(dt.timezone.utc),
-                        next(self._seq), is_read=is_read, is_draft=is_draft)
+                        next(self._seq), is_read=is_read, is_draft=is_draft, bcc=hidden)
             self._store(item)
             messages.append(self._message(
                 "CreateItem", "NoError",
                 f'<m:Items><t:Message><t:ItemId Id="{item.id}" ChangeKey="{item.change_key}"/>'
                 f"</t:Message></m:Items>"))
         return self._wrap("CreateItem", messages)
+
+    def send_refusal(self, user: User, raw: bytes) -> str | None:
+        """The ResponseCode refusing to submit ``raw`` for ``user``, or None to send it."""
+        parsed = _HEADERS.parsebytes(raw)
+        sender = [a for _, a in _addresses(str(parsed.get("From") or ""))]
+        allowed = {user.address.lower(), *(a.lower() for a in user.send_as)}
+        if sender and sender[0].lower() not in allowed:
+            return "ErrorSendAsDenied"
+        if not user.smtp:
+            return "ErrorInvalidSender"
+        return None
 
     # ------------------------------------------------------------------ autodiscover
     def autodiscover(self, user: User, body: ET.Element) -> bytes:
@@ -873,10 +887,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _post(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
-        data = self.rfile.read(length)
         path = self.path.split("?")[0].lower()
         state = self.state
         state.request_sizes.append(length)
+        if state.request_size_limit is not None and length > state.request_size_limit:
+            # As IIS request filtering does: refused by its length, the body never parsed.
+            state.requests.append("413")
+            remaining = length
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 1 << 20))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+            self._send(413, REQUEST_TOO_LARGE, content_type="text/html")
+            return
+        data = self.rfile.read(length)
         if path.startswith(("/owa", "/home")):
             state.requests.append("POST " + path)
             self._owa_redirect()

@@ -16,8 +16,7 @@ def test_public_files_are_skeleton_roles_and_the_rest_is_private() -> None:
     public = {p.name for p in FOLDER.glob("*.py")
               if p.name == "__init__.py" or not p.name.startswith("_")}
     assert public <= SKELETON, f"not a skeleton role, make it private: {public - SKELETON}"
-    # send.py arrives when the send path moves out of mailbox.py
-    assert SKELETON - public <= {"send.py"}
+    assert public == SKELETON, f"missing: {SKELETON - public}"
 
 
 def test_exchangelib_internals_are_touched_in_the_shim_only() -> None:

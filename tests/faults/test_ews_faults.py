@@ -4,7 +4,9 @@ one that re-sends requests). Deliveries are counted in the emulator's outbox."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from ews.emulator import EwsEmulator
@@ -13,6 +15,7 @@ from inboxlink import OutgoingMessage, errors
 from inboxlink.adapters.ews import EwsMailbox, EwsSettings
 from inboxlink.models import FolderRole, SentCopy
 from inboxlink.retry import RetryPolicy
+from inboxlink.values import Attachment
 
 from .proxy import Fault, FaultProxy
 
@@ -126,4 +129,33 @@ def test_a_sent_copy_whose_answer_timed_out_is_never_stored_twice(
         assert emulator.count("CreateItem") == 1  # not once per policy attempt
     finally:
         proxy.clear()
+        box.close()
+
+
+@pytest.mark.parametrize("fault", [Fault("cut", when=b"SendItem"),
+                                   Fault("reset", when=b"SendItem")],
+                         ids=["closed-unanswered", "reset"])
+def test_a_large_send_whose_send_item_answer_is_lost_goes_out_once_and_says_outcome_unknown(
+        emulator: EwsEmulator, proxy: FaultProxy, fault: Fault, tmp_path: Any) -> None:
+    # A draft, its attachment, then SendItem: only SendItem sends, so only its lost answer
+    # is "outcome unknown" (and the draft, which may now be the Sent copy, is left alone).
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(600_000))
+    box = EwsMailbox(EwsSettings(
+        address=ADDRESS, password=PASSWORD, url=f"http://127.0.0.1:{proxy.port}/EWS/Exchange.asmx",
+        timeout=3.0, throttle_max_wait=5.0, retry=RetryPolicy(max_attempts=2),
+        max_request_size=1_000_000))
+    try:
+        box.folder(FolderRole.SENT)
+        proxy.arm(fault)
+        message = OutgoingMessage(to=["bob@example.com"], subject="Large",
+                                  text="Attached.", attachments=[Attachment.from_path(big)])
+        with pytest.raises(errors.SendOutcomeUnknown) as caught:
+            box.send(message)
+        assert proxy.struck
+        assert caught.value.retryable is False
+        assert emulator.count("SendItem") == 1
+        assert emulator.count("DeleteItem") == 0
+        assert len(emulator.outbox) == 1
+    finally:
         box.close()

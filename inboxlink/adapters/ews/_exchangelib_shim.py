@@ -13,6 +13,11 @@ when an exchangelib upgrade changes it. What each part is for:
   XML (``_elem_to_obj``) instead of building a full ``Message``; ``FindItemRows`` keeps the
   total the server reported (``_get_paging_values``) so no extra item is asked for.
 - `CreateItemOnce`: CreateItem that exchangelib never repeats (``_handle_backoff``).
+- `StreamedCreateItem` / `StreamedCreateAttachment` / `SendItemOnce`: the services of a
+  large send, never repeated (``_handle_backoff``); the first two let one base64 value of
+  the request (``MimeContent``, a file's ``Content``) be written from a file as the request
+  goes out: ``wrap`` returns the serialised envelope split around a placeholder's base64
+  (``tests/ews/test_upload.py`` checks the streamed bytes equal exchangelib's own request).
 - `SyncItemIds`: SyncFolderItems yielding (kind, id), tolerating an error answer without a
   SyncState (``_get_element_container``).
 - `GetItemAttachments`: GetItem yielding attachments in the server's (MIME) order.
@@ -26,8 +31,9 @@ when an exchangelib upgrade changes it. What each part is for:
 
 from __future__ import annotations
 
+import base64
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
@@ -52,7 +58,8 @@ from inboxlink.adapters.ews.convert import FLAG_STATUS, ItemRow, row
 __all__ = [
     "CHUNK", "MSGFLAG_READ", "CreateItem", "CreateItemOnce", "FindFolder", "FindItem",
     "FindItemRows", "FlaggableMessage", "GetFolder", "GetItem", "GetItemAttachments",
-    "GetItemRows", "SentCopyMessage", "StreamingMimeGetItem", "SyncItemIds", "flag_path",
+    "GetItemRows", "SendItemOnce", "SentCopyMessage", "StreamedCreateAttachment",
+    "StreamedCreateItem", "StreamingMimeGetItem", "SyncItemIds", "flag_path",
     "forget_protocol", "streaming_socket",
 ]
 
@@ -110,6 +117,46 @@ class CreateItemOnce(CreateItem):
     raising there leaves exactly one request (a refused token or connection count, which the
     server answered without acting, are still retried by exchangelib as before).
     """
+
+    def _handle_backoff(self, e: Exception) -> None:
+        raise e
+
+
+# --------------------------------------------------------------------------- large sends
+class _StreamedContent:
+    """Mixed into a service: ``wrap`` (which serialises the request) returns
+    ``body(prefix, suffix)`` — the request split around the base64 of ``placeholder``,
+    which must occur once — so that the caller can write the real content in between."""
+
+    def __init__(self, *args: Any, placeholder: bytes, body: Callable[[bytes, bytes], Any],
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._marker = base64.b64encode(placeholder)
+        self._body = body
+
+    def wrap(self, content: Any, api_version: Any = None) -> Any:
+        data: bytes = super().wrap(content=content, api_version=api_version)  # type: ignore[misc]
+        at = data.find(self._marker)
+        if at < 0 or data.find(self._marker, at + 1) >= 0:
+            raise RuntimeError("exchangelib no longer serialises base64 content as one text "
+                               "value of the request")
+        return self._body(data[:at], data[at + len(self._marker):])
+
+    def _handle_backoff(self, e: Exception) -> None:
+        raise e
+
+
+class StreamedCreateItem(_StreamedContent, CreateItemOnce):
+    """CreateItem, never repeated, of one item whose ``mime_content`` is the placeholder."""
+
+
+class StreamedCreateAttachment(_StreamedContent, services.CreateAttachment):  # type: ignore[misc]
+    """CreateAttachment, never repeated, of one FileAttachment whose content is the
+    placeholder (a repeat would attach the file twice)."""
+
+
+class SendItemOnce(services.SendItem):  # type: ignore[misc]
+    """SendItem that exchangelib never repeats."""
 
     def _handle_backoff(self, e: Exception) -> None:
         raise e

@@ -17,8 +17,8 @@ from inboxlink import errors
 from inboxlink.translate import ErrorTable, Rule, Signal
 
 __all__ = [
-    "AUTH_REMEDY", "NO_SMTP_ADDRESS", "TABLE", "UNAUTHORIZED_BARE_USERNAME", "VERSION_TOO_OLD",
-    "extract",
+    "AUTH_REMEDY", "NO_SMTP_ADDRESS", "REQUEST_TOO_LARGE", "TABLE", "UNAUTHORIZED_BARE_USERNAME",
+    "VERSION_TOO_OLD", "extract",
 ]
 
 #: synthetic codes for the checks inboxlink makes itself (exchangelib does not)
@@ -28,6 +28,10 @@ NO_SMTP_ADDRESS = "NoPrimarySmtpAddress"
 UNAUTHORIZED_RETRIED = "UnauthorizedRetried"
 #: a 401 for a login that is neither DOMAIN\\user nor a UPN
 UNAUTHORIZED_BARE_USERNAME = "UnauthorizedBareUsername"
+#: HTTP 413: IIS / WCF refused the request by its length (maxAllowedContentLength,
+#: maxReceivedMessageSize) before EWS saw it; exchangelib reports it as an unknown failure
+REQUEST_TOO_LARGE = "RequestEntityTooLarge"
+_HTTP_413 = re.compile(r"Unknown failure in response\. Code: 413\b")
 
 AUTH_REMEDY = (
     "Exchange refused the sign-in. Check: 1) the password; 2) if two-step verification is on, "
@@ -194,6 +198,14 @@ TABLE = ErrorTable(
              source="ews.message_size_exceeded",
              remedy="The message is larger than the Exchange server allows: send smaller "
                     "attachments or share them as links."),
+        Rule(errors.MessageTooLarge, code="ErrorAttachmentSizeLimitExceeded",
+             source="ews.message_size_exceeded",
+             remedy="An attachment is larger than the Exchange server allows: send a smaller "
+                    "file or share it as a link."),
+        Rule(errors.MessageTooLarge, code=REQUEST_TOO_LARGE,
+             remedy="The request was larger than the Exchange server accepts: set "
+                    "max_request_size= to the server's limit so that large attachments are "
+                    "uploaded one by one, or send smaller attachments."),
         Rule(errors.QuotaExceeded, code="ErrorSubmissionQuotaExceeded", retryable=True,
              source="ews.submission_quota_exceeded",
              remedy="The organisation's sending limit was reached: try again later."),
@@ -249,7 +261,10 @@ def extract(exc: BaseException, endpoint: str | None = None) -> Signal | errors.
     text = str(exc)
     details: dict[str, Any] = {}
     status: int | None = None
-    if isinstance(exc, ews_errors.RedirectError):
+    if code == "MalformedResponseError" and _HTTP_413.search(text):
+        code, status = REQUEST_TOO_LARGE, 413
+        text = "Exchange refused the request as too large (HTTP 413 Request Entity Too Large)."
+    elif isinstance(exc, ews_errors.RedirectError):
         target = exc.url
         suggestion = target if target.lower().rstrip("/").endswith("/ews/exchange.asmx") else None
         _suggestion(details, suggestion or _suggest(endpoint or target), endpoint)
@@ -338,6 +353,6 @@ def send_answer_lost(exc: BaseException) -> bool:
                 for inner in getattr(arg, "args", ()):
                     if isinstance(inner, BaseException):
                         names.update(cls.__name__ for cls in type(inner).__mro__)
-    if names & _NOT_SENT:
-        return False
+    if names & _NOT_SENT or any(_HTTP_413.search(str(item)) for item in _chain(exc)):
+        return False  # not sent, or refused for its size before it was read
     return bool(names & _LOST_ANSWER)

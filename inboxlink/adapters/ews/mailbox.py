@@ -15,19 +15,11 @@ from typing import IO, Any, ClassVar
 
 from exchangelib import Account
 from exchangelib.folders import Folder as EwsFolder
-from exchangelib.items import SEND_AND_SAVE_COPY, SEND_ONLY, SEND_TO_NONE
-from exchangelib.items import Message as EwsMessage
-from exchangelib.properties import Mailbox as EwsAddress
 
 from inboxlink import errors, mime
-from inboxlink.adapters.ews import _folders, _listing
+from inboxlink.adapters.ews import _folders, _listing, send
 from inboxlink.adapters.ews import errors as ews_errors
-from inboxlink.adapters.ews._exchangelib_shim import (
-    MSGFLAG_READ,
-    CreateItemOnce,
-    SentCopyMessage,
-    StreamingMimeGetItem,
-)
+from inboxlink.adapters.ews._exchangelib_shim import StreamingMimeGetItem
 from inboxlink.adapters.ews.actions import EwsActions
 from inboxlink.adapters.ews.attachments import EwsAttachments
 from inboxlink.adapters.ews.connection import EwsConnection
@@ -39,13 +31,11 @@ from inboxlink.mailbox import BaseMailbox
 from inboxlink.models import (
     Capability,
     Folder,
-    FolderRole,
     Message,
     MessageSummary,
     OutgoingMessage,
     Page,
     SendResult,
-    SentCopy,
     save_stream,
 )
 from inboxlink.retry import bounded
@@ -161,35 +151,7 @@ class EwsMailbox(EwsSync, EwsActions, EwsAttachments, EwsStreaming, BaseMailbox)
 
     # ------------------------------------------------------------------ sending
     def _send(self, prepared: mime.PreparedMessage, save_copy: bool) -> SendResult:
-        with self._boundary():
-            sent_folder = self.folder(FolderRole.SENT) if save_copy else None
-            message = EwsMessage(
-                account=self.account, mime_content=prepared.raw,
-                bcc_recipients=[EwsAddress(email_address=a.email) for a in prepared.bcc] or None,
-            )
-            try:
-                results = list(CreateItemOnce(account=self.account).call(
-                    items=[message],
-                    folder=self._ews_folder(sent_folder) if sent_folder else None,
-                    message_disposition=SEND_AND_SAVE_COPY if save_copy else SEND_ONLY,
-                    send_meeting_invitations=SEND_TO_NONE))
-            except Exception as exc:
-                if ews_errors.send_answer_lost(exc):
-                    raise errors.SendOutcomeUnknown(
-                        "Exchange received the message but its answer was lost "
-                        f"({type(exc).__name__}).", raw=prepared.raw,
-                        message_id=prepared.message_id, provider=self.provider,
-                        code=type(exc).__name__,
-                    ) from exc
-                raise
-            for result in results:
-                if isinstance(result, Exception):
-                    raise result
-        if sent_folder is None:
-            return SendResult(message_id=prepared.message_id, raw=prepared.raw,
-                              sent_copy=SentCopy.SKIPPED)
-        return SendResult(message_id=prepared.message_id, raw=prepared.raw,
-                          sent_copy=SentCopy.SAVED_BY_PROVIDER, sent_folder_id=sent_folder.id)
+        return send.send(self, prepared, save_copy)
 
     def verify(self, bcc: str, *, from_: str | None = None,
                subject: str = "inboxlink connection test") -> SendResult:
@@ -204,30 +166,4 @@ class EwsMailbox(EwsSync, EwsActions, EwsAttachments, EwsStreaming, BaseMailbox)
         return self.send(message, save_copy=False)
 
     def _append(self, spool: Spool, folder: Folder) -> str | None:
-        raw = spool.read()  # TODO(issue 15): stream large copies
-        with self._boundary():
-            # SaveOnly alone makes an unsent draft. PR_MESSAGE_FLAGS = MSGFLAG_READ (without
-            # MSGFLAG_UNSENT) at creation makes it a sent, read message, as Outlook's own
-            # copies are; IsRead is set too for servers that derive the flag from it.
-            copy = SentCopyMessage(account=self.account, mime_content=raw, is_read=True,
-                             message_flags=MSGFLAG_READ)
-            # Once: a repeated CreateItem would store a second Sent copy.
-            try:
-                results = list(CreateItemOnce(account=self.account).call(
-                    items=[copy], folder=self._ews_folder(folder),
-                    message_disposition="SaveOnly", send_meeting_invitations=SEND_TO_NONE))
-            except Exception as exc:
-                if ews_errors.send_answer_lost(exc):  # may be stored: never retried
-                    raise errors.ConnectionLost(
-                        "The Sent copy reached Exchange but its answer was lost "
-                        f"({type(exc).__name__}).", provider=self.provider,
-                        code=type(exc).__name__, retryable=False,
-                        remedy="Look in the Sent folder for the message's Message-ID before storing "
-                               "the copy again: it may already be there.",
-                    ) from exc
-                raise
-            for result in results:
-                if isinstance(result, Exception):
-                    raise result
-            first = results[0] if results else None
-            return getattr(first, "id", None)
+        return send.append(self, spool, folder)

@@ -120,6 +120,11 @@ class EwsSettings:
             mailbox's requests in flight under ``max_concurrent`` across processes and
             machines (default: none, exchangelib's own session pool per process).
         max_concurrent: requests in flight at once through ``budget``.
+        max_request_size: the largest HTTP request the server takes, in bytes: 150 MiB by
+            default (Exchange Online's largest message, 150 MB); an Exchange 2010 server
+            takes 35,000,000 (IIS ``maxAllowedContentLength``). A message whose one-request
+            send would be larger goes as a draft plus one ``CreateAttachment`` per large
+            attachment, then ``SendItem``.
     """
 
     address: str
@@ -141,6 +146,7 @@ class EwsSettings:
     retry: RetryPolicy | None = None
     budget: Budget | None = attrs.field(default=None, repr=False, eq=False)
     max_concurrent: int = 4
+    max_request_size: int = 150 * 1024 * 1024
 
     @property
     def login(self) -> str:
