@@ -17,6 +17,7 @@ from inboxlink.adapters.gmail import convert
 from inboxlink.adapters.gmail._single_shot import AnswerLost
 from inboxlink.adapters.gmail.connection import MalformedAnswer
 from inboxlink.models import Folder, SendResult, SentCopy
+from inboxlink.spool import Spool
 
 if TYPE_CHECKING:
     from inboxlink.adapters.gmail.settings import GmailSettings
@@ -91,7 +92,8 @@ class GmailSend:
             provider_id=sent.get("id"), thread_id=sent.get("threadId"),
         )
 
-    def _append(self, raw: bytes, folder: Folder) -> str | None:
+    def _append(self, spool: Spool, folder: Folder) -> str | None:
+        raw = spool.read()
         with self._boundary("append"):
             request = self._messages.insert(
                 userId=self.settings.user_id, internalDateSource="dateHeader",

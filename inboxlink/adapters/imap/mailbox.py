@@ -54,6 +54,7 @@ from inboxlink.models import (
 )
 from inboxlink.query import SearchQuery
 from inboxlink.retry import bounded
+from inboxlink.spool import Spool
 from inboxlink.translate import translating
 
 __all__ = ["ImapMailbox"]
@@ -369,7 +370,7 @@ class ImapMailbox(BaseMailbox):
             result = self._save_copy(prepared)
         return attrs.evolve(result, refused=refused) if refused else result
 
-    def _append(self, raw: bytes, folder: Folder) -> str | None:
+    def _append(self, spool: Spool, folder: Folder) -> str | None:
         """APPEND the copy once; repeated only when the message provably never left.
 
         imaplib sends an APPEND's literal only after the server's ``+`` continuation. A
@@ -377,6 +378,7 @@ class ImapMailbox(BaseMailbox):
         so the copy is written on a fresh connection. Once the literal was written, a lost
         answer is never repeated: the server may have stored it.
         """
+        raw = spool.read()  # TODO(issue 15): stream large copies
         when = mime.internal_date(mime.parse(raw))
         stamp = dt.datetime.fromtimestamp(when, dt.timezone.utc)
         response: Any = None
