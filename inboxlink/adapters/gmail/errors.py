@@ -247,6 +247,10 @@ TABLE = ErrorTable(
                   "it."),
         _R(errors.ConnectionLost, code="connectionLost",
            remedy="The connection to Gmail broke in the middle of an answer: retry."),
+        _R(errors.TransientError, code="uploadStopped",
+           remedy="The upload stopped before Gmail had the whole message (the connection "
+                  "kept failing, or the upload session expired), so nothing was sent or "
+                  "stored: send it again."),
         _R(errors.TransientError, code="batchError",
            remedy="Gmail answered a batch request in an unexpected format: retry."),
         _R(errors.TransientError, code="refresh-retryable"),
@@ -255,7 +259,10 @@ TABLE = ErrorTable(
         _R(errors.MessageNotFound, status=404, source="gmail.not_found"),
         _R(errors.RateLimited, status=429),
         _R(errors.PermissionDenied, status=403),
-        _R(errors.MessageTooLarge, status=413),
+        _R(errors.MessageTooLarge, status=413,
+           remedy="Gmail takes messages up to 35 MB, counted after attachments are "
+                  "base64-encoded (about 25 MB of files). Share larger files as links "
+                  "(e.g. Google Drive) instead of attaching them."),
         _R(errors.TransientError, status=(500, 502, 503, 504), source="gmail.backend_error"),
     ),
 )
@@ -425,9 +432,13 @@ def extract(exc: BaseException, operation: str) -> errors.InboxLinkError | Signa
         return _from_signals(signals, body, operation, None)
     if isinstance(exc, api_errors.BatchError):
         return _from_signals([Signal(PROVIDER, "batchError", str(exc))], {}, operation, None)
+    from inboxlink.adapters.gmail._resumable import UploadStopped
     from inboxlink.adapters.gmail._single_shot import AnswerLost
     from inboxlink.adapters.gmail.connection import MalformedAnswer
 
+    if isinstance(exc, UploadStopped):
+        return _from_signals([Signal(PROVIDER, "uploadStopped", str(exc))], {}, operation,
+                             None)
     if isinstance(exc, MalformedAnswer):
         return _from_signals([Signal(PROVIDER, "malformedResponse", str(exc))], {},
                              operation, None)
