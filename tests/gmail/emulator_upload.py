@@ -32,8 +32,9 @@ import attrs
 Response = tuple[int, dict[str, str], bytes]
 #: what `GmailEmulator.handle` returns to make the server close without answering
 DROP: Response = (0, {}, b"")
-#: Gmail's message size limit for uploads (the discovery document's maxSize)
-MAX_SIZE = 36_700_160
+#: Gmail's size limits for uploads (the discovery document's maxSize of each method)
+MAX_SIZE = {"messages.send": 36_700_160, "messages.insert": 157_286_400,
+            "messages.import": 157_286_400}
 UPLOAD_PATH = re.compile(r"^/upload/gmail/v1/users/(?P<user>[^/]+)/messages(?P<kind>/send|/import)?$")
 OPERATIONS = {"/send": "messages.send", "/import": "messages.import", None: "messages.insert"}
 _RANGE = re.compile(r"^bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)$")
@@ -122,8 +123,9 @@ class Uploads:
         if not length.isdigit():
             return _error(400, "X-Upload-Content-Length is required.", "badRequest",
                           "INVALID_ARGUMENT")
-        if int(length) > MAX_SIZE:
-            return _error(413, f"Request payload size exceeds the limit: {MAX_SIZE} bytes.",
+        limit = MAX_SIZE[OPERATIONS[kind]]
+        if int(length) > limit:
+            return _error(413, f"Request payload size exceeds the limit: {limit} bytes.",
                           "uploadTooLarge", "INVALID_ARGUMENT")
         try:
             metadata = json.loads(body) if body else {}

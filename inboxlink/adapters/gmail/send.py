@@ -8,8 +8,8 @@ request left raises ``SendOutcomeUnknown``.
 Size decides the way up: up to ``simple_upload_limit`` (5 MB) the message goes as
 base64url ``raw`` inside the JSON body (one request); above it as a resumable media upload
 (``message/rfc822``) read from the spooled message in ``upload_chunk_size`` pieces, so it is
-never held in memory; above ``max_message_size`` (Gmail's 35 MB) it is refused with
-``MessageTooLarge`` before anything is sent.
+never held in memory; above ``max_message_size`` (Gmail's 35 MB; 150 MB for an inserted
+copy) it is refused with ``MessageTooLarge`` before anything is sent.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from inboxlink import errors
 from inboxlink.adapters.gmail import _resumable, convert
 from inboxlink.adapters.gmail._single_shot import AnswerLost
 from inboxlink.adapters.gmail.connection import MalformedAnswer
+from inboxlink.adapters.gmail.settings import MAX_INSERT_SIZE
 from inboxlink.models import Folder, SendResult, SentCopy
 from inboxlink.spool import Spool
 
@@ -130,7 +131,7 @@ class GmailSend:
     def _send(self, prepared: PreparedMessage, save_copy: bool) -> SendResult:
         bcc = with_bcc(prepared)
         size = len(bcc) + prepared.size
-        self._refuse_above_limit(size)
+        self._refuse_above_limit(size, self.settings.max_message_size)
         metadata: dict[str, Any] = {}
         if prepared.in_reply_to:
             thread = self._thread_of(prepared.in_reply_to)
@@ -167,7 +168,7 @@ class GmailSend:
         )
 
     def _append(self, spool: Spool, folder: Folder) -> str | None:
-        self._refuse_above_limit(spool.size)
+        self._refuse_above_limit(spool.size, MAX_INSERT_SIZE)
         metadata = {"labelIds": [folder.id]}
         with self._boundary("append"):
             # Once only, never repeated: a repeated insert would store a second Sent copy.
@@ -191,12 +192,12 @@ class GmailSend:
         return MediaIoBaseUpload(stream, mimetype=_RFC822, resumable=True,
                                  chunksize=self.settings.upload_chunk_size)
 
-    def _refuse_above_limit(self, size: int) -> None:
-        limit = self.settings.max_message_size
+    def _refuse_above_limit(self, size: int, limit: int) -> None:
         if size > limit:
             raise errors.MessageTooLarge(
                 f"The message is {size:,} bytes; Gmail accepts at most {limit:,}. "
                 "Nothing was sent.", provider=self.provider, code="tooLarge",
-                remedy="Gmail takes messages up to 35 MB, counted after attachments are "
+                remedy="Gmail takes messages up to 35 MB to send (150 MB to store a copy), "
+                       "counted after attachments are "
                        "base64-encoded (about 25 MB of files). Share larger files as links "
                        "(e.g. Google Drive) instead of attaching them.")

@@ -16,7 +16,7 @@ from inboxlink.retry import RetryPolicy
 if TYPE_CHECKING:
     from inboxlink.budget import Budget
 
-__all__ = ["DEFAULT_API_ENDPOINT", "MAX_MESSAGE_SIZE", "GmailSettings"]
+__all__ = ["DEFAULT_API_ENDPOINT", "MAX_INSERT_SIZE", "MAX_MESSAGE_SIZE", "GmailSettings"]
 
 DEFAULT_API_ENDPOINT = "https://gmail.googleapis.com/"
 #: Gmail refuses batches of more than 100 calls and rate-limits those above 50
@@ -24,6 +24,8 @@ MAX_BATCH = 100
 #: the largest message messages.send / messages.insert accept (the discovery document's
 #: ``maxSize`` for their media upload: 35 MB)
 MAX_MESSAGE_SIZE = 35 * 1024 * 1024
+#: the largest message messages.insert / messages.import accept (their ``maxSize``: 150 MB)
+MAX_INSERT_SIZE = 150 * 1024 * 1024
 #: resumable upload chunks must be multiples of this (Google's upload protocol)
 _CHUNK_UNIT = 256 * 1024
 
@@ -84,7 +86,8 @@ class GmailSettings:
         upload_chunk_size: bytes per resumable upload chunk (a multiple of 256 KiB); a
             dropped chunk costs at most one chunk sent again.
         max_message_size: messages larger than this are refused with ``MessageTooLarge``
-            before anything is sent (Gmail's own limit is 35 MB, the default).
+            before anything is sent (Gmail's own limit is 35 MB, the default). Copies
+            stored with ``append_to_sent`` may be up to 150 MB (``messages.insert``'s limit).
     """
 
     address: str
