@@ -230,3 +230,35 @@ def test_the_limits_are_gmails_own() -> None:
     assert emulator_upload.MAX_SIZE == {"messages.send": MAX_MESSAGE_SIZE,
                                         "messages.insert": MAX_INSERT_SIZE,
                                         "messages.import": MAX_INSERT_SIZE}
+
+
+def test_a_copy_over_inserts_limit_is_refused_before_uploading(
+        emulator: GmailEmulator, tmp_path: pathlib.Path) -> None:
+    from inboxlink.spool import Spool
+
+    path = tmp_path / "huge.eml"
+    with open(path, "wb") as fh:
+        fh.write(b"From: alice@gmail.com\r\nTo: carol@example.org\r\n\r\n")
+        fh.truncate(151 * MiB)  # sparse: costs no disk
+    with pytest.raises(errors.MessageTooLarge):
+        make_mailbox(emulator).append_to_sent(Spool.from_path(path))
+    assert not [r for r in emulator.requests if r[1] != "/gmail/v1/users/me/labels"]
+
+
+@pytest.mark.parametrize("step", [1, 7, 4096, 10_000])
+def test_the_bcc_prefixed_stream_reads_and_seeks_like_one_file(step: int) -> None:
+    import io
+
+    from inboxlink.adapters.gmail.send import Prefixed
+
+    prefix, body = b"Bcc: dave@example.org\r\n", os.urandom(9_000)
+    stream = Prefixed(prefix, io.BytesIO(body), len(body))
+    assert stream.seek(0, os.SEEK_END) == len(prefix) + len(body)
+    stream.seek(0)
+    pieces = []
+    while piece := stream.read(step):
+        pieces.append(piece)
+    assert b"".join(pieces) == prefix + body
+    stream.seek(len(prefix) - 3)
+    assert stream.read(10) == (prefix + body)[len(prefix) - 3:len(prefix) + 7]
+    assert stream.tell() == len(prefix) + 7
