@@ -14,8 +14,8 @@ The wire format of Google's resumable upload protocol
   ``308`` (with ``Range`` when something is held) or the final ``200`` again;
 - a session the server forgot answers ``404``.
 
-Tests can drop the connection of a chunk or status request (keeping none, part or all of
-its bytes), which a real network does, and expire every session.
+Tests can drop the connection of a session opening, chunk or status request (keeping none,
+part or all of a chunk), which a real network does, and expire every session.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class Drop:
     completes the message if this was the last chunk, and only the answer is lost).
     """
 
-    operation: str  #: upload.chunk | upload.status
+    operation: str  #: upload.start | upload.chunk | upload.status
     keep: float
     final_only: bool
     times: int
@@ -136,6 +136,8 @@ class Uploads:
                           {k: list(v) for k, v in query.items() if k != "uploadType"})
         with self._lock:
             self.sessions[session.id] = session
+        if self._drop_for("upload.start", final=True) is not None:
+            return DROP
         location = (f"{self._base_url()}upload/gmail/v1/users/{user}/messages{kind or ''}"
                     f"?uploadType=resumable&upload_id={session.id}")
         return 200, {"Location": location, "Content-Length": "0"}, b""

@@ -154,6 +154,20 @@ def test_final_answer_and_status_both_lost_is_outcome_unknown(
     assert len(emulator.outbox) == 1  # the server did send it: resending would be a second
 
 
+def test_a_lost_session_opening_is_not_an_unknown_outcome(
+        emulator: GmailEmulator, big_file: pathlib.Path) -> None:
+    # Gmail opened the session but its answer (the Location) was lost: no message byte
+    # left, so this is a plain failure, not SendOutcomeUnknown.
+    mailbox = make_mailbox(emulator, upload_chunk_size=CHUNK)
+    emulator.uploads.drop("upload.start")
+    with pytest.raises(errors.TransientError) as info:
+        mailbox.send(_message(big_file))
+    assert info.value.code == "uploadStopped"
+    assert _chunks(emulator) == []
+    assert emulator.outbox == []
+    assert mailbox.requests_made == len(emulator.requests) == 1
+
+
 def test_an_expired_session_is_a_typed_error_and_nothing_is_sent(
         emulator: GmailEmulator, big_file: pathlib.Path) -> None:
     # The session is gone when the first chunk arrives (Gmail answers 404).

@@ -94,6 +94,10 @@ def upload(conn: GmailConnection, request: Any, method: str, size: int) -> dict[
                 if request.resumable_uri is not None and _expired(exc):
                     raise UploadStopped("The upload session expired before Gmail had the "
                                         "whole message; nothing was sent.") from exc
+                if request.resumable_uri is None and isinstance(exc, AnswerLost):
+                    # Only the session's opening was lost: no byte of the message left.
+                    raise UploadStopped("The upload session's opening was answered by no "
+                                        "one; nothing was sent.") from exc
                 if request.resumable_uri is None or not _resumable(exc):
                     raise  # no session, or the server refused the chunk: nothing was sent
                 final = final or shim.is_final_chunk(request)
