@@ -11,6 +11,7 @@ without the provider's client library being installed.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -124,15 +125,54 @@ class ErrorTable:
             kwargs["remedy"] = rule.remedy
         if rule and rule.retryable is not None:
             kwargs["retryable"] = rule.retryable
-        kwargs.update(signal.details)
+        kwargs.update(_details_for(cls, signal.details))
         try:
             return cls(message, **kwargs)
         except TypeError:
-            # A detail the class does not take (e.g. retry_after on NotFound) is dropped,
-            # never allowed to turn the translation itself into a crash.
+            # A detail of the right name but the wrong shape: the error is still built,
+            # with the rule's own wording, never a crash of the translation itself.
             for key in signal.details:
                 kwargs.pop(key, None)
+            if rule and rule.remedy:
+                kwargs["remedy"] = rule.remedy
             return cls(message, **kwargs)
+
+
+_KEYWORDS: dict[type, frozenset[str]] = {}
+
+
+def _keywords(cls: type[errors.InboxLinkError]) -> frozenset[str]:
+    """The keyword arguments ``cls(...)`` accepts, along its ``__init__`` chain."""
+    known = _KEYWORDS.get(cls)
+    if known is not None:
+        return known
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        try:
+            params = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):  # a builtin's slot wrapper: nothing to read
+            continue
+        names.update(p.name for p in params
+                     if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break  # this __init__ passes nothing further up
+    known = _KEYWORDS[cls] = frozenset(names - {"self", "message"})
+    return known
+
+
+def _details_for(cls: type[errors.InboxLinkError],
+                 details: Mapping[str, Any]) -> dict[str, Any]:
+    """The details ``cls`` takes. When one is dropped (``suggested_url`` on a
+    `ConnectError`), a ``remedy`` among the details goes too: it was written around the
+    dropped detail, so the rule's own remedy is the one that still fits."""
+    accepted = _keywords(cls)
+    kept = {key: value for key, value in details.items() if key in accepted}
+    if len(kept) < len(details):
+        kept.pop("remedy", None)
+    return kept
 
 
 def all_tables() -> list[ErrorTable]:

@@ -118,6 +118,45 @@ def test_table_drops_details_a_class_does_not_take() -> None:
     assert type(err) is errors.TransientError
 
 
+DETAILED = ErrorTable(
+    provider="test",
+    rules=(
+        Rule(errors.ConnectError, code="internal", remedy="Ask the administrator."),
+        Rule(errors.InvalidExchangeUrl, code="webmail", remedy="Use the EWS URL."),
+        Rule(errors.CertificateError, code="tls", remedy="Fix the certificate."),
+    ),
+)
+_SUGGESTION = {"suggested_url": "https://mail.example.com/EWS/Exchange.asmx",
+               "remedy": "Use https://mail.example.com/EWS/Exchange.asmx instead."}
+
+
+def test_table_keeps_the_rules_remedy_when_a_detail_is_dropped() -> None:
+    # ConnectError takes no suggested_url: the remedy written around it goes with it.
+    err = DETAILED.error_for(Signal("test", code="internal", details=_SUGGESTION))
+    assert type(err) is errors.ConnectError
+    assert err.remedy == "Ask the administrator."
+    assert not hasattr(err, "suggested_url")
+
+
+def test_table_keeps_the_details_a_class_takes() -> None:
+    err = DETAILED.error_for(Signal("test", code="webmail", details=_SUGGESTION))
+    assert isinstance(err, errors.InvalidExchangeUrl)
+    assert err.suggested_url == _SUGGESTION["suggested_url"]
+    assert err.remedy == _SUGGESTION["remedy"]
+    # retry_after is not a CertificateError's: reason/host are kept all the same
+    err = DETAILED.error_for(Signal("test", code="tls", details={
+        "reason": "expired", "host": "mail.example.com", "retry_after": 3.0}))
+    assert isinstance(err, errors.CertificateError)
+    assert (err.reason, err.host) == ("expired", "mail.example.com")
+    assert err.remedy == "Fix the certificate."
+
+
+def test_table_survives_a_detail_of_the_wrong_shape() -> None:
+    err = DETAILED.error_for(Signal("test", code="tls", details={"names": 5}))
+    assert isinstance(err, errors.CertificateError)
+    assert err.remedy == "Fix the certificate."
+
+
 def test_translating_raises_from_the_original_and_passes_others() -> None:
     def extract(exc: BaseException, context: None) -> Signal | None:
         return Signal("test", status=exc.args[0]) if isinstance(exc, OSError) else None

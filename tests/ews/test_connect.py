@@ -118,6 +118,68 @@ def test_other_redirect_suggests_its_target(emulator: EwsEmulator, connect: Conn
     assert info.value.suggested_url == "https://mail.example.com/EWS/Exchange.asmx"
 
 
+def _rule_remedy(code: str, text: str) -> str | None:
+    from inboxlink.adapters.ews.errors import TABLE
+    from inboxlink.translate import Signal
+
+    rule = TABLE.match(Signal("ews", code, text))
+    assert rule is not None
+    return rule.remedy
+
+
+_INTERNAL_ERROR_PAGE = "https://mail.example.com/internalsite/internalerror.asp"
+
+
+@pytest.mark.parametrize("operation", ["http:ConvertId", "http:FindItem"])
+def test_redirect_to_the_internal_error_page_keeps_the_rules_remedy(
+    emulator: EwsEmulator, connect: Connect, operation: str
+) -> None:
+    # The rule's class (ConnectError) takes no suggested_url: the user still gets the rule's
+    # remedy, not the generic "check the host name" of ConnectError.
+    emulator.fail_next(operation, kind="http", status=302,
+                       headers={"Location": _INTERNAL_ERROR_PAGE})
+    def connect_and_list() -> None:
+        connect(auth_type="basic").list_messages("inbox")
+
+    with pytest.raises(errors.ConnectError) as info:
+        connect_and_list()
+    assert type(info.value) is errors.ConnectError
+    expected = _rule_remedy("RedirectError", f"We were redirected to {_INTERNAL_ERROR_PAGE}")
+    assert info.value.remedy == expected
+    assert "internal error page" in info.value.remedy
+    assert not hasattr(info.value, "suggested_url")
+
+
+@pytest.mark.parametrize(("location", "fragment"), [
+    ("https://sso.example.org/adfs/ls/?wa=wsignin1.0", "reverse proxy"),
+    ("/owa/auth/logon.aspx?replaceCurrent=1", "Outlook on the web sign-in page"),
+])
+def test_redirect_of_the_ews_url_itself_gives_the_rules_remedy(
+    emulator: EwsEmulator, connect: Connect, location: str, fragment: str
+) -> None:
+    # The EWS URL was given and turned away: suggesting that same URL would help nobody.
+    emulator.fail_next("http:ConvertId", kind="http", status=302, headers={"Location": location})
+    with pytest.raises(errors.InvalidExchangeUrl) as info:
+        connect(auth_type="basic")
+    assert info.value.suggested_url is None
+    assert fragment in info.value.remedy
+    assert info.value.remedy == _rule_remedy("RedirectError",
+                                             f"We were redirected to {location}")
+    assert location.split("?")[0] in info.value.message
+
+
+@pytest.mark.parametrize("location", ["https://sso.example.org/adfs/ls/",
+                                      "/owa/auth/logon.aspx?replaceCurrent=1"])
+def test_redirect_from_another_path_suggests_the_ews_url_of_its_host(
+    emulator: EwsEmulator, connect: Connect, location: str
+) -> None:
+    emulator.fail_next("http:ConvertId", kind="http", status=302, headers={"Location": location})
+    with pytest.raises(errors.InvalidExchangeUrl) as info:
+        connect(url=emulator.base_url + "/custom/ews", auth_type="basic")
+    assert info.value.suggested_url == emulator.ews_url
+    assert emulator.ews_url in info.value.remedy
+
+
 # ---------------------------------------------------------------------------- versions
 @pytest.mark.parametrize(
     ("build", "shown"),

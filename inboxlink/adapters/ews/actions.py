@@ -30,9 +30,14 @@ from exchangelib.restriction import Q, Restriction
 from exchangelib.services import DeleteItem, MoveItem, UpdateItem
 
 from inboxlink import errors
-from inboxlink.adapters.ews import tokens
-from inboxlink.adapters.ews.fields import FLAGGED, FlaggableMessage, flag_path, paths
-from inboxlink.adapters.ews.services import FindItemRows, GetItemRows, ItemRow
+from inboxlink.adapters.ews._exchangelib_shim import (
+    FindItemRows,
+    FlaggableMessage,
+    GetItemRows,
+    flag_path,
+)
+from inboxlink.adapters.ews.convert import FLAGGED, SUMMARY_FIELDS, ItemRow, paths, summary
+from inboxlink.cursor import CursorCodec
 from inboxlink.mailbox_actions import SEEN
 from inboxlink.models import Folder, FolderRole, MessageSummary, Page
 from inboxlink.query import SearchQuery, matches
@@ -47,17 +52,12 @@ __all__ = ["EwsActions"]
 
 #: ids per UpdateItem/MoveItem/DeleteItem request (exchangelib's own default chunk)
 ACTION_BATCH = 100
-#: what a summary needs, in one GetItem (GetItem can return recipients; FindItem cannot)
-SUMMARY_FIELDS = ("subject", "datetime_received", "datetime_sent", "size", "message_id",
-                  "is_read", "is_draft", "in_reply_to", "references", "conversation_id",
-                  "parent_folder_id", "has_attachments", "author", "to_recipients",
-                  "cc_recipients")
 #: what FindItem returns for a search/thread candidate before its summary is read
 _FIND_FIELDS = ("message_id", "conversation_id", "parent_folder_id", "has_attachments",
                 "datetime_received")
 #: per-item answers that mean "no such item here"
 _MISSING = frozenset({"ErrorItemNotFound", "ErrorInvalidIdMalformed"})
-_CURSOR_PREFIX = "ews-search1."
+_SEARCH_CURSORS = CursorCodec("ews", kind="search")
 _NOT_REPLIES = frozenset({FolderRole.SENT, FolderRole.DRAFTS})
 
 
@@ -70,25 +70,21 @@ def _missing_or_raise(result: Any) -> bool:
     return False
 
 
-def _fingerprint(folder_id: str, query: SearchQuery) -> str:
-    return hashlib.sha256(repr((folder_id, query)).encode()).hexdigest()[:16]
+def _fingerprint(query: SearchQuery) -> str:
+    return hashlib.sha256(repr(query).encode()).hexdigest()[:16]
 
 
 def _encode_cursor(folder_id: str, query: SearchQuery, offset: int) -> str:
-    return tokens.encode(_CURSOR_PREFIX, {"q": _fingerprint(folder_id, query), "o": offset})
+    return _SEARCH_CURSORS.encode(folder_id, {"q": _fingerprint(query), "o": offset})
 
 
 def _decode_cursor(cursor: str, folder_id: str, query: SearchQuery) -> int:
-    try:
-        data = tokens.decode(_CURSOR_PREFIX, cursor)
-        offset = int(data["o"])
-        if data["q"] != _fingerprint(folder_id, query) or offset < 0:
-            raise ValueError(cursor)
-    except (ValueError, KeyError, TypeError) as exc:
+    state = _SEARCH_CURSORS.decode(cursor, folder_id)
+    offset = state.get("o")
+    if state.get("q") != _fingerprint(query) or not isinstance(offset, int) or offset < 0:
         raise errors.CursorExpired(
-            "The cursor does not belong to this search.", provider="ews", code="cursor",
-            remedy="Pass the next_cursor of a page of the same search, or start without one.",
-        ) from exc
+            "The cursor does not belong to this search.", provider="ews", code="other-search",
+            remedy="Pass the next_cursor of a page of the same search, or start without one.")
     return offset
 
 
@@ -135,8 +131,6 @@ class EwsActions:
         def _ews_folder(self, folder: Folder) -> EwsFolder: ...
         def folder(self, which: Any) -> Folder: ...
         def folders(self, *, refresh: bool = False) -> list[Folder]: ...
-        @staticmethod
-        def _summary(folder_id: str, item: Any, extra: Any) -> MessageSummary: ...
 
     # ------------------------------------------------------------------ summaries
     def _summaries_of(self, ids: list[str]) -> dict[str, MessageSummary]:
@@ -149,7 +143,7 @@ class EwsActions:
                                shape=ID_ONLY):
             if _missing_or_raise(row):
                 continue
-            found[row.id] = self._summary(row.parent_folder_id or "", row, row)
+            found[row.id] = summary(row.parent_folder_id or "", row, row)
         return found
 
     # ------------------------------------------------------------------ actions

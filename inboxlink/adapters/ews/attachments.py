@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from typing import IO, TYPE_CHECKING, Any
 
-from exchangelib.attachments import AttachmentId, FileAttachment, ItemAttachment
+from exchangelib.attachments import AttachmentId
 from exchangelib.errors import (
     ErrorInvalidAttachmentId,
     ErrorInvalidIdMalformed,
@@ -28,10 +28,11 @@ from exchangelib.items import ID_ONLY
 from exchangelib.items import Message as EwsMessage
 from exchangelib.properties import ItemId
 from exchangelib.services import GetAttachment
-from exchangelib.util import TNS, ElementNotFound
+from exchangelib.util import ElementNotFound
 
 from inboxlink import errors
-from inboxlink.adapters.ews.services import GetItem
+from inboxlink.adapters.ews._exchangelib_shim import GetItemAttachments
+from inboxlink.adapters.ews.convert import attachment_info
 from inboxlink.models import AttachmentInfo
 
 if TYPE_CHECKING:
@@ -39,41 +40,10 @@ if TYPE_CHECKING:
 
     from inboxlink.retry import RetryPolicy
 
-__all__ = ["EwsAttachments", "info"]
+__all__ = ["EwsAttachments"]
 
 #: what Exchange answers for an attachment id that names nothing (any more)
 _MISSING = (ErrorItemNotFound, ErrorInvalidIdMalformed, ErrorInvalidAttachmentId)
-
-
-def info(attachment: Any) -> AttachmentInfo:
-    """One exchangelib attachment (metadata only) as `AttachmentInfo`."""
-    is_item = isinstance(attachment, ItemAttachment)
-    cid = attachment.content_id
-    return AttachmentInfo(
-        part=str(attachment.attachment_id.id),
-        filename=attachment.name or None,
-        content_type=(attachment.content_type or
-                      ("message/rfc822" if is_item else "application/octet-stream")).lower(),
-        size=attachment.size,
-        content_id=str(cid).strip().strip("<>").strip() if cid else None,
-        inline=bool(attachment.is_inline),
-    )
-
-
-class GetItemAttachments(GetItem):
-    """GetItem yielding each item's attachments in the server's order.
-
-    exchangelib's ``Message.attachments`` lists item attachments before file attachments;
-    Exchange sends them in attachment order (the MIME order), which the other adapters
-    keep, so each ``t:Attachments`` child is parsed by exchangelib's own class, in place.
-    """
-
-    def _elem_to_obj(self, elem: Any) -> list[Any]:
-        container = elem.find(f"{{{TNS}}}Attachments")
-        classes = {cls.response_tag(): cls for cls in (FileAttachment, ItemAttachment)}
-        return [classes[child.tag].from_xml(elem=child, account=self.account)
-                for child in (container if container is not None else ())
-                if child.tag in classes]
 
 
 class EwsAttachments:
@@ -97,7 +67,7 @@ class EwsAttachments:
                 items=[ItemId(id=message_id)], additional_fields=[field], shape=ID_ONLY))
             if isinstance(found, Exception):
                 raise found
-            return [info(a) for a in found]
+            return [attachment_info(a) for a in found]
 
     def save_attachment(self, message_id: str, part: str,
                         target: str | os.PathLike[str] | IO[bytes]) -> int:

@@ -40,6 +40,18 @@ _URL_REMEDY = (
     "That address is not the Exchange Web Services endpoint (it answered like a web page or "
     "login form). Use https://<server>/EWS/Exchange.asmx, or leave url= out to autodiscover it."
 )
+_OWA_REMEDY = (
+    "Exchange sent the request to the Outlook on the web sign-in page: that address is "
+    "webmail's, not the Exchange Web Services endpoint. Use https://<server>/EWS/Exchange.asmx "
+    "or leave url= out to autodiscover it; if it already is the EWS URL, a reverse proxy in "
+    "front of Exchange demands a browser sign-in: ask IT to let EWS through."
+)
+_REDIRECT_REMEDY = (
+    "Exchange redirected the request to another page (named in the message) instead of answering it: "
+    "the address is not the EWS endpoint, or a sign-in portal or reverse proxy in front of "
+    "Exchange intercepts it. Use the EWS URL Outlook uses (https://<server>/EWS/Exchange.asmx) "
+    "or leave url= out to autodiscover it, or ask IT to let EWS through the proxy."
+)
 _TLS = (
     r"CERTIFICATE_VERIFY_FAILED|Hostname mismatch|IP address mismatch|doesn't match|"
     r"self[- ]signed certificate|certificate has expired|unable to get local issuer|SSLError"
@@ -69,13 +81,14 @@ TABLE = ErrorTable(
              source="ews.unauthorized_fault_tolerance", remedy=AUTH_REMEDY),
         # ---------------------------------------------------------------- wrong URL
         Rule(errors.InvalidExchangeUrl, code="RedirectError", pattern=r"/owa/auth/logon\.aspx",
-             source="ews.owa_url_redirect"),
+             source="ews.owa_url_redirect", remedy=_OWA_REMEDY),
         Rule(errors.ConnectError, code="RedirectError",
              pattern=r"/internalsite/(internalerror\.asp|initparams\.aspx)",
              source="ews.generic_error_page_redirect",
              remedy="The Exchange server redirected to its internal error page (often a "
                     "certificate problem on the server): contact the Exchange administrator."),
-        Rule(errors.InvalidExchangeUrl, code="RedirectError", source="ews.owa_url_redirect"),
+        Rule(errors.InvalidExchangeUrl, code="RedirectError", source="ews.owa_url_redirect",
+             remedy=_REDIRECT_REMEDY),
         Rule(errors.InvalidExchangeUrl, code="TransportError",
              pattern="Failed to get auth type from service", source="ews.owa_url_redirect",
              remedy=_URL_REMEDY),
@@ -239,11 +252,11 @@ def extract(exc: BaseException, endpoint: str | None = None) -> Signal | errors.
     if isinstance(exc, ews_errors.RedirectError):
         target = exc.url
         suggestion = target if target.lower().rstrip("/").endswith("/ews/exchange.asmx") else None
-        _suggestion(details, suggestion or _suggest(endpoint or target))
+        _suggestion(details, suggestion or _suggest(endpoint or target), endpoint)
     elif code in ("MalformedResponseError", "SOAPError") or (
         code == "TransportError" and "Failed to get auth type" in text
     ):
-        _suggestion(details, _suggest(endpoint))
+        _suggestion(details, _suggest(endpoint), endpoint)
     elif isinstance(exc, ews_errors.ErrorServerBusy) and exc.back_off is not None:
         details["retry_after"] = float(exc.back_off)
     elif isinstance(exc, ews_errors.RateLimitError):
@@ -274,7 +287,11 @@ def extract(exc: BaseException, endpoint: str | None = None) -> Signal | errors.
     return Signal(provider="ews", code=code, text=text, status=status, details=details)
 
 
-def _suggestion(details: dict[str, Any], suggested: str | None) -> None:
+def _suggestion(details: dict[str, Any], suggested: str | None, endpoint: str | None) -> None:
+    if suggested and endpoint and suggested.casefold() == endpoint.casefold():
+        # The EWS URL itself was turned away: suggesting it again helps nobody, the rule's
+        # remedy (a proxy or sign-in portal in the way) does.
+        suggested = None
     details["suggested_url"] = suggested
     if suggested:
         details["remedy"] = (

@@ -90,7 +90,7 @@ def _take_token_source(url: str, options: dict[str, Any]) -> None:
     options["token_provider"] = resolve_token_source(url, options)
 
 
-@attrs.define(kw_only=True)
+@attrs.frozen(kw_only=True)
 class EwsSettings:
     """How to reach and sign in to one Exchange mailbox.
 
@@ -179,10 +179,13 @@ class EwsSettings:
         if parts.password and "password" not in options:
             options["password"] = unquote(parts.password)
         _take_token_source(url, options)
-        try:
-            return cls(address=address, **options)
-        except TypeError as exc:
+        if options.get("token_cache", True) in (None, False):
+            del options["token_cache"]  # "no cache" said explicitly
+        unknown = sorted(set(options) - {field.name for field in attrs.fields(cls)})
+        if unknown:
+            # Refused before anything is connected or sent, naming what was not understood.
             raise errors.ConfigurationError(
-                f"Unknown option for ews://: {exc}", provider="ews", code="option",
+                f"Unknown option for ews://: {unknown[0]}=", provider="ews", code="option",
                 remedy="See docs/ews.md for the options the EWS adapter takes.",
-            ) from None
+            )
+        return cls(address=address, **options)

@@ -1,8 +1,9 @@
 """The EWS change feed: ``SyncFolderItems`` with a ``SyncState``.
 
-A token is ``ews-sync1.`` + base64url JSON ``{"f": folder id, "s": SyncState}``: the folder
-id lets ``changes()`` refuse another folder's token before asking the server, and the
-SyncState is Exchange's own (it keeps no per-client state, so tokens resume anywhere).
+A token (`inboxlink.cursor.CursorCodec`, kind ``sync``) holds the folder and Exchange's
+SyncState: the folder lets ``changes()`` refuse another folder's token before asking the
+server, and the SyncState is Exchange's own (it keeps no per-client state, so tokens resume
+anywhere).
 
 Costs, in EWS requests:
 
@@ -20,69 +21,37 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from exchangelib import services as ews_services
 from exchangelib.items import ID_ONLY
-from exchangelib.util import MNS, TNS
 
 from inboxlink import errors
-from inboxlink.adapters.ews import tokens
-from inboxlink.adapters.ews.services import _ChunkedParse
+from inboxlink.adapters.ews._exchangelib_shim import SyncItemIds
 from inboxlink.changes import ChangeSet
+from inboxlink.cursor import CursorCodec
 from inboxlink.models import Folder, MessageSummary
 
 if TYPE_CHECKING:
     from exchangelib import Account
     from exchangelib.folders import Folder as EwsFolder
 
-__all__ = ["MAX_CHANGES", "EwsSync", "SyncItemIds"]
+__all__ = ["MAX_CHANGES", "TOKENS", "EwsSync"]
 
-_TOKEN_PREFIX = "ews-sync1."
+#: sync tokens: Exchange's SyncState
+TOKENS = CursorCodec("ews", kind="sync", error=errors.SyncTokenExpired)
 #: SyncFolderItems' MaxChangesReturned range is 1..512 (EWS schema)
 MAX_CHANGES = 512
-_KIND = {f"{{{TNS}}}Create": "create", f"{{{TNS}}}Update": "update",
-         f"{{{TNS}}}ReadFlagChange": "update", f"{{{TNS}}}Delete": "delete"}
-
-
-class SyncItemIds(_ChunkedParse, ews_services.SyncFolderItems):  # type: ignore[misc]
-    """SyncFolderItems yielding ``(kind, item id)``: ``create``/``update``/``delete``.
-
-    ``sync_state`` and ``includes_last_item_in_range`` hold the answer's values afterwards.
-    """
-
-    def _get_element_container(self, message: Any, name: Any = None) -> Any:
-        # exchangelib reads SyncState before looking at ResponseClass; an error answer
-        # (ErrorInvalidSyncStateData) may carry none, so let the generic path raise it.
-        if message.find(f"{{{MNS}}}SyncState") is None:
-            return ews_services.common.EWSAccountService._get_element_container(
-                self, message=message, name=name)
-        return super()._get_element_container(message=message, name=name)
-
-    def _elem_to_obj(self, elem: Any) -> tuple[str, str]:
-        kind = _KIND[elem.tag]
-        found = elem.find(f"{{{TNS}}}ItemId")
-        if found is None:  # Create/Update wrap the item: <t:Message><t:ItemId/>…
-            found = elem[0].find(f"{{{TNS}}}ItemId")
-        return kind, found.get("Id")
 
 
 def encode_token(folder_id: str, state: str) -> str:
     """The token for ``state`` of ``folder_id``."""
-    return tokens.encode(_TOKEN_PREFIX, {"f": folder_id, "s": state})
+    return TOKENS.encode(folder_id, {"s": state})
 
 
 def decode_token(token: str, folder_id: str) -> str:
     """The SyncState in ``token``; ``SyncTokenExpired`` if it is not a token of ``folder_id``."""
-    try:
-        data = tokens.decode(_TOKEN_PREFIX, token)
-        state = data["s"]
-        if not isinstance(state, str) or not state:
-            raise ValueError("state")
-    except (ValueError, KeyError) as exc:
-        raise errors.SyncTokenExpired("That is not an EWS sync token.", provider="ews",
-                                      code="bad-token") from exc
-    if data.get("f") != folder_id:
-        raise errors.SyncTokenExpired("The sync token belongs to another folder.",
-                                      provider="ews", code="other-folder")
+    state = TOKENS.decode(token, folder_id).get("s")
+    if not isinstance(state, str) or not state:
+        raise errors.SyncTokenExpired("The sync token is damaged.", provider="ews",
+                                      code="bad-cursor")
     return state
 
 

@@ -39,6 +39,7 @@ from exchangelib.services import GetStreamingEvents, SubscribeToStreaming, Unsub
 from requests.exceptions import RequestException
 from urllib3.exceptions import HTTPError as Urllib3Error
 
+from inboxlink.adapters.ews._exchangelib_shim import streaming_socket
 from inboxlink.changes import ChangeHint
 from inboxlink.mailbox_sync import Watch
 from inboxlink.models import Folder
@@ -46,6 +47,8 @@ from inboxlink.models import Folder
 if TYPE_CHECKING:
     from exchangelib import Account
     from exchangelib.folders import Folder as EwsFolder
+
+    from inboxlink.adapters.ews.connection import EwsConnection
 
 __all__ = ["EVENT_TYPES", "EwsStreaming"]
 
@@ -103,7 +106,7 @@ class _Stream:
             self.closed = True
             self._cut()
             subscription, self.subscription = self.subscription, None
-        account = self.mailbox._account
+        account = self.mailbox._connection.account
         if account is not None:
             if subscription is not None:
                 with contextlib.suppress(Exception):  # best effort: it expires anyway
@@ -114,8 +117,7 @@ class _Stream:
     def _cut(self) -> None:
         # Shut the socket down (not just close it): that wakes the thread blocked reading.
         service, self.service, self.events = self.service, None, None
-        response = getattr(service, "_streaming_response", None)
-        sock = getattr(getattr(getattr(response, "raw", None), "connection", None), "sock", None)
+        sock = streaming_socket(service)
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
@@ -189,7 +191,7 @@ class EwsStreaming:
     stream_minutes: ClassVar[int] = 30
 
     if TYPE_CHECKING:
-        _account: Account | None
+        _connection: EwsConnection
 
         @property
         def account(self) -> Account: ...
