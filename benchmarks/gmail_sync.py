@@ -25,8 +25,8 @@ from typing import Any
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from inboxlink.adapters.gmail import GmailMailbox, GmailSettings
-from inboxlink.adapters.gmail.quota import COST
-from inboxlink.adapters.gmail.service import authorized_http, build_service
+from inboxlink.adapters.gmail._quota import COST
+from inboxlink.adapters.gmail.connection import authorized_http, build_service
 from inboxlink.testing.conformance import make_message
 from tests.gmail.emulator import GmailEmulator
 

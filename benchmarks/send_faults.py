@@ -25,7 +25,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
 
 from inboxlink import OutgoingMessage
 from inboxlink.adapters.gmail import GmailMailbox, GmailSettings
-from inboxlink.adapters.gmail.service import authorized_http, build_service
+from inboxlink.adapters.gmail.connection import authorized_http, build_service
 from inboxlink.adapters.graph import GraphMailbox, GraphSettings
 from inboxlink.retry import RetryPolicy
 from tests.faults.proxy import Fault, FaultProxy

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -93,9 +93,25 @@ class ErrorTable:
         """The first rule that matches, or ``None``."""
         return next((rule for rule in self.rules if rule.matches(signal)), None)
 
-    def error_for(self, signal: Signal) -> errors.InboxLinkError:
-        """Build the typed error for ``signal`` (the fallback class when nothing matches)."""
-        rule = self.match(signal)
+    def match_any(self, signals: Sequence[Signal]) -> tuple[Rule, Signal] | None:
+        """Multi-signal matching: the first rule (in table order) that any of ``signals``
+        matches, with the signal it matched; ``None`` when no rule matches any.
+
+        For providers whose one error carries several codes (Gmail's ``details[].reason``,
+        ``errors[].reason`` and ``status``): the table's order decides, not the codes'.
+        """
+        for rule in self.rules:
+            for signal in signals:
+                if rule.matches(signal):
+                    return rule, signal
+        return None
+
+    def error_for(self, signal: Signal, *, rule: Rule | None = None) -> errors.InboxLinkError:
+        """Build the typed error for ``signal`` (the fallback class when nothing matches).
+
+        ``rule``: the row already chosen (e.g. by `match_any`), instead of matching again.
+        """
+        rule = rule or self.match(signal)
         cls = rule.error if rule else self.fallback
         text = errors.redact(signal.text or "")
         message = (rule.message if rule and rule.message else None) or (

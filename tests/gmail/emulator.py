@@ -36,6 +36,7 @@ import attrs
 from . import emulator_parts
 from .emulator_query import Candidate, QueryError, compile_query
 from .emulator_quota import QuotaMeter
+from .emulator_upload import UPLOAD_PATH, Uploads
 
 SYSTEM_LABELS = (
     "INBOX", "SENT", "DRAFT", "TRASH", "SPAM", "STARRED", "IMPORTANT", "UNREAD", "CHAT",
@@ -156,6 +157,8 @@ class GmailEmulator:
         self._ids = itertools.count(0x18C0000000000000)
         self._last_ms = 0
         self._lock = threading.RLock()
+        #: resumable upload sessions (see :mod:`.emulator_upload`)
+        self.uploads = Uploads(lambda: self.url, self._complete_upload)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._server.emulator = self  # type: ignore[attr-defined]
@@ -324,6 +327,9 @@ class GmailEmulator:
             return _json(200, self.certs)
         if path == "/batch/gmail/v1" and method == "POST":
             return self._batch(headers, body)
+        upload = UPLOAD_PATH.match(path)
+        if upload is not None:
+            return self._upload(method, upload, query, headers, body)
         match = _MESSAGE_PATH.match(path)
         if not match:
             return _json(404, gmail_error(404, "Not Found", "notFound", "NOT_FOUND"))
@@ -331,18 +337,9 @@ class GmailEmulator:
         with self._lock:
             self.calls.append(operation)
             self.bodies.append((operation, body))
-        fault = self._fault_for(operation)
-        if fault is not None:
-            return fault
-        auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
-        if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
-            return _json(401, gmail_error(
-                401, "Request had invalid authentication credentials. Expected OAuth 2 access "
-                     "token, login cookie or other valid authentication credential.",
-                "authError", "UNAUTHENTICATED"), {"WWW-Authenticate": 'Bearer realm="x"'})
-        if match.group("user") not in ("me", self.address):
-            return _json(400, gmail_error(400, "Precondition check failed.",
-                                          "failedPrecondition", "FAILED_PRECONDITION"))
+        refused = self._fault_for(operation) or self._refused(headers, match.group("user"))
+        if refused is not None:
+            return refused
         if handler is None:
             return _json(404, gmail_error(404, "Not Found", "notFound", "NOT_FOUND"))
         refused = self.quota.charge(operation)
@@ -350,6 +347,43 @@ class GmailEmulator:
             return refused
         try:
             return handler(query, body, *args)
+        except _Refused as refused:
+            return refused.response
+
+    def _refused(self, headers: Mapping[str, str], user: str) -> Response | None:
+        auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+        if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
+            return _json(401, gmail_error(
+                401, "Request had invalid authentication credentials. Expected OAuth 2 access "
+                     "token, login cookie or other valid authentication credential.",
+                "authError", "UNAUTHENTICATED"), {"WWW-Authenticate": 'Bearer realm="x"'})
+        if user not in ("me", self.address):
+            return _json(400, gmail_error(400, "Precondition check failed.",
+                                          "failedPrecondition", "FAILED_PRECONDITION"))
+        return None
+
+    def _upload(self, method: str, match: re.Match[str], query: Mapping[str, list[str]],
+                headers: Mapping[str, str], body: bytes) -> Response:
+        operation = "upload.start" if method == "POST" else "upload.put"
+        with self._lock:
+            self.calls.append(operation)
+        refused = self._fault_for(operation) or self._refused(headers, match.group("user"))
+        if refused is not None:
+            return refused
+        if method == "POST":
+            return self.uploads.start(match.group("user"), match.group("kind"), query, headers,
+                                      body)
+        if method == "PUT":
+            return self.uploads.put(query, headers, body)
+        return _json(405, gmail_error(405, "Method Not Allowed", "badRequest"))
+
+    def _complete_upload(self, operation: str, query: Mapping[str, list[str]],
+                         metadata: dict[str, Any], raw: bytes) -> Response:
+        """An upload session received the whole message: send or store it."""
+        try:
+            if operation == "messages.send":
+                return self._send_raw(metadata, raw)
+            return self._insert_raw(query, metadata, raw)
         except _Refused as refused:
             return refused.response
 
@@ -732,6 +766,9 @@ class GmailEmulator:
 
     def _send(self, query: Mapping[str, list[str]], body: bytes) -> Response:
         request, raw = self._decode_raw(body)
+        return self._send_raw(request, raw)
+
+    def _send_raw(self, request: Mapping[str, Any], raw: bytes) -> Response:
         headers = _headers(raw)
         recipients = [a for _, a in getaddresses(
             headers.get_all("To", []) + headers.get_all("Cc", []) + headers.get_all("Bcc", []))
@@ -751,6 +788,10 @@ class GmailEmulator:
 
     def _insert(self, query: Mapping[str, list[str]], body: bytes) -> Response:
         request, raw = self._decode_raw(body)
+        return self._insert_raw(query, request, raw)
+
+    def _insert_raw(self, query: Mapping[str, list[str]], request: Mapping[str, Any],
+                    raw: bytes) -> Response:
         when = self._now_ms()
         if query.get("internalDateSource", ["receivedTime"])[0] == "dateHeader":
             with contextlib.suppress(TypeError, ValueError):
@@ -791,7 +832,8 @@ def _not_found() -> Response:
                                   "NOT_FOUND"))
 
 
-_REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+_REASONS = {200: "OK", 204: "No Content", 308: "Resume Incomplete", 400: "Bad Request",
+            401: "Unauthorized", 403: "Forbidden",
             404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error",
             503: "Service Unavailable"}
 
@@ -813,7 +855,11 @@ class _Handler(BaseHTTPRequestHandler):
         emulator: GmailEmulator = self.server.emulator  # type: ignore[attr-defined]
         status, headers, payload = emulator.handle(self.command, self.path, dict(self.headers),
                                                    body)
-        self.send_response(status)
+        if status == 0:
+            # A dropped connection: the request was read, no answer is written.
+            self.close_connection = True
+            return
+        self.send_response(status, _REASONS.get(status))
         for key, value in headers.items():
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(payload)))

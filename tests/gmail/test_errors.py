@@ -350,3 +350,19 @@ def test_docs_explain_every_catalog_entry() -> None:
     text = expand_error_tables(page.read_text())  # the generated tables, as the site shows
     for entry in _catalog_ids():
         assert entry in text, f"docs/gmail.md does not explain {entry}"
+
+
+def test_match_any_lets_the_tables_order_decide() -> None:
+    # Multi-signal matching is a table feature: whichever of an error's codes a rule names,
+    # the most specific rule (first in the table) wins, not the first code.
+    from inboxlink.translate import Signal
+
+    generic = Signal("gmail", code="notFound", text="x", status=404)
+    specific = Signal("gmail", code="history:notFound", text="x", status=404)
+    rule, signal = TABLE.match_any([generic, specific]) or (None, None)
+    assert rule is not None
+    assert rule.error is errors.SyncTokenExpired
+    assert signal is specific
+    assert TABLE.match_any([Signal("gmail", code="nothing-like-it")]) is None
+    built = TABLE.error_for(generic, rule=rule)
+    assert isinstance(built, errors.SyncTokenExpired)

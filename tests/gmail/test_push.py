@@ -9,7 +9,7 @@ import json
 import pytest
 
 from inboxlink import errors
-from inboxlink.adapters.gmail import push
+from inboxlink.adapters.gmail import watch as push
 from inboxlink.testing.conformance import make_message
 
 from .emulator import GmailEmulator

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from inboxlink.adapters.gmail.quota import COST, PER_USER_UNITS_PER_MINUTE, TokenBucket
+from inboxlink.adapters.gmail._quota import COST, PER_USER_UNITS_PER_MINUTE, TokenBucket
 from inboxlink.testing.conformance import make_message
 
 from .emulator import GmailEmulator

@@ -111,7 +111,7 @@ def test_connect_by_url(emulator: GmailEmulator) -> None:
 
 
 def test_discovery_document_is_parsed_once_per_process(emulator: GmailEmulator) -> None:
-    from inboxlink.adapters.gmail import service
+    from inboxlink.adapters.gmail import connection as service
 
     make_mailbox(emulator)
     before = service.discovery_document.cache_info()

@@ -6,10 +6,12 @@ import json
 import math
 from urllib.parse import parse_qs, urlsplit
 
+import attrs
 import pytest
 
 from inboxlink import errors
 from inboxlink.adapters.gmail import GmailMailbox
+from inboxlink.adapters.gmail.sync import TOKENS
 from inboxlink.models import FolderRole
 from inboxlink.testing.conformance import drain, make_message
 
@@ -37,15 +39,14 @@ def _kinds(batches: list, msgid: str | None = None) -> dict[str, list[str]]:
     return out
 
 
-def test_token_is_json_naming_label_and_history_id(emulator: GmailEmulator,
-                                                  mailbox: GmailMailbox) -> None:
+def test_token_names_label_and_history_id(emulator: GmailEmulator,
+                                         mailbox: GmailMailbox) -> None:
     emulator.deliver(make_message(1))
     emulator.reset_counts()
     token = mailbox.sync_token(FolderRole.INBOX)
     assert emulator.requests == [PROFILE]
-    data = json.loads(token)
-    assert data["label"] == "INBOX"
-    assert data["history"] == str(emulator.history[-1].id)
+    assert json.loads(json.dumps(token)) == token  # JSON-safe
+    assert TOKENS.decode(token, "INBOX") == {"history": str(emulator.history[-1].id)}
 
 
 def test_no_change_is_one_request(emulator: GmailEmulator, mailbox: GmailMailbox) -> None:
@@ -154,7 +155,7 @@ def test_changes_elsewhere_neither_show_nor_fill_the_limit(emulator: GmailEmulat
     batch = mailbox.changes("INBOX", token, limit=3)
     assert [s.id for s in batch.added] == [mine]
     assert batch.more is False
-    assert json.loads(batch.token)["history"] == str(emulator.history[-1].id)
+    assert TOKENS.decode(batch.token, "INBOX")["history"] == str(emulator.history[-1].id)
     assert emulator.requests == [("GET", "/gmail/v1/users/me/history"), BATCH]
 
 
@@ -197,8 +198,10 @@ def test_forgotten_history_is_sync_token_expired(emulator: GmailEmulator,
 
 
 @pytest.mark.parametrize("token", [
-    '{"v":1,"label":"INBOX","history":"-4"}', '{"v":1,"label":"INBOX","history":4}',
-    '{"v":2,"label":"INBOX","history":"4"}', '["INBOX", "4"]', "null",
+    TOKENS.encode("INBOX", {"history": "-4"}), TOKENS.encode("INBOX", {"history": 4}),
+    TOKENS.encode("INBOX", {}), TOKENS.encode("SENT", {"history": "4"}),
+    attrs.evolve(TOKENS, version=2).encode("INBOX", {"history": "4"}),
+    '{"v":1,"label":"INBOX","history":"4"}', '["INBOX", "4"]', "null",
 ])
 def test_malformed_tokens_never_reach_the_server(emulator: GmailEmulator,
                                                  mailbox: GmailMailbox, token: str) -> None:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from inboxlink import errors
 from inboxlink.adapters.gmail import convert
+from inboxlink.cursor import CursorCodec
 from inboxlink.mailbox_actions import FLAGGED, SEEN
 from inboxlink.models import Folder, MessageSummary, Page
 from inboxlink.query import SearchQuery, matches
@@ -46,7 +47,8 @@ __all__ = ["GmailActions", "gmail_query", "quote"]
 MAX_IDS = 1000
 #: messages.list's largest page
 _LIST_PAGE = 500
-_SEARCH_PREFIX = "gmailq1"
+#: search cursors: the folder and Gmail's page token (never valid as a listing cursor)
+_SEARCH = CursorCodec("gmail", kind="search")
 
 #: flag -> (label, whether the label *means* the flag is set)
 FLAG_LABELS: Mapping[str, tuple[str, bool]] = {SEEN: ("UNREAD", False), FLAGGED: ("STARRED", True)}
@@ -244,19 +246,11 @@ class GmailActions:
                 # Narrowing can leave a page short: read on until it is full.
                 if not page_token or len(items) >= limit:
                     break
-        next_cursor = f"{_SEARCH_PREFIX}:{folder.id}:{page_token}" if page_token else None
+        next_cursor = _SEARCH.encode(folder.id, {"page": page_token}) if page_token else None
         return Page(items=items, next_cursor=next_cursor)
 
     def _search_cursor(self, folder: Folder, cursor: str | None) -> str | None:
-        if cursor is None:
-            return None
-        prefix, _, rest = cursor.partition(":")
-        label, _, token = rest.partition(":")
-        if prefix != _SEARCH_PREFIX or label != folder.id or not token:
-            raise errors.CursorExpired(
-                "This is not a search cursor of this folder.", provider="gmail",
-                remedy="Pass page.next_cursor from the same search() call unchanged.")
-        return token
+        return str(_SEARCH.decode(cursor, folder.id).get("page")) if cursor else None
 
     # ------------------------------------------------------------------ replies, threads
     def _thread_ids(self, message_id: str) -> tuple[list[str], list[str]]:

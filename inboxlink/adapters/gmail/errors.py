@@ -21,6 +21,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
+
 from inboxlink import errors
 from inboxlink.translate import ErrorTable, Rule, Signal
 
@@ -245,6 +247,10 @@ TABLE = ErrorTable(
                   "it."),
         _R(errors.ConnectionLost, code="connectionLost",
            remedy="The connection to Gmail broke in the middle of an answer: retry."),
+        _R(errors.TransientError, code="uploadStopped",
+           remedy="The upload stopped before Gmail had the whole message (the connection "
+                  "kept failing, or the upload session expired), so nothing was sent or "
+                  "stored: send it again."),
         _R(errors.TransientError, code="batchError",
            remedy="Gmail answered a batch request in an unexpected format: retry."),
         _R(errors.TransientError, code="refresh-retryable"),
@@ -253,7 +259,10 @@ TABLE = ErrorTable(
         _R(errors.MessageNotFound, status=404, source="gmail.not_found"),
         _R(errors.RateLimited, status=429),
         _R(errors.PermissionDenied, status=403),
-        _R(errors.MessageTooLarge, status=413),
+        _R(errors.MessageTooLarge, status=413,
+           remedy="Gmail takes messages up to 35 MB, counted after attachments are "
+                  "base64-encoded (about 25 MB of files). Share larger files as links "
+                  "(e.g. Google Drive) instead of attaching them."),
         _R(errors.TransientError, status=(500, 502, 503, 504), source="gmail.backend_error"),
     ),
 )
@@ -326,16 +335,6 @@ def _project_remedy(signal: Signal, body: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _match(table: ErrorTable, signals: list[Signal]) -> tuple[Rule, Signal] | None:
-    # Rule-major: the table's order (most specific first) decides, whichever of the
-    # signal's codes (details reason, errors reason, status) the rule names.
-    for rule in table.rules:
-        for signal in signals:
-            if rule.matches(signal):
-                return rule, signal
-    return None
-
-
 def _decode_body(content: bytes | str | None) -> Mapping[str, Any]:
     if not content:
         return {}
@@ -380,7 +379,7 @@ def signals_from_http_error(
 def _from_signals(
     signals: list[Signal], body: Mapping[str, Any], operation: str, retry_header: str | None
 ) -> errors.InboxLinkError:
-    found = _match(TABLE, signals)
+    found = TABLE.match_any(signals)
     if found is None:
         plain = [s for s in signals if ":" not in (s.code or "")]
         return TABLE.error_for(plain[0] if plain else signals[0])
@@ -394,18 +393,7 @@ def _from_signals(
         extra.update(_project_remedy(signal, body))
     # Report the provider's own reason, not the operation-prefixed form used for matching.
     code = (signal.code or "").partition(":")[2] or signal.code
-    if code is None and signal.status is not None:
-        code = str(signal.status)
-    kwargs: dict[str, Any] = {"provider": PROVIDER, "code": code}
-    if rule.remedy:
-        kwargs["remedy"] = rule.remedy
-    if rule.retryable is not None:
-        kwargs["retryable"] = rule.retryable
-    kwargs.update(extra)
-    text = errors.redact(signal.text)
-    message = rule.message or (f"{rule.error.default_message} Gmail said: {text}" if text
-                               else None)
-    return rule.error(message, **kwargs)
+    return TABLE.error_for(attrs.evolve(signal, code=code, details=extra), rule=rule)
 
 
 def _refresh_signal(exc: Any) -> tuple[list[Signal], Mapping[str, Any]]:
@@ -444,12 +432,17 @@ def extract(exc: BaseException, operation: str) -> errors.InboxLinkError | Signa
         return _from_signals(signals, body, operation, None)
     if isinstance(exc, api_errors.BatchError):
         return _from_signals([Signal(PROVIDER, "batchError", str(exc))], {}, operation, None)
-    from inboxlink.adapters.gmail import transport
+    from inboxlink.adapters.gmail._resumable import UploadStopped
+    from inboxlink.adapters.gmail._single_shot import AnswerLost
+    from inboxlink.adapters.gmail.connection import MalformedAnswer
 
-    if isinstance(exc, transport.MalformedAnswer):
+    if isinstance(exc, UploadStopped):
+        return _from_signals([Signal(PROVIDER, "uploadStopped", str(exc))], {}, operation,
+                             None)
+    if isinstance(exc, MalformedAnswer):
         return _from_signals([Signal(PROVIDER, "malformedResponse", str(exc))], {},
                              operation, None)
-    if isinstance(exc, transport.AnswerLost):
+    if isinstance(exc, AnswerLost):
         return _from_signals([Signal(PROVIDER, "answerLost", str(exc))], {}, operation, None)
     if isinstance(exc, TimeoutError):
         return _from_signals([Signal(PROVIDER, "timeout", str(exc))], {}, operation, None)

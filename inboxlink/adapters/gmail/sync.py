@@ -1,8 +1,8 @@
 """The Gmail change feed: ``sync_token``/``changes`` on ``users.history.list``.
 
-A token is JSON naming the folder (label id) and a Gmail ``historyId``::
-
-    {"v": 1, "label": "INBOX", "history": "4711"}
+A token is an opaque `inboxlink.cursor.CursorCodec` string holding the folder and a Gmail
+``historyId`` (``{"history": "4711"}``); one of another folder or adapter, or garbage, is
+``SyncTokenExpired`` before any request.
 
 ``sync_token()`` is one ``users.getProfile`` (the mailbox's current ``historyId``, 1 quota
 unit). ``changes()`` pages ``history.list(startHistoryId, historyTypes)`` through
@@ -25,7 +25,6 @@ records (500 a page, 2 units) but no summaries.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -35,6 +34,7 @@ import attrs
 from inboxlink import errors
 from inboxlink.adapters.gmail import convert
 from inboxlink.changes import ChangeHint, ChangeSet
+from inboxlink.cursor import CursorCodec
 from inboxlink.models import Folder, MessageSummary
 
 if TYPE_CHECKING:
@@ -44,33 +44,25 @@ if TYPE_CHECKING:
 
 __all__ = ["GmailSync", "decode_token", "encode_token"]
 
-_VERSION = 1
+#: sync tokens: the folder and the history id to read on from
+TOKENS = CursorCodec("gmail", kind="sync", error=errors.SyncTokenExpired)
 #: the history kinds that can move a message into or out of a folder, or change its flags
 HISTORY_TYPES = ("messageAdded", "messageDeleted", "labelAdded", "labelRemoved")
 
 
 def encode_token(folder_id: str, history_id: int) -> str:
     """The opaque, JSON-safe token for ``history_id`` in ``folder_id``."""
-    return json.dumps({"v": _VERSION, "label": folder_id, "history": str(history_id)},
-                      separators=(",", ":"))
+    return TOKENS.encode(folder_id, {"history": str(history_id)})
 
 
 def decode_token(token: str, folder: Folder) -> int:
     """The history id in ``token``; ``SyncTokenExpired`` for anything not a token of ``folder``."""
-    try:
-        data = json.loads(token)
-    except ValueError:
-        data = None
-    history = data.get("history") if isinstance(data, dict) else None
-    if not (isinstance(data, dict) and data.get("v") == _VERSION
-            and isinstance(history, str) and history.isdigit() and len(history) < 21):
+    history = TOKENS.decode(token, folder.id).get("history")
+    if not (isinstance(history, str) and history.isdigit() and len(history) < 21):
         raise errors.SyncTokenExpired("This is not a Gmail sync token.", provider="gmail",
-                                      code="bad-token")
-    if data.get("label") != folder.id:
-        raise errors.SyncTokenExpired(
-            f"The sync token belongs to another folder ({data.get('label')!r}).",
-            provider="gmail", code="other-folder",
-            remedy="Use each folder's own token; take a new sync_token() for this folder.")
+                                      code="bad-cursor",
+                                      remedy="Take a new sync_token() and re-list the folder "
+                                             "once.")
     return int(history)
 
 

@@ -21,7 +21,8 @@ learn what changed. Everything here is framework-free: dicts and bytes in, typed
         return [b""]
 
 Answer quickly with a 2xx (Pub/Sub retries anything else) and do the ``changes()`` work
-elsewhere.
+elsewhere. Without push, ``mailbox.watch()`` polls ``changes()`` with adaptive back-off
+(`inboxlink.adapters.gmail.sync`): one cheap ``history.list`` per poll.
 """
 
 from __future__ import annotations

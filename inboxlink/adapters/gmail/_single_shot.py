@@ -1,4 +1,4 @@
-"""HTTP for Gmail requests that must go out at most once, and checks on what comes back.
+"""HTTP for Gmail requests that must go out at most once.
 
 httplib2 repeats a request by itself when the server reads it and closes the connection
 without answering: ``Http._conn_request`` treats a ``BadStatusLine`` (``RemoteDisconnected``)
@@ -19,24 +19,12 @@ request (and repeats it only after a 401, which means the server refused it).
 
 from __future__ import annotations
 
-import contextlib
 import http.client
-import socket
 import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = [
-    "EMPTY_ANSWERS",
-    "MAX_ANSWER",
-    "AnswerLost",
-    "MalformedAnswer",
-    "RequestNotSent",
-    "SingleShotHttp",
-    "drop_connections",
-    "is_transport_failure",
-    "json_object",
-]
+__all__ = ["MAX_ANSWER", "AnswerLost", "RequestNotSent", "SingleShotHttp"]
 
 #: the largest answer a single-shot request reads (a send answer is a few hundred bytes)
 MAX_ANSWER = 1 << 20
@@ -48,10 +36,6 @@ class RequestNotSent(ConnectionError):
 
 class AnswerLost(ConnectionError):
     """The request was written in full, but its answer never came (or came incomplete)."""
-
-
-class MalformedAnswer(ValueError):
-    """A 2xx answer whose body is not the JSON object the API documents."""
 
 
 class SingleShotHttp:
@@ -104,46 +88,3 @@ class SingleShotHttp:
             return httplib2.Response(response), content
         finally:
             conn.close()
-
-
-#: methods Gmail documents with an empty response body (204): nothing to check there
-EMPTY_ANSWERS = frozenset({"messages.batchModify", "messages.batchDelete", "messages.delete",
-                           "stop"})
-
-
-def json_object(result: Any, method: str) -> dict[str, Any]:
-    """``result`` if it is a JSON object; a 200 with anything else is a malformed answer.
-
-    googleapiclient hands a body that is not JSON over as a plain string (and a JSON list
-    as a list), which would otherwise fail later as an ``AttributeError``.
-    """
-    if method in EMPTY_ANSWERS and not result:
-        return {}
-    if not isinstance(result, dict):
-        kind = type(result).__name__
-        raise MalformedAnswer(f"Gmail answered {method} with a {kind}, not a JSON object.")
-    return result
-
-
-def drop_connections(http: Any) -> None:
-    """Close and forget every pooled connection of an (authorized) ``httplib2.Http``.
-
-    After a transport error mid-answer, httplib2 leaves the half-read connection in its
-    pool; the next request would read the rest of the broken answer.
-    """
-    inner = getattr(http, "http", http)
-    pool = getattr(inner, "connections", None)
-    if not isinstance(pool, dict):
-        return
-    for conn in list(pool.values()):
-        with contextlib.suppress(OSError):  # already gone
-            conn.close()
-    pool.clear()
-
-
-def is_transport_failure(exc: BaseException) -> bool:
-    """Whether ``exc`` means the connection it happened on can no longer be trusted."""
-    import httplib2
-
-    return isinstance(exc, (OSError, http.client.HTTPException, httplib2.HttpLib2Error,
-                            socket.timeout, ssl.SSLError))

@@ -1,0 +1,203 @@
+"""Sending (``messages.send``) and the Sent copy (``messages.insert``) for `GmailMailbox`.
+
+Gmail files every sent message in SENT itself, so ``append_to_sent`` is only for copies an
+application makes on purpose. Both calls go out through the single-shot HTTP: neither
+httplib2 nor anything above repeats them, and a send whose answer was lost after the
+request left raises ``SendOutcomeUnknown``.
+
+Size decides the way up: up to ``simple_upload_limit`` (5 MB) the message goes as
+base64url ``raw`` inside the JSON body (one request); above it as a resumable media upload
+(``message/rfc822``) read from the spooled message in ``upload_chunk_size`` pieces, so it is
+never held in memory; above ``max_message_size`` (Gmail's 35 MB; 150 MB for an inserted
+copy) it is refused with ``MessageTooLarge`` before anything is sent.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from contextlib import AbstractContextManager
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, ClassVar
+
+from inboxlink import errors
+from inboxlink.adapters.gmail import _resumable, convert
+from inboxlink.adapters.gmail._single_shot import AnswerLost
+from inboxlink.adapters.gmail.connection import MalformedAnswer
+from inboxlink.adapters.gmail.settings import MAX_INSERT_SIZE
+from inboxlink.models import Folder, SendResult, SentCopy
+from inboxlink.spool import Spool
+
+if TYPE_CHECKING:
+    from inboxlink.adapters.gmail.connection import GmailConnection
+    from inboxlink.adapters.gmail.settings import GmailSettings
+    from inboxlink.mime import PreparedMessage
+
+__all__ = ["GmailSend", "Prefixed", "with_bcc"]
+
+log = logging.getLogger("inboxlink.gmail")
+#: the media type Gmail's upload endpoints take for a whole message
+_RFC822 = "message/rfc822"
+
+
+def with_bcc(prepared: PreparedMessage) -> bytes:
+    """A Bcc header before the wire bytes.
+
+    Gmail takes the recipients from the headers, Bcc included (it removes Bcc from what
+    the recipients get and keeps it in the sender's copy); there is no separate envelope.
+    """
+    if not prepared.bcc:
+        return b""
+    return f"Bcc: {', '.join(a.email for a in prepared.bcc)}\r\n".encode()
+
+
+class Prefixed(io.RawIOBase):
+    """A seekable read-only stream of ``prefix`` followed by ``body`` (``body_size`` bytes):
+    the Bcc header before a spooled message, without copying either."""
+
+    def __init__(self, prefix: bytes, body: BinaryIO, body_size: int) -> None:
+        super().__init__()
+        self._prefix = prefix
+        self._body = body
+        self._size = len(prefix) + body_size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        wanted = min(len(view), self._size - self._pos)
+        if wanted <= 0:
+            return 0
+        done = 0
+        if self._pos < len(self._prefix):
+            head = self._prefix[self._pos:self._pos + wanted]
+            view[:len(head)] = head
+            done = len(head)
+        if done < wanted:
+            self._body.seek(self._pos + done - len(self._prefix))
+            data = self._body.read(wanted - done)
+            view[done:done + len(data)] = data
+            done += len(data)
+        self._pos += done
+        return done
+
+    def close(self) -> None:
+        self._body.close()
+        super().close()
+
+
+class GmailSend:
+    """``_send``/``_append`` for `GmailMailbox`."""
+
+    if TYPE_CHECKING:
+        settings: GmailSettings
+        provider: ClassVar[str]
+        _conn: GmailConnection
+
+        @property
+        def _messages(self) -> Any: ...
+        def _execute(self, request: Any, method: str, *, once: bool = False,
+                     json: bool = True) -> Any: ...
+        def _boundary(self, operation: str) -> AbstractContextManager[None]: ...
+
+    def _thread_of(self, message_id: str) -> str | None:
+        """The Gmail thread holding ``message_id`` (so a reply joins it), if we can see it."""
+        try:
+            with self._boundary("fetch"):
+                request = self._messages.list(userId=self.settings.user_id, maxResults=1,
+                                              q=f"rfc822msgid:{message_id.strip('<>')}",
+                                              includeSpamTrash=True)
+                found = self._execute(request, "messages.list").get("messages") or ()
+        except errors.InboxLinkError as exc:
+            # A send-only token cannot search; the reply is still threaded by its headers.
+            log.info("gmail: thread of %s not found (%s); sending without threadId",
+                     message_id, exc.message)
+            return None
+        return str(found[0]["threadId"]) if found else None
+
+    def _send(self, prepared: PreparedMessage, save_copy: bool) -> SendResult:
+        bcc = with_bcc(prepared)
+        size = len(bcc) + prepared.size
+        self._refuse_above_limit(size, self.settings.max_message_size)
+        metadata: dict[str, Any] = {}
+        if prepared.in_reply_to:
+            thread = self._thread_of(prepared.in_reply_to)
+            if thread:
+                metadata["threadId"] = thread
+        with self._boundary("send"):
+            try:
+                if size <= self.settings.simple_upload_limit:
+                    raw = convert.b64encode(bcc + prepared.spool.read())
+                    request = self._messages.send(userId=self.settings.user_id,
+                                                  body={"raw": raw, **metadata})
+                    sent = self._execute(request, "messages.send", once=True)
+                else:
+                    stream = Prefixed(bcc, prepared.spool.open(), prepared.size)
+                    with stream:
+                        request = self._messages.send(userId=self.settings.user_id,
+                                                      body=metadata or None,
+                                                      media_body=self._media(stream))
+                        sent = _resumable.upload(self._conn, request, "messages.send", size)
+            except (AnswerLost, MalformedAnswer) as exc:
+                # The whole message left: Gmail may have sent it. Never retryable.
+                raise errors.SendOutcomeUnknown(
+                    f"Gmail received the message but its answer was lost ({exc}).",
+                    raw=prepared.spool, message_id=prepared.message_id,
+                    provider=self.provider,
+                    code="answerLost" if isinstance(exc, AnswerLost) else "malformedResponse",
+                ) from exc
+        if not save_copy:
+            log.info("gmail: save_copy=False is not possible: Gmail files every sent message")
+        return SendResult(
+            message_id=prepared.message_id, raw=prepared.spool,
+            sent_copy=SentCopy.SAVED_BY_PROVIDER, sent_folder_id="SENT",
+            provider_id=sent.get("id"), thread_id=sent.get("threadId"),
+        )
+
+    def _append(self, spool: Spool, folder: Folder) -> str | None:
+        self._refuse_above_limit(spool.size, MAX_INSERT_SIZE)
+        metadata = {"labelIds": [folder.id]}
+        with self._boundary("append"):
+            # Once only, never repeated: a repeated insert would store a second Sent copy.
+            if spool.size <= self.settings.simple_upload_limit:
+                request = self._messages.insert(
+                    userId=self.settings.user_id, internalDateSource="dateHeader",
+                    body={"raw": convert.b64encode(spool.read()), **metadata})
+                inserted = self._execute(request, "messages.insert", once=True)
+            else:
+                with spool.open() as stream:
+                    request = self._messages.insert(
+                        userId=self.settings.user_id, internalDateSource="dateHeader",
+                        body=metadata, media_body=self._media(stream))
+                    inserted = _resumable.upload(self._conn, request, "messages.insert",
+                                                 spool.size)
+            return str(inserted["id"]) if inserted.get("id") else None
+
+    def _media(self, stream: io.IOBase | IO[bytes]) -> Any:
+        from googleapiclient.http import MediaIoBaseUpload
+
+        return MediaIoBaseUpload(stream, mimetype=_RFC822, resumable=True,
+                                 chunksize=self.settings.upload_chunk_size)
+
+    def _refuse_above_limit(self, size: int, limit: int) -> None:
+        if size > limit:
+            raise errors.MessageTooLarge(
+                f"The message is {size:,} bytes; Gmail accepts at most {limit:,}. "
+                "Nothing was sent.", provider=self.provider, code="tooLarge",
+                remedy="Gmail takes messages up to 35 MB to send (150 MB to store a copy), "
+                       "counted after attachments are "
+                       "base64-encoded (about 25 MB of files). Share larger files as links "
+                       "(e.g. Google Drive) instead of attaching them.")
