@@ -1,0 +1,103 @@
+"""Streamed sending: SMTP DATA and the Sent APPEND written piece by piece from the spool.
+
+The dot-stuffing is checked against RFC 5321's rule for any cut of any message (hypothesis),
+then end to end through the real smtplib → aiosmtpd (which removes the stuffing again) and
+imapclient → Dovecot, with pieces so small that every line start is a piece edge.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from inboxlink import OutgoingMessage
+from inboxlink.adapters.imap import ImapMailbox
+from inboxlink.adapters.imap._smtp import dot_stuffed
+from inboxlink.models import FolderRole, SentCopy
+
+from .dovecot import Dovecot
+from .helpers import Certs, settings_for
+from .smtp_peer import SmtpServer
+
+# bytes that make line starts, dots at line starts and CRLFs split between pieces likely
+_ATOMS = st.sampled_from([b".", b"..", b"\r\n", b"\r", b"\n", b"x", b".\r\n", b"\r\n."])
+
+
+def _rfc5321(message: bytes) -> bytes:
+    """What a DATA payload must be (RFC 5321 §4.5.2 and §4.1.1.4), written independently."""
+    stuffed = re.sub(rb"(?m)^\.", b"..", message)
+    if not stuffed.endswith(b"\r\n"):
+        stuffed += b"\r\n"
+    return stuffed + b".\r\n"
+
+
+def _cut(message: bytes, edges: list[int]) -> list[bytes]:
+    points = sorted({0, len(message), *(e % (len(message) + 1) for e in edges)})
+    return [message[a:b] for a, b in itertools.pairwise(points)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(atoms=st.lists(_ATOMS, max_size=60), edges=st.lists(st.integers(0, 400), max_size=20))
+def test_dot_stuffing_does_not_depend_on_where_the_pieces_end(atoms: list[bytes],
+                                                             edges: list[int]) -> None:
+    message = b"".join(atoms)
+    written = list(dot_stuffed(_cut(message, edges)))
+    assert b"".join(written) == _rfc5321(message)
+    # The end mark leaves in the last write: once that returned, the server may have it all.
+    assert written[-1].endswith(b".\r\n")
+    assert len(written) == max(1, len(_cut(message, edges)))
+
+
+def test_dot_stuffing_takes_empty_pieces_and_an_empty_message() -> None:
+    assert b"".join(dot_stuffed([b"", b".a\r\n", b"", b".b"])) == b"..a\r\n..b\r\n.\r\n"
+    assert b"".join(dot_stuffed([])) == _rfc5321(b"")
+
+
+# A body whose lines start with dots: with pieces of 1 or 3 bytes, many of those dots (and
+# the CRLFs before them) sit exactly on a piece edge.
+_DOTTED = "Report\r\n.\r\n..\r\n.hidden\r\n...three\r\nend .\r\n" * 40
+
+
+@pytest.fixture(params=[1, 3, 64], ids=["1-byte", "3-byte", "64-byte"])
+def mailbox(request: pytest.FixtureRequest, dovecot: Dovecot, certs: Certs,
+            smtp_server: SmtpServer) -> Iterator[ImapMailbox]:
+    user = dovecot.new_user()
+    with ImapMailbox(settings_for(dovecot, user, certs, smtp_server,
+                                  stream_chunk=request.param)) as box:
+        yield box
+
+
+def test_dots_at_piece_edges_arrive_as_written(mailbox: ImapMailbox,
+                                               smtp_server: SmtpServer) -> None:
+    result = mailbox.send(OutgoingMessage(to=["bob@example.com"], subject="Dots",
+                                          text=_DOTTED))
+    assert result.sent_copy is SentCopy.APPENDED, result.error
+    delivered = smtp_server.messages_for(mailbox.address)
+    assert delivered == [result.raw]  # aiosmtpd removed exactly the dots we added
+    assert b"\r\n.hidden\r\n" in result.raw
+    assert b"\r\n...three\r\n" in result.raw
+    copy = mailbox.fetch(mailbox.list_messages(FolderRole.SENT).items[0].id)
+    assert copy.raw == result.raw
+
+
+def test_a_large_copy_is_appended_and_reads_back_byte_exact(dovecot: Dovecot, certs: Certs,
+                                                            tmp_path: object) -> None:
+    user = dovecot.new_user()
+    body = b"".join(hashlib.sha256(str(n).encode()).hexdigest().encode() + b"\r\n"
+                    for n in range(500_000))  # 32.5 MB in 500,000 lines
+    raw = (b"From: " + user.encode() + b"\r\nTo: bob@example.com\r\nSubject: Large copy\r\n"
+           b"Message-ID: <large-copy@example.com>\r\n"
+           b"Date: Mon, 30 Nov 2026 01:00:00 +0000\r\n\r\n" + body)
+    with ImapMailbox(settings_for(dovecot, user, certs)) as box:
+        copy_id = box.append_to_sent(raw)
+        assert copy_id is not None
+        target = tmp_path / "copy.eml"  # type: ignore[operator]
+        assert box.fetch_to_file(copy_id, target) == len(raw)
+        assert hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(raw).digest()
+        assert len(box.list_messages(FolderRole.SENT).items) == 1
