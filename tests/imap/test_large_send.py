@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from inboxlink import OutgoingMessage
 from inboxlink.adapters.imap import ImapMailbox
 from inboxlink.adapters.imap._smtp import dot_stuffed
+from inboxlink.adapters.imap.send import crlf_lines
 from inboxlink.models import FolderRole, SentCopy
 
 from .dovecot import Dovecot
@@ -57,6 +58,25 @@ def test_dot_stuffing_does_not_depend_on_where_the_pieces_end(atoms: list[bytes]
 def test_dot_stuffing_takes_empty_pieces_and_an_empty_message() -> None:
     assert b"".join(dot_stuffed([b"", b".a\r\n", b"", b".b"])) == b"..a\r\n..b\r\n.\r\n"
     assert b"".join(dot_stuffed([])) == _rfc5321(b"")
+
+
+@settings(max_examples=300, deadline=None)
+@given(atoms=st.lists(_ATOMS, max_size=60), edges=st.lists(st.integers(0, 400), max_size=20))
+def test_line_ends_become_crlf_wherever_the_pieces_end(atoms: list[bytes],
+                                                      edges: list[int]) -> None:
+    message = b"".join(atoms)
+    assert b"".join(crlf_lines(_cut(message, edges))) == re.sub(rb"\r\n|\r|\n", b"\r\n",
+                                                                 message)
+
+
+def test_a_message_with_bare_line_feeds_is_appended_with_crlf(dovecot: Dovecot,
+                                                              certs: Certs) -> None:
+    user = dovecot.new_user()
+    with ImapMailbox(settings_for(dovecot, user, certs, stream_chunk=5)) as box:
+        copy_id = box.append_to_sent(b"Subject: lf\nMessage-ID: <lf@example.com>\n\nbody\r.\n")
+        assert copy_id is not None
+        assert box.fetch(copy_id).raw == (b"Subject: lf\r\nMessage-ID: <lf@example.com>\r\n"
+                                          b"\r\nbody\r\n.\r\n")
 
 
 # A body whose lines start with dots: with pieces of 1 or 3 bytes, many of those dots (and

@@ -14,7 +14,7 @@ import imaplib
 import io
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.policy import default as _default_policy
@@ -31,7 +31,7 @@ from inboxlink.models import Folder, SendResult, SentCopy
 if TYPE_CHECKING:
     from inboxlink.adapters.imap.mailbox import ImapMailbox
 
-__all__ = ["append", "submit"]
+__all__ = ["append", "crlf_lines", "submit"]
 
 log = logging.getLogger("inboxlink.imap")
 
@@ -43,6 +43,7 @@ _DROPPED: tuple[type[BaseException], ...] = (imaplib.IMAP4.abort, OSError, EOFEr
 _APPEND_TRIES = 3
 #: the most header bytes read to find the Date and Message-ID of a message to append
 _MAX_HEADER = 1 << 20
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 def submit(mailbox: ImapMailbox, prepared: mime.PreparedMessage, save_copy: bool) -> SendResult:
@@ -71,13 +72,17 @@ def append(mailbox: ImapMailbox, raw: bytes, folder: Folder) -> str | None:
     """
     head = _headers(io.BytesIO(raw))
     stamp = dt.datetime.fromtimestamp(mime.internal_date(head), dt.timezone.utc)
+
+    def pieces() -> Iterator[bytes]:
+        return crlf_lines(_pieces(raw, mailbox.settings.stream_chunk))
+
+    size = sum(len(piece) for piece in pieces())  # the literal's length, announced first
     response = b""
     with mailbox._translating():
         for attempt in range(_APPEND_TRIES):
             try:
                 response = mailbox._with_session(
-                    lambda s: _append_on(s, folder, raw, stamp, mailbox.settings.stream_chunk),
-                    reconnect=False)
+                    lambda s: _append_on(s, folder, pieces, size, stamp), reconnect=False)
                 break
             except _imapclient_shim.LiteralIncomplete:
                 left = deadline.remaining()
@@ -103,10 +108,32 @@ def append(mailbox: ImapMailbox, raw: bytes, folder: Folder) -> str | None:
     return ids.message_id(folder.id, int(found.group(1)), int(found.group(2)))
 
 
-def _append_on(session: Session, folder: Folder, raw: bytes, stamp: dt.datetime,
-               chunk: int) -> bytes:
-    return _imapclient_shim.append_streamed(
-        session.client, folder.id, b"\\Seen", stamp, len(raw), _pieces(raw, chunk))
+def _append_on(session: Session, folder: Folder, pieces: Callable[[], Iterable[bytes]],
+               size: int, stamp: dt.datetime) -> bytes:
+    return _imapclient_shim.append_streamed(session.client, folder.id, b"\\Seen", stamp, size,
+                                            pieces())
+
+
+def crlf_lines(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """``pieces`` with every line ending (CR, LF or CRLF) written CRLF, as RFC 3501 wants and
+    imaplib's own ``append`` does; a CR at the end of a piece waits for the next one.
+
+    Pieces that are CRLF already (every message inboxlink builds) pass unchanged, found by
+    counting, without a regular-expression pass.
+    """
+    held = b""
+    for piece in pieces:
+        data = held + piece if held else piece
+        held = b""
+        if data.endswith(b"\r"):
+            data, held = data[:-1], b"\r"
+        pairs = data.count(b"\r\n")
+        if data.count(b"\r") != pairs or data.count(b"\n") != pairs:
+            data = _LINE_END.sub(b"\r\n", data)
+        if data:
+            yield data
+    if held:
+        yield b"\r\n"
 
 
 def _pieces(raw: bytes, size: int) -> Iterator[bytes]:
