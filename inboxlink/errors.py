@@ -65,6 +65,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
+from inboxlink.spool import Spool
+
 __all__ = [
     "AccountDisabled",
     "AdapterNotAvailable",
@@ -634,12 +636,17 @@ class SendOutcomeUnknown(InboxLinkError):
         "again: resending blindly may deliver it twice."
     )
 
-    def __init__(self, message: str | None = None, *, raw: bytes = b"",
+    def __init__(self, message: str | None = None, *, raw: bytes | Spool = b"",
                  message_id: str | None = None, **kwargs: Any) -> None:
-        self.raw = raw
+        self.spool = Spool.of(raw)  #: the message's bytes (on disk for a large message)
         self.message_id = message_id
         kwargs["retryable"] = False
         super().__init__(message, **kwargs)
+
+    @property
+    def raw(self) -> bytes:
+        """The message's bytes, in memory."""
+        return self.spool.read()
 
 
 class SentCopyFailed(InboxLinkError):
@@ -655,9 +662,15 @@ class SentCopyFailed(InboxLinkError):
         "mailbox.append_to_sent(error.raw)."
     )
 
-    def __init__(self, message: str | None = None, *, raw: bytes = b"", **kwargs: Any) -> None:
-        self.raw = raw
+    def __init__(self, message: str | None = None, *, raw: bytes | Spool = b"",
+                 **kwargs: Any) -> None:
+        self.spool = Spool.of(raw)  #: the bytes sent (on disk for a large message)
         super().__init__(message, **kwargs)
+
+    @property
+    def raw(self) -> bytes:
+        """The bytes sent, in memory; ``append_to_sent(error.spool)`` streams them instead."""
+        return self.spool.read()
 
 
 class RateLimited(InboxLinkError):

@@ -37,6 +37,7 @@ from inboxlink.models import (
 )
 from inboxlink.query import SearchQuery
 from inboxlink.retry import RetryPolicy
+from inboxlink.spool import Spool
 
 if TYPE_CHECKING:
     # typing.Self is 3.11+; typing_extensions ships with every type checker, and
@@ -48,7 +49,9 @@ __all__ = ["BaseMailbox", "FolderRef", "Mailbox", "MessageRef", "OutgoingLike", 
 log = logging.getLogger("inboxlink")
 
 OutgoingLike = OutgoingMessage | EmailMessage
-SentLike = bytes | EmailMessage | OutgoingMessage
+#: what ``append_to_sent`` takes: wire bytes (in memory or a `Spool`), the `SendResult`
+#: of an earlier send, or a message to prepare
+SentLike = bytes | Spool | SendResult | EmailMessage | OutgoingMessage
 _Self = TypeVar("_Self", bound="BaseMailbox")
 
 
@@ -255,8 +258,8 @@ class BaseMailbox(SyncMixin, ActionMixin, abc.ABC):
         """Send ``prepared``; keep one Sent copy when ``save_copy`` (see `_save_copy()`)."""
 
     @abc.abstractmethod
-    def _append(self, raw: bytes, folder: Folder) -> str | None:
-        """Store ``raw`` as a read, sent (not draft) message in ``folder``."""
+    def _append(self, raw: Spool, folder: Folder) -> str | None:
+        """Store ``raw`` as a read, sent (not draft) message in ``folder``; stream it when large."""
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -382,7 +385,8 @@ class BaseMailbox(SyncMixin, ActionMixin, abc.ABC):
 
     def append_to_sent(self, message: SentLike) -> str | None:
         """Store an already-sent message in the Sent folder (read, not a draft)."""
-        raw = mime.to_bytes(message, default_from=self.address)
+        raw = (message.spool if isinstance(message, SendResult)
+               else mime.to_spool(message, default_from=self.address))
         return self._retry.call_write(self._append, raw, self.folder(FolderRole.SENT))
 
     def verify(self, bcc: str, *, from_: str | None = None,
@@ -409,17 +413,17 @@ class BaseMailbox(SyncMixin, ActionMixin, abc.ABC):
 
         try:
             sent = self.folder(FolderRole.SENT)
-            copy_id = self._retry.call_write(self._append, prepared.raw, sent)
+            copy_id = self._retry.call_write(self._append, prepared.spool, sent)
         except errors.InboxLinkError as exc:
             failure = errors.SentCopyFailed(
                 f"The message was sent, but saving its copy failed: {exc.message}",
-                raw=prepared.raw, provider=self.provider, code=exc.code,
+                raw=prepared.spool, provider=self.provider, code=exc.code,
             )
             failure.__cause__ = exc
             log.warning("sent copy of %s failed: %s", prepared.message_id, exc.message)
-            return SendResult(message_id=prepared.message_id, raw=prepared.raw,
+            return SendResult(message_id=prepared.message_id, raw=prepared.spool,
                               sent_copy=SentCopy.FAILED, error=failure)
-        return SendResult(message_id=prepared.message_id, raw=prepared.raw,
+        return SendResult(message_id=prepared.message_id, raw=prepared.spool,
                           sent_copy=SentCopy.APPENDED, sent_folder_id=sent.id, provider_id=copy_id)
 
     # ------------------------------------------------------------------ context manager

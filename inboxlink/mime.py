@@ -14,12 +14,14 @@ or is not a ``text/plain`` / ``text/html`` body.
 
 from __future__ import annotations
 
+import base64
 import binascii
 import datetime as dt
 import functools
 import re
 import time
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Collection, Iterator
 from email import policy
 from email.header import Header
 from email.headerregistry import Address as _HeaderAddress
@@ -31,6 +33,7 @@ from email.utils import format_datetime, make_msgid
 import attrs
 
 from inboxlink import errors, headers
+from inboxlink.spool import Spool
 from inboxlink.values import Address, Attachment, OutgoingMessage
 
 __all__ = [
@@ -49,7 +52,7 @@ __all__ = [
     "parse_date",
     "prepare",
     "split_msgids",
-    "to_bytes",
+    "to_spool",
 ]
 
 _SMTP_POLICY = policy.SMTP.clone(linesep="\r\n")
@@ -70,18 +73,48 @@ _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
 class PreparedMessage:
     """A message ready for the wire: headers checked, Message-ID and Date set, Bcc split off.
 
-    ``raw`` never contains a Bcc header; ``bcc`` lists the hidden recipients for adapters
-    whose provider takes them in the envelope (SMTP) or a separate field.
+    ``spool`` holds the wire bytes (CRLF, never a Bcc header): in memory for an ordinary
+    message, in a temporary file as soon as an attachment is file-backed
+    (`Attachment.from_path`), written with the file's base64 streamed in chunks. Adapters
+    stream ``spool``; ``raw`` reads it whole. ``bcc`` lists the hidden recipients for
+    adapters whose provider takes them in the envelope (SMTP) or a separate field.
     """
 
-    email: EmailMessage
-    raw: bytes = attrs.field(repr=lambda r: f"<{len(r)} bytes>")
+    email: EmailMessage  #: the headers and small parts (file-backed parts are placeholders)
+    spool: Spool
     message_id: str
     sender: Address
     recipients: tuple[Address, ...]  #: To + Cc + Bcc, the SMTP envelope
     bcc: tuple[Address, ...]
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
+    #: the OutgoingMessage's attachments in order; () for a stdlib message
+    attachments: tuple[Attachment, ...] = ()
+    _rebuild: Callable[[frozenset[int]], Spool] | None = attrs.field(default=None, repr=False,
+                                                                    eq=False, alias="rebuild")
+
+    @property
+    def raw(self) -> bytes:
+        """All the wire bytes in memory: prefer streaming `spool` for large messages."""
+        return self.spool.read()
+
+    @property
+    def size(self) -> int:
+        """Size of the wire bytes."""
+        return self.spool.size
+
+    def without_attachments(self, indexes: Collection[int]) -> Spool:
+        """The same message (Message-ID, Date, headers) without the attachments at ``indexes``.
+
+        For draft-then-upload sends: the provider gets the small parts as MIME and each
+        large attachment through its own upload.
+        """
+        leave_out = frozenset(indexes)
+        if not leave_out:
+            return self.spool
+        if self._rebuild is None or not leave_out <= set(range(len(self.attachments))):
+            raise ValueError(f"no attachments at {sorted(leave_out)} in this message")
+        return self._rebuild(leave_out)
 
 
 def check_header_value(name: str, value: str) -> None:
@@ -150,7 +183,17 @@ def _subject(subject: str) -> str:
 
 
 def build(message: OutgoingMessage, *, default_from: str) -> EmailMessage:
-    """An `EmailMessage` for ``message`` (without Bcc), every header checked."""
+    """An `EmailMessage` for ``message`` (without Bcc), every header checked.
+
+    File-backed attachments are read into the message here; `prepare` streams them instead.
+    """
+    return _build(message, default_from=default_from, stream_files=False)[0]
+
+
+def _build(message: OutgoingMessage, *, default_from: str, stream_files: bool,
+           leave_out: frozenset[int] = frozenset(), date: str | None = None,
+           ) -> tuple[EmailMessage, dict[bytes, Attachment]]:
+    """The message and, when ``stream_files``, its placeholder lines → file-backed parts."""
     sender = message.from_ or Address.parse(default_from)
     for field, group in (("From", (sender,)), ("To", message.to), ("Cc", message.cc),
                          ("Bcc", message.bcc), ("Reply-To", message.reply_to)):
@@ -166,6 +209,7 @@ def build(message: OutgoingMessage, *, default_from: str) -> EmailMessage:
         check_header_value("References", ref)
 
     email = EmailMessage(policy=policy.default)
+    files: dict[bytes, Attachment] = {}
     try:
         email["From"] = str(sender)
         if message.to:
@@ -175,7 +219,7 @@ def build(message: OutgoingMessage, *, default_from: str) -> EmailMessage:
         if message.reply_to:
             email["Reply-To"] = ", ".join(str(a) for a in message.reply_to)
         email["Subject"] = _subject(message.subject)
-        email["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
+        email["Date"] = date or format_datetime(dt.datetime.now(dt.timezone.utc))
         email["Message-ID"] = message.message_id or new_message_id(sender)
         if message.in_reply_to:
             email["In-Reply-To"] = message.in_reply_to
@@ -192,21 +236,33 @@ def build(message: OutgoingMessage, *, default_from: str) -> EmailMessage:
                 email.add_alternative(message.html, subtype="html")
         else:
             email.set_content(message.html, subtype="html")
-        for attachment in message.attachments:
+        for index, attachment in enumerate(message.attachments):
+            if index in leave_out:
+                continue
+            streamed = stream_files and attachment.source is not None
             maintype, _, subtype = attachment.content_type.partition("/")
             email.add_attachment(
-                attachment.data, maintype=maintype or "application",
+                b"" if streamed else attachment.data, maintype=maintype or "application",
                 subtype=subtype or "octet-stream", filename=attachment.filename,
                 disposition="inline" if attachment.inline else "attachment",
                 cid=attachment.content_id,
             )
+            if streamed:
+                # A one-line marker the base64 of the file replaces while the spool is written.
+                token = f"inboxlink-spool-{uuid.uuid4().hex}"
+                parts = email.get_payload()
+                assert isinstance(parts, list)
+                part = parts[-1]
+                assert isinstance(part, _LegacyMessage)
+                part.set_payload(token)
+                files[token.encode()] = attachment
     except errors.InboxLinkError:
         raise
     except Exception as exc:  # a value the stdlib rejects (header, file name, content type)
         raise errors.InvalidMessage(f"The message cannot be written: {exc}",
                                     code="unencodable",
                                     remedy="Check the subject, names and extra headers.") from exc
-    return email
+    return email, files
 
 
 def _check_existing(email: _LegacyMessage) -> None:
@@ -217,9 +273,16 @@ def _check_existing(email: _LegacyMessage) -> None:
 
 def prepare(message: OutgoingMessage | EmailMessage, *, default_from: str) -> PreparedMessage:
     """Check and complete a message for sending; the Bcc header is removed from ``raw``."""
+    files: dict[bytes, Attachment] = {}
+    attachments: tuple[Attachment, ...] = ()
+    rebuild: Callable[[frozenset[int]], Spool] | None = None
     if isinstance(message, OutgoingMessage):
-        email = build(message, default_from=default_from)
+        email, files = _build(message, default_from=default_from, stream_files=True)
         bcc = message.bcc
+        attachments = message.attachments
+        rebuild = functools.partial(
+            _rebuild, attrs.evolve(message, message_id=str(email["Message-ID"])),
+            default_from=default_from, date=str(email["Date"]))
     elif isinstance(message, _LegacyMessage):
         _check_existing(message)
         email = _copy(message)
@@ -255,11 +318,45 @@ def prepare(message: OutgoingMessage | EmailMessage, *, default_from: str) -> Pr
             remedy="Check the subject, names and extra headers for unusual text.",
         ) from exc
     return PreparedMessage(
-        email=email, raw=raw, message_id=str(email["Message-ID"]).strip(),
+        email=email, spool=_spool(raw, files), message_id=str(email["Message-ID"]).strip(),
         sender=sender_list[0], recipients=to + cc + tuple(bcc), bcc=tuple(bcc),
         in_reply_to=header_str(email, "In-Reply-To"),
         references=split_msgids(header_str(email, "References")),
+        attachments=attachments, rebuild=rebuild,
     )
+
+
+def _rebuild(message: OutgoingMessage, leave_out: frozenset[int], *, default_from: str,
+             date: str) -> Spool:
+    email, files = _build(message, default_from=default_from, stream_files=True,
+                          leave_out=leave_out, date=date)
+    return _spool(email.as_bytes(policy=_SMTP_POLICY), files)
+
+
+#: bytes of file read per base64 step: a multiple of 57, so each step ends a 76-column line
+_B64_STEP = 57 * 16384
+
+
+def _spool(raw: bytes, files: dict[bytes, Attachment]) -> Spool:
+    """The wire bytes: ``raw`` with each placeholder line replaced by its file's base64."""
+    if not files:
+        return Spool.of(raw)
+    pattern = re.compile(b"(" + b"|".join(re.escape(token) for token in files) + rb")\r\n")
+    with Spool.writer() as writer:
+        position = 0
+        for found in pattern.finditer(raw):
+            writer.write(raw[position:found.start()])
+            with files[found.group(1)].open() as content:
+                while step := content.read(_B64_STEP):
+                    writer.write(_base64_lines(step))
+            position = found.end()
+        writer.write(raw[position:])
+        return writer.finish()
+
+
+def _base64_lines(data: bytes) -> bytes:
+    # encodebytes writes 76-column lines ending in LF; the wire wants CRLF.
+    return base64.encodebytes(data).replace(b"\n", b"\r\n")
 
 
 def _copy(message: _LegacyMessage) -> EmailMessage:
@@ -273,11 +370,12 @@ def _copy(message: _LegacyMessage) -> EmailMessage:
         ) from exc
 
 
-def to_bytes(message: bytes | EmailMessage | OutgoingMessage, *, default_from: str) -> bytes:
-    """Raw bytes of an already-sent message (for ``append_to_sent``), Bcc removed."""
-    if isinstance(message, bytes | bytearray | memoryview):
-        return bytes(message)
-    return prepare(message, default_from=default_from).raw
+def to_spool(message: bytes | Spool | EmailMessage | OutgoingMessage, *,
+             default_from: str) -> Spool:
+    """The wire bytes of an already-sent message (for ``append_to_sent``), Bcc removed."""
+    if isinstance(message, bytes | bytearray | memoryview | Spool):
+        return Spool.of(message)
+    return prepare(message, default_from=default_from).spool
 
 
 def _repair_header_block(raw: bytes) -> bytes:

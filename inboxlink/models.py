@@ -20,6 +20,7 @@ import attrs
 
 from inboxlink import errors, headers, mime
 from inboxlink.errors import InboxLinkError
+from inboxlink.spool import Spool
 from inboxlink.values import (
     Address,
     Attachment,
@@ -299,6 +300,10 @@ class SentCopy(str, enum.Enum):
         return self.value
 
 
+def _to_spool(value: bytes | Spool) -> Spool:
+    return Spool.of(value)
+
+
 @attrs.frozen
 class SendResult:
     """The outcome of a successful send, including an honest account of the sent copy.
@@ -308,7 +313,8 @@ class SendResult:
     """
 
     message_id: str
-    raw: bytes = attrs.field(repr=lambda r: f"<{len(r)} bytes>")
+    _raw: Spool = attrs.field(alias="raw", converter=_to_spool,
+                                      repr=lambda r: f"<{len(r)} bytes>")
     sent_copy: SentCopy
     sent_folder_id: str | None = None
     provider_id: str | None = None  #: the provider's id for the sent item, when known
@@ -316,6 +322,16 @@ class SendResult:
     #: recipients the server refused while accepting others (address → server reply)
     refused: dict[str, str] = attrs.field(factory=dict)
     error: InboxLinkError | None = None
+
+    @property
+    def raw(self) -> bytes:
+        """The exact bytes sent (read into memory: use `spool` to stream a large one)."""
+        return self.spool.read()
+
+    @property
+    def spool(self) -> Spool:
+        """The exact bytes sent, as a `Spool` (on disk for a large message)."""
+        return self._raw
 
     @property
     def saved_by_provider(self) -> bool:

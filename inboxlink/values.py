@@ -8,16 +8,19 @@ on them and `inboxlink.models` (which parses with the MIME layer) can build on b
 
 from __future__ import annotations
 
+import io
 import mimetypes
 import os
+import shutil
 from collections.abc import Iterable, Mapping
 from email.headerregistry import Address as _HeaderAddress
 from email.utils import getaddresses
-from typing import Any
+from typing import Any, BinaryIO
 
 import attrs
 
 from inboxlink import errors
+from inboxlink.spool import CHUNK, Spool
 
 __all__ = ["Address", "Attachment", "OutgoingMessage"]
 
@@ -87,33 +90,82 @@ def _strings(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _size_repr(data: bytes) -> str:
+    return f"<{len(data)} bytes>"
+
+
 @attrs.frozen
 class Attachment:
-    """A file attached to a message (outgoing or fetched)."""
+    """A file attached to a message (outgoing or fetched).
+
+    The content is either ``data`` in memory or a `Spool` (``source``): `from_path` and
+    `from_stream` never read a file into memory, so a 100 MB attachment is streamed to the
+    wire by the adapter. Read it with `open` (any size) rather than `data` (all of it).
+    """
 
     filename: str | None
     content_type: str = "application/octet-stream"
-    data: bytes = attrs.field(default=b"", repr=lambda d: f"<{len(d)} bytes>")
+    _data: bytes = attrs.field(default=b"", alias="data", repr=_size_repr)
     content_id: str | None = None
     inline: bool = False
+    #: the content on disk (or in memory) when it was not given as ``data``
+    source: Spool | None = attrs.field(default=None, kw_only=True, repr=False)
+
+    @property
+    def data(self) -> bytes:
+        """The whole content in memory (reads the file of a file-backed attachment)."""
+        return self._data if self.source is None else self.source.read()
 
     @property
     def size(self) -> int:
         """Size of the decoded content in bytes."""
-        return len(self.data)
+        return len(self._data) if self.source is None else self.source.size
+
+    @property
+    def path(self) -> str | None:
+        """The file holding the content, for a file-backed attachment."""
+        return self.source.path if self.source is not None else None
+
+    def open(self) -> BinaryIO:
+        """A new read handle on the content, at its start; the caller closes it."""
+        return io.BytesIO(self._data) if self.source is None else self.source.open()
 
     @classmethod
-    def from_path(cls, path: str | os.PathLike[str], content_type: str | None = None) -> Attachment:
-        """Read a file from disk, guessing its content type from the name."""
-        name = os.path.basename(os.fspath(path))
+    def from_path(cls, path: str | os.PathLike[str], content_type: str | None = None, *,
+                  filename: str | None = None, inline: bool = False,
+                  content_id: str | None = None) -> Attachment:
+        """A file on disk, read only when the message is sent (never all in memory).
+
+        The content type is guessed from the name unless given. The file must stay in
+        place, unchanged, until the message is sent.
+        """
+        name = filename or os.path.basename(os.fspath(path))
         guessed = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-        with open(path, "rb") as fh:
-            return cls(filename=name, content_type=guessed, data=fh.read())
+        try:
+            source = Spool.from_path(path)
+        except OSError as exc:
+            raise errors.InvalidMessage(
+                f"The attachment {name!r} cannot be read: {exc.strerror or exc}.",
+                code="attachment-unreadable",
+                remedy="Check that the file exists and is readable.") from None
+        return cls(filename=name, content_type=guessed, source=source, inline=inline,
+                   content_id=content_id)
+
+    @classmethod
+    def from_stream(cls, stream: BinaryIO, filename: str, content_type: str | None = None, *,
+                    inline: bool = False, content_id: str | None = None) -> Attachment:
+        """Everything ``stream`` has left, copied to a temporary file in 1 MiB steps."""
+        guessed = content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        with Spool.writer() as writer:
+            writer.copy_from(stream)
+            source = writer.finish()
+        return cls(filename=filename, content_type=guessed, source=source, inline=inline,
+                   content_id=content_id)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the content to ``path``."""
-        with open(path, "wb") as fh:
-            fh.write(self.data)
+        with open(path, "wb") as fh, self.open() as content:
+            shutil.copyfileobj(content, fh, CHUNK)
 
 
 def _attachments(value: Iterable[Attachment]) -> tuple[Attachment, ...]:

@@ -27,6 +27,7 @@ from inboxlink.models import (
     save_stream,
 )
 from inboxlink.retry import RetryPolicy
+from inboxlink.spool import Spool
 from inboxlink.testing.fake_feed import FakeFeed, listing_cursor
 from inboxlink.testing.fake_server import (
     FakeMailServer,
@@ -209,28 +210,30 @@ class FakeMailbox(FakeFeed):
 
     def _send(self, prepared: mime.PreparedMessage, save_copy: bool) -> SendResult:
         self._guard("send")
-        if len(prepared.raw) > self.server.max_message_size:
+        if prepared.size > self.server.max_message_size:
             raise errors.MessageTooLarge(provider="fake", code="552 5.3.4")
         recipients = tuple(a.email for a in prepared.recipients)
+        raw = prepared.raw  # the fake keeps every message in memory
         with self.server._lock:
-            self.server._sent.append(SentMail(prepared.raw, self.address, recipients))
+            self.server._sent.append(SentMail(raw, self.address, recipients))
             local = [r for r in recipients if r.lower() in self.server._accounts]
             for address in dict.fromkeys(r.lower() for r in local):
                 self.server._store(self.server._accounts[address].address, "INBOX",
-                                   prepared.raw, set())
+                                   raw, set())
         if self.server.saves_sent_copy:
             sent = self.folder(FolderRole.SENT)
-            copy_id = self.server._store(self.address, sent.id, prepared.raw, {"\\Seen"})
-            return SendResult(message_id=prepared.message_id, raw=prepared.raw,
+            copy_id = self.server._store(self.address, sent.id, raw, {"\\Seen"})
+            return SendResult(message_id=prepared.message_id, raw=prepared.spool,
                               sent_copy=SentCopy.SAVED_BY_PROVIDER, sent_folder_id=sent.id,
                               provider_id=copy_id)
         if not save_copy:
-            return SendResult(message_id=prepared.message_id, raw=prepared.raw,
+            return SendResult(message_id=prepared.message_id, raw=prepared.spool,
                               sent_copy=SentCopy.SKIPPED)
         return self._save_copy(prepared)
 
-    def _append(self, raw: bytes, folder: Folder) -> str | None:
+    def _append(self, spool: Spool, folder: Folder) -> str | None:
         self._guard("append_to_sent")
+        raw = spool.read()  # the fake keeps every message in memory
         return self.server._store(self.address, folder.id, raw, {"\\Seen"})
 
     def close(self) -> None:

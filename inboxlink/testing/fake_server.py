@@ -93,7 +93,8 @@ class FakeMailServer:
     Args:
         folders: ``(path, special-use attribute or None)`` pairs created for each new account.
         saves_sent_copy: behave like Gmail/Microsoft 365, which file sent mail themselves.
-        max_message_size: messages larger than this are refused with ``MessageTooLarge``.
+        max_message_size: messages larger than this (encoded, as sent) are refused with
+            ``MessageTooLarge``; 150 MB by default, the largest provider limit (Microsoft 365).
     """
 
     def __init__(
@@ -101,7 +102,7 @@ class FakeMailServer:
         *,
         folders: Iterable[tuple[str, str | None]] = _DEFAULT_FOLDERS,
         saves_sent_copy: bool = False,
-        max_message_size: int = 35 * 1024 * 1024,
+        max_message_size: int = 150 * 1024 * 1024,
     ) -> None:
         self._folder_template = tuple(folders)
         self.saves_sent_copy = saves_sent_copy

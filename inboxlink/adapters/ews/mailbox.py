@@ -84,6 +84,7 @@ from inboxlink.models import (
     save_stream,
 )
 from inboxlink.retry import bounded
+from inboxlink.spool import Spool
 from inboxlink.translate import Signal, translating
 
 __all__ = ["EwsMailbox"]
@@ -606,7 +607,8 @@ class EwsMailbox(EwsSync, EwsActions, EwsAttachments, EwsStreaming, BaseMailbox)
                                   text="This message checks that the mailbox can send mail.\n")
         return self.send(message, save_copy=False)
 
-    def _append(self, raw: bytes, folder: Folder) -> str | None:
+    def _append(self, spool: Spool, folder: Folder) -> str | None:
+        raw = spool.read()  # TODO(issue 15): stream large copies
         with self._boundary():
             # SaveOnly alone makes an unsent draft. PR_MESSAGE_FLAGS = MSGFLAG_READ (without
             # MSGFLAG_UNSENT) at creation makes it a sent, read message, as Outlook's own

@@ -37,6 +37,7 @@ from inboxlink.models import (
     SentCopy,
 )
 from inboxlink.retry import bounded, is_retryable, spend_retry, waits_disabled
+from inboxlink.spool import Spool
 from inboxlink.translate import translating
 
 __all__ = ["GmailMailbox"]
@@ -371,7 +372,8 @@ class GmailMailbox(GmailSync, GmailActions, GmailAttachments, BaseMailbox):
             provider_id=sent.get("id"), thread_id=sent.get("threadId"),
         )
 
-    def _append(self, raw: bytes, folder: Folder) -> str | None:
+    def _append(self, spool: Spool, folder: Folder) -> str | None:
+        raw = spool.read()  # TODO(issue 15): stream large copies
         with self._boundary("append"):
             request = self._messages.insert(
                 userId=self.settings.user_id, internalDateSource="dateHeader",

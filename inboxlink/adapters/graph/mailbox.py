@@ -49,6 +49,7 @@ from inboxlink.models import (
     SentCopy,
 )
 from inboxlink.retry import bounded, carried
+from inboxlink.spool import Spool
 from inboxlink.translate import translating
 
 __all__ = ["GraphMailbox"]
@@ -421,7 +422,8 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
         info.set_stream_content(base64.b64encode(raw), "text/plain")
         await session.send_no_content(info)
 
-    def _append(self, raw: bytes, folder: Folder) -> str | None:
+    def _append(self, spool: Spool, folder: Folder) -> str | None:
+        raw = spool.read()  # TODO(issue 15): stream large copies
         try:
             return self._run(self._create_sent_item, raw, folder.id)
         except errors.InboxLinkError as exc:

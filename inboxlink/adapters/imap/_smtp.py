@@ -110,8 +110,8 @@ def send(settings: ImapSettings, context: ssl.SSLContext,
     smtp = _connect(settings, context)
     try:
         _secure_and_login(smtp, settings, context)
-        refused = _envelope(smtp, prepared, size=len(prepared.raw))
-        _data(smtp, prepared, _pieces(prepared.raw, settings.stream_chunk))
+        refused = _envelope(smtp, prepared)
+        _data(smtp, prepared, prepared.spool.chunks(settings.stream_chunk))
     finally:
         try:
             smtp.quit()
@@ -121,17 +121,13 @@ def send(settings: ImapSettings, context: ssl.SSLContext,
             for addr, (code, msg) in refused.items()}
 
 
-def _pieces(raw: bytes, size: int) -> Iterator[bytes]:
-    view = memoryview(raw)
-    for start in range(0, len(raw), size):
-        yield bytes(view[start:start + size])
+def _envelope(smtp: smtplib.SMTP, prepared: mime.PreparedMessage) -> dict[str, tuple[int, bytes]]:
+    """``MAIL FROM`` and one ``RCPT TO`` per recipient, refused the way ``sendmail`` is.
 
-
-def _envelope(smtp: smtplib.SMTP, prepared: mime.PreparedMessage,
-              size: int) -> dict[str, tuple[int, bytes]]:
-    """``MAIL FROM`` and one ``RCPT TO`` per recipient, refused the way ``sendmail`` is."""
+    ``SIZE=`` (RFC 1870) lets a server with a lower limit refuse before any data is sent.
+    """
     smtp.ehlo_or_helo_if_needed()
-    options = [f"SIZE={size}"] if smtp.does_esmtp and smtp.has_extn("size") else []
+    options = [f"SIZE={prepared.size}"] if smtp.does_esmtp and smtp.has_extn("size") else []
     sender = prepared.sender.email
     code, reply = smtp.mail(sender, options)
     if code != 250:
@@ -222,6 +218,6 @@ def _outcome_unknown(prepared: mime.PreparedMessage,
     return errors.SendOutcomeUnknown(
         "The SMTP server received the whole message, but the connection was lost before it "
         f"answered ({type(exc).__name__}).",
-        raw=prepared.raw, message_id=prepared.message_id, provider=PROVIDER,
+        raw=prepared.spool, message_id=prepared.message_id, provider=PROVIDER,
         code="DATA-no-reply",
     )

@@ -49,6 +49,7 @@ from inboxlink.models import (
 )
 from inboxlink.query import SearchQuery
 from inboxlink.retry import bounded
+from inboxlink.spool import Spool
 from inboxlink.translate import translating
 
 __all__ = ["ImapMailbox"]
@@ -345,7 +346,7 @@ class ImapMailbox(BaseMailbox):
     def _send(self, prepared: mime.PreparedMessage, save_copy: bool) -> SendResult:
         return send.submit(self, prepared, save_copy)
 
-    def _append(self, raw: bytes, folder: Folder) -> str | None:
+    def _append(self, raw: Spool, folder: Folder) -> str | None:
         return send.append(self, raw, folder)
 
     # ------------------------------------------------------------------ round 2 (delegates)

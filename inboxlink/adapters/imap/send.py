@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import imaplib
-import io
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +26,7 @@ from inboxlink.adapters.imap import _imapclient_shim, _smtp, ids
 from inboxlink.adapters.imap.connection import Session
 from inboxlink.adapters.imap.errors import PROVIDER
 from inboxlink.models import Folder, SendResult, SentCopy
+from inboxlink.spool import Spool
 
 if TYPE_CHECKING:
     from inboxlink.adapters.imap.mailbox import ImapMailbox
@@ -51,17 +51,17 @@ def submit(mailbox: ImapMailbox, prepared: mime.PreparedMessage, save_copy: bool
     with mailbox._translating(), mailbox._pool.slot():
         refused = _smtp.send(mailbox.settings, mailbox._context, prepared)
     if not save_copy:
-        result = SendResult(message_id=prepared.message_id, raw=prepared.raw,
+        result = SendResult(message_id=prepared.message_id, raw=prepared.spool,
                             sent_copy=SentCopy.SKIPPED)
     elif mailbox._saves_sent:
-        result = SendResult(message_id=prepared.message_id, raw=prepared.raw,
+        result = SendResult(message_id=prepared.message_id, raw=prepared.spool,
                             sent_copy=SentCopy.SAVED_BY_PROVIDER)
     else:
         result = mailbox._save_copy(prepared)
     return attrs.evolve(result, refused=refused) if refused else result
 
 
-def append(mailbox: ImapMailbox, raw: bytes, folder: Folder) -> str | None:
+def append(mailbox: ImapMailbox, raw: Spool, folder: Folder) -> str | None:
     """APPEND the copy once; repeated only when the message provably never left.
 
     The literal is written only after the server's ``+`` continuation. A pooled connection
@@ -70,11 +70,12 @@ def append(mailbox: ImapMailbox, raw: bytes, folder: Folder) -> str | None:
     store; either way the copy is written again on a fresh connection. Once the literal was
     written in full, a lost answer is never repeated: the server may have stored it.
     """
-    head = _headers(io.BytesIO(raw))
+    with raw.open() as stream:
+        head = _headers(stream)
     stamp = dt.datetime.fromtimestamp(mime.internal_date(head), dt.timezone.utc)
 
     def pieces() -> Iterator[bytes]:
-        return crlf_lines(_pieces(raw, mailbox.settings.stream_chunk))
+        return crlf_lines(raw.chunks(mailbox.settings.stream_chunk))
 
     size = sum(len(piece) for piece in pieces())  # the literal's length, announced first
     response = b""
@@ -134,12 +135,6 @@ def crlf_lines(pieces: Iterable[bytes]) -> Iterator[bytes]:
             yield data
     if held:
         yield b"\r\n"
-
-
-def _pieces(raw: bytes, size: int) -> Iterator[bytes]:
-    view = memoryview(raw)
-    for start in range(0, len(raw), size):
-        yield bytes(view[start:start + size])
 
 
 def _find_copy(mailbox: ImapMailbox, folder: Folder, message_id: object) -> str | None:

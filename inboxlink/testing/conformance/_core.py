@@ -17,7 +17,14 @@ import pytest
 
 from inboxlink import errors
 from inboxlink.mailbox import Mailbox
-from inboxlink.models import AttachmentInfo, Capability, FolderRole, OutgoingMessage, RoleSource
+from inboxlink.models import (
+    Attachment,
+    AttachmentInfo,
+    Capability,
+    FolderRole,
+    OutgoingMessage,
+    RoleSource,
+)
 
 __all__ = [
     "CLOSED_GAPS",
@@ -239,6 +246,13 @@ class MailboxFixtures:
     def outbox(self) -> Outbox:
         """A callable returning the raw messages the provider sent out, oldest first."""
         raise NotImplementedError("override the 'outbox' fixture in your fixtures class")
+
+    @pytest.fixture
+    def large_attachment_size(self) -> int:
+        """Size of the file the large-send test attaches: `LARGE_ATTACHMENT_SIZE` (over
+        30 MB) unless the provider's message limit, which counts the base64-encoded message,
+        is lower (Gmail: 35 MB of message, so about 25 MB of file)."""
+        return LARGE_ATTACHMENT_SIZE
 
     @pytest.fixture
     def connect_url(self, mailbox: Mailbox) -> str:
@@ -675,6 +689,40 @@ class AttachmentTests:
         assert written == len(payload) == target.stat().st_size
         with open(target, "rb") as fh:
             assert hashlib.file_digest(fh, "sha256").digest() == hashlib.sha256(payload).digest()
+
+    def test_large_file_attachment_is_sent_and_read_back(
+        self, mailbox: Mailbox, outbox: Outbox, tmp_path: object, large_attachment_size: int
+    ) -> None:
+        # A file over 30 MB attached from disk: sent once (through the provider's upload
+        # path where one is needed), delivered byte-exact, with one Sent copy that reads back.
+        import hashlib
+        import pathlib
+
+        require(mailbox, Capability.SEND)
+        assert isinstance(tmp_path, pathlib.Path)
+        from inboxlink import mime
+
+        payload = large_attachment_payload()[:large_attachment_size]
+        digest = hashlib.sha256(payload).digest()
+
+        source = tmp_path / LARGE_ATTACHMENT_NAME
+        source.write_bytes(payload)
+        result = mailbox.send(OutgoingMessage(
+            to=["carol@example.org"], subject="Large file", text="The file is attached.",
+            attachments=[Attachment.from_path(source)]))
+        assert not result.failed
+        assert result.spool.size > len(payload)
+        (delivered,) = outbox()
+        (attachment,) = mime.attachments(mime.parse(delivered))
+        assert attachment.filename == LARGE_ATTACHMENT_NAME
+        assert hashlib.sha256(attachment.data).digest() == digest
+        sent = mailbox.folder(FolderRole.SENT)
+        (copy,) = [s for s in mailbox.iter_messages(sent) if s.message_id == result.message_id]
+        (info,) = mailbox.list_attachments(copy.id)
+        target = tmp_path / "read-back.bin"
+        assert mailbox.save_attachment(copy.id, info.part, target) == len(payload)
+        with open(target, "rb") as fh:
+            assert hashlib.file_digest(fh, "sha256").digest() == digest
 
     def test_message_without_attachments_lists_none(
         self, mailbox: Mailbox, deliver: Deliver
