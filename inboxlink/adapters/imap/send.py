@@ -74,10 +74,7 @@ def append(mailbox: ImapMailbox, raw: Spool, folder: Folder) -> str | None:
         head = _headers(stream)
     stamp = dt.datetime.fromtimestamp(mime.internal_date(head), dt.timezone.utc)
 
-    def pieces() -> Iterator[bytes]:
-        return crlf_lines(raw.chunks(mailbox.settings.stream_chunk))
-
-    size = sum(len(piece) for piece in pieces())  # the literal's length, announced first
+    pieces, size = _literal(raw, mailbox.settings.stream_chunk)
     response = b""
     with mailbox._translating():
         for attempt in range(_APPEND_TRIES):
@@ -113,6 +110,18 @@ def _append_on(session: Session, folder: Folder, pieces: Callable[[], Iterable[b
                size: int, stamp: dt.datetime) -> bytes:
     return _imapclient_shim.append_streamed(session.client, folder.id, b"\\Seen", stamp, size,
                                             pieces())
+
+
+def _literal(raw: Spool, chunk: int) -> tuple[Callable[[], Iterable[bytes]], int]:
+    """How to write ``raw`` as an APPEND literal, and the length to announce first.
+
+    Making line ends CRLF only ever adds bytes, so an unchanged length means the spool is
+    CRLF already (every message inboxlink builds) and is written as it is.
+    """
+    size = sum(len(piece) for piece in crlf_lines(raw.chunks(chunk)))
+    if size == raw.size:
+        return lambda: raw.chunks(chunk), size
+    return lambda: crlf_lines(raw.chunks(chunk)), size
 
 
 def crlf_lines(pieces: Iterable[bytes]) -> Iterator[bytes]:
