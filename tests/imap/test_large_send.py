@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
+import smtplib
 from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxlink import OutgoingMessage
+from inboxlink import OutgoingMessage, errors
 from inboxlink.adapters.imap import ImapMailbox
 from inboxlink.adapters.imap._smtp import dot_stuffed
 from inboxlink.adapters.imap.send import crlf_lines
@@ -121,3 +122,21 @@ def test_a_large_copy_is_appended_and_reads_back_byte_exact(dovecot: Dovecot, ce
         assert box.fetch_to_file(copy_id, target) == len(raw)
         assert hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(raw).digest()
         assert len(box.list_messages(FolderRole.SENT).items) == 1
+
+
+def test_a_message_above_the_servers_size_is_refused_before_its_data(
+        dovecot: Dovecot, certs: Certs) -> None:
+    small = SmtpServer(certs.server_context(), data_size_limit=50_000)
+    try:
+        user = dovecot.new_user()
+        with ImapMailbox(settings_for(dovecot, user, certs, small)) as box:
+            with pytest.raises(errors.MessageTooLarge) as caught:
+                box.send(OutgoingMessage(to=["bob@example.com"], subject="Big",
+                                         text="word " * 20_000))
+            # refused at MAIL FROM … SIZE=, so not one byte of the message was written
+            assert isinstance(caught.value.__cause__, smtplib.SMTPSenderRefused)
+            assert caught.value.code is not None
+            assert small.received == []
+            assert not box.list_messages(FolderRole.SENT).items
+    finally:
+        small.stop()
