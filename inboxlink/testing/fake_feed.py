@@ -176,15 +176,21 @@ class FakeFeed(BaseMailbox):
                 if before is not None and uid >= before:
                     continue
                 stored = state.messages[uid]
-                parsed = mime.parse(stored.raw)
-                body = " ".join(filter(None, (mime.body_text(parsed, "plain"),
-                                              mime.body_text(parsed, "html"))))
                 item = summary(state.path, state.uidvalidity, stored)
-                if matches(query, item, body=body,
-                           has_attachments=any(True for _ in mime.attachments(parsed))):
-                    hits.append(item)
-                    if len(hits) > limit:
-                        break
+                # The headers decide most queries; the body is parsed only when they pass
+                # and the query asks about text or attachments.
+                if not matches(query, item):
+                    continue
+                if query.text is not None or query.has_attachments is not None:
+                    parsed = mime.parse(stored.raw)
+                    body = " ".join(filter(None, (mime.body_text(parsed, "plain"),
+                                                  mime.body_text(parsed, "html"))))
+                    if not matches(query, item, body=body, has_attachments=any(
+                            True for _ in mime.attachments(parsed))):
+                        continue
+                hits.append(item)
+                if len(hits) > limit:
+                    break
         next_cursor = None
         if len(hits) > limit:
             last = parse_message_id(hits[limit - 1].id)
