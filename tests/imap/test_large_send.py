@@ -23,7 +23,7 @@ from inboxlink.adapters.imap._smtp import dot_stuffed
 from inboxlink.adapters.imap.send import crlf_lines
 from inboxlink.models import FolderRole, SentCopy
 
-from .dovecot import Dovecot
+from .dovecot import BASIC_CAPABILITIES, Dovecot
 from .helpers import Certs, settings_for
 from .smtp_peer import SmtpServer
 
@@ -140,3 +140,30 @@ def test_a_message_above_the_servers_size_is_refused_before_its_data(
             assert not box.list_messages(FolderRole.SENT).items
     finally:
         small.stop()
+
+
+@pytest.fixture(scope="module")
+def dovecot_appendlimit(certs: Certs) -> Iterator[Dovecot]:
+    """A Dovecot announcing ``APPENDLIMIT=20000`` (RFC 7889)."""
+    server = Dovecot(certs.chain_file, certs.key_file, name="appendlimit", fresh_users=2,
+                     capabilities=BASIC_CAPABILITIES + " APPENDLIMIT=20000")
+    server.ca_file = certs.ca_file
+    yield server
+    server.stop()
+
+
+def test_a_copy_above_the_servers_appendlimit_is_refused_before_its_upload(
+        dovecot_appendlimit: Dovecot, certs: Certs, smtp_server: SmtpServer) -> None:
+    user = dovecot_appendlimit.new_user()
+    with ImapMailbox(settings_for(dovecot_appendlimit, user, certs, smtp_server)) as box:
+        assert "APPENDLIMIT=20000" in box.server_capabilities
+        with pytest.raises(errors.MessageTooLarge, match="20000"):
+            box.append_to_sent(b"Subject: big\r\n\r\n" + b"x" * 30_000 + b"\r\n")
+        result = box.send(OutgoingMessage(to=["bob@example.com"], subject="Big",
+                                          text="word " * 6_000))
+        # sent, and the copy reported as failed (not the send), with the reason
+        assert result.sent_copy is SentCopy.FAILED
+        assert isinstance(result.error.__cause__, errors.MessageTooLarge)
+        assert len(smtp_server.messages_for(user)) == 1
+        box.append_to_sent(b"Subject: small\r\n\r\nfits\r\n")
+        assert len(box.list_messages(FolderRole.SENT).items) == 1

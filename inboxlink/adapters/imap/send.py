@@ -44,6 +44,7 @@ _APPEND_TRIES = 3
 #: the most header bytes read to find the Date and Message-ID of a message to append
 _MAX_HEADER = 1 << 20
 _LINE_END = re.compile(rb"\r\n|\r|\n")
+_APPENDLIMIT = re.compile(r"APPENDLIMIT=(\d+)")
 
 
 def submit(mailbox: ImapMailbox, prepared: mime.PreparedMessage, save_copy: bool) -> SendResult:
@@ -75,6 +76,7 @@ def append(mailbox: ImapMailbox, raw: Spool, folder: Folder) -> str | None:
     stamp = dt.datetime.fromtimestamp(mime.internal_date(head), dt.timezone.utc)
 
     pieces, size = _literal(raw, mailbox.settings.stream_chunk)
+    _check_append_limit(mailbox.server_capabilities, size)
     response = b""
     with mailbox._translating():
         for attempt in range(_APPEND_TRIES):
@@ -104,6 +106,18 @@ def append(mailbox: ImapMailbox, raw: Spool, folder: Folder) -> str | None:
     if found is None:
         return None
     return ids.message_id(folder.id, int(found.group(1)), int(found.group(2)))
+
+
+def _check_append_limit(capabilities: frozenset[str], size: int) -> None:
+    """Refuse a message above the server's ``APPENDLIMIT=n`` (RFC 7889) before uploading it."""
+    for capability in capabilities:
+        found = _APPENDLIMIT.fullmatch(capability)
+        if found and size > int(found.group(1)):
+            raise errors.MessageTooLarge(
+                f"The message has {size} bytes; the IMAP server stores at most "
+                f"{int(found.group(1))} (its APPENDLIMIT).", provider=PROVIDER,
+                code="APPENDLIMIT",
+            )
 
 
 def _append_on(session: Session, folder: Folder, pieces: Callable[[], Iterable[bytes]],
