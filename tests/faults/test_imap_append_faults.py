@@ -5,6 +5,8 @@ Copies are counted in Dovecot with a separate admin connection."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -78,3 +80,26 @@ def test_copy_whose_answer_was_lost_is_found_not_stored_twice(
     assert _copies_in_sent(dovecot, user) == 1
     assert result.sent_copy is SentCopy.APPENDED, result.error
     assert result.provider_id
+
+
+def test_copy_cut_while_its_message_is_written_is_written_again_once(
+        mailbox: ImapMailbox, dovecot: Dovecot, smtp: SmtpServer, proxy: FaultProxy,
+        user: str) -> None:
+    # The connection breaks in the middle of the APPEND's literal: the server never had the
+    # whole message, so it cannot have stored it; the copy is written again on a new
+    # connection, and exactly once.
+    message = OutgoingMessage(to=["bob@example.com"], subject="Huge", text="z" * 24_000_000)
+    first = proxy.bytes_up
+
+    def cut_midway() -> None:
+        while proxy.bytes_up - first < 2_000_000:
+            time.sleep(0.005)
+        proxy.sever(reset=True)
+
+    threading.Thread(target=cut_midway, daemon=True).start()
+    result = mailbox.send(message)
+    assert result.sent_copy is SentCopy.APPENDED, result.error
+    assert len(smtp.received) == 1
+    assert _copies_in_sent(dovecot, user) == 1
+    # once in part (at least the 2 MB before the cut), then once in full
+    assert len(result.raw) + 2_000_000 < proxy.bytes_up - first < 2 * len(result.raw)

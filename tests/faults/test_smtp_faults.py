@@ -112,3 +112,15 @@ def test_drop_in_the_middle_of_the_data_is_not_delivered_nor_unknown(
         mailbox.send(OutgoingMessage(to=["bob@example.com"], subject="Big", text=big))
     assert not isinstance(caught.value, errors.SendOutcomeUnknown)
     assert smtp.received == []
+
+
+def test_drop_after_the_final_dot_of_a_streamed_message_is_outcome_unknown(
+        mailbox: ImapMailbox, smtp: SmtpServer, proxy: FaultProxy) -> None:
+    # Several pieces of stream_chunk (1 MiB): the hand-over is the write of the last one.
+    _strike_when_delivered(smtp, proxy, Fault("reset"))
+    text = "line of a long report\n" * 200_000  # 4.4 MB
+    with pytest.raises(errors.SendOutcomeUnknown) as caught:
+        mailbox.send(OutgoingMessage(to=["bob@example.com"], subject="Long", text=text))
+    assert len(smtp.received) == 1  # delivered once, never repeated
+    assert smtp.received[0].raw == caught.value.raw
+    assert _sent_copies(mailbox) == 0

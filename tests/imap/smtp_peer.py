@@ -73,10 +73,13 @@ class SmtpServer:
         implicit: speak TLS from the first byte (smtps) instead of offering STARTTLS.
         users: login → password accepted by AUTH PLAIN/LOGIN.
         tokens: login → OAuth access token accepted by XOAUTH2.
+        data_size_limit: the largest message accepted (aiosmtpd's default, 32 MiB, is below
+            the base64 of the 30 MB attachments the large-message tests send).
     """
 
     def __init__(self, context: ssl.SSLContext | None, *, implicit: bool = False,
-                 users: dict[str, str] | None = None, tokens: dict[str, str] | None = None) -> None:
+                 users: dict[str, str] | None = None, tokens: dict[str, str] | None = None,
+                 data_size_limit: int = 256 << 20) -> None:
         self.users = dict(users or {})
         self.tokens = dict(tokens or {})
         self.received: list[Received] = []
@@ -87,6 +90,7 @@ class SmtpServer:
         kwargs: dict[str, Any] = {
             "hostname": "127.0.0.1", "port": self.port,
             "authenticator": self._authenticate, "auth_require_tls": context is not None,
+            "data_size_limit": data_size_limit,
         }
         if context is not None and implicit:
             # aiosmtpd only counts a STARTTLS upgrade as TLS for auth_require_tls; the

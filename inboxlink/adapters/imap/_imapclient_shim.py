@@ -11,15 +11,33 @@ if either library changes what we rely on:
 * ``COPYUID`` (RFC 4315) of ``UID MOVE`` arrives in an *untagged* OK (RFC 6851);
   imapclient's ``move`` returns only the tagged text, imaplib files the code under
   ``untagged_responses['COPYUID']``.
+* ``APPEND`` with a literal written in pieces: imaplib (and imapclient's ``append`` on top)
+  wants the whole message as one ``bytes``. `append_streamed` sends the command line
+  through imaplib's tag counter, waits for the ``+`` with imaplib's own reader, writes the
+  literal piece by piece with ``IMAP4.send`` and reads the tagged answer with
+  ``_command_complete`` — the steps of ``IMAP4._command`` with a bytes literal.
+  ``tests/imap/test_append_shim_canary.py`` checks those steps are still imaplib's.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import imaplib
+from collections.abc import Iterable
 from typing import Any
 
 from imapclient import IMAPClient
 
-__all__ = ["examine", "forget_expunges", "is_selected", "pop_untagged", "quote_folder", "raw_command"]
+__all__ = [
+    "LiteralIncomplete",
+    "append_streamed",
+    "examine",
+    "forget_expunges",
+    "is_selected",
+    "pop_untagged",
+    "quote_folder",
+    "raw_command",
+]
 
 
 def quote_folder(client: IMAPClient, folder: str) -> bytes:
@@ -73,3 +91,73 @@ def forget_expunges(client: IMAPClient) -> None:
     """
     for name in ("EXPUNGE", "VANISHED", "RECENT", "EXISTS", "FETCH"):
         client._imap.untagged_responses.pop(name, None)
+
+
+class LiteralIncomplete(imaplib.IMAP4.abort):
+    """The connection failed before an APPEND's literal was written in full.
+
+    The server cannot have stored the message (it never had all of it), so the APPEND may
+    be repeated on a new connection.
+    """
+
+
+def append_streamed(client: IMAPClient, folder: str, flags: bytes, when: dt.datetime,
+                    size: int, pieces: Iterable[bytes]) -> bytes:
+    """``APPEND folder (flags) "date" {size}``, the literal written from ``pieces``.
+
+    Returns the tagged OK's text (``[APPENDUID v uid] …`` when the server has UIDPLUS).
+    A refusal before the ``+`` (``NO [TRYCREATE]``, over quota) is the usual
+    ``IMAPClientError`` from imapclient's own check; a connection failure before the last
+    byte of the literal left raises `LiteralIncomplete`, after it a plain ``IMAP4.abort``.
+    """
+    imap = client._imap
+    if imap.state not in imaplib.Commands["APPEND"]:
+        raise imaplib.IMAP4.error(f"command APPEND illegal in state {imap.state}")
+    for kind in ("OK", "NO", "BAD"):  # a stale one would be taken for this command's
+        imap.untagged_responses.pop(kind, None)
+    tag: bytes = imap._new_tag()
+    line = b" ".join((tag, b"APPEND", quote_folder(client, folder), b"(" + flags + b")",
+                      imaplib.Time2Internaldate(when).encode("ascii"), b"{%d}" % size))
+    if imap.debug >= 4:  # the protocol trace imapclient routes into logging
+        imap._mesg(f"> {line!r}")
+    try:
+        imap.send(line + b"\r\n")
+    except OSError as exc:
+        raise LiteralIncomplete(f"socket error: {exc}") from exc
+    try:
+        continued = _await_continuation(imap, tag)
+    except (imaplib.IMAP4.abort, OSError) as exc:  # EOF, reset, timeout: nothing written
+        raise LiteralIncomplete(str(exc)) from exc
+    if continued:
+        _write_literal(imap, size, pieces)
+    typ, data = imap._command_complete("APPEND", tag)
+    client._checkok("append", typ, data)
+    answer: bytes = data[0] if data and isinstance(data[0], bytes) else b""
+    return answer
+
+
+def _await_continuation(imap: imaplib.IMAP4, tag: bytes) -> bool:
+    """Read until the server's ``+`` (True) or its tagged refusal of the APPEND (False)."""
+    while imap._get_response():  # None means a continuation request
+        if imap.tagged_commands[tag]:
+            return False
+    return True
+
+
+def _write_literal(imap: imaplib.IMAP4, size: int, pieces: Iterable[bytes]) -> None:
+    written = 0
+    try:
+        for piece in pieces:
+            if written + len(piece) > size:
+                break  # never more than announced: the excess would be read as a command
+            imap.send(piece)
+            written += len(piece)
+    except OSError as exc:
+        raise LiteralIncomplete(f"socket error after {written} of {size} bytes: {exc}") from exc
+    if written != size:
+        # The server still waits for the rest: this connection cannot be used again.
+        raise LiteralIncomplete(f"the message did not have the {size} bytes announced")
+    try:
+        imap.send(b"\r\n")
+    except OSError as exc:
+        raise imaplib.IMAP4.abort(f"socket error: {exc}") from exc

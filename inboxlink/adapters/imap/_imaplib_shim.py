@@ -14,10 +14,7 @@ imaplib reads server responses itself, below imapclient, and trusts them:
 attributes, imaplib's class is untouched) with checks that refuse an absurd literal before
 reading it and turn an over-long line into `ProtocolViolation`, an ``IMAP4.abort``:
 the session is then discarded, never reused. `set_wait` sets the socket timeout of the
-next reads (the per-call deadline). `sends` counts completed writes: imaplib writes an
-APPEND's command line, waits for the server's ``+``, then writes the literal, so a drop with
-no write after the command line proves the message never left. If imaplib changes these
-internals,
+next reads (the per-call deadline). If imaplib changes these internals,
 ``tests/faults/test_imap_faults.py::test_imaplib_shim_canaries`` fails loudly.
 """
 
@@ -26,10 +23,9 @@ from __future__ import annotations
 import imaplib
 from typing import Any
 
-__all__ = ["MAX_LITERAL", "ProtocolViolation", "guard", "sends", "set_wait", "violation"]
+__all__ = ["MAX_LITERAL", "ProtocolViolation", "guard", "set_wait", "violation"]
 
 _MARK = "_inboxlink_violation"
-_SENDS = "_inboxlink_sends"
 
 #: the largest literal read (1 GiB: far above any provider's message size limit, far below
 #: what a hostile length would make us allocate)
@@ -67,24 +63,9 @@ def guard(imap: imaplib.IMAP4, max_literal: int = MAX_LITERAL) -> None:
             raise refuse(f"The server sent a line longer than {_maxline()} bytes "
                          "without a line end.") from exc
 
-    send = imap.send
-
-    def counted_send(data: bytes) -> None:
-        send(data)
-        # Counted only once written in full: a command line, then (after the server's "+")
-        # a literal, are separate send() calls in IMAP4._command.
-        setattr(imap, _SENDS, sends(imap) + 1)
-
     instance: Any = imap
     instance.read = checked_read
     instance.readline = checked_readline
-    instance.send = counted_send
-
-
-def sends(imap: imaplib.IMAP4) -> int:
-    """How many ``send()`` calls on this connection completed (for APPEND's hand-over)."""
-    count: int = getattr(imap, _SENDS, 0)
-    return count
 
 
 def violation(imap: imaplib.IMAP4) -> ProtocolViolation | None:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import imaplib
 import logging
 import os
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any, TypeVar
-
-import attrs
 
 from inboxlink import deadline, errors, mime
 from inboxlink.adapters.imap import (
@@ -20,7 +16,7 @@ from inboxlink.adapters.imap import (
     actions,
     attachments,
     ids,
-    smtp,
+    send,
     summaries,
     sync,
     wire,
@@ -49,7 +45,6 @@ from inboxlink.models import (
     Page,
     RoleSource,
     SendResult,
-    SentCopy,
     save_stream,
 )
 from inboxlink.query import SearchQuery
@@ -63,17 +58,8 @@ log = logging.getLogger("inboxlink.imap")
 
 R = TypeVar("R")
 
-_APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]")
 #: exceptions after which a session cannot be trusted any more
 _DROPPED: tuple[type[BaseException], ...] = (imaplib.IMAP4.abort, OSError, EOFError)
-#: tries of one APPEND whose connection dropped before the message left (each on a new
-#: connection: every idle pooled one may have been closed by the same server restart)
-_APPEND_TRIES = 3
-
-
-class _LiteralNotSent(imaplib.IMAP4.abort):
-    """The connection dropped before an APPEND's message was written: safe to repeat."""
-
 
 class ImapMailbox(BaseMailbox):
     """A mailbox reached over IMAP (reading) and SMTP (sending).
@@ -356,91 +342,12 @@ class ImapMailbox(BaseMailbox):
         chunks = self._section_chunks(session, ref.uid, part)
         return save_stream(attachments.decoded(chosen.encoding, chunks), target)
 
-    # ------------------------------------------------------------------ sending
+    # ------------------------------------------------------------------ sending (send.py)
     def _send(self, prepared: mime.PreparedMessage, save_copy: bool) -> SendResult:
-        with self._translating(), self._pool.slot():
-            refused = smtp.send(self.settings, self._context, prepared)
-        if not save_copy:
-            result = SendResult(message_id=prepared.message_id, raw=prepared.raw,
-                                sent_copy=SentCopy.SKIPPED)
-        elif self._saves_sent:
-            result = SendResult(message_id=prepared.message_id, raw=prepared.raw,
-                                sent_copy=SentCopy.SAVED_BY_PROVIDER)
-        else:
-            result = self._save_copy(prepared)
-        return attrs.evolve(result, refused=refused) if refused else result
+        return send.submit(self, prepared, save_copy)
 
-    def _append(self, spool: Spool, folder: Folder) -> str | None:
-        """APPEND the copy once; repeated only when the message provably never left.
-
-        imaplib sends an APPEND's literal only after the server's ``+`` continuation. A
-        pooled connection the server already closed (restart, autologout) fails before that,
-        so the copy is written on a fresh connection. Once the literal was written, a lost
-        answer is never repeated: the server may have stored it.
-        """
-        raw = spool.read()  # TODO(issue 15): stream large copies
-        when = mime.internal_date(mime.parse(raw))
-        stamp = dt.datetime.fromtimestamp(when, dt.timezone.utc)
-        response: Any = None
-        with self._translating():
-            for attempt in range(_APPEND_TRIES):
-                try:
-                    response = self._with_session(
-                        lambda s: self._append_on(s, folder, raw, stamp), reconnect=False)
-                    break
-                except _LiteralNotSent:
-                    left = deadline.remaining()
-                    if attempt + 1 == _APPEND_TRIES or (left is not None and left <= 0):
-                        raise
-                except _DROPPED:
-                    # The message left and the answer was lost: look for it instead of
-                    # storing it again. Found, the copy is there; not found, report the
-                    # failure (never append twice).
-                    stored = self._find_copy(folder, raw)
-                    if stored is not None:
-                        return stored
-                    raise errors.ConnectionLost(
-                        "The Sent copy was written but the server's answer was lost, and it "
-                        "could not be found by its Message-ID.", provider=PROVIDER,
-                        code="APPEND-answer-lost", retryable=False,
-                        remedy="Look in the Sent folder for the message's Message-ID before storing "
-                               "the copy again: it may already be there.",
-                    ) from None
-        found = _APPENDUID.search(response if isinstance(response, bytes) else b"")
-        if found is None:
-            return None
-        return ids.message_id(folder.id, int(found.group(1)), int(found.group(2)))
-
-    def _find_copy(self, folder: Folder, raw: bytes) -> str | None:
-        """The id of the message with ``raw``'s Message-ID in ``folder``, if it is there."""
-        message_id = mime.parse(raw).get("Message-ID")
-        if not message_id:
-            return None
-
-        def search(session: Session) -> str | None:
-            session.select(folder.id)
-            uids = session.client.search(["HEADER", "Message-ID", str(message_id).strip()])
-            if not uids:
-                return None
-            return ids.message_id(folder.id, session.uidvalidity, max(int(u) for u in uids))
-
-        try:
-            return self._with_session(search)
-        except Exception as exc:  # the lookup is a courtesy; the APPEND's own error stands
-            log.info("imap: could not check %s for the lost copy: %s", folder.id, exc)
-            return None
-
-    @staticmethod
-    def _append_on(session: Session, folder: Folder, raw: bytes, stamp: dt.datetime) -> Any:
-        imap = session.client._imap
-        before = _imaplib_shim.sends(imap)
-        try:
-            return session.client.append(folder.id, raw, flags=[b"\\Seen"], msg_time=stamp)
-        except _DROPPED as exc:
-            if _imaplib_shim.sends(imap) - before <= 1:  # at most the command line went out
-                raise _LiteralNotSent(f"APPEND dropped before the message was sent: {exc}") \
-                    from exc
-            raise
+    def _append(self, raw: Spool, folder: Folder) -> str | None:
+        return send.append(self, raw, folder)
 
     # ------------------------------------------------------------------ round 2 (delegates)
     def _run(self, work: Callable[[Session], R]) -> R:

@@ -1,5 +1,9 @@
 """Sending over SMTP: implicit TLS or mandatory STARTTLS, AUTH, envelope with Bcc.
 
+The message is streamed: ``MAIL FROM``/``RCPT TO``/``DATA`` through smtplib's public
+command methods, then the message in pieces through its public ``send()``, dot-stuffed as
+it goes (`dot_stuffed`), so the whole message is never in memory at once.
+
 Exactly once: smtplib never repeats a command, and nothing above it here does. What the
 client knows about a failure depends on whether the message was handed over: a connection
 lost (or a reply unreadable) after the final ``CRLF.CRLF`` of DATA was written means the
@@ -14,7 +18,7 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
-from typing import Any
+from collections.abc import Iterable, Iterator
 
 from inboxlink import errors, mime
 from inboxlink.adapters.imap.connection import certificate_error, unreachable
@@ -23,7 +27,7 @@ from inboxlink.adapters.imap.settings import ImapSettings, Security
 from inboxlink.auth.provider import with_fresh_token
 from inboxlink.translate import Signal, translating
 
-__all__ = ["send"]
+__all__ = ["dot_stuffed", "send"]
 
 
 def _xoauth2(user: str, token: str) -> str:
@@ -47,48 +51,21 @@ def _oauth_auth(smtp: smtplib.SMTP, settings: ImapSettings, token: str) -> None:
     smtp.auth(mechanism, lambda challenge=None: "" if challenge else initial(user, token))
 
 
-class _HandOver(smtplib.SMTP):
-    """Notes when the end-of-data mark has been written in full (smtplib's public ``send``
-    and ``data`` overridden in a subclass, not patched)."""
-
-    handed_over = False
-    _in_data = False
-
-    def data(self, msg: Any) -> tuple[int, bytes]:
-        self._in_data = True
-        try:
-            return super().data(msg)
-        finally:
-            self._in_data = False
-
-    def send(self, s: Any) -> None:
-        super().send(s)
-        # smtplib.data() writes the whole dot-stuffed message and its final CRLF.CRLF in
-        # one send() after the 354; once that returned, the server may have it all.
-        if self._in_data and isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
-            self.handed_over = True
-
-
-class _Smtp(_HandOver):
-    pass
-
-
-class _SmtpSsl(_HandOver, smtplib.SMTP_SSL):
-    pass
-
-
 #: failures that leave no answer to the DATA: connection gone, timed out, reply garbled
 _NO_ANSWER: tuple[type[BaseException], ...] = (smtplib.SMTPServerDisconnected, OSError)
 _AFTER_DATA: tuple[type[BaseException], ...] = (*_NO_ANSWER, smtplib.SMTPResponseException)
+_CRLF = b"\r\n"
+#: the end-of-data mark (RFC 5321 §4.1.1.4)
+_END = b".\r\n"
 
 
-def _connect(settings: ImapSettings, context: ssl.SSLContext) -> _Smtp | _SmtpSsl:
+def _connect(settings: ImapSettings, context: ssl.SSLContext) -> smtplib.SMTP:
     host, port = settings.smtp_endpoint
     implicit = settings.smtp_security is Security.TLS
     try:
         if implicit:
-            return _SmtpSsl(host, port, timeout=settings.timeout, context=context)
-        return _Smtp(host, port, timeout=settings.timeout)
+            return smtplib.SMTP_SSL(host, port, timeout=settings.timeout, context=context)
+        return smtplib.SMTP(host, port, timeout=settings.timeout)
     except ssl.SSLCertVerificationError as exc:
         raise certificate_error(exc, host, port, context, settings.timeout, None) from exc
     except (socket.gaierror, ConnectionRefusedError, TimeoutError) as exc:
@@ -127,19 +104,14 @@ def send(settings: ImapSettings, context: ssl.SSLContext,
          prepared: mime.PreparedMessage) -> dict[str, str]:
     """Send once; returns the recipients refused while others were accepted.
 
-    When every recipient is refused, smtplib raises and the table gives ``RecipientsRefused``
-    naming them all.
+    When every recipient is refused, the ``SMTPRecipientsRefused`` gives ``RecipientsRefused``
+    naming them all (the same exceptions as ``smtplib.SMTP.sendmail``, so the same table).
     """
     smtp = _connect(settings, context)
     try:
         _secure_and_login(smtp, settings, context)
-        try:
-            refused = smtp.sendmail(prepared.sender.email,
-                                    [a.email for a in prepared.recipients], prepared.raw)
-        except _AFTER_DATA as exc:
-            if smtp.handed_over and _unanswered(exc):
-                raise _outcome_unknown(prepared, exc) from exc
-            raise
+        refused = _envelope(smtp, prepared)
+        _data(smtp, prepared, prepared.spool.chunks(settings.stream_chunk))
     finally:
         try:
             smtp.quit()
@@ -149,6 +121,88 @@ def send(settings: ImapSettings, context: ssl.SSLContext,
             for addr, (code, msg) in refused.items()}
 
 
+def _envelope(smtp: smtplib.SMTP, prepared: mime.PreparedMessage) -> dict[str, tuple[int, bytes]]:
+    """``MAIL FROM`` and one ``RCPT TO`` per recipient, refused the way ``sendmail`` is.
+
+    ``SIZE=`` (RFC 1870) lets a server with a lower limit refuse before any data is sent.
+    """
+    smtp.ehlo_or_helo_if_needed()
+    options = [f"SIZE={prepared.size}"] if smtp.does_esmtp and smtp.has_extn("size") else []
+    sender = prepared.sender.email
+    code, reply = smtp.mail(sender, options)
+    if code != 250:
+        _drop_if_closing(smtp, code)
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    refused: dict[str, tuple[int, bytes]] = {}
+    recipients = [a.email for a in prepared.recipients]
+    for address in recipients:
+        code, reply = smtp.rcpt(address)
+        if code not in (250, 251):
+            refused[address] = (code, reply)
+        if code == 421:  # the server is closing the connection
+            smtp.close()
+            raise smtplib.SMTPRecipientsRefused(refused)
+    if len(refused) == len(recipients):
+        raise smtplib.SMTPRecipientsRefused(refused)
+    return refused
+
+
+def _data(smtp: smtplib.SMTP, prepared: mime.PreparedMessage, pieces: Iterable[bytes]) -> None:
+    """``DATA``, the message streamed dot-stuffed, the final dot, and the server's answer.
+
+    Once the last write (the end-of-data mark) returned, the server may have the whole
+    message: a lost or unreadable answer then means the outcome is unknown.
+    """
+    code, reply = smtp.docmd("DATA")
+    if code != 354:
+        _drop_if_closing(smtp, code)
+        raise smtplib.SMTPDataError(code, reply)
+    handed_over = False
+    try:
+        for piece in dot_stuffed(pieces):
+            smtp.send(piece)
+        handed_over = True
+        code, reply = smtp.getreply()
+        if code != 250:
+            _drop_if_closing(smtp, code)
+            raise smtplib.SMTPDataError(code, reply)
+    except _AFTER_DATA as exc:
+        if handed_over and _unanswered(exc):
+            raise _outcome_unknown(prepared, exc) from exc
+        raise
+
+
+def _drop_if_closing(smtp: smtplib.SMTP, code: int) -> None:
+    # 421: the server closes the connection; a QUIT would only wait for nothing.
+    if code == 421:
+        smtp.close()
+
+
+def dot_stuffed(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """The DATA payload of a CRLF message given in pieces: every line starting with ``.``
+    gets a second one (RFC 5321 §4.5.2), then the end-of-data mark, with a CRLF before it
+    when the message does not end with one.
+
+    Line starts are tracked across pieces, so a ``.`` that begins a piece right after a
+    piece ending in a line feed is stuffed too; the last piece carries the end mark, so the
+    mark leaves in the same write as the end of the message.
+    """
+    at_line_start = True
+    tail = b""  # the last two bytes written, to know whether the message ends with CRLF
+    pending: bytes | None = None
+    for piece in pieces:
+        if not piece:
+            continue
+        if pending is not None:
+            yield pending
+        stuffed = piece.replace(b"\n.", b"\n..")
+        if at_line_start and stuffed.startswith(b"."):
+            stuffed = b"." + stuffed
+        at_line_start = piece.endswith(b"\n")
+        tail = (tail + piece[-2:])[-2:]
+        pending = stuffed
+    ending = _END if tail == _CRLF else _CRLF + _END
+    yield (pending or b"") + ending
 
 
 def _unanswered(exc: BaseException) -> bool:
@@ -164,6 +218,6 @@ def _outcome_unknown(prepared: mime.PreparedMessage,
     return errors.SendOutcomeUnknown(
         "The SMTP server received the whole message, but the connection was lost before it "
         f"answered ({type(exc).__name__}).",
-        raw=prepared.raw, message_id=prepared.message_id, provider=PROVIDER,
+        raw=prepared.spool, message_id=prepared.message_id, provider=PROVIDER,
         code="DATA-no-reply",
     )
