@@ -11,9 +11,10 @@ import pytest
 
 import inboxlink
 from inboxlink import errors, headers
-from inboxlink.adapters.imap import ImapSettings, Security, ids, summaries
+from inboxlink.adapters.imap import ImapSettings, Security, convert
+from inboxlink.adapters.imap import _ids as ids
+from inboxlink.adapters.imap._tls import client_context
 from inboxlink.adapters.imap.settings import settings_from_url
-from inboxlink.adapters.imap.tls import client_context
 
 
 def test_url_spellings_and_defaults() -> None:
@@ -153,7 +154,7 @@ def test_encoded_word_fast_path_agrees_with_the_stdlib(value: str) -> None:
 
 
 def test_summary_tolerates_missing_fields() -> None:
-    s = summaries.summary("INBOX:1:1", "INBOX", {b"FLAGS": (b"\\Seen",)})
+    s = convert.summary("INBOX:1:1", "INBOX", {b"FLAGS": (b"\\Seen",)})
     assert s.subject is None
     assert s.from_ is None
     assert s.date is None

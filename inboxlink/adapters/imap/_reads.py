@@ -1,0 +1,83 @@
+"""The read primitives' work on one session: folders, a listing page, message bodies, a stream.
+
+Each function runs on a session the mailbox lends it (inside its error boundary) and
+returns models; the commands are in `_fetch`, the conversions in `convert`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import IO
+
+from inboxlink import errors
+from inboxlink.adapters.imap import _fetch, _ids, convert
+from inboxlink.adapters.imap.connection import Session, select_checked
+from inboxlink.adapters.imap.errors import PROVIDER
+from inboxlink.models import Folder, Message, MessageSummary, Page, save_stream
+
+__all__ = ["bodies_on", "folders_on", "page_on", "stream_on"]
+
+
+def folders_on(session: Session) -> list[Folder]:
+    """Every folder, with the roles the server states (special-use attributes)."""
+    client = session.client
+    use_xlist = "SPECIAL-USE" not in session.capabilities and "XLIST" in session.capabilities
+    rows = client.xlist_folders() if use_xlist else client.list_folders()
+    return [convert.folder(flags, delimiter, name) for flags, delimiter, name in rows]
+
+
+def page_on(session: Session, folder: Folder, limit: int,
+            position: _ids.Cursor | None) -> Page[MessageSummary]:
+    """One listing page, newest first, below ``position`` when continuing."""
+    # A continuing page may reuse the selection: UIDVALIDITY cannot change while a
+    # folder is selected, and new arrivals (above the cursor) do not concern it.
+    session.select(folder.id, refresh=position is None)
+    if position is not None and position.uidvalidity != session.uidvalidity:
+        raise errors.CursorExpired(
+            f"The folder {folder.path!r} was rebuilt on the server (UIDVALIDITY changed "
+            f"from {position.uidvalidity} to {session.uidvalidity}).", provider=PROVIDER,
+            code="UIDVALIDITY",
+        )
+    if session.exists == 0 or (position is not None and position.below <= 1):
+        return Page(items=())
+    chunk, more = _fetch.newest_uids(session.client, position.below if position else None,
+                                     limit, esearch="ESEARCH" in session.capabilities)
+    if not chunk:
+        return Page(items=())
+    data = _fetch.uid_fetch(session.client, _fetch.uid_set(chunk), convert.SUMMARY_ITEMS)
+    validity = session.uidvalidity
+    items = [convert.summary(_ids.message_id(folder.id, validity, uid), folder.id, data[uid])
+             for uid in chunk if uid in data]
+    next_cursor = None
+    if more:
+        next_cursor = _ids.encode_cursor(_ids.Cursor(folder.id, validity, chunk[-1]))
+    return Page(items=items, next_cursor=next_cursor)
+
+
+def bodies_on(session: Session, folder: str, group: list[_ids.MessageRef],
+              chunk: int) -> dict[str, Message]:
+    """The messages of ``group`` (one folder) still there, by id, ``chunk`` UIDs per FETCH."""
+    validity = group[0].uidvalidity
+    if not select_checked(session, folder, validity):
+        return {}
+    wanted = sorted({r.uid for r in group if r.uidvalidity == validity})
+    result: dict[str, Message] = {}
+    for start in range(0, len(wanted), chunk):
+        data = _fetch.uid_fetch(session.client, _fetch.uid_set(wanted[start:start + chunk]),
+                                ("UID", "FLAGS", "BODY.PEEK[]"))
+        for uid, item in data.items():
+            message_id = _ids.message_id(folder, validity, uid)
+            found = convert.message(message_id, folder, item)
+            if found is not None:
+                result[message_id] = found
+    return result
+
+
+def stream_on(session: Session, ref: _ids.MessageRef,
+              target: str | os.PathLike[str] | IO[bytes], step: int) -> int:
+    """The raw message written to ``target`` in partial FETCHes of ``step`` bytes."""
+    if not select_checked(session, ref.folder, ref.uidvalidity):
+        raise _ids.gone(ref)
+    if ref.uid not in _fetch.uid_fetch(session.client, str(ref.uid), ("UID",)):
+        raise _ids.gone(ref)
+    return save_stream(_fetch.section_chunks(session.client, ref.uid, "", step), target)
