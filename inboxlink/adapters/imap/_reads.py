@@ -7,10 +7,11 @@ returns models; the commands are in `_fetch`, the conversions in `convert`.
 from __future__ import annotations
 
 import os
-from typing import IO
+from typing import IO, Any
 
 from inboxlink import errors
 from inboxlink.adapters.imap import _fetch, _ids, convert
+from inboxlink.adapters.imap import _imapclient_shim as shim
 from inboxlink.adapters.imap.connection import Session, select_checked
 from inboxlink.adapters.imap.errors import PROVIDER
 from inboxlink.models import Folder, Message, MessageSummary, Page, save_stream
@@ -19,11 +20,39 @@ __all__ = ["bodies_on", "folders_on", "page_on", "stream_on"]
 
 
 def folders_on(session: Session) -> list[Folder]:
-    """Every folder, with the roles the server states (special-use attributes)."""
+    """Every folder, with the roles the server states for the user's own ones.
+
+    Where the server offers SPECIAL-USE (or LIST-EXTENDED), the attributes are asked for
+    with ``LIST "" "*" RETURN (SPECIAL-USE)``: RFC 6154 lets a server leave them off a plain
+    LIST. Folders outside the personal namespace (NAMESPACE, RFC 2342) never take a role.
+    """
     client = session.client
-    use_xlist = "SPECIAL-USE" not in session.capabilities and "XLIST" in session.capabilities
-    rows = client.xlist_folders() if use_xlist else client.list_folders()
-    return [convert.folder(flags, delimiter, name) for flags, delimiter, name in rows]
+    capabilities = session.capabilities
+    if "SPECIAL-USE" in capabilities or "LIST-EXTENDED" in capabilities:
+        rows = convert.list_rows(shim.list_special_use(client), client.folder_encode)
+    elif "XLIST" in capabilities:
+        rows = client.xlist_folders()
+    else:
+        rows = client.list_folders()
+    personal, foreign = _namespaces(session) if "NAMESPACE" in capabilities else ([], [])
+    return [convert.folder(flags, delimiter, name,
+                           personal=convert.is_personal(name, personal, foreign))
+            for flags, delimiter, name in rows]
+
+
+def _namespaces(session: Session) -> tuple[list[convert.Namespace], list[convert.Namespace]]:
+    """The personal namespaces, and the other users' and shared ones (RFC 2342)."""
+    found = session.client.namespace()
+
+    def pairs(group: Any) -> list[convert.Namespace]:
+        return [(_text(prefix), _text(delimiter) if delimiter is not None else None)
+                for prefix, delimiter in (group or ())]
+
+    return pairs(found.personal), pairs(found.other) + pairs(found.shared)
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def page_on(session: Session, folder: Folder, limit: int,

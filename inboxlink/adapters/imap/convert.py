@@ -38,7 +38,7 @@ from inboxlink.models import (
 )
 
 __all__ = ["HEADER_FIELDS", "SUMMARY_ITEMS", "Section", "attachment_sections", "flags",
-           "folder", "in_namespace", "info", "list_rows", "message", "summary"]
+           "folder", "info", "is_personal", "list_rows", "message", "summary"]
 
 HEADER_FIELDS = ("SUBJECT", "FROM", "TO", "CC", "DATE", "MESSAGE-ID", "IN-REPLY-TO", "REFERENCES")
 _SECTION = "BODY.PEEK[HEADER.FIELDS (" + " ".join(HEADER_FIELDS) + ")]"
@@ -170,19 +170,35 @@ def list_rows(data: Sequence[Any], folder_encode: bool = True) -> list[tuple[Any
     return result
 
 
-def in_namespace(name: str, namespaces: Sequence[tuple[str, str | None]]) -> bool:
-    """Whether a folder name lies in one of ``namespaces`` (RFC 2342 (prefix, delimiter) pairs).
+#: an RFC 2342 namespace: (prefix, hierarchy delimiter)
+Namespace = tuple[str, "str | None"]
+
+
+def _match_length(name: str, namespace: Namespace) -> int:
+    """How much of ``name`` the namespace's prefix covers (-1: not in it).
 
     A prefix normally ends with its delimiter (``"Other Users/"``, ``"user."``); the
-    namespace's root itself (``"Other Users"``) belongs to it too. An empty prefix covers
-    every name.
+    namespace's root itself (``"Other Users"``, ``"INBOX"`` for ``"INBOX."``) belongs to it.
     """
-    for prefix, delimiter in namespaces:
-        if name.startswith(prefix):
-            return True
-        if delimiter and prefix.endswith(delimiter) and name == prefix[:-len(delimiter)]:
-            return True
-    return False
+    prefix, delimiter = namespace
+    if name.startswith(prefix):
+        return len(prefix)
+    if delimiter and prefix.endswith(delimiter) and name == prefix[:-len(delimiter)]:
+        return len(prefix)
+    return -1
+
+
+def is_personal(name: str, personal: Sequence[Namespace], foreign: Sequence[Namespace]) -> bool:
+    """Whether a folder lies in the user's own namespace (NAMESPACE, RFC 2342).
+
+    The longest matching prefix decides, so Cyrus' shared namespace with an empty prefix
+    does not swallow ``INBOX.Sent``, and Dovecot's personal ``""`` does not swallow
+    ``Other Users/bob/Sent``. On a tie the personal namespace wins; a name in no namespace
+    at all is the user's (servers without NAMESPACE list only their own folders).
+    """
+    best_foreign = max((_match_length(name, n) for n in foreign), default=-1)
+    best_personal = max((_match_length(name, n) for n in personal), default=-1)
+    return best_foreign < 0 or best_personal >= best_foreign
 
 
 # ---------------------------------------------------------------------- BODYSTRUCTURE
