@@ -79,7 +79,7 @@ class ScriptedImap(_Base):
         greeting: the untagged greeting line, sent first.
         capabilities: answered to CAPABILITY (and after login).
         replies: command name → tagged status text (``"NO [ALERT] …"``) or :data:`CLOSE`;
-            commands not named succeed.
+            commands not named succeed (``"LIST RETURN"``: a LIST with RETURN options).
         folders: untagged lines answered to LIST / XLIST (``'(\\\\Sent) "/" "Sent"'``);
             the key ``"LIST RETURN"`` answers a LIST with RETURN options (RFC 5258) instead.
         namespace: the NAMESPACE answer (RFC 2342), ``'(("" "/")) NIL NIL'``.
@@ -119,7 +119,9 @@ class ScriptedImap(_Base):
             if command == "UID":
                 command = "UID " + rest.split(" ")[1].upper()
             self.record(line)
-            reply = self.replies.get(command)
+            extended = command == "LIST" and " RETURN " in rest.upper()
+            reply = self.replies.get("LIST RETURN" if extended and "LIST RETURN" in self.replies
+                                     else command)
             if reply == CLOSE:
                 return
             if command == "AUTHENTICATE" and len(rest.split()) < 3:

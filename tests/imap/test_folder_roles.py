@@ -124,6 +124,21 @@ def test_special_use_is_asked_for_when_a_plain_list_leaves_it_off(certs: Certs) 
         server.stop()
 
 
+def test_a_refused_return_option_falls_back_to_a_plain_list(certs: Certs) -> None:
+    server = _scripted(
+        certs, capabilities="IMAP4rev1 AUTH=PLAIN SPECIAL-USE",
+        replies={"LIST RETURN": "BAD Unknown LIST option"},
+        folders={"LIST": ['() "/" "INBOX"', '(\\Sent) "/" "Copies"']})
+    try:
+        with ImapMailbox(_settings(server, certs)) as mailbox:
+            assert mailbox.folder(FolderRole.SENT).id == "Copies"
+            assert mailbox.open_connections == 1  # a clean refusal keeps the session
+        assert [c.split(" ", 1)[1] for c in server.commands if " LIST " in c] == \
+            ['LIST "" "*" RETURN (SPECIAL-USE)', 'LIST "" "*"']
+    finally:
+        server.stop()
+
+
 def test_cyrus_other_users_folders_are_not_ours_even_with_special_use(certs: Certs) -> None:
     # Cyrus: personal "INBOX.", other users "user.", shared folders at the root ("").
     server = _scripted(

@@ -6,6 +6,7 @@ returns models; the commands are in `_fetch`, the conversions in `convert`.
 
 from __future__ import annotations
 
+import imaplib
 import os
 from typing import IO, Any
 
@@ -28,12 +29,18 @@ def folders_on(session: Session) -> list[Folder]:
     """
     client = session.client
     capabilities = session.capabilities
+    rows = None
     if "SPECIAL-USE" in capabilities or "LIST-EXTENDED" in capabilities:
-        rows = convert.list_rows(shim.list_special_use(client), client.folder_encode)
-    elif "XLIST" in capabilities:
-        rows = client.xlist_folders()
-    else:
-        rows = client.list_folders()
+        try:
+            rows = convert.list_rows(shim.list_special_use(client), client.folder_encode)
+        except imaplib.IMAP4.error as exc:
+            if isinstance(exc, imaplib.IMAP4.abort):
+                raise
+            # A server advertising SPECIAL-USE without the extended LIST syntax may refuse
+            # the RETURN option (a clean tagged BAD): its plain LIST then carries the roles.
+            rows = None
+    if rows is None:
+        rows = client.xlist_folders() if "XLIST" in capabilities else client.list_folders()
     personal, foreign = _namespaces(session) if "NAMESPACE" in capabilities else ([], [])
     return [convert.folder(flags, delimiter, name,
                            personal=convert.is_personal(name, personal, foreign))
