@@ -25,7 +25,13 @@ from inboxlink import deadline, errors
 from inboxlink.adapters.imap import _imapclient_shim as shim
 from inboxlink.adapters.imap import _imaplib_shim
 from inboxlink.adapters.imap._tls import certificate_names
-from inboxlink.adapters.imap.errors import PROVIDER, TABLE, extract, login_signal
+from inboxlink.adapters.imap.errors import (
+    PROVIDER,
+    TABLE,
+    extract,
+    login_signal,
+    unsupported_server,
+)
 from inboxlink.adapters.imap.settings import ImapSettings, Security
 from inboxlink.auth.provider import with_fresh_token
 from inboxlink.tls import certificate_reason
@@ -179,10 +185,9 @@ def _greeting(client: IMAPClient) -> str:
 
 
 def _check_greeting(client: IMAPClient, settings: ImapSettings) -> None:
-    text = _greeting(client)
-    rule = TABLE.match(Signal(provider=PROVIDER, code="GREETING", text=text))
-    if rule is not None and not settings.allow_courier:
-        raise TABLE.error_for(Signal(provider=PROVIDER, code="GREETING", text=text))
+    refusal = unsupported_server(_greeting(client))
+    if refusal is not None and not settings.allow_courier:
+        raise refusal
 
 
 def _starttls(client: IMAPClient, context: ssl.SSLContext, host: str, port: int,

@@ -29,7 +29,7 @@ from inboxlink.tls import certificate_reason
 from inboxlink.translate import ErrorTable, Rule, Signal
 
 __all__ = ["SERVER_FAMILIES", "TABLE", "extract", "imap_signal", "login_signal",
-           "server_family", "smtp_signal"]
+           "server_family", "smtp_signal", "unsupported_server"]
 
 PROVIDER = "imap"
 
@@ -368,6 +368,21 @@ SERVER_FAMILIES = (
 def server_family(greeting: str) -> str:
     """The server family a greeting reveals, or ``"IMAP"``."""
     return next((name for regex, name in SERVER_FAMILIES if regex.search(greeting)), "IMAP")
+
+
+def unsupported_server(greeting: str) -> errors.InboxLinkError | None:
+    """The refusal of a server inboxlink does not support, judged from its greeting alone.
+
+    Courier-IMAP by name or, behind a customised greeting, by its capability fingerprint
+    (the ``GREETING`` rows of `TABLE`). The adapter and ``inboxlink doctor`` both ask this
+    one function before sending credentials, so the doctor never signs in to a server the
+    adapter would then refuse.
+    """
+    signal = Signal(provider=PROVIDER, code="GREETING", text=greeting)
+    rule = TABLE.match(signal)
+    if rule is None or rule.code != "GREETING":
+        return None
+    return TABLE.error_for(signal)
 
 
 def login_signal(command: str, response: Any, greeting: str) -> Signal:

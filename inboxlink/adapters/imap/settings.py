@@ -254,6 +254,7 @@ def settings_from_url(url: str, **options: Any) -> ImapSettings:
     if unknown:
         raise errors.ConfigurationError(
             "Unknown option(s) for the IMAP adapter: " + ", ".join(unknown) + ".",
+            provider="imap", code="option",
             remedy="See docs/imap.md for the options: " + ", ".join(sorted(known)) + ".",
         )
     return ImapSettings(**fields)
