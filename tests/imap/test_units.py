@@ -184,3 +184,30 @@ def test_the_docs_list_every_rule() -> None:
         assert rule.error.__name__ in page, rule
         if rule.source:
             assert rule.source in page, rule
+
+
+def test_list_rows_read_literal_names_and_skip_extended_data() -> None:
+    data = [(b'(\\Sent) "/" {4}', b"Sent"), b"",
+            b'() "/" INBOX ("CHILDINFO" ("SUBSCRIBED"))',
+            b'(\\HasNoChildren) "/" "2024"', b'(\\Noselect) NIL "&AMQ-rger"']
+    assert convert.list_rows(data) == [
+        ((b"\\Sent",), b"/", "Sent"), ((), b"/", "INBOX"),
+        ((b"\\HasNoChildren",), b"/", "2024"), ((b"\\Noselect",), None, "Ärger")]
+
+
+@pytest.mark.parametrize(("name", "personal"), [
+    ("INBOX", True), ("INBOX.Sent", True), ("user.bob.Sent", False), ("user", False),
+    ("Team.Sent", False), ("Sent", False),
+])
+def test_cyrus_namespaces_longest_prefix_wins(name: str, personal: bool) -> None:
+    namespaces = ([("INBOX.", ".")], [("user.", "."), ("", ".")])
+    assert convert.is_personal(name, *namespaces) is personal
+
+
+@pytest.mark.parametrize(("name", "personal"), [
+    ("INBOX", True), ("Gesendet", True), ("Other Users", False),
+    ("Other Users/bob/Sent", False), ("Public/Sent", False), ("Publicity", True),
+])
+def test_dovecot_namespaces(name: str, personal: bool) -> None:
+    namespaces = ([("", "/")], [("Other Users/", "/"), ("Public/", "/")])
+    assert convert.is_personal(name, *namespaces) is personal
