@@ -152,6 +152,10 @@ def test_cyrus_other_users_folders_are_not_ours_even_with_special_use(certs: Cer
     try:
         with ImapMailbox(_settings(server, certs)) as mailbox:
             folders = {f.id: f for f in mailbox.folders()}
+            mailbox.folders(refresh=True)
+        # one NAMESPACE per connection (it cannot change), one LIST per refresh
+        assert [c.split()[1] for c in server.commands].count("NAMESPACE") == 1
+        assert [c.split()[1] for c in server.commands].count("LIST") == 2
         assert [i for i, f in folders.items() if not f.personal] == \
             ["user.bob.Sent", "user.bob.Drafts", "Sent", "Team.Junk"]
         roles = {f.role: f.id for f in folders.values() if f.role}

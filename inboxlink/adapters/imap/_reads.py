@@ -41,7 +41,9 @@ def folders_on(session: Session) -> list[Folder]:
             rows = None
     if rows is None:
         rows = client.xlist_folders() if "XLIST" in capabilities else client.list_folders()
-    personal, foreign = _namespaces(session) if "NAMESPACE" in capabilities else ([], [])
+    if session.namespaces is None:
+        session.namespaces = _namespaces(session) if "NAMESPACE" in capabilities else ([], [])
+    personal, foreign = session.namespaces
     return [convert.folder(flags, delimiter, name,
                            personal=convert.is_personal(name, personal, foreign))
             for flags, delimiter, name in rows]

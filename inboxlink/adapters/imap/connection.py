@@ -63,6 +63,10 @@ class Session:
         self.qresync = False
         #: HIGHESTMODSEQ when ``sync.py`` last opened the selected folder (0: unknown)
         self.highestmodseq = 0
+        #: the NAMESPACE answer (personal, others') once asked (``_reads.folders_on``): it
+        #: cannot change during a session, so a folder refresh costs one LIST only
+        self.namespaces: tuple[list[tuple[str, str | None]], list[tuple[str, str | None]]] \
+            | None = None
 
     def select(self, folder: str, *, refresh: bool = True, readonly: bool = True) -> None:
         """EXAMINE ``folder`` (read-only: fetching never sets \\Seen) unless already there;
