@@ -31,6 +31,10 @@ IMAP_CASES = {
                           "(Failure)", greeting=GMAIL, stage="EXAMINE"),
     "uw-examine": Case("command", errors.FolderNotFound, "NO Can't open mailbox INBOX: no such "
                        "mailbox", greeting=UW, stage="EXAMINE"),
+    # the Exchange store's wording for a missing folder (EWS ErrorFolderNotFound's text)
+    "exchange-store-examine": Case("command", errors.FolderNotFound, "NO The specified folder "
+                                   "could not be found in the store.", greeting=O365,
+                                   stage="EXAMINE"),
     "cyrus-append": Case("command", errors.FolderNotFound, "NO Mailbox does not exist",
                          greeting=CYRUS, stage="APPEND"),
     # ------------------------------------------------------------ missing message, no code

@@ -203,7 +203,8 @@ TABLE = ErrorTable(
         # Servers that predate RFC 5530 (or leave its codes off) say the same things in words:
         # Cyrus "Mailbox does not exist", Courier "Mailbox does not exist, or must be
         # subscribed to.", Dovecot 2.3 "Mailbox doesn't exist: X", Gmail "Unknown Mailbox: X
-        # (Failure)", UW-IMAP "no such mailbox". Only IMAP replies ("<COMMAND>: …") match:
+        # (Failure)", UW-IMAP "no such mailbox", the Exchange store "The specified folder
+        # could not be found in the store.". Only IMAP replies ("<COMMAND>: …") match:
         # SMTP's "550 5.1.1 mailbox does not exist" is a refused recipient.
         Rule(errors.MessageNotFound,
              pattern=_IMAP + r".*\bmessages?\b.*\b(no longer exists?|do(es)? not exist|"
@@ -213,7 +214,8 @@ TABLE = ErrorTable(
         Rule(errors.FolderNotFound,
              pattern=_IMAP + r".*(\b(mailbox|folder)\b[^.]*?\b(does not|doesn't|do not) exist|"
              r"\bunknown (mailbox|folder)\b|\bno such (mailbox|folder)\b|"
-             r"\b(mailbox|folder) not found\b|\bnonexistent (mailbox|folder)\b)",
+             r"\b(mailbox|folder) not found\b|\bnonexistent (mailbox|folder)\b|"
+             r"\b(mailbox|folder)\b[^.]*?\bcould not be found\b)",
              source="imap.rfc5530.nonexistent_trycreate"),
         # A temporary failure in words is not a wrong password (Dovecot's own text when its
         # auth backend is down, without [UNAVAILABLE] on older versions or proxies).
