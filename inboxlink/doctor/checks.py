@@ -437,9 +437,11 @@ def _refused_by_probe(plan: Plan, working: Mapping[str, ProbeResult]
     status, _, reply = result.login_refusal.partition(" ")
     if status.upper() not in ("NO", "BAD"):
         return None  # the connection dropped: let the adapter meet it again
+    from inboxlink.adapters.imap._servers import server_family
     from inboxlink.adapters.imap.errors import TABLE, login_signal
 
-    error = TABLE.error_for(login_signal("LOGIN", reply, result.greeting or ""))
+    family = server_family(result.greeting or "")
+    error = TABLE.error_for(login_signal("LOGIN", reply, family))
     return None if error.retryable else error
 
 

@@ -384,8 +384,8 @@ def probe(endpoint: Endpoint, addresses: list[str], context: ssl.SSLContext,
 
 #: server software inboxlink refuses (see the "server" stage)
 def unsupported_server(greeting: str | None) -> errors.InboxLinkError | None:
-    """The IMAP adapter's refusal of this server (`inboxlink.adapters.imap.errors`), if any."""
-    from inboxlink.adapters.imap.errors import unsupported_server as adapter_refusal
+    """The IMAP adapter's own refusal of this server (``adapters/imap/_servers.py``), if any."""
+    from inboxlink.adapters.imap._servers import unsupported_server as adapter_refusal
 
     return adapter_refusal(greeting or "")
 

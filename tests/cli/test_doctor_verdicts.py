@@ -18,7 +18,7 @@ import trustme
 
 import inboxlink
 from inboxlink import errors
-from inboxlink.adapters.imap.errors import unsupported_server
+from inboxlink.adapters.imap._servers import unsupported_server
 from inboxlink.doctor import DoctorOptions, Status, diagnose
 from inboxlink.mailbox import Mailbox
 

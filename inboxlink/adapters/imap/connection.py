@@ -24,14 +24,9 @@ from imapclient.exceptions import LoginError
 from inboxlink import deadline, errors
 from inboxlink.adapters.imap import _imapclient_shim as shim
 from inboxlink.adapters.imap import _imaplib_shim
+from inboxlink.adapters.imap._servers import server_family, unsupported_server
 from inboxlink.adapters.imap._tls import certificate_names
-from inboxlink.adapters.imap.errors import (
-    PROVIDER,
-    TABLE,
-    extract,
-    login_signal,
-    unsupported_server,
-)
+from inboxlink.adapters.imap.errors import PROVIDER, TABLE, extract, login_signal
 from inboxlink.adapters.imap.settings import ImapSettings, Security
 from inboxlink.auth.provider import with_fresh_token
 from inboxlink.tls import certificate_reason
@@ -238,7 +233,7 @@ def _authenticate(client: IMAPClient, settings: ImapSettings) -> None:
             client.login(settings.login, settings.password)
     except LoginError as exc:
         reply = exc.args[0] if exc.args else ""
-        raise TABLE.error_for(login_signal(command, reply, _greeting(client))) from exc
+        raise TABLE.error_for(login_signal(command, reply, server_family(_greeting(client)))) from exc
 
 
 def _oauth(settings: ImapSettings) -> bool:
@@ -254,7 +249,8 @@ def _oauth_login(client: IMAPClient, settings: ImapSettings, token: str) -> None
             client.oauth2_login(settings.login, token)
     except LoginError as exc:
         reply = exc.args[0] if exc.args else ""
-        raise TABLE.error_for(login_signal("AUTHENTICATE", reply, _greeting(client))) from exc
+        raise TABLE.error_for(login_signal("AUTHENTICATE", reply,
+                                                 server_family(_greeting(client)))) from exc
 
 
 class ConnectionBudget(Generic[T]):

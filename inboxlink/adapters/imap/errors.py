@@ -28,8 +28,7 @@ from inboxlink import errors
 from inboxlink.tls import certificate_reason
 from inboxlink.translate import ErrorTable, Rule, Signal
 
-__all__ = ["SERVER_FAMILIES", "TABLE", "extract", "imap_signal", "login_signal",
-           "server_family", "smtp_signal", "unsupported_server"]
+__all__ = ["TABLE", "extract", "imap_signal", "login_signal", "smtp_signal"]
 
 PROVIDER = "imap"
 
@@ -354,44 +353,12 @@ TABLE = ErrorTable(
     ),
 )
 
-#: greeting / capability fingerprints → server family; a login refusal names the family
-#: (``"LOGIN (iCloud): …"``) because the same words mean different things per server.
-SERVER_FAMILIES = (
-    (re.compile(r"iSCREAM|XAPPLEPUSHSERVICE"), "iCloud"),
-    (re.compile(r"Microsoft Exchange"), "Microsoft 365"),
-    (re.compile(r"Zimbra"), "Zimbra"),
-    (re.compile(r"Gimap|X-GM-EXT-1"), "Gmail"),
-    (re.compile(r"Courier-IMAP"), "Courier"),
-    (re.compile(r"Cyrus IMAP"), "Cyrus"),
-    (re.compile(r"Dovecot"), "Dovecot"),
-)
-
-
-def server_family(greeting: str) -> str:
-    """The server family a greeting reveals, or ``"IMAP"``."""
-    return next((name for regex, name in SERVER_FAMILIES if regex.search(greeting)), "IMAP")
-
-
-def unsupported_server(greeting: str) -> errors.InboxLinkError | None:
-    """The refusal of a server inboxlink does not support, judged from its greeting alone.
-
-    Courier-IMAP by name or, behind a customised greeting, by its capability fingerprint
-    (the ``GREETING`` rows of `TABLE`). The adapter and ``inboxlink doctor`` both ask this
-    one function before sending credentials, so the doctor never signs in to a server the
-    adapter would then refuse.
-    """
-    signal = Signal(provider=PROVIDER, code="GREETING", text=greeting)
-    rule = TABLE.match(signal)
-    if rule is None or rule.code != "GREETING":
-        return None
-    return TABLE.error_for(signal)
-
-
-def login_signal(command: str, response: Any, greeting: str) -> Signal:
-    """A Signal for a refused LOGIN/AUTHENTICATE, naming the server family."""
+def login_signal(command: str, response: Any, family: str = "IMAP") -> Signal:
+    """A Signal for a refused LOGIN/AUTHENTICATE, naming the server family
+    (`_servers.server_family`): the same words mean different things per server."""
     signal = imap_signal(command, response)
     text = signal.text.replace(f"{command.upper()}: ",
-                               f"{command.upper()} ({server_family(greeting)}): ", 1)
+                               f"{command.upper()} ({family}): ", 1)
     return attrs.evolve(signal, text=text)
 
 
@@ -484,7 +451,7 @@ def _imap_error_signal(exc: BaseException) -> Signal:
     from imapclient.exceptions import CapabilityError, LoginError
 
     if isinstance(exc, LoginError):
-        return login_signal("LOGIN", exc.args[0] if exc.args else "", "")
+        return login_signal("LOGIN", exc.args[0] if exc.args else "")
     raw = exc.args[0] if exc.args else str(exc)
     text = _server_text(raw)
     if isinstance(exc, CapabilityError):
