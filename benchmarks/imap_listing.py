@@ -12,7 +12,7 @@ from _imap_peer import PASSWORD, Peer, median_time
 from imapclient import IMAPClient
 
 from inboxlink.adapters.imap import ImapMailbox
-from inboxlink.adapters.imap.summaries import SUMMARY_ITEMS
+from inboxlink.adapters.imap.convert import SUMMARY_ITEMS
 
 
 def main(count: int) -> None:

@@ -24,7 +24,7 @@ from imap.helpers import CommandLog, command_log
 from imapclient import IMAPClient
 
 from inboxlink.adapters.imap import ImapMailbox
-from inboxlink.adapters.imap.summaries import SUMMARY_ITEMS
+from inboxlink.adapters.imap.convert import SUMMARY_ITEMS
 from inboxlink.models import FolderRole
 
 RUNS = 5

@@ -208,7 +208,8 @@ def assign_roles(
     still missing goes to an exact (English or localized) name match; for Sent only, when
     no folder has a known Sent name, to the first folder with "sent" as a word in its name
     (DESIGN §1: a well-known name beats a folder that merely contains the letters). A name
-    match never takes a role already held.
+    match never takes a role already held, and never goes to a folder that is not the
+    user's own (``Folder.personal`` False: another user's or a shared namespace).
     """
     result = list(folders)
     overrides = dict(overrides or {})
@@ -226,7 +227,7 @@ def assign_roles(
 
     taken = {f.role for f in result if f.role is not None}
     for i, folder in enumerate(result):
-        if folder.role is not None:
+        if folder.role is not None or not folder.personal:
             continue
         found = _name_role(folder)
         if found is not None and found not in taken:
@@ -234,7 +235,7 @@ def assign_roles(
             taken.add(found)
     if FolderRole.SENT not in taken:
         for i, folder in enumerate(result):
-            if folder.role is None and _contains_sent(folder):
+            if folder.role is None and folder.personal and _contains_sent(folder):
                 result[i] = attrs.evolve(folder, role=FolderRole.SENT, role_source=RoleSource.NAME)
                 break
     return result

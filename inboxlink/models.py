@@ -113,6 +113,10 @@ class Folder:
     attributes: frozenset[str] = attrs.field(factory=frozenset, converter=_flags)
     total: int | None = None
     unread: int | None = None
+    #: False for a folder in another user's or a shared namespace (IMAP NAMESPACE, RFC
+    #: 2342): it can be read, but never takes a role by name (a colleague's "Sent" is
+    #: never ours); only an explicit override can give it one
+    personal: bool = True
 
     @path.default
     def _path_default(self) -> str:

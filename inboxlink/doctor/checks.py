@@ -25,11 +25,11 @@ from inboxlink.doctor.detect import (
 )
 from inboxlink.doctor.options import DoctorOptions
 from inboxlink.doctor.probes import (
-    UNSUPPORTED_SOFTWARE,
     ProbeResult,
     make_context,
     probe,
     server_software,
+    unsupported_server,
 )
 from inboxlink.doctor.providers import ProviderChecks, checks_for
 from inboxlink.doctor.report import Check, Report, Status
@@ -185,7 +185,7 @@ def _network_checks(run: _Run, plan: Plan, dns: Dns, options: DoctorOptions,
     if (plan.imap and "imap" not in working) or (plan.https and "https" not in working):
         return None
     # Credentials never go to server software the doctor has just refused.
-    if "imap" in working and server_software(working["imap"].greeting) in UNSUPPORTED_SOFTWARE:
+    if "imap" in working and unsupported_server(working["imap"].greeting) is not None:
         return None
     return working
 
@@ -235,9 +235,15 @@ def _prefix(error: errors.InboxLinkError | None, alternative: bool) -> str:
 
 def _server_checks(run: _Run, result: ProbeResult) -> None:
     software = server_software(result.greeting)
-    if software in UNSUPPORTED_SOFTWARE:
-        error = errors.UnsupportedServer(f"The server is {software}, which is not supported.",
-                                         code=software)
+    refusal = unsupported_server(result.greeting)
+    if refusal is not None:
+        # The adapter's own verdict (by name or by capability fingerprint), so the doctor
+        # and connect() never disagree about a server.
+        named = software or "Courier-IMAP"
+        message = (f"The server is {software}, which is not supported."
+                   if software == named else f"{refusal.message} (recognised by its "
+                   "capabilities)")
+        error = errors.UnsupportedServer(message, code=named)
         run.add("server", "IMAP server", Status.FAIL, error.message, error,
                 greeting=result.greeting)
     else:
@@ -294,6 +300,9 @@ def _login_options(plan: Plan, options: DoctorOptions,
 #: password or token
 _CREDENTIAL_OPTIONS = ("credential", "credentials", "token_cache", "token_provider")
 
+#: the ``code`` of the ConfigurationError an adapter raises for an option it does not know
+_UNKNOWN_OPTION = "option"
+
 #: provider → the connect() option naming its API root
 _API_OPTIONS = {"graph": "base_url", "gmail": "api_endpoint"}
 
@@ -349,15 +358,33 @@ def _login_checks(run: _Run, plan: Plan, options: DoctorOptions, connect: Callab
     with watch if watch is not None else contextlib.nullcontext() as seen:
         try:
             mailbox = connect(url, **login_options)
+        except errors.ConfigurationError as exc:
+            if exc.code == _UNKNOWN_OPTION:
+                # The adapter names the option it refused; say which ones the doctor gave.
+                error = errors.ConfigurationError(
+                    f"The {plan.provider} adapter does not accept the options given "
+                    f"({', '.join(sorted(login_options))}): {exc.message}",
+                    provider=exc.provider, code=exc.code,
+                    remedy="Leave out the options this kind of mailbox does not use.")
+                error.__cause__ = exc
+                run.add("login", "options", Status.FAIL, error.message, error)
+                return
+            _login_failed(run, plan, dns, exc, provider)
+            return
         except errors.InboxLinkError as exc:
             _login_failed(run, plan, dns, exc, provider)
             return
-        except TypeError:
-            error = errors.ConfigurationError(
-                f"The {plan.provider} adapter does not accept the options given "
-                f"({', '.join(sorted(login_options))}).",
-                remedy="Leave out the options this kind of mailbox does not use.")
-            run.add("login", "login", Status.FAIL, error.message, error)
+        except Exception as exc:
+            # Not a mailbox problem and not an option the adapter refused: a bug in the
+            # adapter (or in an option's value). Say what it is instead of guessing.
+            unexpected = errors.InboxLinkError(
+                f"Connecting failed with an unexpected {type(exc).__name__}: "
+                f"{errors.redact(str(exc), _secrets_in(login_options))}",
+                code=type(exc).__name__,
+                remedy="This is not a problem with the mailbox: report it to the adapter's "
+                "authors with this message.")
+            unexpected.__cause__ = exc
+            run.add("login", "login", Status.FAIL, unexpected.message, unexpected)
             return
         try:
             # Some adapters connect lazily: listing folders is the first real request.
@@ -382,6 +409,12 @@ def _login_checks(run: _Run, plan: Plan, options: DoctorOptions, connect: Callab
             _send_test(run, mailbox, options.send_test)
 
 
+def _secrets_in(options: Mapping[str, Any]) -> list[str]:
+    """The credential values among connect() options (never shown in a report)."""
+    return [value for key, value in options.items()
+            if isinstance(value, str) and key in ("password", "access_token", "token")]
+
+
 def _pass_on(seen: list[warnings.WarningMessage], provider: ProviderChecks) -> None:
     """Warn again about what was recorded while connecting and is not one of the checks."""
     for warning in seen:
@@ -404,9 +437,11 @@ def _refused_by_probe(plan: Plan, working: Mapping[str, ProbeResult]
     status, _, reply = result.login_refusal.partition(" ")
     if status.upper() not in ("NO", "BAD"):
         return None  # the connection dropped: let the adapter meet it again
+    from inboxlink.adapters.imap._servers import server_family
     from inboxlink.adapters.imap.errors import TABLE, login_signal
 
-    error = TABLE.error_for(login_signal("LOGIN", reply, result.greeting or ""))
+    family = server_family(result.greeting or "")
+    error = TABLE.error_for(login_signal("LOGIN", reply, family))
     return None if error.retryable else error
 
 

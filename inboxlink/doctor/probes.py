@@ -19,7 +19,8 @@ from inboxlink import errors
 from inboxlink.doctor.detect import Endpoint
 from inboxlink.tls import certificate_reason, peer_names
 
-__all__ = ["ProbeResult", "TlsInfo", "make_context", "probe", "server_software", "tcp_connect"]
+__all__ = ["ProbeResult", "TlsInfo", "make_context", "probe", "server_software", "tcp_connect",
+           "unsupported_server"]
 
 _MAX_LINE = 65536
 
@@ -252,8 +253,9 @@ def _probe_imap(sock: socket.socket, endpoint: Endpoint, context: ssl.SSLContext
     result.failed_step = "capabilities"
     caps = () if endpoint.tls == "starttls" else _greeting_capabilities(greeting)
     result.capabilities = caps or _imap_capabilities(lines, "d2")
-    # Credentials never go to a server the doctor is about to refuse (Courier-IMAP).
-    refused_software = server_software(greeting) in UNSUPPORTED_SOFTWARE
+    # Credentials never go to a server the adapter would refuse (Courier-IMAP, by name or
+    # by its capability fingerprint): the doctor asks the adapter's own test.
+    refused_software = unsupported_server(greeting) is not None
     if login is not None and "LOGINDISABLED" not in result.capabilities and not refused_software:
         try:
             _imap_login(lines, login, result)
@@ -381,7 +383,11 @@ def probe(endpoint: Endpoint, addresses: list[str], context: ssl.SSLContext,
 
 
 #: server software inboxlink refuses (see the "server" stage)
-UNSUPPORTED_SOFTWARE = frozenset({"Courier-IMAP"})
+def unsupported_server(greeting: str | None) -> errors.InboxLinkError | None:
+    """The IMAP adapter's own refusal of this server (``adapters/imap/_servers.py``), if any."""
+    from inboxlink.adapters.imap._servers import unsupported_server as adapter_refusal
+
+    return adapter_refusal(greeting or "")
 
 # Greeting text (regular expression) → server software. Checked in order.
 _SOFTWARE: tuple[tuple[str, str], ...] = (

@@ -257,7 +257,7 @@ def test_list_attachments_part_ids_round_trip_on_the_fake() -> None:
     b"Subject: one\nSubject: two\nFrom: a@example.com\n",
 ])
 def test_the_imap_listing_and_message_read_the_same_header_bytes_alike(block: bytes) -> None:
-    from inboxlink.adapters.imap.summaries import HEADER_FIELDS, summary
+    from inboxlink.adapters.imap.convert import HEADER_FIELDS, summary
 
     key = ("BODY[HEADER.FIELDS (" + " ".join(HEADER_FIELDS) + ")]").encode()
     listed = summary("1", "INBOX", {key: block})

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from inboxlink import errors, headers, mime
 from inboxlink.adapters.imap.attachments import decoded
-from inboxlink.adapters.imap.summaries import HEADER_FIELDS, summary
+from inboxlink.adapters.imap.convert import HEADER_FIELDS, summary
 from inboxlink.models import Address, Attachment, Message, OutgoingMessage
 
 from .checks import exercise

@@ -60,6 +60,14 @@ def dovecot_plain(certs: Certs) -> Iterator[Dovecot]:
 
 
 @pytest.fixture(scope="session")
+def dovecot_shared(certs: Certs) -> Iterator[Dovecot]:
+    # No special-use in the personal namespace; other users' and public folders listed.
+    server = _start(certs, name="shared", special_use=False, shared=True, fresh_users=12)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def dovecot_nossl(certs: Certs) -> Iterator[Dovecot]:
     server = _start(certs, name="nossl", ssl=False, fresh_users=5)
     yield server

@@ -71,6 +71,38 @@ namespace inbox {
 """
 
 
+#: other users' mailboxes under "Other Users/<user>/" (RFC 2342 "other users" namespace) and
+#: a "Public/" tree (the "shared" namespace); the ACL plugin lets an owner share a folder,
+#: and the shared dictionary lets LIST find whose folders are shared with whom
+_SHARED_NAMESPACES = """
+namespace users {
+  type = shared
+  separator = /
+  prefix = Other Users/%%%%u/
+  location = maildir:%(mail)s/%%%%u
+  subscriptions = no
+  list = children
+}
+namespace public {
+  type = public
+  separator = /
+  prefix = Public/
+  location = maildir:%(public)s
+  subscriptions = no
+  list = children
+}
+mail_plugins = $mail_plugins acl
+protocol imap {
+  mail_plugins = $mail_plugins imap_acl
+}
+plugin {
+  acl = vfile
+  acl_shared_dict = file:%(shared)s/shared-mailboxes.db
+  acl_anyone = allow
+}
+"""
+
+
 def ensure_dovecot() -> str:
     """The dovecot binary; installs Debian's dovecot-imapd when it is missing (CI is fresh)."""
     found = shutil.which("dovecot") or (
@@ -109,6 +141,9 @@ class Dovecot:
         fresh_users: how many empty accounts :meth:`new_user` can hand out.
         capabilities: replaces the post-login CAPABILITY list (``imap_capability``), to
             play a server without some extension (CONDSTORE, QRESYNC, MOVE, IDLE …).
+        shared: add an "Other Users/<user>/" namespace (folders other accounts shared with
+            ``share``) and a "Public/" one (``public_folder``), RFC 2342's other-users and
+            shared namespaces.
         max_userip_connections: ``mail_max_userip_connections`` (Dovecot's default: 10);
             the server refuses a login beyond it, logging "Maximum number of connections
             from user+IP exceeded".
@@ -118,7 +153,7 @@ class Dovecot:
                  ssl: bool = True, separator: str = "/", name: str = "main",
                  users: dict[str, str] | None = None, fresh_users: int = 200,
                  capabilities: str | None = None,
-                 max_userip_connections: int | None = None) -> None:
+                 max_userip_connections: int | None = None, shared: bool = False) -> None:
         self.binary = ensure_dovecot()
         self.dir = Path(tempfile.mkdtemp(prefix=f"inboxlink-dovecot-{name}-"))
         os.chmod(self.dir, 0o755)
@@ -138,6 +173,13 @@ class Dovecot:
         (self.dir / "state").mkdir()
         self._write_users(dict(users or {}), fresh_users)
         namespace = _SPECIAL_USE_NAMESPACE if special_use else _PLAIN_NAMESPACE % separator
+        if shared:
+            self.public = self.dir / "public"
+            for made in (self.public, self.dir / "shared"):
+                made.mkdir()
+                os.chown(made, uid.pw_uid, uid.pw_gid)
+            namespace += _SHARED_NAMESPACES % {"mail": mail, "public": self.public,
+                                               "shared": self.dir / "shared"}
         ssl_lines = (f"ssl = yes\nssl_cert = <{cert_pem}\nssl_key = <{key_pem}\n"
                      "ssl_min_protocol = TLSv1.2\n") if ssl else "ssl = no\n"
         imaps = ("  inet_listener imaps {\n    address = 127.0.0.1\n"
@@ -272,6 +314,27 @@ service stats {{
             typ, data = conn.append(_quote(folder), flag_str, None, raw)
             if typ != "OK":
                 raise RuntimeError(f"APPEND failed: {data!r}")
+        finally:
+            conn.logout()
+
+    def public_folder(self, name: str) -> None:
+        """Make ``Public/<name>`` (Maildir++ on disk), readable and writable by anyone."""
+        uid = pwd.getpwnam("mail")
+        root = self.public / f".{name}"
+        for part in ("", "cur", "new", "tmp"):
+            (root / part).mkdir(exist_ok=True)
+            os.chown(root / part, uid.pw_uid, uid.pw_gid)
+        acl = root / "dovecot-acl"
+        acl.write_text("anyone lrwstipekxa\n")
+        os.chown(acl, uid.pw_uid, uid.pw_gid)
+
+    def share(self, owner: str, folder: str, with_user: str) -> None:
+        """Let ``with_user`` read ``owner``'s ``folder`` (IMAP SETACL, RFC 4314)."""
+        conn = self.admin(owner)
+        try:
+            typ, data = conn.setacl(_quote(folder), with_user, "lr")
+            if typ != "OK":
+                raise RuntimeError(f"SETACL {folder} failed: {data!r}")
         finally:
             conn.logout()
 

@@ -79,8 +79,10 @@ class ScriptedImap(_Base):
         greeting: the untagged greeting line, sent first.
         capabilities: answered to CAPABILITY (and after login).
         replies: command name → tagged status text (``"NO [ALERT] …"``) or :data:`CLOSE`;
-            commands not named succeed.
-        folders: untagged lines answered to LIST / XLIST (``'(\\\\Sent) "/" "Sent"'``).
+            commands not named succeed (``"LIST RETURN"``: a LIST with RETURN options).
+        folders: untagged lines answered to LIST / XLIST (``'(\\\\Sent) "/" "Sent"'``);
+            the key ``"LIST RETURN"`` answers a LIST with RETURN options (RFC 5258) instead.
+        namespace: the NAMESPACE answer (RFC 2342), ``'(("" "/")) NIL NIL'``.
         context: TLS context for implicit TLS (None: plain).
     """
 
@@ -88,8 +90,10 @@ class ScriptedImap(_Base):
                  capabilities: str = "IMAP4rev1 AUTH=PLAIN",
                  replies: Mapping[str, str] | None = None,
                  folders: Mapping[str, list[str]] | None = None,
+                 namespace: str | None = None,
                  context: ssl.SSLContext | None = None) -> None:
         self.greeting = greeting
+        self.namespace = namespace
         self.capabilities = capabilities
         self.replies = dict(replies or {})
         self.folders = dict(folders or {})
@@ -115,7 +119,9 @@ class ScriptedImap(_Base):
             if command == "UID":
                 command = "UID " + rest.split(" ")[1].upper()
             self.record(line)
-            reply = self.replies.get(command)
+            extended = command == "LIST" and " RETURN " in rest.upper()
+            reply = self.replies.get("LIST RETURN" if extended and "LIST RETURN" in self.replies
+                                     else command)
             if reply == CLOSE:
                 return
             if command == "AUTHENTICATE" and len(rest.split()) < 3:
@@ -128,8 +134,12 @@ class ScriptedImap(_Base):
             if command == "CAPABILITY":
                 _send(conn, f"* CAPABILITY {self.capabilities}")
             elif command in ("LIST", "XLIST"):
-                for entry in self.folders.get(command, []):
+                key = "LIST RETURN" if command == "LIST" and " RETURN " in rest.upper() \
+                    and "LIST RETURN" in self.folders else command
+                for entry in self.folders.get(key, []):
                     _send(conn, f"* {command} {entry}")
+            elif command == "NAMESPACE" and self.namespace is not None:
+                _send(conn, f"* NAMESPACE {self.namespace}")
             elif command in ("SELECT", "EXAMINE"):
                 _send(conn, "* 0 EXISTS\r\n* OK [UIDVALIDITY 7] UIDs valid\r\n"
                             "* OK [UIDNEXT 1] next")

@@ -12,7 +12,8 @@ import pytest
 from imapclient import IMAPClient
 
 from inboxlink import errors
-from inboxlink.adapters.imap import ImapMailbox, wire
+from inboxlink.adapters.imap import ImapMailbox, _fetch
+from inboxlink.adapters.imap import _imapclient_shim as shim
 from inboxlink.models import OutgoingMessage
 from inboxlink.testing.conformance import make_message
 
@@ -106,23 +107,23 @@ def _raw_client(dovecot: Dovecot, certs: Certs, user: str) -> IMAPClient:
 
 
 def test_imapclient_still_turns_imaplib_debug_on(dovecot: Dovecot, certs: Certs) -> None:
-    """If this fails, imapclient changed how it logs: revisit wire.quiet_protocol_log."""
+    """If this fails, imapclient changed how it logs: revisit shim.quiet_protocol_log."""
     client = _raw_client(dovecot, certs, dovecot.new_user())
     try:
         assert client._imap.debug == 5
-        wire.quiet_protocol_log(client)
+        shim.quiet_protocol_log(client)
         assert client._imap.debug == 0
     finally:
         client.logout()
 
 
 def test_protocol_log_is_kept_when_someone_listens(dovecot: Dovecot, certs: Certs) -> None:
-    logger = logging.getLogger(wire.PROTOCOL_LOGGER)
+    logger = logging.getLogger(shim.PROTOCOL_LOGGER)
     old = logger.level
     logger.setLevel(logging.DEBUG)
     client = _raw_client(dovecot, certs, dovecot.new_user())
     try:
-        wire.quiet_protocol_log(client)
+        shim.quiet_protocol_log(client)
         assert client._imap.debug == 5
     finally:
         logger.setLevel(old)
@@ -137,7 +138,7 @@ def test_uid_fetch_matches_imapclient_fetch(dovecot: Dovecot, certs: Certs) -> N
     try:
         client.select_folder("INBOX", readonly=True)
         items = ("UID", "FLAGS", "RFC822.SIZE", "BODY.PEEK[HEADER.FIELDS (SUBJECT)]")
-        ours = wire.uid_fetch(client, wire.uid_set([1, 2, 3, 5]), items)
+        ours = _fetch.uid_fetch(client, _fetch.uid_set([1, 2, 3, 5]), items)
         theirs = client.fetch([1, 2, 3, 5], list(items))
         assert {uid: {k: v for k, v in d.items() if k != b"SEQ"} for uid, d in ours.items()} \
             == {uid: {k: v for k, v in d.items() if k != b"SEQ"} for uid, d in theirs.items()}
@@ -166,10 +167,10 @@ _BODY = b"BODY[HEADER.FIELDS (SUBJECT)]"
 def test_fast_fetch_parser_agrees_with_imapclient(data: list[object]) -> None:
     from imapclient.response_parser import parse_fetch_response
 
-    assert wire.parse_fetch(list(data), False) == parse_fetch_response(list(data), False, True)
+    assert _fetch.parse_fetch(list(data), False) == parse_fetch_response(list(data), False, True)
     fast = b"Deleted" not in repr(data).encode()
     if fast:  # the common shapes really take the fast path
-        assert wire._parse_fast(list(data), False)
+        assert _fetch._parse_fast(list(data), False)
 
 
 @pytest.mark.parametrize(("uids", "expected"), [
@@ -177,7 +178,7 @@ def test_fast_fetch_parser_agrees_with_imapclient(data: list[object]) -> None:
     (list(range(1, 20_001)), "1:20000"), ([1, 3, 5, 6, 7, 9], "1,3,5:7,9"),
 ])
 def test_uid_set_collapses_runs(uids: list[int], expected: str) -> None:
-    assert wire.uid_set(uids) == expected
+    assert _fetch.uid_set(uids) == expected
 
 
 def test_sending_with_a_budget_of_one_connection(dovecot: Dovecot, smtp_server: SmtpServer,
@@ -209,10 +210,10 @@ def test_newest_uids_with_and_without_esearch_agree(dovecot: Dovecot, certs: Cer
         client.select_folder("INBOX", readonly=True)
         for below in (None, 13, 12, 10, 9, 6, 3, 2):
             for limit in (1, 2, 3, 20):
-                fast = wire.newest_uids(client, below, limit, esearch=True)
-                plain = wire.newest_uids(client, below, limit, esearch=False)
+                fast = _fetch.newest_uids(client, below, limit, esearch=True)
+                plain = _fetch.newest_uids(client, below, limit, esearch=False)
                 assert fast == plain, (below, limit)
-        assert wire.newest_uids(client, None, 3, esearch=True) == ([12, 11, 10], True)
-        assert wire.newest_uids(client, 6, 5, esearch=True) == ([2, 1], False)
+        assert _fetch.newest_uids(client, None, 3, esearch=True) == ([12, 11, 10], True)
+        assert _fetch.newest_uids(client, 6, 5, esearch=True) == ([2, 1], False)
     finally:
         client.logout()

@@ -82,3 +82,32 @@ def test_copyuid_is_filed_under_untagged_responses(dovecot: Dovecot, certs: Cert
         assert "EXPUNGE" not in client._imap.untagged_responses
     finally:
         client.logout()
+
+
+def test_the_command_helpers_still_find_what_they_use() -> None:
+    # uid_fetch_raw / esearch_all / raw_command go through these imaplib internals
+    for name in ("_command", "_command_complete", "_simple_command", "_untagged_response"):
+        assert callable(getattr(imaplib.IMAP4, name)), name
+    assert "untagged_responses" in inspect.getsource(imaplib.IMAP4._untagged_response)
+    # imapclient keeps the imaplib connection in ``_imap`` (set in __init__)
+    assert "self._imap = " in inspect.getsource(IMAPClient.__init__)
+
+
+def test_list_special_use_returns_the_attributes_and_the_names(dovecot: Dovecot,
+                                                               certs: Certs) -> None:
+    from inboxlink.adapters.imap import convert
+
+    user = dovecot.new_user()
+    dovecot.create_folders(user, ["&AMQ-rger"])  # "Ärger" in modified UTF-7
+    client = raw_client(dovecot, user, certs)
+    try:
+        assert isinstance(shim.imaplib_of(client), imaplib.IMAP4)
+        rows = convert.list_rows(shim.list_special_use(client), client.folder_encode)
+        by_name = {name: flags for flags, _, name in rows}
+        assert b"\\Sent" in by_name["Sent"]
+        assert b"\\Trash" in by_name["Trash"]
+        assert "Ärger" in by_name
+        assert "INBOX" in by_name
+        assert client._imap.untagged_responses.get("LIST") is None  # taken, not left behind
+    finally:
+        client.logout()

@@ -11,9 +11,10 @@ import pytest
 
 import inboxlink
 from inboxlink import errors, headers
-from inboxlink.adapters.imap import ImapSettings, Security, ids, summaries
+from inboxlink.adapters.imap import ImapSettings, Security, convert
+from inboxlink.adapters.imap import _ids as ids
+from inboxlink.adapters.imap._tls import client_context
 from inboxlink.adapters.imap.settings import settings_from_url
-from inboxlink.adapters.imap.tls import client_context
 
 
 def test_url_spellings_and_defaults() -> None:
@@ -153,7 +154,7 @@ def test_encoded_word_fast_path_agrees_with_the_stdlib(value: str) -> None:
 
 
 def test_summary_tolerates_missing_fields() -> None:
-    s = summaries.summary("INBOX:1:1", "INBOX", {b"FLAGS": (b"\\Seen",)})
+    s = convert.summary("INBOX:1:1", "INBOX", {b"FLAGS": (b"\\Seen",)})
     assert s.subject is None
     assert s.from_ is None
     assert s.date is None
@@ -183,3 +184,30 @@ def test_the_docs_list_every_rule() -> None:
         assert rule.error.__name__ in page, rule
         if rule.source:
             assert rule.source in page, rule
+
+
+def test_list_rows_read_literal_names_and_skip_extended_data() -> None:
+    data = [(b'(\\Sent) "/" {4}', b"Sent"), b"",
+            b'() "/" INBOX ("CHILDINFO" ("SUBSCRIBED"))',
+            b'(\\HasNoChildren) "/" "2024"', b'(\\Noselect) NIL "&AMQ-rger"']
+    assert convert.list_rows(data) == [
+        ((b"\\Sent",), b"/", "Sent"), ((), b"/", "INBOX"),
+        ((b"\\HasNoChildren",), b"/", "2024"), ((b"\\Noselect",), None, "Ärger")]
+
+
+@pytest.mark.parametrize(("name", "personal"), [
+    ("INBOX", True), ("INBOX.Sent", True), ("user.bob.Sent", False), ("user", False),
+    ("Team.Sent", False), ("Sent", False),
+])
+def test_cyrus_namespaces_longest_prefix_wins(name: str, personal: bool) -> None:
+    namespaces = ([("INBOX.", ".")], [("user.", "."), ("", ".")])
+    assert convert.is_personal(name, *namespaces) is personal
+
+
+@pytest.mark.parametrize(("name", "personal"), [
+    ("INBOX", True), ("Gesendet", True), ("Other Users", False),
+    ("Other Users/bob/Sent", False), ("Public/Sent", False), ("Publicity", True),
+])
+def test_dovecot_namespaces(name: str, personal: bool) -> None:
+    namespaces = ([("", "/")], [("Other Users/", "/"), ("Public/", "/")])
+    assert convert.is_personal(name, *namespaces) is personal

@@ -1,8 +1,20 @@
-"""The round-2 commands imapclient cannot express, sent through imaplib's own machinery.
+"""The one place that touches imapclient's internals (and imaplib's below it, via imapclient).
 
-Everything here touches imapclient/imaplib internals (``client._imap``, imaplib's
-``untagged_responses``); ``tests/imap/test_imapclient_shim.py`` holds canary tests that fail
-if either library changes what we rely on:
+Everything here uses ``client._imap``, imaplib's command machinery or its
+``untagged_responses``; ``tests/imap/test_imapclient_shim.py`` and
+``tests/imap/test_connections.py`` hold canary tests that fail if either library changes
+what we rely on:
+
+* imapclient sets imaplib's ``debug = 5`` on every connection so imaplib formats a printable
+  copy of every response line, even with logging off: body downloads run several times
+  slower. `quiet_protocol_log` switches it off unless the protocol logger is enabled.
+* ``UID FETCH`` with a verbatim UID set and item list (`uid_fetch_raw`): imapclient's
+  ``fetch`` sends UID lists comma-separated and parses with its slow general lexer.
+* ``UID SEARCH RETURN (ALL)`` (RFC 4731, `esearch_all`): imapclient's ``search`` cannot ask
+  for the compact ESEARCH answer.
+* ``LIST "" "*" RETURN (SPECIAL-USE)`` (RFC 6154 / RFC 5258, `list_special_use`):
+  imapclient's ``list_folders`` sends a plain LIST, which servers may answer without the
+  special-use attributes.
 
 * ``EXAMINE folder (QRESYNC (uidvalidity modseq))`` (RFC 7162): imapclient's
   ``select_folder`` takes no parameters, and its parsed result drops ``VANISHED``. imaplib's
@@ -23,21 +35,54 @@ from __future__ import annotations
 
 import datetime as dt
 import imaplib
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from imapclient import IMAPClient
 
-__all__ = [
-    "LiteralIncomplete",
-    "append_streamed",
-    "examine",
-    "forget_expunges",
-    "is_selected",
-    "pop_untagged",
-    "quote_folder",
-    "raw_command",
-]
+__all__ = ["PROTOCOL_LOGGER", "LiteralIncomplete", "append_streamed", "esearch_all", "examine",
+           "forget_expunges", "imaplib_of", "is_selected", "list_special_use", "pop_untagged",
+           "quiet_protocol_log", "quote_folder", "raw_command", "uid_fetch_raw"]
+
+#: the logger imapclient routes imaplib's protocol trace to
+PROTOCOL_LOGGER = "imapclient.imaplib"
+
+
+def imaplib_of(client: IMAPClient) -> imaplib.IMAP4:
+    """The imaplib connection under an imapclient client (for `_imaplib_shim`)."""
+    imap: imaplib.IMAP4 = client._imap
+    return imap
+
+
+def quiet_protocol_log(client: IMAPClient) -> None:
+    """Stop imaplib formatting every response when nobody reads the protocol log."""
+    if not logging.getLogger(PROTOCOL_LOGGER).isEnabledFor(logging.DEBUG):
+        client._imap.debug = 0
+
+
+def uid_fetch_raw(client: IMAPClient, uids: str, items: str) -> list[Any]:
+    """``UID FETCH <uids> <items>`` sent verbatim; the untagged FETCH data as imaplib keeps it."""
+    imap = client._imap
+    tag = imap._command("UID", "FETCH", uids, items)
+    typ, data = imap._command_complete("FETCH", tag)
+    client._checkok("fetch", typ, data)
+    typ, data = imap._untagged_response(typ, data, "FETCH")
+    return list(data)
+
+
+def esearch_all(client: IMAPClient, criteria: Sequence[str]) -> bytes:
+    """``UID SEARCH RETURN (ALL) <criteria>``: the ESEARCH line (``b""`` when nothing matched)."""
+    imap = client._imap
+    typ, data = imap._simple_command("UID", "SEARCH", "RETURN", "(ALL)", *criteria)
+    client._checkok("search", typ, data)
+    typ, data = imap._untagged_response(typ, data, "ESEARCH")
+    return next((d for d in data if isinstance(d, bytes)), b"")
+
+
+def list_special_use(client: IMAPClient) -> list[Any]:
+    """``LIST "" "*" RETURN (SPECIAL-USE)``: the untagged LIST data, unparsed."""
+    return raw_command(client, "LIST", '""', '"*"', "RETURN", "(SPECIAL-USE)")
 
 
 def quote_folder(client: IMAPClient, folder: str) -> bytes:

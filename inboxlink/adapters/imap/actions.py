@@ -21,20 +21,18 @@ and MOVE are silent about UIDs that do not) and one ``UID STORE``/``UID MOVE``.
 from __future__ import annotations
 
 import datetime as dt
-import imaplib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from imapclient import IMAPClient
 
 from inboxlink import errors
+from inboxlink.adapters.imap import _fetch, _ids, convert
 from inboxlink.adapters.imap import _imapclient_shim as shim
-from inboxlink.adapters.imap import attachments, ids, summaries, wire
-from inboxlink.adapters.imap.connection import Session
-from inboxlink.adapters.imap.errors import PROVIDER, TABLE, extract
+from inboxlink.adapters.imap.connection import Session, select_checked
+from inboxlink.adapters.imap.errors import PROVIDER
 from inboxlink.models import Folder, FolderRole, MessageSummary, Page
 from inboxlink.query import SearchQuery, matches
-from inboxlink.translate import Signal
 
 __all__ = ["criteria", "delete", "find_replies", "move", "search", "select_checked", "selectable",
            "set_flag", "thread"]
@@ -45,30 +43,12 @@ Runner = Callable[..., Any]
 _Group = dict[tuple[str, int], list[tuple[str, int]]]
 
 
-def select_checked(session: Session, folder: str, validity: int | None, *,
-                   readonly: bool = True) -> bool:
-    """Select ``folder``; False when it is gone or was rebuilt (its messages are gone)."""
-    try:
-        # An already selected folder is reused: its UIDVALIDITY cannot change while it
-        # is selected, and messages added since do not matter for acting by UID.
-        session.select(folder, refresh=False, readonly=readonly)
-    except imaplib.IMAP4.error as exc:
-        if isinstance(exc, imaplib.IMAP4.abort):
-            raise
-        signal = extract(exc)
-        rule = TABLE.match(signal) if isinstance(signal, Signal) else None
-        if rule is not None and issubclass(rule.error, errors.FolderNotFound):
-            return False
-        raise
-    return validity is None or session.uidvalidity == validity
-
-
 def _group(message_ids: Iterable[str], missing: list[str]) -> _Group:
     """Ids by (folder, UIDVALIDITY); malformed ids go to ``missing``."""
     groups: _Group = {}
     for value in message_ids:
         try:
-            ref = ids.parse_message_id(value)
+            ref = _ids.parse_message_id(value)
         except errors.MessageNotFound:
             missing.append(value)
             continue
@@ -83,12 +63,12 @@ def _chunks(items: Sequence[tuple[str, int]], size: int) -> Iterable[Sequence[tu
 
 def _existing(client: IMAPClient, uids: Iterable[int]) -> set[int]:
     """Which of ``uids`` exist in the selected folder (one ``UID SEARCH UID <set>``)."""
-    return {int(u) for u in client.search(["UID", wire.uid_set(uids)])}
+    return {int(u) for u in client.search(["UID", _fetch.uid_set(uids)])}
 
 
 def _each_group(run: Runner, message_ids: list[str], work: Callable[..., list[str]],
                 **kwargs: Any) -> list[str]:
-    """Run ``work(session, folder, validity, refs, **kwargs)`` per folder; the missing ids."""
+    """Run ``work(session, folder, validity, refs, **kwargs)`` per folder; the missing _ids."""
     missing: list[str] = []
     for (folder, validity), refs in _group(message_ids, missing).items():
         missing += run(lambda s, f=folder, v=validity, r=refs: work(s, f, v, r, **kwargs))
@@ -115,7 +95,7 @@ def _flag_on(session: Session, folder: str, validity: int, refs: list[tuple[str,
              flag: str, value: bool, chunk: int) -> list[str]:
     store = session.client.add_flags if value else session.client.remove_flags
     return _on_present(session, folder, validity, refs, chunk,
-                       lambda uids: store(wire.uid_set(uids), [flag.encode("ascii")],
+                       lambda uids: store(_fetch.uid_set(uids), [flag.encode("ascii")],
                                           silent=True))
 
 
@@ -165,7 +145,7 @@ def _move_on(session: Session, folder: str, validity: int, refs: list[tuple[str,
         missing += [i for i, uid in part if uid not in present]
         if not present:
             continue
-        uid_text = wire.uid_set(present)
+        uid_text = _fetch.uid_set(present)
         shim.pop_untagged(client, "COPYUID")
         if "MOVE" in session.capabilities:
             client.move(uid_text, target)
@@ -181,7 +161,7 @@ def _move_on(session: Session, folder: str, validity: int, refs: list[tuple[str,
         for value_id, uid in part:
             if uid in present:
                 where = new.get(uid)
-                into[value_id] = ids.message_id(target, *where) if where else None
+                into[value_id] = _ids.message_id(target, *where) if where else None
     return missing
 
 
@@ -206,7 +186,7 @@ def move(run: Runner, message_ids: list[str], target: Folder, *,
 def _expunge_on(session: Session, folder: str, validity: int, refs: list[tuple[str, int]], *,
                 chunk: int) -> list[str]:
     def expunge(uids: list[int]) -> None:
-        uid_text = wire.uid_set(uids)
+        uid_text = _fetch.uid_set(uids)
         session.client.add_flags(uid_text, [b"\\Deleted"], silent=True)
         _expunge(session, uid_text)
         shim.forget_expunges(session.client)
@@ -266,14 +246,14 @@ def _summaries(session: Session, folder: str, uids: list[int],
                extra: tuple[str, ...] = ()) -> list[tuple[MessageSummary, dict[bytes, Any]]]:
     if not uids:
         return []
-    data = wire.uid_fetch(session.client, wire.uid_set(uids), summaries.SUMMARY_ITEMS + extra)
+    data = _fetch.uid_fetch(session.client, _fetch.uid_set(uids), convert.SUMMARY_ITEMS + extra)
     validity = session.uidvalidity
-    return [(summaries.summary(ids.message_id(folder, validity, uid), folder, data[uid]),
+    return [(convert.summary(_ids.message_id(folder, validity, uid), folder, data[uid]),
              data[uid]) for uid in uids if uid in data]
 
 
 def _search_on(session: Session, folder: Folder, query: SearchQuery, limit: int,
-               position: ids.Cursor | None) -> Page[MessageSummary]:
+               position: _ids.Cursor | None) -> Page[MessageSummary]:
     if not select_checked(session, folder.id, None):
         raise errors.FolderNotFound(f"The folder {folder.path!r} no longer exists.",
                                     provider=PROVIDER)
@@ -292,12 +272,12 @@ def _search_on(session: Session, folder: Folder, query: SearchQuery, limit: int,
         for item, data in _summaries(session, folder.id, step, extra):
             attached = None
             if extra:
-                attached = bool(attachments.attachment_sections(data.get(b"BODYSTRUCTURE")))
+                attached = bool(convert.attachment_sections(data.get(b"BODYSTRUCTURE")))
             if matches(query, item, has_attachments=attached):
                 items.append(item)
     cursor = None
     if examined < len(found):
-        cursor = ids.encode_cursor(ids.Cursor(folder.id, session.uidvalidity,
+        cursor = _ids.encode_cursor(_ids.Cursor(folder.id, session.uidvalidity,
                                               found[examined - 1]))
     return Page(items=items, next_cursor=cursor)
 
@@ -305,7 +285,7 @@ def _search_on(session: Session, folder: Folder, query: SearchQuery, limit: int,
 def search(run: Runner, folder: Folder, query: SearchQuery, limit: int,
            cursor: str | None) -> Page[MessageSummary]:
     """One page of ``folder``'s messages matching ``query``, newest first."""
-    position = ids.decode_cursor(cursor) if cursor else None
+    position = _ids.decode_cursor(cursor) if cursor else None
     if position is not None and position.folder != folder.id:
         raise errors.CursorExpired("This cursor belongs to another folder's search.",
                                    provider=PROVIDER)

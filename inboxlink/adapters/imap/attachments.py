@@ -1,133 +1,72 @@
-"""Attachments from IMAP BODYSTRUCTURE, and incremental decoders for partial section fetches.
+"""Per-attachment reads: one BODYSTRUCTURE to list them, partial FETCHes of one section to save one.
 
 The part id handed out is the IMAP section number (``"2"``, ``"1.2"``), so saving one
-attachment fetches only that section, in ranges, and decodes it as it arrives.
+attachment fetches only that section, in ranges, and decodes it as it arrives (bounded
+memory; ``BODY.PEEK`` never marks the message as read). What counts as an attachment is
+decided in `convert.attachment_sections`.
 """
 
 from __future__ import annotations
 
 import binascii
+import os
 from collections.abc import Callable, Iterable, Iterator
-from email.utils import collapse_rfc2231_value, decode_params, unquote
-from typing import Any
+from typing import IO, Any
 
-import attrs
+from inboxlink import errors
+from inboxlink.adapters.imap import _fetch, _ids, convert
+from inboxlink.adapters.imap.connection import Session, select_checked
+from inboxlink.models import AttachmentInfo, save_stream
 
-from inboxlink.headers import decode_words
-from inboxlink.models import AttachmentInfo
+__all__ = ["decoded", "list_attachments", "save_attachment", "sections_on"]
 
-__all__ = ["Section", "attachment_sections", "decoded", "info"]
+#: how the mailbox runs work on a pooled session inside its error boundary
+Runner = Callable[[Callable[[Session], Any]], Any]
 
-#: leaf types that are the message's text unless they are named or marked as attachments
-_BODY_TYPES = frozenset({"text/plain", "text/html"})
+
+def sections_on(session: Session, ref: _ids.MessageRef) -> list[convert.Section]:
+    """The attachment sections of one message, from one BODYSTRUCTURE fetch."""
+    if not select_checked(session, ref.folder, ref.uidvalidity):
+        raise _ids.gone(ref)
+    data = _fetch.uid_fetch(session.client, str(ref.uid), ("UID", "BODYSTRUCTURE"))
+    structure = data.get(ref.uid, {}).get(b"BODYSTRUCTURE")
+    if structure is None:
+        raise _ids.gone(ref)
+    return convert.attachment_sections(structure)
+
+
+def list_attachments(run: Runner, message_id: str) -> list[AttachmentInfo]:
+    """Attachments read from one BODYSTRUCTURE fetch; ``part`` is the IMAP section."""
+    ref = _ids.parse_message_id(message_id)
+    found: list[convert.Section] = run(lambda s: sections_on(s, ref))
+    return [convert.info(section) for section in found]
+
+
+def save_attachment(run_once: Runner, message_id: str, part: str,
+                    target: str | os.PathLike[str] | IO[bytes], step: int,
+                    missing: Callable[[str, str], errors.InboxLinkError]) -> int:
+    """Stream one attachment, decoded, to ``target`` in partial FETCHes of ``step`` bytes.
+
+    ``run_once`` never repeats the work on a new connection: part of the file may be
+    written already. ``missing(message_id, part)`` is the error for an unknown part.
+    """
+    ref = _ids.parse_message_id(message_id)
+
+    def work(session: Session) -> int:
+        chosen = {s.number: s for s in sections_on(session, ref)}.get(part)
+        if chosen is None:
+            raise missing(message_id, part)
+        chunks = _fetch.section_chunks(session.client, ref.uid, part, step)
+        return save_stream(decoded(chosen.encoding, chunks), target)
+
+    saved: int = run_once(work)
+    return saved
+
+
 #: every byte outside the base64 alphabet: line breaks, and junk lenient decoders skip, which
 #: would otherwise shift the 4-character alignment chunks are cut at
 _NOT_BASE64 = bytes(sorted(set(range(256)) - set(
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")))
-
-
-@attrs.frozen
-class Section:
-    """One leaf of a BODYSTRUCTURE, with what saving and describing it needs."""
-
-    number: str
-    content_type: str
-    encoding: str
-    octets: int
-    filename: str | None
-    content_id: str | None
-    disposition: str | None
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return "" if value is None else str(value)
-
-
-def _pairs(params: Any) -> list[tuple[str, str]]:
-    """A BODYSTRUCTURE parameter list ``(k1, v1, k2, v2 …)`` as (lower-case name, value)."""
-    if not isinstance(params, (tuple, list)):
-        return []
-    items = [_text(p) for p in params]
-    return [(items[i].lower(), items[i + 1]) for i in range(0, len(items) - 1, 2)]
-
-
-def _param(pairs: list[tuple[str, str]], name: str) -> str | None:
-    """A parameter, with RFC 2231 continuations/charsets and RFC 2047 words decoded."""
-    if not any(key == name or key.startswith(name + "*") for key, _ in pairs):
-        return None
-    # decode_params keeps its first entry as is (it expects the main value there).
-    for key, value in decode_params([("", ""), *pairs])[1:]:
-        if key != name:
-            continue
-        # decode_params quotes every value; RFC 2231 ones keep the quotes when collapsed.
-        return decode_words(unquote(collapse_rfc2231_value(value)))
-    return None
-
-
-def _disposition(extension: Any) -> tuple[str | None, list[tuple[str, str]]]:
-    if isinstance(extension, (tuple, list)) and extension:
-        return _text(extension[0]).lower(), _pairs(extension[1] if len(extension) > 1 else None)
-    return None, []
-
-
-def _leaf(number: str, body: Any) -> Section:
-    maintype, subtype = _text(body[0]).lower(), _text(body[1]).lower()
-    if not maintype or not subtype:
-        # Dovecot reports an unparsable Content-Type as "/"; RFC 2045 §5.2 reads it as
-        # text/plain, as the stdlib does, so both paths describe the part alike.
-        maintype, subtype = "text", "plain"
-    content_type = f"{maintype}/{subtype}"
-    # Extension data starts after the type-specific fields: text has a line count,
-    # message/rfc822 has envelope, body and line count; then MD5, then disposition.
-    first_extension = {"text": 8, "message": 10}.get(maintype, 7)
-    if content_type != "message/rfc822" and maintype == "message":
-        first_extension = 7
-    position = first_extension + 1
-    disposition, disposition_params = _disposition(body[position] if len(body) > position
-                                                   else None)
-    filename = _param(disposition_params, "filename") or _param(_pairs(body[2]), "name")
-    cid = _text(body[3]).strip("<> ") or None
-    return Section(number=number, content_type=content_type, encoding=_text(body[5]).lower(),
-                   octets=int(body[6] or 0), filename=filename, content_id=cid,
-                   disposition=disposition)
-
-
-def _leaves(body: Any, prefix: str) -> Iterator[Section]:
-    if body.is_multipart:
-        for n, child in enumerate(body[0], 1):
-            yield from _leaves(child, f"{prefix}.{n}" if prefix else str(n))
-        return
-    yield _leaf(prefix or "1", body)
-
-
-def _is_attachment(section: Section) -> bool:
-    if section.disposition == "attachment" or section.filename:
-        return True
-    return section.content_type not in _BODY_TYPES
-
-
-def attachment_sections(structure: Any) -> list[Section]:
-    """The attachment leaves of a BODYSTRUCTURE, in section order (the text body excluded)."""
-    return [s for s in _leaves(structure, "") if _is_attachment(s)]
-
-
-def _decoded_size(section: Section) -> int:
-    if section.encoding == "base64":
-        # IMAP counts octets with CRLF line ends; encoders wrap at 76 characters, so
-        # 78 octets on the wire carry 57 bytes.
-        return section.octets * 57 // 78
-    return section.octets
-
-
-def info(section: Section) -> AttachmentInfo:
-    """The public description of one attachment section."""
-    return AttachmentInfo(
-        part=section.number, filename=section.filename, content_type=section.content_type,
-        size=_decoded_size(section), content_id=section.content_id,
-        inline=section.disposition == "inline",
-    )
 
 
 def _base64(chunks: Iterable[bytes]) -> Iterator[bytes]:

@@ -9,6 +9,7 @@ refused token: one refresh, one more AUTHENTICATE).
 from __future__ import annotations
 
 import contextlib
+import imaplib
 import socket
 import ssl
 import threading
@@ -21,18 +22,24 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
 from inboxlink import deadline, errors
-from inboxlink.adapters.imap import _imaplib_shim, wire
-from inboxlink.adapters.imap.errors import PROVIDER, TABLE, login_signal
+from inboxlink.adapters.imap import _imapclient_shim as shim
+from inboxlink.adapters.imap import _imaplib_shim
+from inboxlink.adapters.imap._servers import server_family, unsupported_server
+from inboxlink.adapters.imap._tls import certificate_names
+from inboxlink.adapters.imap.errors import PROVIDER, TABLE, extract, login_signal
 from inboxlink.adapters.imap.settings import ImapSettings, Security
-from inboxlink.adapters.imap.tls import certificate_names
 from inboxlink.auth.provider import with_fresh_token
 from inboxlink.tls import certificate_reason
 from inboxlink.translate import Signal
 
-__all__ = ["ConnectionBudget", "Session", "budget_permit", "certificate_error", "open_session",
-           "unreachable"]
+__all__ = ["DROPPED", "ConnectionBudget", "Session", "budget_permit", "certificate_error",
+           "open_session", "run_on_session", "select_checked", "unreachable"]
 
 T = TypeVar("T")
+R = TypeVar("R")
+
+#: exceptions after which a session cannot be trusted any more
+DROPPED: tuple[type[BaseException], ...] = (imaplib.IMAP4.abort, OSError, EOFError)
 
 
 class Session:
@@ -51,6 +58,10 @@ class Session:
         self.qresync = False
         #: HIGHESTMODSEQ when ``sync.py`` last opened the selected folder (0: unknown)
         self.highestmodseq = 0
+        #: the NAMESPACE answer (personal, others') once asked (``_reads.folders_on``): it
+        #: cannot change during a session, so a folder refresh costs one LIST only
+        self.namespaces: tuple[list[tuple[str, str | None]], list[tuple[str, str | None]]] \
+            | None = None
 
     def select(self, folder: str, *, refresh: bool = True, readonly: bool = True) -> None:
         """EXAMINE ``folder`` (read-only: fetching never sets \\Seen) unless already there;
@@ -134,8 +145,8 @@ def open_session(settings: ImapSettings, context: ssl.SSLContext) -> Session:
             raise unreachable(host, port, exc) from exc
         raise
     try:
-        _imaplib_shim.guard(client._imap)
-        wire.quiet_protocol_log(client)
+        _imaplib_shim.guard(shim.imaplib_of(client))
+        shim.quiet_protocol_log(client)
         client.normalise_times = False
         _check_greeting(client, settings)
         if not implicit:
@@ -173,10 +184,9 @@ def _greeting(client: IMAPClient) -> str:
 
 
 def _check_greeting(client: IMAPClient, settings: ImapSettings) -> None:
-    text = _greeting(client)
-    rule = TABLE.match(Signal(provider=PROVIDER, code="GREETING", text=text))
-    if rule is not None and not settings.allow_courier:
-        raise TABLE.error_for(Signal(provider=PROVIDER, code="GREETING", text=text))
+    refusal = unsupported_server(_greeting(client))
+    if refusal is not None and not settings.allow_courier:
+        raise refusal
 
 
 def _starttls(client: IMAPClient, context: ssl.SSLContext, host: str, port: int,
@@ -223,7 +233,7 @@ def _authenticate(client: IMAPClient, settings: ImapSettings) -> None:
             client.login(settings.login, settings.password)
     except LoginError as exc:
         reply = exc.args[0] if exc.args else ""
-        raise TABLE.error_for(login_signal(command, reply, _greeting(client))) from exc
+        raise TABLE.error_for(login_signal(command, reply, server_family(_greeting(client)))) from exc
 
 
 def _oauth(settings: ImapSettings) -> bool:
@@ -239,7 +249,8 @@ def _oauth_login(client: IMAPClient, settings: ImapSettings, token: str) -> None
             client.oauth2_login(settings.login, token)
     except LoginError as exc:
         reply = exc.args[0] if exc.args else ""
-        raise TABLE.error_for(login_signal("AUTHENTICATE", reply, _greeting(client))) from exc
+        raise TABLE.error_for(login_signal("AUTHENTICATE", reply,
+                                                 server_family(_greeting(client)))) from exc
 
 
 class ConnectionBudget(Generic[T]):
@@ -383,3 +394,73 @@ class ConnectionBudget(Generic[T]):
         for item in idle:
             self._close(item)
         self._drop_permits(len(idle))
+
+
+def run_on_session(pool: ConnectionBudget[Session], timeout: float,
+                   work: Callable[[Session], R], *, reconnect: bool = True) -> R:
+    """Run ``work`` on a pooled session; a dropped connection is retried once on a new one.
+
+    Every network wait is cut to what is left of the call's deadline (and at most
+    ``timeout``), and no reconnect starts after it. A session that saw anything but a clean
+    tagged NO/BAD (a drop, a timeout, a protocol violation, a response the parser choked on)
+    is discarded: it may be in the middle of a response and must never serve another call.
+    ``reconnect=False`` for work that must not run twice (moves, expunges, APPEND).
+    """
+    attempts = 2 if reconnect else 1
+    for attempt in range(attempts):
+        session = pool.acquire()
+        imap = shim.imaplib_of(session.client)
+        try:
+            _imaplib_shim.set_wait(imap, deadline.bound(timeout, provider=PROVIDER))
+            result = work(session)
+        except errors.InboxLinkError:
+            # Typed errors raised by our own checks: the session itself is fine (and
+            # some typed errors are OSError subclasses, e.g. PermissionDenied).
+            pool.release(session)
+            raise
+        except DROPPED as exc:
+            pool.release(session, discard=True)
+            refused = _imaplib_shim.violation(imap)
+            if refused is not None:
+                # Not retried: the server would send the same thing again.
+                raise refused from exc
+            left = deadline.remaining()
+            if attempt + 1 == attempts or (left is not None and left <= 0):
+                raise
+            continue
+        except BaseException as exc:
+            pool.release(session, discard=not _clean_refusal(exc))
+            raise
+        pool.release(session)
+        return result
+    raise AssertionError("unreachable")
+
+
+def _clean_refusal(exc: BaseException) -> bool:
+    """Whether ``exc`` is the server's tagged NO/BAD to a command: the session is in step.
+
+    imaplib raises ``IMAP4.error`` for those; imapclient's ``ProtocolError`` (a subclass) and
+    anything else (a parser's ``ValueError`` …) mean the response was not understood.
+    """
+    from imapclient.exceptions import ProtocolError
+
+    return isinstance(exc, imaplib.IMAP4.error) and not isinstance(
+        exc, imaplib.IMAP4.abort | ProtocolError)
+
+
+def select_checked(session: Session, folder: str, validity: int | None, *,
+                   readonly: bool = True) -> bool:
+    """Select ``folder``; False when it is gone or was rebuilt (its messages are gone)."""
+    try:
+        # An already selected folder is reused: its UIDVALIDITY cannot change while it
+        # is selected, and messages added since do not matter for acting by UID.
+        session.select(folder, refresh=False, readonly=readonly)
+    except imaplib.IMAP4.error as exc:
+        if isinstance(exc, imaplib.IMAP4.abort):
+            raise
+        signal = extract(exc)
+        rule = TABLE.match(signal) if isinstance(signal, Signal) else None
+        if rule is not None and issubclass(rule.error, errors.FolderNotFound):
+            return False
+        raise
+    return validity is None or session.uidvalidity == validity

@@ -28,8 +28,7 @@ from inboxlink import errors
 from inboxlink.tls import certificate_reason
 from inboxlink.translate import ErrorTable, Rule, Signal
 
-__all__ = ["SERVER_FAMILIES", "TABLE", "extract", "imap_signal", "login_signal",
-           "server_family", "smtp_signal"]
+__all__ = ["TABLE", "extract", "imap_signal", "login_signal", "smtp_signal"]
 
 PROVIDER = "imap"
 
@@ -54,6 +53,11 @@ _TLS_OLD = (
     "The server and inboxlink share no TLS version (TLS 1.2 is the minimum by default). Ask "
     "the administrator to enable TLS 1.2+, or lower it explicitly with tls_minimum='TLSv1'."
 )
+
+#: an IMAP reply's text begins with its command ("SELECT: …", "LOGIN (Cyrus): …"); SMTP
+#: replies begin with their status digits, so these keep IMAP wording rows off SMTP text
+_IMAP = r"^[A-Z]+(?: [A-Z]+)?(?: \([^)]*\))?: "
+_LOGIN = r"^(?:LOGIN|AUTHENTICATE)(?: \([^)]*\))?: "
 
 TABLE = ErrorTable(
     provider=PROVIDER,
@@ -174,9 +178,6 @@ TABLE = ErrorTable(
              "fine): retry shortly."),
         *(Rule(errors.FolderNotFound, code=c, source="imap.rfc5530.nonexistent_trycreate")
           for c in ("NONEXISTENT", "TRYCREATE")),
-        # Dovecot 2.3 answers SELECT of a missing folder without the RFC 5530 code.
-        Rule(errors.FolderNotFound, pattern=r"^(SELECT|EXAMINE): Mailbox doesn't exist",
-             source="imap.rfc5530.nonexistent_trycreate"),
         Rule(errors.ConfigurationError, code="ALREADYEXISTS", source="imap.rfc5530.alreadyexists",
              message="A folder with that name already exists.",
              remedy="Choose another name, or use the existing folder."),
@@ -194,6 +195,43 @@ TABLE = ErrorTable(
                remedy="The mail server reported an internal problem: try again later or "
                "contact the provider.")
           for c in ("SERVERBUG", "CLIENTBUG", "CANNOT", "CORRUPTION")),
+        Rule(errors.ConfigurationError, code="HASCHILDREN", source=None,
+             message="The folder has subfolders, so the server will not do this to it.",
+             remedy="Move or delete its subfolders first."),
+        # ------------------------------------------------------------ IMAP wording without a code
+        # Servers that predate RFC 5530 (or leave its codes off) say the same things in words:
+        # Cyrus "Mailbox does not exist", Courier "Mailbox does not exist, or must be
+        # subscribed to.", Dovecot 2.3 "Mailbox doesn't exist: X", Gmail "Unknown Mailbox: X
+        # (Failure)", UW-IMAP "no such mailbox", the Exchange store "The specified folder
+        # could not be found in the store.". Only IMAP replies ("<COMMAND>: …") match:
+        # SMTP's "550 5.1.1 mailbox does not exist" is a refused recipient.
+        Rule(errors.MessageNotFound,
+             pattern=_IMAP + r".*\bmessages?\b.*\b(no longer exists?|do(es)? not exist|"
+             r"doesn't exist|not found|could not be fetched)",
+             source="imap.rfc5530.expungeissued",
+             remedy="The message was deleted or moved meanwhile: list the folder again."),
+        Rule(errors.FolderNotFound,
+             pattern=_IMAP + r".*(\b(mailbox|folder)\b[^.]*?\b(does not|doesn't|do not) exist|"
+             r"\bunknown (mailbox|folder)\b|\bno such (mailbox|folder)\b|"
+             r"\b(mailbox|folder) not found\b|\bnonexistent (mailbox|folder)\b|"
+             r"\b(mailbox|folder)\b[^.]*?\bcould not be found\b)",
+             source="imap.rfc5530.nonexistent_trycreate"),
+        # A temporary failure in words is not a wrong password (Dovecot's own text when its
+        # auth backend is down, without [UNAVAILABLE] on older versions or proxies).
+        Rule(errors.TransientError,
+             pattern=_LOGIN + r".*\btemporary (authentication )?failure\b",
+             source="imap.rfc5530.unavailable",
+             remedy="The mail server could not check the password right now (it is probably "
+             "fine): retry shortly."),
+        # Courier "Login failed.", Cyrus "Login failed: authentication failure", Dovecot
+        # "Authentication failed.", Yahoo "Incorrect username or password." — with no code.
+        Rule(errors.InvalidCredentials,
+             pattern=_LOGIN + r".*(\bauthentication fail(ed|ure)\b|\blogin fail(ed|ure)\b|"
+             r"\binvalid (credentials|login|password|user(name)?)\b|"
+             r"\b(incorrect|bad|wrong) (username|user name|password|login)\b)",
+             source="imap.rfc5530.authenticationfailed",
+             remedy="The username or password was rejected: check them (many providers "
+             "require an app password for mail apps)."),
         # ------------------------------------------------------------ SMTP replies
         Rule(errors.AppPasswordRequired,
              pattern=r"5\.7\.9 Application-specific password required",
@@ -245,6 +283,17 @@ TABLE = ErrorTable(
         Rule(errors.RecipientsRefused, pattern=r"4\.5\.3 .*too many recipients",
              source="smtp.gmail.too_many_recipients", retryable=True,
              remedy="Too many recipients for one message: send it in smaller groups."),
+        # Microsoft 365's own mailbox-full (the sender's, where it keeps the sent copy); a
+        # plain 5.2.2 is the recipient's mailbox (below).
+        Rule(errors.QuotaExceeded, pattern=r"5\.2\.2 mailbox full.*(STOREDRV|QuotaExceeded)",
+             source="smtp.o365.sender_mailbox_full",
+             remedy="Your mailbox is full (sent copies are stored there): clean up Sent Items."),
+        # RFC 3463 X.2.2 (mailbox full) before 552, which RFC 5321 also uses for it
+        Rule(errors.RecipientsRefused, code="5.2.2", source=None,
+             remedy="The recipient's mailbox is full: try again later or reach them another way."),
+        Rule(errors.TransientError, code="4.2.2", source=None, retryable=True,
+             remedy="The recipient's mailbox is full right now: the message can be sent again "
+             "later."),
         Rule(errors.MessageTooLarge, status=552, source="smtp.message_too_large"),
         Rule(errors.MessageTooLarge, pattern=r"5\.3\.4", source="smtp.message_too_large"),
         Rule(errors.RateLimited, pattern=r"4\.3\.2 (STOREDRV\.ClientSubmit; sender thread limit "
@@ -256,9 +305,32 @@ TABLE = ErrorTable(
              source="smtp.o365.daily_recipient_quota", retryable=True,
              remedy="The daily recipient limit (10,000 in Microsoft 365) is reached: sending "
              "resumes as the 24-hour window moves on."),
-        Rule(errors.QuotaExceeded, pattern=r"5\.2\.2 mailbox full",
-             source="smtp.o365.sender_mailbox_full",
-             remedy="Your mailbox is full (sent copies are stored there): clean up Sent Items."),
+        # ------------------------------------------------------------ RFC 3463 / RFC 4954 codes
+        # (after the provider texts above, which say more about the same codes)
+        Rule(errors.InvalidCredentials, code="5.7.8", source=None,
+             remedy="The SMTP server rejected the username or password: check them (many "
+             "providers require an app password for mail apps)."),
+        Rule(errors.TransientError, code="4.7.0",
+             pattern=r"\btemporary authentication failure\b|^454 ", source=None,
+             remedy="The SMTP server could not check the password right now (it is probably "
+             "fine): retry shortly."),
+        Rule(errors.StartTlsUnavailable, code="5.7.11", source="smtp.starttls_required",
+             remedy="The SMTP server requires encryption: use smtp:// on 587 (STARTTLS) or "
+             "smtps:// on 465."),
+        Rule(errors.AuthError, code="5.7.0", status=(530, 534, 535, 538), source=None,
+             remedy="The SMTP server requires a successful sign-in before sending: check the "
+             "username and password (or app password)."),
+        Rule(errors.MessageTooLarge, code="5.3.4", source="smtp.message_too_large"),
+        *(Rule(errors.RecipientsRefused, code=c, source=None,
+               remedy="The recipient's address does not exist or is not accepted: check it.")
+          for c in ("5.1.1", "5.1.2", "5.1.3", "5.1.10")),
+        # 535 without an enhanced code (Exim "Incorrect authentication data", plain
+        # "Authentication failed"): the credentials were refused.
+        Rule(errors.InvalidCredentials, status=535,
+             pattern=r"authentication (failed|failure|unsuccessful)|incorrect authentication "
+             r"data|credentials invalid|invalid credentials|(username|user name) (and|or) "
+             r"password", source=None,
+             remedy="The SMTP server rejected the username or password: check them."),
         Rule(errors.RecipientsRefused, pattern=r"5\.1\.\d", source=None),
         Rule(errors.TransientError, status=421, source="smtp.temporary_failure_421",
              remedy="The mail server is temporarily refusing mail: try again later."),
@@ -281,29 +353,12 @@ TABLE = ErrorTable(
     ),
 )
 
-#: greeting / capability fingerprints → server family; a login refusal names the family
-#: (``"LOGIN (iCloud): …"``) because the same words mean different things per server.
-SERVER_FAMILIES = (
-    (re.compile(r"iSCREAM|XAPPLEPUSHSERVICE"), "iCloud"),
-    (re.compile(r"Microsoft Exchange"), "Microsoft 365"),
-    (re.compile(r"Zimbra"), "Zimbra"),
-    (re.compile(r"Gimap|X-GM-EXT-1"), "Gmail"),
-    (re.compile(r"Courier-IMAP"), "Courier"),
-    (re.compile(r"Cyrus IMAP"), "Cyrus"),
-    (re.compile(r"Dovecot"), "Dovecot"),
-)
-
-
-def server_family(greeting: str) -> str:
-    """The server family a greeting reveals, or ``"IMAP"``."""
-    return next((name for regex, name in SERVER_FAMILIES if regex.search(greeting)), "IMAP")
-
-
-def login_signal(command: str, response: Any, greeting: str) -> Signal:
-    """A Signal for a refused LOGIN/AUTHENTICATE, naming the server family."""
+def login_signal(command: str, response: Any, family: str = "IMAP") -> Signal:
+    """A Signal for a refused LOGIN/AUTHENTICATE, naming the server family
+    (`_servers.server_family`): the same words mean different things per server."""
     signal = imap_signal(command, response)
     text = signal.text.replace(f"{command.upper()}: ",
-                               f"{command.upper()} ({server_family(greeting)}): ", 1)
+                               f"{command.upper()} ({family}): ", 1)
     return attrs.evolve(signal, text=text)
 
 
@@ -396,7 +451,7 @@ def _imap_error_signal(exc: BaseException) -> Signal:
     from imapclient.exceptions import CapabilityError, LoginError
 
     if isinstance(exc, LoginError):
-        return login_signal("LOGIN", exc.args[0] if exc.args else "", "")
+        return login_signal("LOGIN", exc.args[0] if exc.args else "")
     raw = exc.args[0] if exc.args else str(exc)
     text = _server_text(raw)
     if isinstance(exc, CapabilityError):

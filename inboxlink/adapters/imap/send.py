@@ -10,7 +10,6 @@ full); once it may have, a lost answer is resolved by looking for the Message-ID
 from __future__ import annotations
 
 import datetime as dt
-import imaplib
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -22,8 +21,9 @@ from typing import IO, TYPE_CHECKING
 import attrs
 
 from inboxlink import deadline, errors, mime
-from inboxlink.adapters.imap import _imapclient_shim, _smtp, ids
-from inboxlink.adapters.imap.connection import Session
+from inboxlink.adapters.imap import _ids as ids
+from inboxlink.adapters.imap import _imapclient_shim, _smtp
+from inboxlink.adapters.imap.connection import DROPPED, Session
 from inboxlink.adapters.imap.errors import PROVIDER
 from inboxlink.models import Folder, SendResult, SentCopy
 from inboxlink.spool import Spool
@@ -37,7 +37,6 @@ log = logging.getLogger("inboxlink.imap")
 
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]")
 #: the drops after which the session is discarded (as in `ImapMailbox._with_session`)
-_DROPPED: tuple[type[BaseException], ...] = (imaplib.IMAP4.abort, OSError, EOFError)
 #: tries of one APPEND whose connection dropped before the message left (each on a new
 #: connection: every idle pooled one may have been closed by the same server restart)
 _APPEND_TRIES = 3
@@ -88,7 +87,7 @@ def append(mailbox: ImapMailbox, raw: Spool, folder: Folder) -> str | None:
                 left = deadline.remaining()
                 if attempt + 1 == _APPEND_TRIES or (left is not None and left <= 0):
                     raise
-            except _DROPPED:
+            except DROPPED:
                 # The message left and the answer was lost: look for it instead of storing
                 # it again. Found, the copy is there; not found, report the failure (never
                 # append twice).

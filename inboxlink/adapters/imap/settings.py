@@ -5,12 +5,14 @@ from __future__ import annotations
 import enum
 import re
 import ssl
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import attrs
 
 from inboxlink import errors
+from inboxlink.models import FolderRole
 from inboxlink.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -88,6 +90,8 @@ class ImapSettings:
         timeout: seconds for connecting and for each network read.
         max_connections: simultaneous connections (IMAP and SMTP together) per mailbox.
         sent_folder: the Sent folder's name, overriding detection.
+        role_overrides: more explicit roles, ``{FolderRole.ARCHIVE: "Old mail"}`` (folder
+            id or path); they win over special-use and names, as for every adapter.
         allow_courier: accept a Courier-IMAP server (refused by default).
         provider_saves_sent: whether the server stores sent mail itself; ``None`` detects
             it from the host (Gmail, Microsoft 365) and the Gmail capability.
@@ -122,6 +126,7 @@ class ImapSettings:
     timeout: float = 30.0
     max_connections: int = attrs.field(default=4, validator=_positive)
     sent_folder: str | None = None
+    role_overrides: Mapping[FolderRole, str] | None = None
     allow_courier: bool = False
     provider_saves_sent: bool | None = None
     fetch_chunk: int = attrs.field(default=500, validator=_positive)
@@ -129,6 +134,12 @@ class ImapSettings:
     idle_restart: float = attrs.field(default=25 * 60.0, validator=attrs.validators.gt(0))
     retry: RetryPolicy | None = None
     budget: Budget | None = attrs.field(default=None, repr=False, eq=False)
+
+    @classmethod
+    def from_url(cls, url: str, /, **options: Any) -> ImapSettings:
+        """Settings for ``imaps://alice@host`` / ``imap://…`` plus ``connect()`` options
+        (see `settings_from_url`); an unknown option raises ``ConfigurationError`` naming it."""
+        return settings_from_url(url, **options)
 
     @property
     def imap_endpoint(self) -> tuple[str, int]:
@@ -243,6 +254,7 @@ def settings_from_url(url: str, **options: Any) -> ImapSettings:
     if unknown:
         raise errors.ConfigurationError(
             "Unknown option(s) for the IMAP adapter: " + ", ".join(unknown) + ".",
+            provider="imap", code="option",
             remedy="See docs/imap.md for the options: " + ", ".join(sorted(known)) + ".",
         )
     return ImapSettings(**fields)

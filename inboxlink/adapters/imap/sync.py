@@ -31,8 +31,8 @@ import attrs
 from imapclient.response_parser import parse_fetch_response
 
 from inboxlink import errors
+from inboxlink.adapters.imap import _fetch, _ids, convert
 from inboxlink.adapters.imap import _imapclient_shim as shim
-from inboxlink.adapters.imap import ids, summaries, wire
 from inboxlink.adapters.imap.connection import Session
 from inboxlink.adapters.imap.errors import PROVIDER
 from inboxlink.changes import ChangeSet
@@ -281,15 +281,15 @@ def _state(session: Session) -> dict[int, set[str]]:
     """Every UID of the selected folder with its tracked flags (one UID FETCH)."""
     if session.exists == 0:
         return {}
-    data = wire.uid_fetch(session.client, "1:*", ("UID", "FLAGS"))
+    data = _fetch.uid_fetch(session.client, "1:*", ("UID", "FLAGS"))
     return {uid: _flag_names(item) & set(TRACKED_FLAGS) for uid, item in data.items()}
 
 
 def _state_token(folder: Folder, validity: int, uidnext: int,
                  state: dict[int, set[str]]) -> Token:
-    flags = {flag: wire.uid_set(u for u, held in state.items() if flag in held)
+    flags = {flag: _fetch.uid_set(u for u, held in state.items() if flag in held)
              for flag in TRACKED_FLAGS}
-    return Token(folder.id, validity, uidnext, uids=wire.uid_set(state),
+    return Token(folder.id, validity, uidnext, uids=_fetch.uid_set(state),
                  flags={k: v for k, v in flags.items() if v})
 
 
@@ -339,8 +339,8 @@ def _summaries(session: Session, folder: Folder, new: set[int], *, removed: Iter
     """The page as a ChangeSet: summaries of ``changed`` UIDs (one UID FETCH); those in
     ``new`` are added, the others updated; a UID gone meanwhile is removed."""
     validity = session.uidvalidity
-    data = wire.uid_fetch(session.client, wire.uid_set(changed),
-                          summaries.SUMMARY_ITEMS) if changed else {}
+    data = _fetch.uid_fetch(session.client, _fetch.uid_set(changed),
+                          convert.SUMMARY_ITEMS) if changed else {}
     added: list[MessageSummary] = []
     updated: list[MessageSummary] = []
     gone = list(removed)
@@ -348,10 +348,10 @@ def _summaries(session: Session, folder: Folder, new: set[int], *, removed: Iter
         if uid not in data:
             gone.append(uid)
             continue
-        item = summaries.summary(ids.message_id(folder.id, validity, uid), folder.id, data[uid])
+        item = convert.summary(_ids.message_id(folder.id, validity, uid), folder.id, data[uid])
         (added if uid in new else updated).append(item)
     return ChangeSet(added=added, updated=updated,
-                     removed=[ids.message_id(folder.id, validity, uid) for uid in gone])
+                     removed=[_ids.message_id(folder.id, validity, uid) for uid in gone])
 
 
 def sync_token(session: Session, folder: Folder) -> str:

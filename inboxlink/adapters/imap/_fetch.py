@@ -1,8 +1,8 @@
-"""The only place that touches imapclient/imaplib internals; tests/imap/test_wire.py checks them.
+"""UID FETCH / SEARCH with compact UID sets, and a fast parser for the FETCH replies we ask for.
 
-* imapclient sets imaplib's ``debug = 5`` on every connection so imaplib formats a printable
-  copy of every response line, even with logging off: body downloads run several times
-  slower. We switch it off unless the protocol logger is enabled for DEBUG.
+The commands themselves go through `_imapclient_shim` (the one place touching library
+internals); this module decides what to send and reads what comes back:
+
 * imapclient's ``fetch`` takes a list of UIDs and sends them comma-separated; a long list
   overflows the server's line limit. `uid_fetch` sends a collapsed UID set
   (``1:500,502``).
@@ -17,17 +17,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.datetime_util import parse_to_datetime
 from imapclient.response_parser import parse_fetch_response
 
-__all__ = ["PROTOCOL_LOGGER", "newest_uids", "parse_fetch", "quiet_protocol_log", "uid_fetch",
-           "uid_set"]
+from inboxlink.adapters.imap import _imapclient_shim as shim
+
+__all__ = ["newest_uids", "parse_fetch", "section_chunks", "uid_fetch", "uid_set"]
 
 _HEAD = re.compile(rb"(\d+) \(")
 _ITEM = re.compile(
@@ -138,15 +138,6 @@ def _parse_fast(data: list[Any], normalise: bool) -> dict[int, dict[bytes, Any]]
         raise _Unusual(b"unterminated")
     return result
 
-#: the logger imapclient routes imaplib's protocol trace to
-PROTOCOL_LOGGER = "imapclient.imaplib"
-
-
-def quiet_protocol_log(client: IMAPClient) -> None:
-    """Stop imaplib formatting every response when nobody reads the protocol log."""
-    if not logging.getLogger(PROTOCOL_LOGGER).isEnabledFor(logging.DEBUG):
-        client._imap.debug = 0
-
 
 def uid_set(uids: Iterable[int]) -> str:
     """UIDs as a compact IMAP set: ``[1, 2, 3, 5]`` → ``"1:3,5"``."""
@@ -164,11 +155,7 @@ def uid_set(uids: Iterable[int]) -> str:
 
 def uid_fetch(client: IMAPClient, uids: str, items: Sequence[str]) -> dict[int, dict[bytes, Any]]:
     """``UID FETCH <uids> (<items>)`` → ``{uid: {b'ITEM': value}}`` as imapclient parses it."""
-    imap = client._imap
-    tag = imap._command("UID", "FETCH", uids, "(" + " ".join(items) + ")")
-    typ, data = imap._command_complete("FETCH", tag)
-    client._checkok("fetch", typ, data)
-    typ, data = imap._untagged_response(typ, data, "FETCH")
+    data = shim.uid_fetch_raw(client, uids, "(" + " ".join(items) + ")")
     return parse_fetch(data, client.normalise_times)
 
 
@@ -201,13 +188,26 @@ def newest_uids(client: IMAPClient, below: int | None, limit: int, *,
         found = sorted((u for u in client.search(criteria) if below is None or u < below),
                        reverse=True)
         return found[:limit], len(found) > limit
-    imap = client._imap
-    typ, data = imap._simple_command("UID", "SEARCH", "RETURN", "(ALL)", *criteria)
-    client._checkok("search", typ, data)
-    typ, data = imap._untagged_response(typ, data, "ESEARCH")
-    line = next((d for d in data if isinstance(d, bytes)), b"")
+    line = shim.esearch_all(client, criteria)
     found_set = _ESEARCH_ALL.search(line)
     if found_set is None:
         return [], False
     top = _from_top(found_set.group(1), below, limit + 1)
     return top[:limit], len(top) > limit
+
+
+def section_chunks(client: IMAPClient, uid: int, section: str, step: int) -> Iterator[bytes]:
+    """A body section (``""``: the whole message) of the selected folder in partial FETCHes.
+
+    Reads until a part comes back short: RFC822.SIZE and BODYSTRUCTURE sizes are only
+    estimates on some servers, so they must not decide where the data ends.
+    """
+    offset = 0
+    while True:
+        data = uid_fetch(client, str(uid), ("UID", f"BODY.PEEK[{section}]<{offset}.{step}>"))
+        piece = data.get(uid, {}).get(f"BODY[{section}]<{offset}>".encode()) or b""
+        if piece:
+            yield bytes(piece)
+        offset += len(piece)
+        if len(piece) < step:
+            return

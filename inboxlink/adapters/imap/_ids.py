@@ -16,7 +16,8 @@ import attrs
 from inboxlink import errors
 
 __all__ = [
-    "Cursor", "MessageRef", "decode_cursor", "encode_cursor", "message_id", "parse_message_id",
+    "Cursor", "MessageRef", "decode_cursor", "encode_cursor", "gone", "message_id",
+    "parse_message_id",
 ]
 
 
@@ -55,6 +56,12 @@ def parse_message_id(value: str) -> MessageRef:
         raise errors.MessageNotFound(f"{value!r} is not a message id of this mailbox.",
                                      provider="imap")
     return ref
+
+
+def gone(ref: MessageRef) -> errors.MessageNotFound:
+    """The error for a message that is no longer where its id says."""
+    return errors.MessageNotFound(f"Message {ref.uid} is not in {ref.folder!r}.",
+                                  provider="imap")
 
 
 def encode_cursor(cursor: Cursor) -> str:
