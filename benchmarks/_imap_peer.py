@@ -7,30 +7,22 @@ Dovecot indexes them once before any timing starts.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import pwd
 import random
 import ssl
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
 
 import trustme
+from _bench import peak_kb, reset_peak, run_children
+from imap.dovecot import PASSWORD, Dovecot
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
-
-from imap.dovecot import PASSWORD, Dovecot  # noqa: E402
-
-from inboxlink.adapters.imap import ImapSettings  # noqa: E402
+from inboxlink.adapters.imap import ImapSettings
 
 __all__ = ["PASSWORD", "Peer", "child_config", "child_settings", "median_time", "peak_kb",
            "realistic_message", "reset_peak", "run_children"]
@@ -151,33 +143,6 @@ def median_time(fn: Callable[[], object], runs: int = 3) -> float:
     return statistics.median(times)
 
 
-# ---------------------------------------------------------------- memory measurements
-# Each memory figure is taken in a fresh child process, so one measurement's allocations
-# cannot raise the next one's peak.
-
-def _status_kb(field: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(field)
-
-
-def reset_peak() -> int:
-    """Reset the peak-RSS mark (Linux clear_refs) and return the current RSS in kB.
-
-    ru_maxrss cannot be used: Linux carries it over exec from the parent process.
-    """
-    with open("/proc/self/clear_refs", "w") as fh:
-        fh.write("5")
-    return _status_kb("VmRSS")
-
-
-def peak_kb() -> int:
-    """Peak RSS in kB since the last :func:`reset_peak`."""
-    return _status_kb("VmHWM")
-
-
 def child_config(peer: Peer, chunk: int = 1 << 20) -> dict[str, object]:
     """What a child process needs to reach ``peer`` (the CA is written next to it)."""
     config: dict[str, object] = {"ca": str(peer.dir / "ca.pem"), "user": peer.user,
@@ -193,14 +158,3 @@ def child_settings(config: dict[str, object]) -> tuple[ImapSettings, ssl.SSLCont
                             imap_port=int(str(config["port"])), password=PASSWORD,
                             ssl_context=ctx, timeout=120, stream_chunk=int(str(config["chunk"])))
     return settings, ctx
-
-
-def run_children(script: str, modes: tuple[str, ...],
-                 config: dict[str, object]) -> list[dict[str, Any]]:
-    """Run ``script --child MODE CONFIG`` once per mode; each prints one JSON line."""
-    rows = []
-    for mode in modes:
-        out = subprocess.run([sys.executable, script, "--child", mode, json.dumps(config)],
-                             check=True, capture_output=True, text=True).stdout
-        rows.append(json.loads(out.strip().splitlines()[-1]))
-    return rows

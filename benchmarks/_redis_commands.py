@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from typing import Any
 
 import redis
 
-__all__ = ["watch_commands"]
+__all__ = ["round_report", "watch_commands"]
 
 
 def watch_commands(client: redis.Redis, seconds: float) -> Counter[str]:
@@ -26,3 +27,16 @@ def watch_commands(client: redis.Redis, seconds: float) -> Counter[str]:
             if time.monotonic() >= deadline:
                 break
     return seen
+
+
+def round_report(seen: Counter[str], rounds: int, idle_seconds: float, changes: int,
+                 elapsed: float) -> dict[str, Any]:
+    """The figures of a scale run: ``changes`` handled in ``elapsed`` seconds, then ``seen``
+    (what `watch_commands` counted over ``idle_seconds``, the app's own counting taken out)
+    spread over the ``rounds`` made while idle."""
+    per_round = sorted(((n / rounds, name) for name, n in seen.items() if n > 0), reverse=True)
+    return {"changes_per_s": changes / elapsed, "seconds": elapsed,
+            "redis_per_round": sum(n for n, _ in per_round),
+            "breakdown": ", ".join(f"{name} {n:.1f}" for n, name in per_round[:10]),
+            "rounds_per_s": rounds / idle_seconds}
+

@@ -16,13 +16,11 @@ reports HTTP requests, quota units and time for:
 from __future__ import annotations
 
 import argparse
-import pathlib
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+import _bench  # noqa: F401  (puts the repository and tests/ on sys.path)
 
 from inboxlink.adapters.gmail import GmailMailbox, GmailSettings
 from inboxlink.adapters.gmail._quota import COST

@@ -13,12 +13,10 @@ default :class:`~inboxlink.mailbox_sync.PollPolicy` (2 s, doubling to 60 s while
 from __future__ import annotations
 
 import argparse
-import pathlib
-import sys
 import threading
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+import _bench  # noqa: F401  (puts the repository and tests/ on sys.path)
 
 from inboxlink.adapters.gmail import GmailMailbox, GmailSettings
 from inboxlink.testing.conformance import make_message
