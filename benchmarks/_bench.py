@@ -10,14 +10,16 @@ allocations cannot raise the next one's peak.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ROOT", "peak_kb", "reset_peak", "run_child", "run_children"]
+__all__ = ["ROOT", "child_or_args", "peak_kb", "reset_peak", "run_child", "run_children"]
 
 ROOT = Path(__file__).resolve().parent.parent
 for _path in (ROOT / "tests", ROOT):
@@ -61,3 +63,16 @@ def run_children(script: str, modes: tuple[str, ...],
                  config: dict[str, Any]) -> list[dict[str, Any]]:
     """`run_child` once per mode, in order."""
     return [run_child(script, mode, config) for mode in modes]
+
+
+def child_or_args(parser: argparse.ArgumentParser,
+                  child: Callable[[str, dict[str, Any]], None]) -> argparse.Namespace | None:
+    """The parent's arguments; or, in a process `run_child` started (``--child MODE CONFIG``),
+    ``child(MODE, CONFIG)`` run and ``None`` (the caller returns)."""
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "CONFIG"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], json.loads(args.child[1]))
+        return None
+    return args
+

@@ -37,7 +37,7 @@ from email import policy
 from email.message import EmailMessage
 from typing import Any
 
-from _bench import run_child  # importing _bench puts the repository and tests/ on sys.path
+from _bench import child_or_args, run_child  # (and the repository, tests/ on sys.path)
 
 ADDRESS = "alice@example.com"
 PASSWORD = "pw"
@@ -107,10 +107,8 @@ def _delivered_digest(raw: bytes) -> str | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--megabytes", type=int, default=100)
-    parser.add_argument("--child", nargs=2, metavar=("MODE", "CONFIG"))
-    args = parser.parse_args()
-    if args.child:
-        child(args.child[0], json.loads(args.child[1]))
+    args = child_or_args(parser, child)
+    if args is None:
         return
 
     from ews.emulator import EwsEmulator

@@ -32,7 +32,7 @@ import tempfile
 import time
 from typing import Any
 
-from _bench import run_child  # importing _bench puts the repository and tests/ on sys.path
+from _bench import child_or_args, run_child  # (and the repository, tests/ on sys.path)
 
 CASES = ("resumable", "simple", "raw-client", "refused")
 MB = 1_000_000
@@ -123,10 +123,8 @@ def main() -> None:
                         help="size of the sent message (the file is about 0.73 of it)")
     parser.add_argument("--refused-megabytes", type=float, default=100.0,
                         help="size of the file of the refused case")
-    parser.add_argument("--child", nargs=2, metavar=("CASE", "CONFIG"))
-    args = parser.parse_args()
-    if args.child:
-        child(args.child[0], json.loads(args.child[1]))
+    args = child_or_args(parser, child)
+    if args is None:
         return
 
     from gmail.emulator import GmailEmulator

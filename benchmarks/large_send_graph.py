@@ -28,7 +28,7 @@ import tempfile
 import time
 from typing import Any
 
-from _bench import run_child  # importing _bench puts the repository and tests/ on sys.path
+from _bench import child_or_args, run_child  # (and the repository, tests/ on sys.path)
 
 MODES = ("file", "memory")
 COUNTED = {"drafts": ("POST", r"^/v1\.0/me/messages$"),
@@ -79,10 +79,8 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=10 * 320 * 1024,
                         help="upload_chunk_size (a multiple of 320 KiB)")
     parser.add_argument("--modes", default=",".join(MODES))
-    parser.add_argument("--child", nargs=2, metavar=("MODE", "CONFIG"))
-    args = parser.parse_args()
-    if args.child:
-        child(args.child[0], json.loads(args.child[1]))
+    args = child_or_args(parser, child)
+    if args is None:
         return
 
     from graph.emulator import GraphEmulator

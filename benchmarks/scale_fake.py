@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 import redis  # noqa: E402
-from _redis_commands import round_report, watch_commands  # noqa: E402
+from _redis_commands import round_line, round_report, watch_commands  # noqa: E402
 from sync.redis_server import RedisServer  # noqa: E402
 
 MAILBOXES = int(sys.argv[1]) if len(sys.argv) > 1 else 100
@@ -95,10 +95,7 @@ def main() -> None:
               "per change, 4 connection slots per mailbox in a RedisBudget")
         for processes in (1, 2, 4):
             r = run(processes, server)
-            print(f"{processes} process(es): {r['changes_per_s']:7.1f} changes/s "
-                  f"({r['seconds']:.2f} s); idle: {r['rounds_per_s']:.1f} rounds/s, "
-                  f"{r['redis_per_round']:.1f} Redis commands sent per round; "
-                  f"{r['errors']:.0f} failed rounds\n    per round: {r['breakdown']}")
+            print(round_line(processes, r, f"; {r['errors']:.0f} failed rounds"))
     finally:
         server.close()
 

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import redis  # noqa: E402
-from _redis_commands import round_report, watch_commands  # noqa: E402
+from _redis_commands import round_line, round_report, watch_commands  # noqa: E402
 from imap.dovecot import PASSWORD, Dovecot  # noqa: E402
 from sync.redis_server import RedisServer  # noqa: E402
 
@@ -132,10 +132,7 @@ def main() -> None:
               "per account, Dovecot capped at 4 connections per user+IP, RedisBudget")
         for processes in (1, 2, 4):
             r = run(processes, dovecot, str(ca_file), server)
-            print(f"{processes} process(es): {r['changes_per_s']:7.1f} changes/s "
-                  f"({r['seconds']:.2f} s); idle: {r['rounds_per_s']:.1f} rounds/s, "
-                  f"{r['redis_per_round']:.1f} Redis commands sent per round\n"
-                  f"    per round: {r['breakdown']}")
+            print(round_line(processes, r))
         print("refused logins:", dovecot.log().count(REFUSED))
     finally:
         server.close()
