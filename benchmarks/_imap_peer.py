@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import trustme
 from _bench import peak_kb, reset_peak, run_children
@@ -24,8 +25,11 @@ from imap.dovecot import PASSWORD, Dovecot
 
 from inboxlink.adapters.imap import ImapSettings
 
-__all__ = ["PASSWORD", "Peer", "child_config", "child_settings", "median_time", "peak_kb",
-           "realistic_message", "reset_peak", "run_children"]
+__all__ = ["PASSWORD", "Peer", "Row", "by_capabilities", "child_config", "child_settings",
+           "counted", "median_time", "peak_kb", "print_rows", "realistic_message", "reset_peak",
+           "run_children"]
+
+R = TypeVar("R")
 
 _WORDS = ("invoice", "quarterly", "report", "meeting", "follow-up", "proposal", "contract",
           "renewal", "shipment", "order", "delivery", "schedule", "budget", "review", "draft",
@@ -128,8 +132,60 @@ class Peer:
         fields.update(extra)
         return ImapSettings(**fields)  # type: ignore[arg-type]
 
+    def raw_client(self, *, quiet: bool = True) -> Any:
+        """A logged-in raw imapclient; ``quiet`` turns imaplib's protocol formatting off, the
+        fair floor (see DESIGN §6)."""
+        from imapclient import IMAPClient
+
+        host, port = self.settings().imap_endpoint
+        client = IMAPClient(host, port, ssl_context=self.client_context())
+        client.login(self.user, PASSWORD)
+        if quiet:
+            client._imap.debug = 0
+        return client
+
     def stop(self) -> None:
         self.dovecot.stop()
+
+
+def counted(log: Any, fn: Callable[[], R]) -> tuple[float, int, R]:
+    """(seconds, IMAP commands ``log`` saw — 0 without a log, result) of one call of ``fn``."""
+    mark = len(log.commands) if log else 0
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, len(log.since(mark)) if log else 0, result
+
+
+Row = tuple[str, float, int]
+
+
+def by_capabilities(count: int, variants: tuple[tuple[str, str | None, str], ...],
+                    run: Callable[[Peer, str, Any], list[Row]]) -> list[Row]:
+    """``run(peer, label, log)`` on a fresh Peer of ``count`` messages per (label,
+    capabilities, Dovecot name): once with the protocol log to count commands, once without
+    it for the times (the log slows everything down)."""
+    from imap.helpers import command_log
+
+    rows: list[Row] = []
+    for label, caps, name in variants:
+        peer = Peer(count, capabilities=caps, name=name)
+        try:
+            with command_log() as log:
+                commands = run(peer, label, log)
+            timed = run(peer, label, None)
+            rows += [(what, seconds, cmds) for (what, _, cmds), (_, seconds, _) in
+                     zip(commands, timed, strict=True)]
+        finally:
+            peer.stop()
+    return rows
+
+
+def print_rows(title: str, rows: list[Row], digits: int = 3) -> None:
+    """``title``, then one line per row: what, seconds (to ``digits`` places), commands."""
+    print(f"\n{title}")
+    print(f"{'what':<78} {'seconds':>8} {'commands':>9}")
+    for name, seconds, cmds in rows:
+        print(f"{name:<78} {seconds:8.{digits}f} {cmds:9d}")
 
 
 def median_time(fn: Callable[[], object], runs: int = 3) -> float:
