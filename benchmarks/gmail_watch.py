@@ -16,16 +16,15 @@ import argparse
 import threading
 import time
 
-import _bench  # noqa: F401  (puts the repository and tests/ on sys.path)
+from _gmail_peer import settings
 
-from inboxlink.adapters.gmail import GmailMailbox, GmailSettings
+from inboxlink.adapters.gmail import GmailMailbox
 from inboxlink.testing.conformance import make_message
 from tests.gmail.emulator import GmailEmulator
 
 
 def _mailbox(emu: GmailEmulator) -> GmailMailbox:
-    mailbox = GmailMailbox(GmailSettings(address=emu.address, access_token="good-token",
-                                         api_endpoint=emu.url, quota_units_per_minute=None))
+    mailbox = GmailMailbox(settings(emu, quota_units_per_minute=None))
     mailbox.folders()
     return mailbox
 
