@@ -7,33 +7,29 @@ Dovecot indexes them once before any timing starts.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import pwd
 import random
 import ssl
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import trustme
+from _bench import peak_kb, reset_peak, run_children
+from imap.dovecot import PASSWORD, Dovecot
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
+from inboxlink.adapters.imap import ImapSettings
 
-from imap.dovecot import PASSWORD, Dovecot  # noqa: E402
+__all__ = ["PASSWORD", "Peer", "Row", "by_capabilities", "child_config", "child_settings",
+           "counted", "median_time", "peak_kb", "print_rows", "realistic_message", "reset_peak",
+           "run_children"]
 
-from inboxlink.adapters.imap import ImapSettings  # noqa: E402
-
-__all__ = ["PASSWORD", "Peer", "child_config", "child_settings", "median_time", "peak_kb",
-           "realistic_message", "reset_peak", "run_children"]
+R = TypeVar("R")
 
 _WORDS = ("invoice", "quarterly", "report", "meeting", "follow-up", "proposal", "contract",
           "renewal", "shipment", "order", "delivery", "schedule", "budget", "review", "draft",
@@ -136,8 +132,60 @@ class Peer:
         fields.update(extra)
         return ImapSettings(**fields)  # type: ignore[arg-type]
 
+    def raw_client(self, *, quiet: bool = True) -> Any:
+        """A logged-in raw imapclient; ``quiet`` turns imaplib's protocol formatting off, the
+        fair floor (see DESIGN §6)."""
+        from imapclient import IMAPClient
+
+        host, port = self.settings().imap_endpoint
+        client = IMAPClient(host, port, ssl_context=self.client_context())
+        client.login(self.user, PASSWORD)
+        if quiet:
+            client._imap.debug = 0
+        return client
+
     def stop(self) -> None:
         self.dovecot.stop()
+
+
+def counted(log: Any, fn: Callable[[], R]) -> tuple[float, int, R]:
+    """(seconds, IMAP commands ``log`` saw — 0 without a log, result) of one call of ``fn``."""
+    mark = len(log.commands) if log else 0
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, len(log.since(mark)) if log else 0, result
+
+
+Row = tuple[str, float, int]
+
+
+def by_capabilities(count: int, variants: tuple[tuple[str, str | None, str], ...],
+                    run: Callable[[Peer, str, Any], list[Row]]) -> list[Row]:
+    """``run(peer, label, log)`` on a fresh Peer of ``count`` messages per (label,
+    capabilities, Dovecot name): once with the protocol log to count commands, once without
+    it for the times (the log slows everything down)."""
+    from imap.helpers import command_log
+
+    rows: list[Row] = []
+    for label, caps, name in variants:
+        peer = Peer(count, capabilities=caps, name=name)
+        try:
+            with command_log() as log:
+                commands = run(peer, label, log)
+            timed = run(peer, label, None)
+            rows += [(what, seconds, cmds) for (what, _, cmds), (_, seconds, _) in
+                     zip(commands, timed, strict=True)]
+        finally:
+            peer.stop()
+    return rows
+
+
+def print_rows(title: str, rows: list[Row], digits: int = 3) -> None:
+    """``title``, then one line per row: what, seconds (to ``digits`` places), commands."""
+    print(f"\n{title}")
+    print(f"{'what':<78} {'seconds':>8} {'commands':>9}")
+    for name, seconds, cmds in rows:
+        print(f"{name:<78} {seconds:8.{digits}f} {cmds:9d}")
 
 
 def median_time(fn: Callable[[], object], runs: int = 3) -> float:
@@ -149,33 +197,6 @@ def median_time(fn: Callable[[], object], runs: int = 3) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-# ---------------------------------------------------------------- memory measurements
-# Each memory figure is taken in a fresh child process, so one measurement's allocations
-# cannot raise the next one's peak.
-
-def _status_kb(field: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(field)
-
-
-def reset_peak() -> int:
-    """Reset the peak-RSS mark (Linux clear_refs) and return the current RSS in kB.
-
-    ru_maxrss cannot be used: Linux carries it over exec from the parent process.
-    """
-    with open("/proc/self/clear_refs", "w") as fh:
-        fh.write("5")
-    return _status_kb("VmRSS")
-
-
-def peak_kb() -> int:
-    """Peak RSS in kB since the last :func:`reset_peak`."""
-    return _status_kb("VmHWM")
 
 
 def child_config(peer: Peer, chunk: int = 1 << 20) -> dict[str, object]:
@@ -193,14 +214,3 @@ def child_settings(config: dict[str, object]) -> tuple[ImapSettings, ssl.SSLCont
                             imap_port=int(str(config["port"])), password=PASSWORD,
                             ssl_context=ctx, timeout=120, stream_chunk=int(str(config["chunk"])))
     return settings, ctx
-
-
-def run_children(script: str, modes: tuple[str, ...],
-                 config: dict[str, object]) -> list[dict[str, Any]]:
-    """Run ``script --child MODE CONFIG`` once per mode; each prints one JSON line."""
-    rows = []
-    for mode in modes:
-        out = subprocess.run([sys.executable, script, "--child", mode, json.dumps(config)],
-                             check=True, capture_output=True, text=True).stdout
-        rows.append(json.loads(out.strip().splitlines()[-1]))
-    return rows

@@ -29,16 +29,13 @@ import hashlib
 import io
 import json
 import os
-import pathlib
 import subprocess
 import sys
 import tempfile
 import time
 from typing import Any
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import _bench  # noqa: F401  (puts the repository and tests/ on sys.path)
 
 ADDRESS = "alice@example.com"
 MODES = ("native", "raw", "whole")
@@ -177,7 +174,7 @@ def _raw_ews(mailbox: Any, message_id: str, part: str) -> bytes:
 
 def child(adapter: str, mode: str, config: dict[str, Any]) -> None:
     """Save the attachment one way, in this fresh process; print one JSON line."""
-    from _imap_peer import peak_kb, reset_peak
+    from _bench import peak_kb, reset_peak
 
     from inboxlink.mailbox import BaseMailbox
 
@@ -213,7 +210,6 @@ def child(adapter: str, mode: str, config: dict[str, Any]) -> None:
 
 
 def _emulators(raw: bytes) -> tuple[list[Any], dict[str, Any]]:
-    sys.path.insert(0, str(ROOT / "tests"))
     from ews.emulator import EwsEmulator
     from gmail.emulator import GmailEmulator
     from graph.emulator import GraphEmulator

@@ -12,42 +12,12 @@ the median of three runs; the emulator counts requests.
 from __future__ import annotations
 
 import argparse
-import pathlib
-import statistics
-import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
+from _ews_peer import loaded, measure
 
-from ews.emulator import EwsEmulator  # noqa: E402
-
-from inboxlink.adapters.ews import EwsMailbox, EwsSettings  # noqa: E402
-from inboxlink.models import FolderRole  # noqa: E402
-from inboxlink.testing.conformance import make_message  # noqa: E402
-
-ADDRESS = "alice@example.com"
-
-
-def measure(emulator: EwsEmulator, prepare: Callable[[], Any],
-            work: Callable[[Any], int]) -> tuple[float, float, int, int]:
-    """(median seconds, median client seconds, requests, items) over three runs; ``prepare``
-    (not measured) sets up each run."""
-    times, client, requests, items = [], [], 0, 0
-    for _ in range(3):
-        state = prepare()
-        emulator.requests.clear()
-        emulator.server_seconds = 0.0
-        start = time.perf_counter()
-        items = work(state)
-        elapsed = time.perf_counter() - start
-        times.append(elapsed)
-        client.append(elapsed - emulator.server_seconds)
-        requests = len(emulator.requests)
-    return statistics.median(times), statistics.median(client), requests, items
+from inboxlink.models import FolderRole
 
 
 def main() -> None:
@@ -55,12 +25,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1000)
     count = parser.parse_args().messages
 
-    emulator = EwsEmulator()
-    emulator.start()
-    emulator.add_user(ADDRESS, "pw")
-    for n in range(count):
-        emulator.deliver(ADDRESS, make_message(n))
-    mailbox = EwsMailbox(EwsSettings(address=ADDRESS, url=emulator.ews_url, password="pw"))
+    emulator, mailbox, _ = loaded(count)
     account = mailbox.account
     inbox_folder = mailbox.folder(FolderRole.INBOX)
     archive_folder = mailbox.folder(FolderRole.ARCHIVE)
@@ -131,8 +96,9 @@ def main() -> None:
     print(f"{'task':5} {'client':56} {'requests':>8} {'total s':>8} {'client s':>8} "
           f"{'items':>6}")
     for task, name, prepare, work in rows:
-        seconds, client, requests, items = measure(emulator, prepare, work)
-        print(f"{task:5} {name:56} {requests:8d} {seconds:8.3f} {client:8.3f} {items:6d}")
+        m = measure(emulator, work, prepare)
+        print(f"{task:5} {name:56} {m.requests:8d} {m.seconds:8.3f} {m.client:8.3f} "
+              f"{m.items:6d}")
     print("\nclient s: total minus the emulator's own answering time (it runs in this "
           "process). The exchangelib loops need the items fetched first (not counted).")
     mailbox.close()

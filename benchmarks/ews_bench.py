@@ -10,54 +10,13 @@ the median of three runs; requests are counted by the emulator.
 from __future__ import annotations
 
 import argparse
-import pathlib
-import statistics
-import sys
-import time
-from collections.abc import Callable
-from typing import Any
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
+from _ews_peer import exchangelib_inbox, loaded, measure
 
-from ews.emulator import EwsEmulator  # noqa: E402
+from inboxlink.models import FolderRole
 
-from inboxlink.adapters.ews import EwsMailbox, EwsSettings  # noqa: E402
-from inboxlink.models import FolderRole  # noqa: E402
-from inboxlink.testing.conformance import make_message  # noqa: E402
-
-ADDRESS = "alice@example.com"
 SUMMARY_FIELDS = ("subject", "author", "to_recipients", "cc_recipients", "datetime_sent",
                   "datetime_received", "message_id", "is_read", "size")
-
-
-def measure(emulator: EwsEmulator, work: Callable[[], int]) -> tuple[float, float, int, int]:
-    """(median seconds, median client seconds, requests, items) over three runs.
-
-    Client seconds leave out the time the in-process emulator spent answering.
-    """
-    times, client, requests, items = [], [], 0, 0
-    for _ in range(3):
-        emulator.requests.clear()
-        emulator.server_seconds = 0.0
-        start = time.perf_counter()
-        items = work()
-        elapsed = time.perf_counter() - start
-        times.append(elapsed)
-        client.append(elapsed - emulator.server_seconds)
-        requests = len(emulator.requests)
-    return statistics.median(times), statistics.median(client), requests, items
-
-
-def exchangelib_inbox(mailbox: EwsMailbox) -> Any:
-    from exchangelib.folders import Inbox, Root
-    from exchangelib.properties import DistinguishedFolderId, Mailbox
-
-    owner = Mailbox(email_address=ADDRESS)
-    root = Root(account=mailbox.account,
-                _distinguished_id=DistinguishedFolderId(id="root", mailbox=owner))
-    return Inbox.get_distinguished(root=root)
 
 
 def main() -> None:
@@ -65,12 +24,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1000)
     count = parser.parse_args().messages
 
-    emulator = EwsEmulator()
-    emulator.start()
-    emulator.add_user(ADDRESS, "pw")
-    ids = [emulator.deliver(ADDRESS, make_message(n, body=f"Body {n}\n" * 40))
-           for n in range(count)]
-    mailbox = EwsMailbox(EwsSettings(address=ADDRESS, url=emulator.ews_url, password="pw"))
+    emulator, mailbox, ids = loaded(count, body=lambda n: f"Body {n}\n" * 40)
     inbox = exchangelib_inbox(mailbox)
     account = mailbox.account
 
@@ -116,11 +70,11 @@ def main() -> None:
           f"{'items':>6} {'ratio':>6}")
     baseline: dict[str, float] = {}
     for task, name, work in rows:
-        seconds, client, requests, items = measure(emulator, work)
-        baseline.setdefault(task, seconds)
-        ratio = seconds / baseline[task]
-        print(f"{task:6} {name:58} {requests:8d} {seconds:8.3f} {client:8.3f} {items:6d} "
-              f"{ratio:6.2f}")
+        m = measure(emulator, work)
+        baseline.setdefault(task, m.seconds)
+        ratio = m.seconds / baseline[task]
+        print(f"{task:6} {name:58} {m.requests:8d} {m.seconds:8.3f} {m.client:8.3f} "
+              f"{m.items:6d} {ratio:6.2f}")
     print("\nratio: total time relative to inboxlink; client s: total minus the emulator's "
           "own answering time (it runs in this process).")
     mailbox.close()

@@ -11,24 +11,14 @@ speed. Each figure is the median of three runs; the emulator counts requests and
 from __future__ import annotations
 
 import argparse
-import pathlib
-import statistics
-import sys
-import time
-from collections.abc import Callable
 from typing import Any
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
+import attrs
+from _ews_peer import ADDRESS, exchangelib_inbox, loaded, measure
 
-from ews.emulator import EwsEmulator  # noqa: E402
+from inboxlink.models import FolderRole
+from inboxlink.testing.conformance import make_message
 
-from inboxlink.adapters.ews import EwsMailbox, EwsSettings  # noqa: E402
-from inboxlink.models import FolderRole  # noqa: E402
-from inboxlink.testing.conformance import make_message  # noqa: E402
-
-ADDRESS = "alice@example.com"
 INBOX = FolderRole.INBOX
 #: what exchangelib's sync_items is asked for here: the FindItem-able summary fields
 #: (inboxlink's summaries also carry To/Cc, through one extra GetItem)
@@ -36,38 +26,12 @@ SUMMARY_FIELDS = ("subject", "author", "datetime_sent", "datetime_received", "me
                   "is_read", "size")
 
 
-def measure(emulator: EwsEmulator,
-            work: Callable[[], int]) -> tuple[float, float, int, int, int]:
-    """(median seconds, median client seconds, requests, response bytes, items), three runs.
-
-    Client seconds leave out the time the in-process emulator spent answering.
-    """
-    times, client, requests, sizes, items = [], [], 0, 0, 0
-    for _ in range(3):
-        emulator.requests.clear()
-        emulator.response_sizes.clear()
-        emulator.server_seconds = 0.0
-        start = time.perf_counter()
-        items = work()
-        elapsed = time.perf_counter() - start
-        times.append(elapsed)
-        client.append(elapsed - emulator.server_seconds)
-        requests = len(emulator.requests)
-        sizes = sum(emulator.response_sizes)
-    return statistics.median(times), statistics.median(client), requests, sizes, items
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
     count = parser.parse_args().messages
 
-    emulator = EwsEmulator()
-    emulator.start()
-    emulator.add_user(ADDRESS, "pw")
-    for n in range(count):
-        emulator.deliver(ADDRESS, make_message(n))
-    mailbox = EwsMailbox(EwsSettings(address=ADDRESS, url=emulator.ews_url, password="pw"))
+    emulator, mailbox, _ = loaded(count)
     inbox = exchangelib_inbox(mailbox)
 
     quiet = mailbox.sync_token(INBOX)
@@ -118,7 +82,8 @@ def main() -> None:
           f"{'client s':>8} {'items':>6} {'% bytes':>8} {'% client':>8}")
     relist: tuple[float, int] | None = None
     for task, name, work in rows:
-        seconds, client, requests, sizes, items = measure(emulator, work)
+        m = measure(emulator, work)
+        seconds, client, requests, sizes, items = attrs.astuple(m)
         if relist is None:
             relist = (client, sizes)
         print(f"{task:9} {name:58} {requests:4d} {sizes / 1024:9.1f} {seconds:8.3f} "
@@ -130,16 +95,6 @@ def main() -> None:
           "GetItem for complete summaries (To/Cc included).")
     mailbox.close()
     emulator.stop()
-
-
-def exchangelib_inbox(mailbox: EwsMailbox) -> Any:
-    from exchangelib.folders import Inbox, Root
-    from exchangelib.properties import DistinguishedFolderId, Mailbox
-
-    owner = Mailbox(email_address=ADDRESS)
-    root = Root(account=mailbox.account,
-                _distinguished_id=DistinguishedFolderId(id="root", mailbox=owner))
-    return Inbox.get_distinguished(root=root)
 
 
 def list_sync_state(folder: Any) -> str:

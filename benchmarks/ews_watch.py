@@ -12,26 +12,20 @@ part, not a real server's. Requests are counted by the emulator.
 from __future__ import annotations
 
 import argparse
-import pathlib
 import queue
 import statistics
-import sys
 import threading
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
+from _ews_peer import ADDRESS, settings, started
+from ews.emulator import EwsEmulator
 
-from ews.emulator import EwsEmulator  # noqa: E402
+from inboxlink.adapters.ews import EwsMailbox
+from inboxlink.changes import ChangeHint
+from inboxlink.mailbox_sync import SyncMixin, Watch
+from inboxlink.models import FolderRole
+from inboxlink.testing.conformance import make_message
 
-from inboxlink.adapters.ews import EwsMailbox, EwsSettings  # noqa: E402
-from inboxlink.changes import ChangeHint  # noqa: E402
-from inboxlink.mailbox_sync import SyncMixin, Watch  # noqa: E402
-from inboxlink.models import FolderRole  # noqa: E402
-from inboxlink.testing.conformance import make_message  # noqa: E402
-
-ADDRESS = "alice@example.com"
 INBOX = FolderRole.INBOX
 
 
@@ -79,16 +73,13 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=60.0)
     options = parser.parse_args()
 
-    emulator = EwsEmulator()
-    emulator.start()
-    emulator.add_user(ADDRESS, "pw")
-    settings = EwsSettings(address=ADDRESS, url=emulator.ews_url, password="pw")
+    emulator = started()
     print(f"EWS emulator on loopback; {options.deliveries} deliveries; "
           f"idle window {options.idle:.0f} s\n")
     print(f"{'watch':44} {'median ms':>9} {'p95 ms':>8} {'max ms':>8} {'idle requests':>13}")
     for name, cls in (("streaming notifications (GetStreamingEvents)", EwsMailbox),
                       ("polling changes() (PollPolicy 2 s -> 60 s)", PollingEwsMailbox)):
-        with cls(settings) as mailbox:
+        with cls(settings(emulator)) as mailbox:
             found = sorted(latencies(emulator, mailbox, options.deliveries))
             idle = idle_requests(emulator, mailbox, options.idle)
         p95 = found[min(len(found) - 1, int(len(found) * 0.95))]

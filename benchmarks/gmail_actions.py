@@ -16,34 +16,25 @@ reports HTTP requests, quota units and time for:
 from __future__ import annotations
 
 import argparse
-import pathlib
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from _gmail_peer import print_rows, raw_service, settings
 
-from inboxlink.adapters.gmail import GmailMailbox, GmailSettings
+from inboxlink.adapters.gmail import GmailMailbox
 from inboxlink.adapters.gmail._quota import COST
-from inboxlink.adapters.gmail.connection import authorized_http, build_service
 from inboxlink.models import FolderRole
 from inboxlink.testing.conformance import make_message
 from tests.gmail.emulator import GmailEmulator
 
 
 def _mailbox(emu: GmailEmulator, batch_size: int, verify: bool) -> GmailMailbox:
-    mailbox = GmailMailbox(GmailSettings(
-        address=emu.address, access_token="good-token", api_endpoint=emu.url,
-        quota_units_per_minute=None, batch_size=batch_size, verify_ids=verify))
+    mailbox = GmailMailbox(settings(emu, quota_units_per_minute=None, batch_size=batch_size,
+                                    verify_ids=verify))
     mailbox.folders()
     return mailbox
 
-
-def _service(emu: GmailEmulator) -> Any:
-    settings = GmailSettings(address=emu.address, access_token="good-token",
-                             api_endpoint=emu.url)
-    return build_service(settings, authorized_http(settings))
 
 
 def main() -> None:
@@ -74,7 +65,7 @@ def main() -> None:
 
         def raw_loop(call: Callable[[Any, str], Any], cost: int) -> Callable[[], int]:
             def run() -> int:
-                svc = _service(emu)
+                svc = raw_service(emu)
                 for message_id in ids:
                     call(svc, message_id).execute()
                 return cost * n
@@ -110,9 +101,7 @@ def main() -> None:
                          COST["messages.trash"]))
     finally:
         emu.stop()
-    print(f"{'case':<52} {'HTTP requests':>13} {'quota units':>11} {'seconds':>8}")
-    for name, requests, units, seconds in rows:
-        print(f"{name:<52} {requests:>13} {units:>11} {seconds:>8.2f}")
+    print_rows(rows, 52)
 
 
 if __name__ == "__main__":

@@ -13,25 +13,21 @@ what staying under Gmail's per-user quota costs in wall time.
 from __future__ import annotations
 
 import argparse
-import pathlib
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from typing import Any
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from _gmail_peer import print_rows, raw_service, settings
 
-from inboxlink.adapters.gmail import GmailMailbox, GmailSettings
+from inboxlink.adapters.gmail import GmailMailbox
 from inboxlink.adapters.gmail._quota import COST
-from inboxlink.adapters.gmail.connection import authorized_http, build_service
 from inboxlink.testing.conformance import make_message
 from tests.gmail.emulator import GmailEmulator
 
 
 def naive_list(emu: GmailEmulator, count: int) -> int:
     """messages.list pages, then one messages.get(format=metadata) per message."""
-    svc = _service(emu)
+    svc = raw_service(emu)
     units = 0
     ids: list[str] = []
     token = None
@@ -51,22 +47,15 @@ def naive_list(emu: GmailEmulator, count: int) -> int:
 
 
 def naive_fetch(emu: GmailEmulator, ids: list[str]) -> int:
-    svc = _service(emu)
+    svc = raw_service(emu)
     for message_id in ids:
         svc.users().messages().get(userId="me", id=message_id, format="raw").execute()
     return COST["messages.get"] * len(ids)
 
 
-def _service(emu: GmailEmulator) -> Any:
-    settings = GmailSettings(address=emu.address, access_token="good-token",
-                             api_endpoint=emu.url)
-    return build_service(settings, authorized_http(settings))
-
 
 def _mailbox(emu: GmailEmulator, paced: bool) -> GmailMailbox:
-    return GmailMailbox(GmailSettings(address=emu.address, access_token="good-token",
-                                      api_endpoint=emu.url,
-                                      quota_units_per_minute=15_000 if paced else None))
+    return GmailMailbox(settings(emu, quota_units_per_minute=15_000 if paced else None))
 
 
 def _run(emu: GmailEmulator, fn: Callable[[], int]) -> tuple[int, int, float]:
@@ -123,9 +112,7 @@ def main() -> None:
             measure(f"fetch {n} raw: inboxlink, paced", ours_fetch(True))
     finally:
         emu.stop()
-    print(f"{'case':<44} {'HTTP requests':>13} {'quota units':>11} {'seconds':>8}")
-    for name, requests, units, seconds in rows:
-        print(f"{name:<44} {requests:>13} {units:>11} {seconds:>8.2f}")
+    print_rows(rows, 44)
 
 
 if __name__ == "__main__":

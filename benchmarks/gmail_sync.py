@@ -15,40 +15,28 @@ folder of ``--messages`` (10,000) summaries and compares, side by side:
 from __future__ import annotations
 
 import argparse
-import pathlib
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from typing import Any
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from _gmail_peer import Row, print_rows, raw_service, settings
 
-from inboxlink.adapters.gmail import GmailMailbox, GmailSettings
+from inboxlink.adapters.gmail import GmailMailbox
 from inboxlink.adapters.gmail._quota import COST
-from inboxlink.adapters.gmail.connection import authorized_http, build_service
 from inboxlink.testing.conformance import make_message
 from tests.gmail.emulator import GmailEmulator
 
-Row = tuple[str, int, int, float]
-
 
 def _mailbox(emu: GmailEmulator) -> GmailMailbox:
-    mailbox = GmailMailbox(GmailSettings(address=emu.address, access_token="good-token",
-                                         api_endpoint=emu.url, quota_units_per_minute=None))
+    mailbox = GmailMailbox(settings(emu, quota_units_per_minute=None))
     mailbox.folders()
     return mailbox
 
 
-def _service(emu: GmailEmulator) -> Any:
-    settings = GmailSettings(address=emu.address, access_token="good-token",
-                             api_endpoint=emu.url)
-    return build_service(settings, authorized_http(settings))
-
 
 def naive_partial_sync(emu: GmailEmulator, start: str) -> int:
     """history.list pages, then one messages.get(format=metadata) per added message."""
-    svc = _service(emu)
+    svc = raw_service(emu)
     units = 0
     added: list[str] = []
     token = None
@@ -129,9 +117,7 @@ def main() -> None:
         measure("sync_token(): inboxlink", take_token)
     finally:
         emu.stop()
-    print(f"{'case':<46} {'HTTP requests':>13} {'quota units':>11} {'seconds':>8}")
-    for name, requests, units, seconds in rows:
-        print(f"{name:<46} {requests:>13} {units:>11} {seconds:>8.3f}")
+    print_rows(rows, 46, digits=3)
     relist_row, changes_row = rows[0], rows[1]
     print(f"changes()/re-list: requests {changes_row[1] / relist_row[1]:.2%}, "
           f"units {changes_row[2] / relist_row[2]:.2%}, time {changes_row[3] / relist_row[3]:.2%}")

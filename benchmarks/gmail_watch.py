@@ -13,21 +13,18 @@ default :class:`~inboxlink.mailbox_sync.PollPolicy` (2 s, doubling to 60 s while
 from __future__ import annotations
 
 import argparse
-import pathlib
-import sys
 import threading
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from _gmail_peer import settings
 
-from inboxlink.adapters.gmail import GmailMailbox, GmailSettings
+from inboxlink.adapters.gmail import GmailMailbox
 from inboxlink.testing.conformance import make_message
 from tests.gmail.emulator import GmailEmulator
 
 
 def _mailbox(emu: GmailEmulator) -> GmailMailbox:
-    mailbox = GmailMailbox(GmailSettings(address=emu.address, access_token="good-token",
-                                         api_endpoint=emu.url, quota_units_per_minute=None))
+    mailbox = GmailMailbox(settings(emu, quota_units_per_minute=None))
     mailbox.folders()
     return mailbox
 

@@ -18,15 +18,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+import _bench  # noqa: F401  (puts the repository and tests/ on sys.path)
+
 os.environ.setdefault("INBOXLINK_NO_RETRY_WAIT", "1")
 
-from benchmarks.graph_requests import naive_client  # noqa: E402
-from inboxlink import FolderRole  # noqa: E402
-from inboxlink.adapters.graph import GraphMailbox, GraphSettings  # noqa: E402
-from inboxlink.testing.conformance import make_message  # noqa: E402
-from tests.graph.emulator import GraphEmulator  # noqa: E402
+from benchmarks.graph_requests import naive_client
+from inboxlink import FolderRole
+from inboxlink.adapters.graph import GraphMailbox, GraphSettings
+from inboxlink.testing.conformance import make_message
+from tests.graph.emulator import GraphEmulator
 
 RTT = 0.050
 

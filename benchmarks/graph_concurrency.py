@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import io
 import os
-import sys
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+import _bench  # noqa: F401  (puts the repository and tests/ on sys.path)
+
 os.environ.setdefault("INBOXLINK_NO_RETRY_WAIT", "1")
 
-from inboxlink.adapters.graph import GraphMailbox, GraphSettings  # noqa: E402
-from inboxlink.testing.conformance import make_message  # noqa: E402
-from tests.graph.emulator import GraphEmulator  # noqa: E402
+from inboxlink.adapters.graph import GraphMailbox, GraphSettings
+from inboxlink.testing.conformance import make_message
+from tests.graph.emulator import GraphEmulator
 
 THREADS = 12
 RTT = 0.050

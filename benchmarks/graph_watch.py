@@ -19,17 +19,17 @@ import sys
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+import _bench  # noqa: F401  (puts the repository and tests/ on sys.path)
+
 os.environ.setdefault("INBOXLINK_NO_RETRY_WAIT", "1")
 
-from inboxlink import FolderRole  # noqa: E402
-from inboxlink.adapters.graph import GraphMailbox, GraphSettings  # noqa: E402
-from inboxlink.adapters.graph import watch as push  # noqa: E402
-from inboxlink.mailbox_sync import PollPolicy, Watch  # noqa: E402
-from inboxlink.testing.conformance import make_message  # noqa: E402
-from tests.graph.emulator import GraphEmulator  # noqa: E402
-from tests.graph.test_push import SECRET, Receiver  # noqa: E402
+from inboxlink import FolderRole
+from inboxlink.adapters.graph import GraphMailbox, GraphSettings
+from inboxlink.adapters.graph import watch as push
+from inboxlink.mailbox_sync import PollPolicy, Watch
+from inboxlink.testing.conformance import make_message
+from tests.graph.emulator import GraphEmulator
+from tests.graph.test_push import SECRET, Receiver
 
 
 def polls_per_minute(policy: PollPolicy, seconds: float = 60.0) -> tuple[int, float]:

@@ -27,10 +27,7 @@ def main(count: int) -> None:
             assert len(messages) == count
 
         def raw(debug_off: bool) -> tuple[IMAPClient, object]:
-            client = IMAPClient(host, port, ssl_context=peer.client_context())
-            client.login(peer.user, PASSWORD)
-            if debug_off:
-                client._imap.debug = 0
+            client = peer.raw_client(quiet=debug_off)
             client.select_folder("INBOX", readonly=True)
             uids = client.search("ALL")
 

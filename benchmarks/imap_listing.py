@@ -9,7 +9,6 @@ import sys
 from typing import Any
 
 from _imap_peer import PASSWORD, Peer, median_time
-from imapclient import IMAPClient
 
 from inboxlink.adapters.imap import ImapMailbox
 from inboxlink.adapters.imap.convert import SUMMARY_ITEMS
@@ -30,10 +29,7 @@ def main(count: int) -> None:
             assert n == count, n
 
         def raw(debug_off: bool) -> Any:
-            client = IMAPClient(host, port, ssl_context=peer.client_context())
-            client.login(peer.user, PASSWORD)
-            if debug_off:
-                client._imap.debug = 0
+            client = peer.raw_client(quiet=debug_off)
             client.select_folder("INBOX", readonly=True)
 
             def run() -> None:

@@ -15,34 +15,16 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
 
-from _imap_peer import PASSWORD, Peer, realistic_message
+from _imap_peer import Peer, Row, by_capabilities, counted, print_rows, realistic_message
 from imap.dovecot import BASIC_CAPABILITIES
-from imap.helpers import CommandLog, command_log
-from imapclient import IMAPClient
+from imap.helpers import CommandLog
 
 from inboxlink.adapters.imap import ImapMailbox
 from inboxlink.adapters.imap.convert import SUMMARY_ITEMS
 from inboxlink.models import FolderRole
 
 RUNS = 5
-
-
-def _measure(log: CommandLog | None, fn: Callable[[], Any]) -> tuple[float, int, Any]:
-    mark = len(log.commands) if log else 0
-    started = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - started, len(log.since(mark)) if log else 0, result
-
-
-def _raw(peer: Peer) -> IMAPClient:
-    host, port = peer.settings().imap_endpoint
-    client = IMAPClient(host, port, ssl_context=peer.client_context())
-    client.login(peer.user, PASSWORD)
-    client._imap.debug = 0  # the fair floor: no protocol formatting (see DESIGN §6)
-    return client
 
 
 def _drain(box: ImapMailbox, token: str) -> tuple[int, str]:
@@ -55,19 +37,19 @@ def _drain(box: ImapMailbox, token: str) -> tuple[int, str]:
             return seen, token
 
 
-def run(peer: Peer, label: str, log: CommandLog | None) -> list[tuple[str, float, int]]:
+def run(peer: Peer, label: str, log: CommandLog | None) -> list[Row]:
     """One pass: with ``log`` the commands are counted (imapclient's protocol log is on,
     which slows everything down), without it the times are taken."""
-    rows: list[tuple[str, float, int]] = []
-    other = _raw(peer)
+    rows: list[Row] = []
+    other = peer.raw_client()
     n = int(other.select_folder("INBOX", readonly=True)[b"EXISTS"])
     with ImapMailbox(peer.settings()) as box:
         box.folders()
-        took, cmds, token = _measure(log, lambda: box.sync_token(FolderRole.INBOX))
+        took, cmds, token = counted(log, lambda: box.sync_token(FolderRole.INBOX))
         rows.append((f"{label}: sync_token()", took, cmds))
         times, counts = [], []
         for _ in range(RUNS):
-            took, cmds, batch = _measure(log, lambda t=token: box.changes(FolderRole.INBOX, t))
+            took, cmds, batch = counted(log, lambda t=token: box.changes(FolderRole.INBOX, t))
             assert not batch
             times.append(took)
             counts.append(cmds)
@@ -76,7 +58,7 @@ def run(peer: Peer, label: str, log: CommandLog | None) -> list[tuple[str, float
         for _ in range(RUNS):
             with ImapMailbox(peer.settings()) as fresh:  # the token resumed in another process
                 fresh.folders()
-                took, cmds, batch = _measure(
+                took, cmds, batch = counted(
                     log, lambda f=fresh, t=token: f.changes(FolderRole.INBOX, t))
             assert not batch
             times.append(took)
@@ -89,14 +71,14 @@ def run(peer: Peer, label: str, log: CommandLog | None) -> list[tuple[str, float
             for _k in range(10):
                 n += 1
                 other.append("INBOX", realistic_message(n, random.Random(n)))
-            took, cmds, (seen, token) = _measure(log, lambda t=token: _drain(box, t))
+            took, cmds, (seen, token) = counted(log, lambda t=token: _drain(box, t))
             assert seen == 10, seen
             times.append(took)
             counts.append(cmds)
         rows.append((f"{label}: changes() after 10 new", statistics.median(times), max(counts)))
         times, counts = [], []
         for _ in range(RUNS):
-            took, cmds, listed = _measure(
+            took, cmds, listed = counted(
                 log, lambda: sum(1 for _ in box.iter_messages(FolderRole.INBOX, page_size=1000)))
             assert listed == n
             times.append(took)
@@ -132,23 +114,11 @@ def run(peer: Peer, label: str, log: CommandLog | None) -> list[tuple[str, float
 
 
 def main(count: int) -> None:
-    rows: list[tuple[str, float, int]] = []
-    for label, caps in (("QRESYNC", None), ("fallback (no CONDSTORE/QRESYNC)",
-                                            BASIC_CAPABILITIES)):
-        peer = Peer(count, capabilities=caps, name="sync" if caps is None else "syncbasic")
-        try:
-            with command_log() as log:
-                counted = run(peer, label, log)
-            timed = run(peer, label, None)
-            rows += [(name, seconds, cmds) for (name, _, cmds), (_, seconds, _) in
-                     zip(counted, timed, strict=True)]
-        finally:
-            peer.stop()
-    print(f"\nChange feed on a {count:,}-message folder, loopback Dovecot over TLS, "
-          f"median of {RUNS}")
-    print(f"{'what':<78} {'seconds':>8} {'commands':>9}")
-    for name, seconds, cmds in rows:
-        print(f"{name:<78} {seconds:8.4f} {cmds:9d}")
+    rows = by_capabilities(count, (("QRESYNC", None, "sync"),
+                                   ("fallback (no CONDSTORE/QRESYNC)", BASIC_CAPABILITIES,
+                                    "syncbasic")), run)
+    print_rows(f"Change feed on a {count:,}-message folder, loopback Dovecot over TLS, "
+               f"median of {RUNS}", rows, digits=4)
     for label in ("QRESYNC", "fallback (no CONDSTORE/QRESYNC)"):
         mine = {n.split(": ", 1)[1]: (s, c) for n, s, c in rows if n.startswith(label + ":")}
         new, relist = mine["changes() after 10 new"], mine["re-list with inboxlink iter_messages"]

@@ -12,9 +12,8 @@ import sys
 import threading
 import time
 
-from _imap_peer import PASSWORD, Peer, realistic_message
+from _imap_peer import Peer, realistic_message
 from imap.dovecot import BASIC_CAPABILITIES
-from imapclient import IMAPClient
 
 from inboxlink.adapters.imap import ImapMailbox
 from inboxlink.changes import ChangeHint
@@ -23,9 +22,7 @@ from inboxlink.models import FolderRole
 
 
 def measure(peer: Peer, deliveries: int) -> list[float]:
-    host, port = peer.settings().imap_endpoint
-    other = IMAPClient(host, port, ssl_context=peer.client_context())
-    other.login(peer.user, PASSWORD)
+    other = peer.raw_client(quiet=False)
     hints: queue.Queue[tuple[float, ChangeHint]] = queue.Queue()
     latencies = []
     with ImapMailbox(peer.settings()) as box:

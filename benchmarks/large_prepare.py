@@ -23,21 +23,18 @@ import argparse
 import hashlib
 import json
 import os
-import pathlib
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import _bench  # noqa: F401  (puts the repository and tests/ on sys.path)
 
 MODES = ("spool", "memory")
 
 
 def child(mode: str, path: str, out: str) -> None:
-    from _imap_peer import peak_kb, reset_peak
+    from _bench import peak_kb, reset_peak
 
     from inboxlink import mime
     from inboxlink.values import Attachment, OutgoingMessage

@@ -31,18 +31,13 @@ import email
 import hashlib
 import json
 import os
-import pathlib
-import subprocess
-import sys
 import tempfile
 import time
 from email import policy
 from email.message import EmailMessage
 from typing import Any
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from _bench import child_or_args, run_child  # (and the repository, tests/ on sys.path)
 
 ADDRESS = "alice@example.com"
 PASSWORD = "pw"
@@ -57,7 +52,7 @@ def _headers(message: EmailMessage) -> None:
 
 
 def child(mode: str, config: dict[str, Any]) -> None:
-    from _imap_peer import peak_kb, reset_peak
+    from _bench import peak_kb, reset_peak
 
     from inboxlink import OutgoingMessage
     from inboxlink.adapters.ews import EwsMailbox, EwsSettings
@@ -112,13 +107,10 @@ def _delivered_digest(raw: bytes) -> str | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--megabytes", type=int, default=100)
-    parser.add_argument("--child", nargs=2, metavar=("MODE", "CONFIG"))
-    args = parser.parse_args()
-    if args.child:
-        child(args.child[0], json.loads(args.child[1]))
+    args = child_or_args(parser, child)
+    if args is None:
         return
 
-    sys.path.insert(0, str(ROOT / "tests"))
     from ews.emulator import EwsEmulator
 
     server = EwsEmulator()
@@ -139,10 +131,7 @@ def main() -> None:
               f"{'server s':>8} exact  steps")
         for mode in MODES:
             seen, busy = len(server.requests), server.server_seconds
-            out = subprocess.run([sys.executable, __file__, "--child", mode, json.dumps(config)],
-                                 check=True, capture_output=True, text=True,
-                                 env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
-            row = json.loads(out.strip().splitlines()[-1])
+            row = run_child(__file__, mode, config)
             steps = [r for r in server.requests[seen:]
                      if r not in ("GetFolder", "FindFolder", "ConvertId", "ResolveNames")]
             exact = bool(server.outbox) and _delivered_digest(server.outbox[-1][0]) == expected

@@ -15,7 +15,7 @@ Each case runs in a fresh child process against the Gmail emulator of the test s
   request (the message is still prepared on disk, which is what memory measures).
 
 Reported per case: the child's peak RSS growth during the send (Linux ``clear_refs`` /
-``VmHWM`` via ``_imap_peer``: ``ru_maxrss`` cannot be reset and Linux carries it over exec
+``VmHWM`` via ``_bench``: ``ru_maxrss`` cannot be reset and Linux carries it over exec
 from this parent, which holds the emulator's copies), requests the emulator served, seconds,
 and whether the one delivered message is byte-exact.
 
@@ -28,16 +28,11 @@ import argparse
 import hashlib
 import json
 import os
-import pathlib
-import subprocess
-import sys
 import tempfile
 import time
 from typing import Any
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from _bench import child_or_args, run_child  # (and the repository, tests/ on sys.path)
 
 CASES = ("resumable", "simple", "raw-client", "refused")
 MB = 1_000_000
@@ -85,7 +80,7 @@ def _raw_client(config: dict[str, Any], path: str) -> None:
 
 def child(case: str, config: dict[str, Any]) -> None:
     """Send one way, in this fresh process; print one JSON line."""
-    from _imap_peer import peak_kb, reset_peak
+    from _bench import peak_kb, reset_peak
 
     from inboxlink import errors
     from inboxlink.models import Attachment, OutgoingMessage
@@ -128,13 +123,10 @@ def main() -> None:
                         help="size of the sent message (the file is about 0.73 of it)")
     parser.add_argument("--refused-megabytes", type=float, default=100.0,
                         help="size of the file of the refused case")
-    parser.add_argument("--child", nargs=2, metavar=("CASE", "CONFIG"))
-    args = parser.parse_args()
-    if args.child:
-        child(args.child[0], json.loads(args.child[1]))
+    args = child_or_args(parser, child)
+    if args is None:
         return
 
-    sys.path.insert(0, str(ROOT / "tests"))
     from gmail.emulator import GmailEmulator
 
     emulator = GmailEmulator().start()
@@ -156,9 +148,7 @@ def main() -> None:
     for case in CASES:
         emulator.outbox.clear()
         emulator.reset_counts()
-        out = subprocess.run([sys.executable, __file__, "--child", case, json.dumps(config)],
-                             check=True, capture_output=True, text=True).stdout
-        row = json.loads(out.strip().splitlines()[-1])
+        row = run_child(__file__, case, config)
         # The warm-up folders() call is not the send's: count only what came after it.
         requests = len([r for r in emulator.requests if not r[1].endswith("/labels")])
         sent = emulator.sent_raw()

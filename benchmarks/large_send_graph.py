@@ -23,18 +23,12 @@ import argparse
 import hashlib
 import json
 import math
-import os
 import pathlib
-import subprocess
-import sys
 import tempfile
 import time
 from typing import Any
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-sys.path.insert(0, str(ROOT / "tests"))
+from _bench import child_or_args, run_child  # (and the repository, tests/ on sys.path)
 
 MODES = ("file", "memory")
 COUNTED = {"drafts": ("POST", r"^/v1\.0/me/messages$"),
@@ -45,7 +39,7 @@ COUNTED = {"drafts": ("POST", r"^/v1\.0/me/messages$"),
 
 def child(mode: str, config: dict[str, Any]) -> None:
     """Send the message one way, in this fresh process; print one JSON line."""
-    from _imap_peer import peak_kb, reset_peak
+    from _bench import peak_kb, reset_peak
 
     from inboxlink import OutgoingMessage
     from inboxlink.adapters.graph import GraphMailbox, GraphSettings
@@ -85,10 +79,8 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=10 * 320 * 1024,
                         help="upload_chunk_size (a multiple of 320 KiB)")
     parser.add_argument("--modes", default=",".join(MODES))
-    parser.add_argument("--child", nargs=2, metavar=("MODE", "CONFIG"))
-    args = parser.parse_args()
-    if args.child:
-        child(args.child[0], json.loads(args.child[1]))
+    args = child_or_args(parser, child)
+    if args is None:
         return
 
     from graph.emulator import GraphEmulator
@@ -113,10 +105,7 @@ def main() -> None:
         for mode in args.modes.split(","):
             emulator.requests.clear()
             emulator.outbox.clear()
-            out = subprocess.run([sys.executable, __file__, "--child", mode, json.dumps(config)],
-                                 check=True, capture_output=True, text=True,
-                                 env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
-            row = json.loads(out.strip().splitlines()[-1])
+            row = run_child(__file__, mode, config)
             counts = {k: emulator.count(m, p) for k, (m, p) in COUNTED.items()}
             exact = (len(emulator.outbox) == 1
                      and _delivered_sha(emulator.outbox[0]) == digest.hexdigest())

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 import redis  # noqa: E402
-from _redis_commands import watch_commands  # noqa: E402
+from _redis_commands import round_line, round_report, watch_commands  # noqa: E402
 from sync.redis_server import RedisServer  # noqa: E402
 
 MAILBOXES = int(sys.argv[1]) if len(sys.argv) > 1 else 100
@@ -78,12 +78,7 @@ def run(processes: int, server: RedisServer) -> dict[str, Any]:
         rounds = max(1, int(client.get(f"{prefix}:rounds") or 0) - rounds_before)
         seen["incrby"] -= rounds  # the round counter (redis-py sends INCR as INCRBY)
         seen["get"] -= rounds  # the mirror reading its message count
-        per_round = sorted(((n / rounds, name) for name, n in seen.items() if n > 0),
-                           reverse=True)
-        return {"changes_per_s": expected / elapsed, "seconds": elapsed,
-                "redis_per_round": sum(n for n, _ in per_round),
-                "breakdown": ", ".join(f"{name} {n:.1f}" for n, name in per_round[:10]),
-                "rounds_per_s": rounds / IDLE_SECONDS,
+        return {**round_report(seen, rounds, IDLE_SECONDS, expected, elapsed),
                 "errors": float(client.llen(f"{prefix}:errors"))}
     finally:
         for key in keys:
@@ -100,10 +95,7 @@ def main() -> None:
               "per change, 4 connection slots per mailbox in a RedisBudget")
         for processes in (1, 2, 4):
             r = run(processes, server)
-            print(f"{processes} process(es): {r['changes_per_s']:7.1f} changes/s "
-                  f"({r['seconds']:.2f} s); idle: {r['rounds_per_s']:.1f} rounds/s, "
-                  f"{r['redis_per_round']:.1f} Redis commands sent per round; "
-                  f"{r['errors']:.0f} failed rounds\n    per round: {r['breakdown']}")
+            print(round_line(processes, r, f"; {r['errors']:.0f} failed rounds"))
     finally:
         server.close()
 

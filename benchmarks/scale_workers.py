@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import redis  # noqa: E402
-from _redis_commands import watch_commands  # noqa: E402
+from _redis_commands import round_line, round_report, watch_commands  # noqa: E402
 from imap.dovecot import PASSWORD, Dovecot  # noqa: E402
 from sync.redis_server import RedisServer  # noqa: E402
 
@@ -103,12 +103,7 @@ def run(processes: int, dovecot: Dovecot, ca: str, server: RedisServer) -> dict[
         seen = watch_commands(client, IDLE_SECONDS)
         rounds = max(1, dovecot.log().count("Login: user=") - log_before)
         seen["rpush"] -= rounds  # the test app recording each round
-        per_round = sorted(((n / rounds, name) for name, n in seen.items() if n > 0),
-                           reverse=True)
-        return {"changes_per_s": expected / elapsed, "seconds": elapsed,
-                "redis_per_round": sum(n for n, _ in per_round),
-                "breakdown": ", ".join(f"{name} {n:.1f}" for n, name in per_round[:10]),
-                "rounds_per_s": rounds / IDLE_SECONDS}
+        return round_report(seen, rounds, IDLE_SECONDS, expected, elapsed)
     finally:
         for key in keys:
             sync.stop(key)  # ends the chains: each round finds it is not current
@@ -137,10 +132,7 @@ def main() -> None:
               "per account, Dovecot capped at 4 connections per user+IP, RedisBudget")
         for processes in (1, 2, 4):
             r = run(processes, dovecot, str(ca_file), server)
-            print(f"{processes} process(es): {r['changes_per_s']:7.1f} changes/s "
-                  f"({r['seconds']:.2f} s); idle: {r['rounds_per_s']:.1f} rounds/s, "
-                  f"{r['redis_per_round']:.1f} Redis commands sent per round\n"
-                  f"    per round: {r['breakdown']}")
+            print(round_line(processes, r))
         print("refused logins:", dovecot.log().count(REFUSED))
     finally:
         server.close()

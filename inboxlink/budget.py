@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from typing import Any, Protocol, runtime_checkable
 
 from inboxlink import errors
+from inboxlink._lease import renewing
 
 __all__ = ["Budget", "InProcessBudget", "RedisBudget", "default_budget"]
 
@@ -219,22 +220,14 @@ class RedisBudget:
             if time.monotonic() >= deadline:
                 raise _exhausted(mailbox, f"{kind} slot", timeout)
             time.sleep(self.poll)
-        stop = threading.Event()
-        renewer = threading.Thread(target=self._keep, args=(key, holder, stop), daemon=True,
-                                   name="inboxlink-lease")
-        renewer.start()
         try:
-            yield
+            with renewing(lambda: self._call(self._renew, keys=[key], args=[self.lease, holder]),
+                          self.lease, name="inboxlink-lease",
+                          tolerated=(errors.TransientError,)):
+                yield
         finally:
-            stop.set()
-            renewer.join()
             with contextlib.suppress(errors.TransientError):
                 self._call(self._redis.zrem, key, holder)
-
-    def _keep(self, key: str, holder: str, stop: threading.Event) -> None:
-        while not stop.wait(self.lease / 3):
-            with contextlib.suppress(errors.TransientError):
-                self._call(self._renew, keys=[key], args=[self.lease, holder])
 
     def take(self, mailbox: str, bucket: str, units: float, *, rate: float, burst: float,
              timeout: float = 60.0) -> None:

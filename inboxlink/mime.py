@@ -33,7 +33,7 @@ from email.utils import format_datetime, make_msgid
 import attrs
 
 from inboxlink import errors, headers
-from inboxlink.spool import Spool
+from inboxlink.spool import PrefixedSpool, Spool
 from inboxlink.values import Address, Attachment, OutgoingMessage
 
 __all__ = [
@@ -115,6 +115,22 @@ class PreparedMessage:
         if self._rebuild is None or not leave_out <= set(range(len(self.attachments))):
             raise ValueError(f"no attachments at {sorted(leave_out)} in this message")
         return self._rebuild(leave_out)
+
+    def with_bcc_header(self, body: Spool | None = None) -> PrefixedSpool:
+        """``body`` (default: `spool`) with a ``Bcc:`` header line in front, not copied.
+
+        For providers that take every recipient from the headers, Bcc included, and drop
+        the Bcc header from what they deliver (Microsoft Graph, Gmail). Without Bcc
+        recipients the prefix is empty. `raw` and `spool` never carry the header.
+        """
+        # not ``body or``: an empty spool is falsy
+        body = self.spool if body is None else body
+        if not self.bcc:
+            return PrefixedSpool(b"", body)
+        for address in self.bcc:
+            check_header_value("Bcc", address.email)
+        line = "Bcc: " + ", ".join(a.email for a in self.bcc) + "\r\n"
+        return PrefixedSpool(line.encode("utf-8"), body)
 
 
 def check_header_value(name: str, value: str) -> None:

@@ -165,7 +165,10 @@ class RetryPolicy:
             wait = max(wait, float(exc.retry_after))
         return wait
 
-    def _sleep(self, seconds: float) -> None:
+    def nap(self, seconds: float) -> None:
+        """Sleep ``seconds`` with this policy's ``sleep`` (none when
+        ``INBOXLINK_NO_RETRY_WAIT=1``): the back-off between tries, and the wait before a
+        re-send in a blocking loop (`pause` is its event-loop twin)."""
         if waits_disabled():
             return
         (self.sleep or tenacity.nap.sleep)(seconds)
@@ -242,7 +245,7 @@ class RetryPolicy:
             wait=self.wait_for,
             retry=tenacity.retry_if_exception(
                 functools.partial(is_retryable, idempotent=idempotent)),
-            sleep=self._sleep,
+            sleep=self.nap,
             reraise=True,
         )
 

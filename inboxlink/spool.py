@@ -19,9 +19,11 @@ import tempfile
 import weakref
 from collections.abc import Iterator
 from types import TracebackType
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-__all__ = ["CHUNK", "Spool", "SpoolWriter"]
+import attrs
+
+__all__ = ["CHUNK", "Prefixed", "PrefixedSpool", "Spool", "SpoolWriter"]
 
 #: the default read size when streaming: large enough for few system calls, small enough
 #: that a stream never holds more than this in memory per step
@@ -176,6 +178,75 @@ class SpoolWriter:
                  tb: TracebackType | None) -> None:
         if kind is not None:
             self.abandon()
+
+
+@attrs.frozen
+class PrefixedSpool:
+    """``prefix`` then ``body``'s bytes, without copying ``body``: a header line put in
+    front of a spooled message (see `inboxlink.mime.PreparedMessage.with_bcc_header`)."""
+
+    prefix: bytes
+    body: Spool
+
+    @property
+    def size(self) -> int:
+        """Number of bytes, the prefix included."""
+        return len(self.prefix) + self.body.size
+
+    def read(self) -> bytes:
+        """All the bytes, in memory: only for messages known to be small."""
+        return self.prefix + self.body.read() if self.prefix else self.body.read()
+
+    def open(self) -> Prefixed:
+        """A new seekable read handle at offset 0; the caller closes it."""
+        return Prefixed(self.prefix, self.body.open(), self.body.size)
+
+
+class Prefixed(io.RawIOBase):
+    """A seekable read-only stream of ``prefix`` followed by ``body`` (``body_size`` bytes)."""
+
+    def __init__(self, prefix: bytes, body: BinaryIO, body_size: int) -> None:
+        super().__init__()
+        self._prefix = prefix
+        self._body = body
+        self._size = len(prefix) + body_size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        wanted = min(len(view), self._size - self._pos)
+        if wanted <= 0:
+            return 0
+        done = 0
+        if self._pos < len(self._prefix):
+            head = self._prefix[self._pos:self._pos + wanted]
+            view[:len(head)] = head
+            done = len(head)
+        if done < wanted:
+            self._body.seek(self._pos + done - len(self._prefix))
+            data = self._body.read(wanted - done)
+            view[done:done + len(data)] = data
+            done += len(data)
+        self._pos += done
+        return done
+
+    def close(self) -> None:
+        self._body.close()
+        super().close()
 
 
 def _remove(path: str) -> None:

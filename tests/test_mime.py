@@ -8,6 +8,7 @@ import pytest
 
 from inboxlink import errors, mime
 from inboxlink.models import Address, Attachment, Message, OutgoingMessage
+from inboxlink.spool import Spool
 
 
 def _prepared(**kwargs: object) -> mime.PreparedMessage:
@@ -32,6 +33,18 @@ def test_bcc_is_envelope_only() -> None:
         "carol@example.org", "dan@example.org", "hidden@example.org"
     ]
     assert [a.email for a in prepared.bcc] == ["hidden@example.org"]
+
+
+def test_with_bcc_header_puts_the_hidden_recipients_in_front_for_header_based_providers(
+) -> None:
+    prepared = _prepared(bcc=["hidden@example.org", "other@example.org"])
+    wire = prepared.with_bcc_header()
+    assert wire.read() == b"Bcc: hidden@example.org, other@example.org\r\n" + prepared.raw
+    plain = _prepared()
+    assert plain.with_bcc_header().prefix == b""
+    assert plain.with_bcc_header().read() == plain.raw
+    body = Spool.of(b"Subject: draft\r\n\r\nx")
+    assert prepared.with_bcc_header(body).read().endswith(b"\r\n\r\nx")
 
 
 def test_bcc_header_of_a_stdlib_message_is_moved_to_the_envelope() -> None:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from inboxlink import errors, mime
 from inboxlink.models import SendResult, SentCopy
-from inboxlink.spool import Spool
+from inboxlink.spool import Prefixed, Spool
 from inboxlink.values import Attachment, OutgoingMessage
 
 STEP = mime._B64_STEP  # the writer's base64 step: sizes around it cross a step boundary
@@ -199,3 +199,34 @@ def test_send_result_reads_its_spool_only_when_asked(tmp_path: Path) -> None:
     assert result.spool is prepared.spool
     assert result.raw == prepared.raw
     assert SendResult(message_id="<m@x>", raw=b"abc", sent_copy=SentCopy.SKIPPED).raw == b"abc"
+
+
+@pytest.mark.parametrize("step", [1, 7, 4096, 10_000])
+def test_the_prefixed_stream_reads_and_seeks_like_one_file(step: int) -> None:
+    prefix, body = b"Bcc: dave@example.org\r\n", os.urandom(9_000)
+    stream = Prefixed(prefix, io.BytesIO(body), len(body))
+    assert stream.seek(0, os.SEEK_END) == len(prefix) + len(body)
+    stream.seek(0)
+    pieces = []
+    while piece := stream.read(step):
+        pieces.append(piece)
+    assert b"".join(pieces) == prefix + body
+    stream.seek(len(prefix) - 3)
+    assert stream.read(10) == (prefix + body)[len(prefix) - 3:len(prefix) + 7]
+    assert stream.tell() == len(prefix) + 7
+
+
+def test_the_bcc_header_goes_before_a_file_backed_message_without_copying_it(
+        tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(_payload(3 * STEP + 5))
+    prepared = mime.prepare(_message(Attachment.from_path(big)), default_from="a@example.com")
+    assert prepared.spool.on_disk
+    wire = prepared.with_bcc_header()
+    assert wire.body is prepared.spool, "the spooled message is not copied"
+    assert wire.prefix == b"Bcc: hidden@example.net\r\n"
+    assert wire.size == len(wire.prefix) + prepared.size
+    with wire.open() as stream:
+        assert stream.read() == wire.prefix + prepared.raw
+    assert b"hidden@example.net" not in prepared.raw
+

@@ -17,13 +17,14 @@ a live one. Every step is one Lua script: one round trip, atomic on the server.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import json
-import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import Any
+
+from inboxlink._lease import renewing
 
 __all__ = ["Chains", "Claim"]
 
@@ -164,26 +165,14 @@ class Chains:
         """May round ``round_id`` run now?"""
         return Claim(int(self._claim(keys=self._keys(key), args=[round_id, _ms(self.lease)])))
 
-    @contextlib.contextmanager
-    def holding(self, key: str, round_id: str) -> Iterator[None]:
+    def holding(self, key: str, round_id: str) -> AbstractContextManager[None]:
         """Renew the running round's lease in the background while the block runs."""
-        stop = threading.Event()
-        keeper = threading.Thread(target=self._keep, args=(key, round_id, stop), daemon=True,
-                                  name="inboxlink-chain-lease")
-        keeper.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            keeper.join()
-
-    def _keep(self, key: str, round_id: str, stop: threading.Event) -> None:
         import redis
 
-        while not stop.wait(self.lease / 3):
-            # Redis briefly away: the lease lasts `lease` seconds, the next try may land.
-            with contextlib.suppress(redis.RedisError):
-                self._renew(keys=[self.lease_key(key)], args=[f"run:{round_id}", _ms(self.lease)])
+        return renewing(
+            lambda: self._renew(keys=[self.lease_key(key)],
+                                args=[f"run:{round_id}", _ms(self.lease)]),
+            self.lease, name="inboxlink-chain-lease", tolerated=(redis.RedisError,))
 
     def finish(self, key: str, round_id: str, next_id: str, countdown: float) -> bool:
         """Hand the mailbox over to round ``next_id``, due in ``countdown`` seconds (pass

@@ -1,9 +1,7 @@
 """The EWS emulator's attachments: ``item:Attachments`` in GetItem, and GetAttachment.
 
-Both are derived from the MIME each item stores, with the rule every emulator shares: every
-leaf of the MIME tree except a text/plain or text/html body without a file name that is not
-marked ``attachment`` (a single-part message is an attachment only when it is named or marked
-``attachment``); an attached ``message/rfc822`` is one ``t:ItemAttachment`` (its
+Both are derived from the MIME each item stores, with the rule every emulator shares
+(``_emulator_mime``); an attached ``message/rfc822`` is one ``t:ItemAttachment`` (its
 content is the item's ``t:MimeContent`` when ``IncludeMimeContent`` is asked for), every other
 leaf a ``t:FileAttachment`` whose ``t:Content`` is the base64 of the decoded bytes.
 
@@ -18,50 +16,22 @@ from __future__ import annotations
 
 import base64
 import xml.etree.ElementTree as ET
-from email import policy
 from email.message import EmailMessage
-from email.parser import BytesParser
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
+
+from _emulator_mime import AttachmentCache
 
 if TYPE_CHECKING:
     from .emulator import Item, User
 
 M = "http://schemas.microsoft.com/exchange/services/2006/messages"
 T = "http://schemas.microsoft.com/exchange/services/2006/types"
-_BODY_TYPES = frozenset({"text/plain", "text/html"})
 _PREFIX = b"\x00\x00inboxlink-emu-att\x00"
 
 
 def _q(ns: str, tag: str) -> str:
     return f"{{{ns}}}{tag}"
-
-
-def attachment_leaves(raw: bytes) -> list[EmailMessage]:
-    """The attachment parts of a message, in MIME order."""
-    parsed = BytesParser(policy=policy.default).parsebytes(raw)
-    found: list[EmailMessage] = []
-
-    def walk(part: EmailMessage) -> None:
-        if part.get_content_maintype() == "multipart":
-            for child in part.iter_parts():
-                walk(child)  # type: ignore[arg-type]
-            return
-        named = part.get_content_disposition() == "attachment" or bool(part.get_filename())
-        # A single-part message is its own body unless it is a named/marked file.
-        if named or (part is not parsed and part.get_content_type() not in _BODY_TYPES):
-            found.append(part)
-
-    walk(parsed)
-    return found
-
-
-def _content(part: EmailMessage) -> bytes:
-    if part.get_content_type() == "message/rfc822":
-        inner = part.get_payload(0)
-        return inner.as_bytes(policy=policy.SMTP)  # type: ignore[union-attr]
-    payload = part.get_payload(decode=True)
-    return payload if isinstance(payload, bytes) else b""
 
 
 class AttachmentOps:
@@ -76,16 +46,13 @@ class AttachmentOps:
         @staticmethod
         def _wrap(operation: str, messages: list[str]) -> str: ...
 
-    #: (item id, id of its MIME bytes) → [(part, decoded content)], parsed once per message
-    _attachment_cache: dict[tuple[str, int], list[tuple[EmailMessage, bytes]]]
+    #: [(part, decoded content)] per item, parsed once per message
+    _attachment_cache: AttachmentCache
 
     def _attachments_of(self, item: Item) -> list[tuple[EmailMessage, bytes]]:
         if not hasattr(self, "_attachment_cache"):
-            self._attachment_cache = {}
-        key = (item.id, id(item.mime))
-        if key not in self._attachment_cache:
-            self._attachment_cache[key] = [(p, _content(p)) for p in attachment_leaves(item.mime)]
-        return self._attachment_cache[key]
+            self._attachment_cache = AttachmentCache()
+        return self._attachment_cache.parts(item.id, item.mime)
 
     @staticmethod
     def _attachment_id(item: Item, index: int) -> str:

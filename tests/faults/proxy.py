@@ -201,6 +201,20 @@ class FaultProxy:
             link.close(reset=reset)
         return len(links)
 
+    def sever_after_upload(self, count: int, *, reset: bool = True) -> threading.Thread:
+        """Sever every connection (with an RST by default) once the client has sent ``count``
+        more bytes than now, from a background thread: a cut in the middle of a large write."""
+        first = self.bytes_up
+
+        def cut() -> None:
+            while self.bytes_up - first < count:
+                time.sleep(0.005)
+            self.sever(reset=reset)
+
+        watcher = threading.Thread(target=cut, daemon=True, name="fault-proxy-cut")
+        watcher.start()
+        return watcher
+
     def claim(self, window: bytes | None) -> Fault | None:
         """The first queued fault this traffic meets (``window``: the client's recent bytes)."""
         with self._lock:

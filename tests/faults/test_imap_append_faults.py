@@ -5,8 +5,6 @@ Copies are counted in Dovecot with a separate admin connection."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -90,13 +88,7 @@ def test_copy_cut_while_its_message_is_written_is_written_again_once(
     # connection, and exactly once.
     message = OutgoingMessage(to=["bob@example.com"], subject="Huge", text="z" * 24_000_000)
     first = proxy.bytes_up
-
-    def cut_midway() -> None:
-        while proxy.bytes_up - first < 2_000_000:
-            time.sleep(0.005)
-        proxy.sever(reset=True)
-
-    threading.Thread(target=cut_midway, daemon=True).start()
+    proxy.sever_after_upload(2_000_000)
     result = mailbox.send(message)
     assert result.sent_copy is SentCopy.APPENDED, result.error
     assert len(smtp.received) == 1

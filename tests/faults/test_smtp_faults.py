@@ -4,7 +4,6 @@ the SMTP server, Sent copies in Dovecot."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 
@@ -100,14 +99,7 @@ def test_drop_in_the_middle_of_the_data_is_not_delivered_nor_unknown(
     # Cut the client's side while a large message is still being written: the final dot
     # never leaves, so the server cannot have it (the outcome is known: not sent).
     big = "x" * 24_000_000  # far more than the loopback socket buffers hold
-    first = proxy.bytes_up
-
-    def cut_midway() -> None:
-        while proxy.bytes_up - first < 1_000_000:
-            time.sleep(0.005)
-        proxy.sever(reset=True)
-
-    threading.Thread(target=cut_midway, daemon=True).start()
+    proxy.sever_after_upload(1_000_000)
     with pytest.raises(errors.InboxLinkError) as caught:
         mailbox.send(OutgoingMessage(to=["bob@example.com"], subject="Big", text=big))
     assert not isinstance(caught.value, errors.SendOutcomeUnknown)

@@ -9,10 +9,8 @@ content comes from ``attachments.get``). Multiparts have ``parts``.
 
 Like Gmail, every ``format=full`` answer hands out *new* attachment ids (earlier ones keep
 working), so a client cannot treat an attachment id as a stable name; the stable name is the
-``partId``. Which leaves are attachments is the rule every emulator shares: any leaf except a
-text/plain or text/html body without a file name that is not marked ``attachment``; an attached
-``message/rfc822`` is one leaf; a single-part message is an attachment only when it is named
-or marked ``attachment``.
+``partId``. Which leaves are attachments is the rule every emulator shares
+(``_emulator_mime``).
 """
 
 from __future__ import annotations
@@ -25,22 +23,9 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any
 
-_BODY_TYPES = frozenset({"text/plain", "text/html"})
+from _emulator_mime import attachment_content, is_attachment
+
 Response = tuple[int, dict[str, str], bytes]
-
-
-def _content(part: EmailMessage) -> bytes:
-    if part.get_content_type() == "message/rfc822":
-        inner = part.get_payload(0)
-        return inner.as_bytes(policy=policy.SMTP)  # type: ignore[union-attr]
-    payload = part.get_payload(decode=True)
-    return payload if isinstance(payload, bytes) else b""
-
-
-def _is_attachment(part: EmailMessage, root: bool) -> bool:
-    named = part.get_content_disposition() == "attachment" or bool(part.get_filename())
-    # A single-part message is its own body unless it is a named/marked file.
-    return named or (not root and part.get_content_type() not in _BODY_TYPES)
 
 
 class PartStore:
@@ -67,9 +52,9 @@ class PartStore:
         cache = self._contents[(message_id, id(raw))]
         if part_id not in cache:
             part = _find(root, part_id)
-            if part is None or not _is_attachment(part, part is root):
+            if part is None or not is_attachment(part, part is root):
                 return None
-            cache[part_id] = _content(part)
+            cache[part_id] = attachment_content(part)
         return cache[part_id]
 
     def payload(self, message_id: str, raw: bytes) -> dict[str, Any]:
@@ -86,14 +71,14 @@ class PartStore:
                 node["body"] = {"size": 0}
                 node["parts"] = [build(child, f"{part_id}.{n}" if part_id else str(n))  # type: ignore[arg-type]
                                  for n, child in enumerate(part.iter_parts())]
-            elif _is_attachment(part, part is root) and (
+            elif is_attachment(part, part is root) and (
                     part.get_filename() or part.get_content_maintype() != "text"):
                 token = f"ANGjdJ{next(self._ids):08d}" + "x" * 40
                 self.issued[token] = (message_id, part_id)
                 size = len(self.content(message_id, raw, part_id) or b"")
                 node["body"] = {"attachmentId": token, "size": size}
             else:
-                data = _content(part)
+                data = attachment_content(part)
                 node["body"] = {"size": len(data),
                                 "data": base64.urlsafe_b64encode(data).decode()}
             return node

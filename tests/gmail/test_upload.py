@@ -257,22 +257,3 @@ def test_a_copy_over_inserts_limit_is_refused_before_uploading(
     with pytest.raises(errors.MessageTooLarge):
         make_mailbox(emulator).append_to_sent(Spool.from_path(path))
     assert not [r for r in emulator.requests if r[1] != "/gmail/v1/users/me/labels"]
-
-
-@pytest.mark.parametrize("step", [1, 7, 4096, 10_000])
-def test_the_bcc_prefixed_stream_reads_and_seeks_like_one_file(step: int) -> None:
-    import io
-
-    from inboxlink.adapters.gmail.send import Prefixed
-
-    prefix, body = b"Bcc: dave@example.org\r\n", os.urandom(9_000)
-    stream = Prefixed(prefix, io.BytesIO(body), len(body))
-    assert stream.seek(0, os.SEEK_END) == len(prefix) + len(body)
-    stream.seek(0)
-    pieces = []
-    while piece := stream.read(step):
-        pieces.append(piece)
-    assert b"".join(pieces) == prefix + body
-    stream.seek(len(prefix) - 3)
-    assert stream.read(10) == (prefix + body)[len(prefix) - 3:len(prefix) + 7]
-    assert stream.tell() == len(prefix) + 7

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import attrs
+from _emulator_mime import AttachmentCache, attachment_leaves
 
 from . import emulator_attachments, emulator_uploads
 from .odata import FilterError, parse_filter, parse_search
@@ -120,7 +121,7 @@ class GraphEmulator:
         self.folders: dict[str, dict[str, Any]] = {}
         self.wellknown: dict[str, str] = {}
         self.messages: dict[str, dict[str, Any]] = {}
-        self.attachments = emulator_attachments.AttachmentStore()
+        self.attachments = AttachmentCache()
         self.uploads = emulator_uploads.UploadSessions(self._attach_file)
         #: Graph's limit on one request's body; larger files take an upload session
         self.max_request = 4 * 1024 * 1024
@@ -750,7 +751,7 @@ class GraphEmulator:
         for prop in stored["json"]["singleValueExtendedProperties"]:
             if prop["id"] == "Integer 0x0E08":
                 prop["value"] = str(len(stored["mime"]))
-        index = len(emulator_attachments.attachment_leaves(stored["mime"])) - 1
+        index = len(attachment_leaves(stored["mime"])) - 1
         self._changed(stored["folder"], mid)
         return emulator_attachments.attachment_id(mid, index)
 

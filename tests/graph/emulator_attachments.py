@@ -6,11 +6,9 @@
 - ``GET /messages/{id}/attachments/{aid}/$value`` (the raw content; an attached message as
   its MIME).
 
-Which parts are attachments is decided as Exchange (and IMAP's BODYSTRUCTURE reading in
-inboxlink) decide it: every leaf of the MIME tree — an attached ``message/rfc822`` is one leaf,
-an ``itemAttachment`` — except the text/plain and text/html bodies that carry no file name
-and are not marked ``attachment``; a single-part message is an attachment only when it is
-named or marked ``attachment`` (then the body is empty, as Exchange shows it). An id the
+Which parts are attachments is the rule every emulator shares (``_emulator_mime``): an
+attached ``message/rfc822`` is an ``itemAttachment``; a single-part message that is an
+attachment has an empty body, as Exchange shows it. An id the
 store never issued answers 400 ``ErrorInvalidIdMalformed``; a well-formed id of no
 attachment of this message 404 ``ErrorItemNotFound``, with Graph's error body.
 """
@@ -19,36 +17,16 @@ from __future__ import annotations
 
 import base64
 import re
-from email import policy
 from email.message import EmailMessage
-from email.parser import BytesParser
 from typing import Any
 
-_BODY_TYPES = frozenset({"text/plain", "text/html"})
+from _emulator_mime import AttachmentCache
+
 _PREFIX = b"\x00inboxlink-att\x00"
 _SELECTABLE = frozenset({"id", "name", "contentType", "size", "isInline", "contentId",
                          "lastModifiedDateTime", "contentBytes"})
 Response = tuple[int, dict[str, str], Any]
 _ROUTE = re.compile(r"^/messages/([^/]+)/attachments(?:/([^/]+))?(/\$value)?$")
-
-
-def attachment_leaves(raw: bytes) -> list[EmailMessage]:
-    """The attachment parts of a message, in MIME order (see the module docstring)."""
-    parsed = BytesParser(policy=policy.default).parsebytes(raw)
-    found: list[EmailMessage] = []
-
-    def walk(part: EmailMessage) -> None:
-        if part.get_content_maintype() == "multipart":
-            for child in part.iter_parts():
-                walk(child)  # type: ignore[arg-type]
-            return
-        named = part.get_content_disposition() == "attachment" or bool(part.get_filename())
-        # A single-part message is its own body unless it is a named/marked file.
-        if named or (part is not parsed and part.get_content_type() not in _BODY_TYPES):
-            found.append(part)
-
-    walk(parsed)
-    return found
 
 
 def attachment_id(message_id: str, index: int) -> str:
@@ -68,14 +46,6 @@ def _index_of(message_id: str, aid: str) -> int | str | None:
     return int(index) if owner == message_id and index.isdigit() else None
 
 
-def _content(part: EmailMessage) -> bytes:
-    if part.get_content_type() == "message/rfc822":
-        inner = part.get_payload(0)
-        return inner.as_bytes(policy=policy.SMTP)  # type: ignore[union-attr]
-    payload = part.get_payload(decode=True)
-    return payload if isinstance(payload, bytes) else b""
-
-
 def _resource(message_id: str, index: int, part: EmailMessage, data: bytes) -> dict[str, Any]:
     item = part.get_content_type() == "message/rfc822"
     cid = part.get("Content-ID")
@@ -92,20 +62,7 @@ def _resource(message_id: str, index: int, part: EmailMessage, data: bytes) -> d
     }
 
 
-class AttachmentStore:
-    """Attachments per message, parsed and decoded once (a 100 MB message is parsed once)."""
-
-    def __init__(self) -> None:
-        self._parts: dict[tuple[str, int], list[tuple[EmailMessage, bytes]]] = {}
-
-    def parts(self, message_id: str, raw: bytes) -> list[tuple[EmailMessage, bytes]]:
-        key = (message_id, id(raw))
-        if key not in self._parts:
-            self._parts[key] = [(p, _content(p)) for p in attachment_leaves(raw)]
-        return self._parts[key]
-
-
-def route(store: AttachmentStore, messages: dict[str, dict[str, Any]], method: str, rest: str,
+def route(store: AttachmentCache, messages: dict[str, dict[str, Any]], method: str, rest: str,
           query: dict[str, list[str]], error: Any) -> Response | None:
     """Answer an attachment request, or ``None`` when ``rest`` is not one."""
     match = _ROUTE.match(rest)

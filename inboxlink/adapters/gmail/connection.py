@@ -27,7 +27,7 @@ from inboxlink.adapters.gmail._quota import COST, TokenBucket, shared_pacer
 from inboxlink.adapters.gmail._single_shot import SingleShotHttp
 from inboxlink.adapters.gmail.errors import TABLE, extract
 from inboxlink.adapters.gmail.settings import GmailSettings
-from inboxlink.retry import RetryPolicy, is_retryable, spend_retry, waits_disabled
+from inboxlink.retry import RetryPolicy, is_retryable
 from inboxlink.translate import translating
 
 __all__ = [
@@ -287,16 +287,14 @@ class GmailConnection:
                 if not failed:
                     break
             hard = [k for k in pending if k in failed and not is_retryable(translated[k])]
-            waits = [getattr(e, "retry_after", None) or 0.0 for e in translated.values()]
-            wait = max(min(policy.initial * 2 ** (attempt - 1), policy.max_wait), *waits)
-            out_of_time = time.monotonic() - started + wait > policy.max_total
-            # spend_retry: the re-send draws on the public call's one retry budget.
-            if hard or attempt >= policy.max_attempts or out_of_time or not spend_retry(wait):
+            hints = [getattr(e, "retry_after", None) for e in translated.values()]
+            # resend_wait: the policy's back-off, drawn on the public call's one retry budget.
+            wait = None if hard else policy.resend_wait(attempt, started, hints)
+            if wait is None:
                 raise failed[hard[0] if hard else next(iter(failed))]
             log.info("gmail: %d of %d calls throttled, retrying in %.1fs",
                      len(failed), len(pending), wait)
-            if not waits_disabled():
-                (policy.sleep or time.sleep)(wait)
+            policy.nap(wait)
             pending = [k for k in pending if k in failed]
         return results
 

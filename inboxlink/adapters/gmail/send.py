@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 from contextlib import AbstractContextManager
-from typing import IO, TYPE_CHECKING, Any, BinaryIO, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from inboxlink import errors
 from inboxlink.adapters.gmail import _resumable, convert
@@ -33,70 +32,11 @@ if TYPE_CHECKING:
     from inboxlink.adapters.gmail.settings import GmailSettings
     from inboxlink.mime import PreparedMessage
 
-__all__ = ["GmailSend", "Prefixed", "with_bcc"]
+__all__ = ["GmailSend"]
 
 log = logging.getLogger("inboxlink.gmail")
 #: the media type Gmail's upload endpoints take for a whole message
 _RFC822 = "message/rfc822"
-
-
-def with_bcc(prepared: PreparedMessage) -> bytes:
-    """A Bcc header before the wire bytes.
-
-    Gmail takes the recipients from the headers, Bcc included (it removes Bcc from what
-    the recipients get and keeps it in the sender's copy); there is no separate envelope.
-    """
-    if not prepared.bcc:
-        return b""
-    return f"Bcc: {', '.join(a.email for a in prepared.bcc)}\r\n".encode()
-
-
-class Prefixed(io.RawIOBase):
-    """A seekable read-only stream of ``prefix`` followed by ``body`` (``body_size`` bytes):
-    the Bcc header before a spooled message, without copying either."""
-
-    def __init__(self, prefix: bytes, body: BinaryIO, body_size: int) -> None:
-        super().__init__()
-        self._prefix = prefix
-        self._body = body
-        self._size = len(prefix) + body_size
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        wanted = min(len(view), self._size - self._pos)
-        if wanted <= 0:
-            return 0
-        done = 0
-        if self._pos < len(self._prefix):
-            head = self._prefix[self._pos:self._pos + wanted]
-            view[:len(head)] = head
-            done = len(head)
-        if done < wanted:
-            self._body.seek(self._pos + done - len(self._prefix))
-            data = self._body.read(wanted - done)
-            view[done:done + len(data)] = data
-            done += len(data)
-        self._pos += done
-        return done
-
-    def close(self) -> None:
-        self._body.close()
-        super().close()
 
 
 class GmailSend:
@@ -129,8 +69,8 @@ class GmailSend:
         return str(found[0]["threadId"]) if found else None
 
     def _send(self, prepared: PreparedMessage, save_copy: bool) -> SendResult:
-        bcc = with_bcc(prepared)
-        size = len(bcc) + prepared.size
+        wire = prepared.with_bcc_header()
+        size = wire.size
         self._refuse_above_limit(size, self.settings.max_message_size)
         metadata: dict[str, Any] = {}
         if prepared.in_reply_to:
@@ -140,12 +80,12 @@ class GmailSend:
         with self._boundary("send"):
             try:
                 if size <= self.settings.simple_upload_limit:
-                    raw = convert.b64encode(bcc + prepared.spool.read())
+                    raw = convert.b64encode(wire.read())
                     request = self._messages.send(userId=self.settings.user_id,
                                                   body={"raw": raw, **metadata})
                     sent = self._execute(request, "messages.send", once=True)
                 else:
-                    stream = Prefixed(bcc, prepared.spool.open(), prepared.size)
+                    stream = wire.open()
                     with stream:
                         request = self._messages.send(userId=self.settings.user_id,
                                                       body=metadata or None,

@@ -52,7 +52,8 @@ def send(mailbox: GraphMailbox, prepared: mime.PreparedMessage, save_copy: bool)
     """
     settings = mailbox.settings
     if prepared.size <= settings.simple_send_limit:
-        _finish(mailbox, prepared, _send_mime, _with_bcc(prepared))
+        # Graph takes every recipient, Bcc included, from the headers.
+        _finish(mailbox, prepared, _send_mime, prepared.with_bcc_header().read())
     else:
         _send_large(mailbox, prepared)
     return _sent(mailbox, prepared, save_copy)
@@ -139,7 +140,7 @@ def _plan(settings: GraphSettings, prepared: mime.PreparedMessage) -> _Plan:
             is_inline=att.inline, content_id=_bare_cid(att.content_id), open=att.open)
             for att in (prepared.attachments[n] for n in indexes))
 
-    return _Plan(_bcc_line(prepared) + rest.read(), files(sorted(posts)), files(uploads))
+    return _Plan(prepared.with_bcc_header(rest).read(), files(sorted(posts)), files(uploads))
 
 
 def _encoded(size: int) -> int:
@@ -263,25 +264,6 @@ async def _create_sent_item(session: GraphSession, raw: bytes, folder_id: str) -
     info.set_stream_content(json.dumps(body).encode(), "application/json")
     created = await session.send_json(info)
     return str(created.get("id")) if isinstance(created, dict) else ""
-
-
-def _with_bcc(prepared: mime.PreparedMessage) -> bytes:
-    """The MIME to post: Graph takes every recipient, Bcc included, from the headers.
-
-    Exchange removes the Bcc header from what it delivers; ``prepared.raw`` (returned to the
-    caller) never had it.
-    """
-    if not prepared.bcc:
-        return prepared.raw
-    return _bcc_line(prepared) + prepared.raw
-
-
-def _bcc_line(prepared: mime.PreparedMessage) -> bytes:
-    if not prepared.bcc:
-        return b""
-    for address in prepared.bcc:
-        mime.check_header_value("Bcc", address.email)
-    return ("Bcc: " + ", ".join(a.email for a in prepared.bcc) + "\r\n").encode("utf-8")
 
 
 #: httpx failures after the request was written: the answer was lost, not the request
