@@ -136,6 +136,10 @@ def test_a_message_above_the_servers_size_is_refused_before_its_data(
             # refused at MAIL FROM … SIZE=, so not one byte of the message was written
             assert isinstance(caught.value.__cause__, smtplib.SMTPSenderRefused)
             assert caught.value.code is not None
+            # the limit is the one the server named in its EHLO SIZE, the size ours
+            assert caught.value.limit == 50_000
+            assert caught.value.size is not None
+            assert caught.value.size > 100_000
             assert small.received == []
             assert not box.list_messages(FolderRole.SENT).items
     finally:
@@ -159,8 +163,10 @@ def test_a_copy_above_the_servers_appendlimit_is_refused_before_its_upload(
     try:
         with ImapMailbox(settings_for(dovecot_appendlimit, user, certs, smtp)) as box:
             assert "APPENDLIMIT=20000" in box.server_capabilities
-            with pytest.raises(errors.MessageTooLarge, match="20000"):
-                box.append_to_sent(b"Subject: big\r\n\r\n" + b"x" * 30_000 + b"\r\n")
+            big = b"Subject: big\r\n\r\n" + b"x" * 30_000 + b"\r\n"
+            with pytest.raises(errors.MessageTooLarge, match="20000") as caught:
+                box.append_to_sent(big)
+            assert (caught.value.limit, caught.value.size) == (20_000, len(big))
             result = box.send(OutgoingMessage(to=["bob@example.com"], subject="Big",
                                               text="word " * 6_000))
             # sent, and the copy reported as failed (not the send), with the reason

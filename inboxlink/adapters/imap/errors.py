@@ -181,6 +181,11 @@ TABLE = ErrorTable(
         Rule(errors.ConfigurationError, code="ALREADYEXISTS", source="imap.rfc5530.alreadyexists",
              message="A folder with that name already exists.",
              remedy="Choose another name, or use the existing folder."),
+        # RFC 4469 §5 / RFC 7889: the APPEND (or CATENATE) result is larger than the server
+        # stores; Dovecot says "NO [TOOBIG] …" when a message exceeds its APPENDLIMIT
+        Rule(errors.MessageTooLarge, code="TOOBIG", source=None,
+             remedy="The IMAP server does not store messages this large: send smaller "
+             "attachments, or share large files as links."),
         Rule(errors.QuotaExceeded, code="OVERQUOTA", source="imap.rfc5530.overquota",
              remedy="The mailbox is full: delete or archive mail, then try again."),
         Rule(errors.PermissionDenied, code="NOPERM", source="imap.rfc5530.noperm",
