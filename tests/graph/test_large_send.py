@@ -207,6 +207,9 @@ def test_above_the_limit_is_refused_before_any_request(
     finally:
         box.close()
     assert "5 MB" in caught.value.message
+    assert caught.value.limit == 5 * 1024 * 1024
+    assert caught.value.size is not None
+    assert caught.value.size > 6 * 1024 * 1024
     assert len(emulator.requests) == before
     assert emulator.outbox == []
 

@@ -137,6 +137,24 @@ class GmailSend:
             thread = self._thread_of(prepared.in_reply_to)
             if thread:
                 metadata["threadId"] = thread
+        try:
+            sent = self._post(prepared, bcc, size, metadata)
+        except errors.MessageTooLarge as exc:
+            # Gmail's 413 names its limit only in words: say which one, and the size
+            exc.limit = exc.limit or self.settings.max_message_size
+            exc.size = exc.size or size
+            raise
+        if not save_copy:
+            log.info("gmail: save_copy=False is not possible: Gmail files every sent message")
+        return SendResult(
+            message_id=prepared.message_id, raw=prepared.spool,
+            sent_copy=SentCopy.SAVED_BY_PROVIDER, sent_folder_id="SENT",
+            provider_id=sent.get("id"), thread_id=sent.get("threadId"),
+        )
+
+    def _post(self, prepared: PreparedMessage, bcc: bytes, size: int,
+              metadata: dict[str, Any]) -> Any:
+        """``messages.send`` once: inline up to the simple-upload limit, else resumable."""
         with self._boundary("send"):
             try:
                 if size <= self.settings.simple_upload_limit:
@@ -159,13 +177,7 @@ class GmailSend:
                     provider=self.provider,
                     code="answerLost" if isinstance(exc, AnswerLost) else "malformedResponse",
                 ) from exc
-        if not save_copy:
-            log.info("gmail: save_copy=False is not possible: Gmail files every sent message")
-        return SendResult(
-            message_id=prepared.message_id, raw=prepared.spool,
-            sent_copy=SentCopy.SAVED_BY_PROVIDER, sent_folder_id="SENT",
-            provider_id=sent.get("id"), thread_id=sent.get("threadId"),
-        )
+        return sent
 
     def _append(self, spool: Spool, folder: Folder) -> str | None:
         self._refuse_above_limit(spool.size, MAX_INSERT_SIZE)
@@ -197,6 +209,7 @@ class GmailSend:
             raise errors.MessageTooLarge(
                 f"The message is {size:,} bytes; Gmail accepts at most {limit:,}. "
                 "Nothing was sent.", provider=self.provider, code="tooLarge",
+                limit=limit, size=size,
                 remedy="Gmail takes messages up to 35 MB to send (150 MB to store a copy), "
                        "counted after attachments are "
                        "base64-encoded (about 25 MB of files). Share larger files as links "
