@@ -206,6 +206,22 @@ def test_too_large_is_refused_before_anything_is_sent(emulator: GmailEmulator,
     assert emulator.requests == []
 
 
+def test_files_alone_above_the_limit_are_refused_before_the_message_is_prepared(
+        emulator: GmailEmulator, tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "huge.bin"
+    with open(path, "wb") as fh:
+        fh.truncate(100 * MiB)  # sparse: costs no disk
+    attachment = Attachment.from_path(path)
+    path.unlink()  # preparing would have to read (and base64-encode) it: refused before
+    with pytest.raises(errors.MessageTooLarge) as info:
+        make_mailbox(emulator).send(OutgoingMessage(
+            to=["carol@example.org"], subject="Huge", text="x", attachments=[attachment]))
+    assert info.value.limit == MAX_MESSAGE_SIZE
+    assert info.value.size == 4 * -(-100 * MiB // 3)  # the files' base64, a lower bound
+    assert "at least" in info.value.message
+    assert emulator.requests == []
+
+
 def test_the_servers_413_is_message_too_large(emulator: GmailEmulator,
                                               big_file: pathlib.Path) -> None:
     emulator.fail("upload.start", 413, b'{"error": {"code": 413, "message": "Request payload '

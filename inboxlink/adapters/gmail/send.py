@@ -20,12 +20,12 @@ import os
 from contextlib import AbstractContextManager
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, ClassVar
 
-from inboxlink import errors
+from inboxlink import errors, mime
 from inboxlink.adapters.gmail import _resumable, convert
 from inboxlink.adapters.gmail._single_shot import AnswerLost
 from inboxlink.adapters.gmail.connection import MalformedAnswer
 from inboxlink.adapters.gmail.settings import MAX_INSERT_SIZE
-from inboxlink.models import Folder, SendResult, SentCopy
+from inboxlink.models import Folder, OutgoingMessage, SendResult, SentCopy
 from inboxlink.spool import Spool
 
 if TYPE_CHECKING:
@@ -204,10 +204,16 @@ class GmailSend:
         return MediaIoBaseUpload(stream, mimetype=_RFC822, resumable=True,
                                  chunksize=self.settings.upload_chunk_size)
 
-    def _refuse_above_limit(self, size: int, limit: int) -> None:
+    def _refuse_early(self, message: OutgoingMessage) -> None:
+        # Gmail counts the message base64-encoded, as `mime.size_floor` does.
+        self._refuse_above_limit(mime.size_floor(message), self.settings.max_message_size,
+                                 at_least=True)
+
+    def _refuse_above_limit(self, size: int, limit: int, *, at_least: bool = False) -> None:
         if size > limit:
             raise errors.MessageTooLarge(
-                f"The message is {size:,} bytes; Gmail accepts at most {limit:,}. "
+                f"The message is {'at least ' if at_least else ''}{size:,} bytes; Gmail "
+                f"accepts at most {limit:,}. "
                 "Nothing was sent.", provider=self.provider, code="tooLarge",
                 limit=limit, size=size,
                 remedy="Gmail takes messages up to 35 MB to send (150 MB to store a copy), "

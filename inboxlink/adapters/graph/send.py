@@ -28,7 +28,7 @@ from kiota_abstractions.method import Method
 from inboxlink import errors, mime
 from inboxlink.adapters.graph import _split, _upload, convert
 from inboxlink.adapters.graph.errors import PROVIDER
-from inboxlink.models import Folder, FolderRole, SendResult, SentCopy
+from inboxlink.models import Folder, FolderRole, OutgoingMessage, SendResult, SentCopy
 from inboxlink.spool import Spool
 
 if TYPE_CHECKING:
@@ -42,6 +42,18 @@ log = logging.getLogger("inboxlink.graph")
 
 #: files this large go through an upload session (Graph: "between 3 MB and 150 MB")
 UPLOAD_MIN = 3 * 1024 * 1024
+
+
+def refuse_early(settings: GraphSettings, message: OutgoingMessage) -> None:
+    """`MessageTooLarge` before the message is prepared when its files alone exceed
+    ``max_message_size``: `_plan` counts every file of an upload session or its own POST as
+    the file itself and the rest encoded, so the files' own sizes are a lower bound."""
+    floor = mime.size_floor(message, encoded=False)
+    if floor > settings.max_message_size:
+        raise _too_large(f"The attachments alone are {floor / 2**20:.1f} MB, above the "
+                         f"{settings.max_message_size / 2**20:g} MB Microsoft Graph accepts.",
+                         "Share the largest files as links, or send them in several messages.",
+                         limit=settings.max_message_size, size=floor)
 
 
 def send(mailbox: GraphMailbox, prepared: mime.PreparedMessage, save_copy: bool) -> SendResult:
