@@ -177,3 +177,33 @@ def test_a_copy_above_the_servers_appendlimit_is_refused_before_its_upload(
             assert len(box.list_messages(FolderRole.SENT).items) == 1
     finally:
         smtp.stop()
+
+
+@pytest.fixture(scope="module")
+def dovecot_max_size(certs: Certs) -> Iterator[Dovecot]:
+    """A Dovecot 2.3 whose quota plugin refuses messages above 20 kB (``quota_max_mail_size``);
+    it announces no APPENDLIMIT, so the APPEND itself is refused."""
+    server = Dovecot(certs.chain_file, certs.key_file, name="maxsize", fresh_users=2,
+                     extra_config="mail_plugins = $mail_plugins quota\nplugin {\n"
+                     "  quota = count:User quota\n  quota_vsizes = yes\n"
+                     "  quota_max_mail_size = 20k\n}\n")
+    server.ca_file = certs.ca_file
+    yield server
+    server.stop()
+
+
+def test_dovecots_limit_refusal_of_a_large_copy_is_message_too_large(
+        dovecot_max_size: Dovecot, certs: Certs) -> None:
+    # Dovecot says "NO [LIMIT] Mail size is larger than the maximum size allowed by server
+    # configuration": too large (waiting does not help), not a rate limit
+    user = dovecot_max_size.new_user()
+    big = b"Subject: big\r\n\r\n" + b"x" * 30_000 + b"\r\n"
+    with ImapMailbox(settings_for(dovecot_max_size, user, certs)) as box:
+        assert not any(c.startswith("APPENDLIMIT") for c in box.server_capabilities)
+        with pytest.raises(errors.MessageTooLarge) as caught:
+            box.append_to_sent(big)
+        assert caught.value.code == "LIMIT"
+        assert not caught.value.retryable
+        assert (caught.value.limit, caught.value.size) == (None, len(big))
+        box.append_to_sent(b"Subject: small\r\n\r\nfits\r\n")  # the session still works
+        assert len(box.list_messages(FolderRole.SENT).items) == 1
