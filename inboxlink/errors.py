@@ -542,10 +542,24 @@ class InvalidMessage(MessageRejected):
 
 
 class MessageTooLarge(MessageRejected):
-    """The message exceeds the server's size limit."""
+    """The message exceeds the server's size limit.
+
+    Attributes:
+        limit: the largest message the server (or provider) accepts, in bytes, when the
+            adapter knows it: from the server's answer (SMTP ``SIZE``, IMAP ``APPENDLIMIT``,
+            an EWS fault naming it) or the provider's documented limit; else ``None``.
+        size: the refused message's size in bytes as measured for that limit (encoded
+            size where the provider counts that), when known; else ``None``.
+    """
 
     default_message = "The message is larger than the server accepts."
     default_remedy = "Send smaller attachments, or share large files as links."
+
+    def __init__(self, message: str | None = None, *, limit: int | None = None,
+                 size: int | None = None, **kwargs: Any) -> None:
+        self.limit = limit
+        self.size = size
+        super().__init__(message, **kwargs)
 
 
 class RecipientsRefused(MessageRejected):

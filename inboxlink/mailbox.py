@@ -380,8 +380,16 @@ class BaseMailbox(SyncMixin, ActionMixin, abc.ABC):
     # ------------------------------------------------------------------ sending
     def send(self, message: OutgoingLike, *, save_copy: bool = True) -> SendResult:
         """Send once (never retried: no duplicate mail) and report the Sent copy honestly."""
+        if isinstance(message, OutgoingMessage):
+            # Before its files are read and base64-encoded to disk (seconds for 100 MB).
+            self._refuse_early(message)
         prepared = mime.prepare(message, default_from=self.address)
         return self._send(prepared, save_copy)
+
+    def _refuse_early(self, message: OutgoingMessage) -> None:
+        """Raise `MessageTooLarge` when ``message`` is provably above the provider's hard
+        limit, judged by `mime.size_floor` only (a lower bound: never a false refusal).
+        Adapters with a fixed limit override it; by default nothing is refused here."""
 
     def append_to_sent(self, message: SentLike) -> str | None:
         """Store an already-sent message in the Sent folder (read, not a draft)."""

@@ -51,6 +51,7 @@ __all__ = [
     "parse",
     "parse_date",
     "prepare",
+    "size_floor",
     "split_msgids",
     "to_spool",
 ]
@@ -373,6 +374,16 @@ def _spool(raw: bytes, files: dict[bytes, Attachment]) -> Spool:
 def _base64_lines(data: bytes) -> bytes:
     # encodebytes writes 76-column lines ending in LF; the wire wants CRLF.
     return base64.encodebytes(data).replace(b"\n", b"\r\n")
+
+
+def size_floor(message: OutgoingMessage, *, encoded: bool = True) -> int:
+    """A lower bound of ``message``'s size once prepared, from its files' sizes alone
+    (nothing is read or encoded): each attachment base64-encoded, as `prepare` writes every
+    one, without its line breaks; with ``encoded=False`` the files' own sizes. Above a
+    limit it proves the message too large before any work, and never refuses one that fits.
+    """
+    sizes = [attachment.size for attachment in message.attachments]
+    return sum(4 * -(-size // 3) for size in sizes) if encoded else sum(sizes)
 
 
 def _copy(message: _LegacyMessage) -> EmailMessage:

@@ -173,3 +173,11 @@ def test_translating_raises_from_the_original_and_passes_others() -> None:
 def test_translated_messages_are_redacted() -> None:
     err = TABLE.error_for(Signal("test", status=418, text="bad password=hunter22"))
     assert "hunter22" not in str(err)
+
+
+def test_message_too_large_carries_limit_and_size_through_pickling() -> None:
+    err = errors.MessageTooLarge(provider="smtp", code="552", limit=10_485_760, size=12_000_000)
+    copy = pickle.loads(pickle.dumps(err))
+    assert (copy.limit, copy.size) == (10_485_760, 12_000_000)
+    assert errors.MessageTooLarge().limit is None
+    assert errors.MessageTooLarge().size is None

@@ -125,6 +125,9 @@ def test_closed_mailbox_raises(fake_mailbox: FakeMailbox) -> None:
 def test_too_large_message_is_refused(fake_mail_server: FakeMailServer) -> None:
     fake_mail_server.max_message_size = 1000
     mailbox = FakeMailbox(server=fake_mail_server)
-    with pytest.raises(errors.MessageTooLarge):
+    with pytest.raises(errors.MessageTooLarge) as caught:
         mailbox.send(OutgoingMessage(to=["c@example.org"], subject="x", text="y" * 2000))
     assert mailbox.sent == []
+    assert caught.value.limit == 1000
+    assert caught.value.size is not None
+    assert caught.value.size > 2000

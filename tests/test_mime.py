@@ -163,3 +163,16 @@ def test_parse_date_defaults_to_utc() -> None:
     assert parsed is not None
     assert parsed.tzinfo is not None
     assert mime.parse_date("garbage") is None
+
+
+@pytest.mark.parametrize("sizes", [(), (0,), (1,), (2, 3), (57, 58, 59), (4000, 76 * 57 + 1)])
+def test_size_floor_is_a_lower_bound_of_the_prepared_size(sizes: tuple[int, ...]) -> None:
+    message = OutgoingMessage(to=["bob@example.com"], subject="s", text="t", attachments=[
+        Attachment(filename=f"{n}.bin", data=bytes(range(256)) * (n // 256) + b"x" * (n % 256))
+        for n in sizes])
+    prepared = mime.prepare(message, default_from="alice@example.com")
+    floor = mime.size_floor(message)
+    assert mime.size_floor(message, encoded=False) == sum(sizes)
+    assert sum(sizes) <= floor < prepared.size
+    # nothing but the files' base64 (line breaks, headers and body come on top)
+    assert floor == sum(4 * ((n + 2) // 3) for n in sizes)

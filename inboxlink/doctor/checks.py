@@ -165,7 +165,7 @@ def _network_checks(run: _Run, plan: Plan, dns: Dns, options: DoctorOptions,
         login = ((_imap_user(plan, options), secret)
                  if secret and endpoint.protocol == "imap" else None)
         results[endpoint] = probe(endpoint, addresses[endpoint.host], context, options.timeout,
-                                  login)
+                                  login, allow_courier=_allows_courier(options))
 
     working: dict[str, ProbeResult] = {}
     for protocol in ("imap", "smtp", "https"):
@@ -177,7 +177,7 @@ def _network_checks(run: _Run, plan: Plan, dns: Dns, options: DoctorOptions,
         if good:
             working[protocol] = good[0]
     if "imap" in working:
-        _server_checks(run, working["imap"])
+        _server_checks(run, working["imap"], _allows_courier(options))
     if "smtp" in working:
         _smtp_capability_checks(run, working["smtp"])
     # Without a way to read (IMAP, or the provider's API) a login cannot work; a failed SMTP
@@ -185,9 +185,16 @@ def _network_checks(run: _Run, plan: Plan, dns: Dns, options: DoctorOptions,
     if (plan.imap and "imap" not in working) or (plan.https and "https" not in working):
         return None
     # Credentials never go to server software the doctor has just refused.
-    if "imap" in working and unsupported_server(working["imap"].greeting) is not None:
+    if "imap" in working and unsupported_server(
+            working["imap"].greeting, allow_courier=_allows_courier(options)) is not None:
         return None
     return working
+
+
+def _allows_courier(options: DoctorOptions) -> bool:
+    """The IMAP adapter's ``allow_courier`` option as connect() will get it (truthy, as the
+    adapter reads it): the doctor judges the server exactly as the adapter will."""
+    return bool(options.connect_options.get("allow_courier"))
 
 
 def _report_endpoint(run: _Run, result: ProbeResult, alternative: bool) -> None:
@@ -233,10 +240,16 @@ def _prefix(error: errors.InboxLinkError | None, alternative: bool) -> str:
     return f"{message} (another port works)" if alternative else message
 
 
-def _server_checks(run: _Run, result: ProbeResult) -> None:
+def _server_checks(run: _Run, result: ProbeResult, allow_courier: bool) -> None:
     software = server_software(result.greeting)
     refusal = unsupported_server(result.greeting)
-    if refusal is not None:
+    if refusal is not None and allow_courier:
+        # Accepted with the adapter's option: said, not failed.
+        run.add("server", "IMAP server", Status.WARN,
+                f"{refusal.message} Accepted because allow_courier=True: replies delivered "
+                "through it may not be matched reliably.", software=software,
+                greeting=result.greeting)
+    elif refusal is not None:
         # The adapter's own verdict (by name or by capability fingerprint), so the doctor
         # and connect() never disagree about a server.
         named = software or "Courier-IMAP"

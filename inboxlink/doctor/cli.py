@@ -37,6 +37,9 @@ def add_doctor_parser(sub: Any) -> None:
                         "local emulator)")
     parser.add_argument("--send-test", metavar="BCC-ADDRESS",
                         help="send a test message (Bcc to this address) and check the copy")
+    parser.add_argument("--allow-courier", action="store_true",
+                        help="accept a Courier-IMAP server, as connect(..., allow_courier=True) "
+                        "does (refused by default)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per network step")
     parser.add_argument("--dns-timeout", type=float, default=5.0, metavar="SECONDS",
                         help="seconds per DNS look-up (default 5, at most --timeout); a DNS "
@@ -51,7 +54,8 @@ def _options(args: Any) -> DoctorOptions:
 
     extra = {key: value for key, value in (("username", args.username),
                                            ("sent_folder", args.sent_folder),
-                                           ("url", args.ews_url)) if value}
+                                           ("url", args.ews_url),
+                                           ("allow_courier", args.allow_courier)) if value}
     secrets = gather_secrets(args, args.url)
     # No secret given but `inboxlink login URL` saved a sign-in: log in with it, never ask.
     saved = {} if secrets else saved_sign_in(args.url)

@@ -224,7 +224,7 @@ def _greeting_capabilities(greeting: str) -> tuple[str, ...]:
 
 
 def _probe_imap(sock: socket.socket, endpoint: Endpoint, context: ssl.SSLContext,
-                result: ProbeResult, login: tuple[str, str] | None) -> None:
+                result: ProbeResult, login: tuple[str, str] | None, allow_courier: bool) -> None:
     if endpoint.tls == "implicit":
         result.failed_step = "tls"
         sock = _handshake(sock, endpoint, context, result)
@@ -255,7 +255,7 @@ def _probe_imap(sock: socket.socket, endpoint: Endpoint, context: ssl.SSLContext
     result.capabilities = caps or _imap_capabilities(lines, "d2")
     # Credentials never go to a server the adapter would refuse (Courier-IMAP, by name or
     # by its capability fingerprint): the doctor asks the adapter's own test.
-    refused_software = unsupported_server(greeting) is not None
+    refused_software = unsupported_server(greeting, allow_courier=allow_courier) is not None
     if login is not None and "LOGINDISABLED" not in result.capabilities and not refused_software:
         try:
             _imap_login(lines, login, result)
@@ -308,7 +308,7 @@ def _ehlo(lines: _Lines) -> tuple[str, ...]:
 
 
 def _probe_smtp(sock: socket.socket, endpoint: Endpoint, context: ssl.SSLContext,
-                result: ProbeResult, login: tuple[str, str] | None) -> None:
+                result: ProbeResult, login: tuple[str, str] | None, allow_courier: bool) -> None:
     if endpoint.tls == "implicit":
         result.failed_step = "tls"
         sock = _handshake(sock, endpoint, context, result)
@@ -340,7 +340,7 @@ def _probe_smtp(sock: socket.socket, endpoint: Endpoint, context: ssl.SSLContext
 
 
 def _probe_https(sock: socket.socket, endpoint: Endpoint, context: ssl.SSLContext,
-                 result: ProbeResult, login: tuple[str, str] | None) -> None:
+                 result: ProbeResult, login: tuple[str, str] | None, allow_courier: bool) -> None:
     if endpoint.tls == "none":
         return  # plain HTTP (a loopback emulator): reachable is all there is to know
     result.failed_step = "tls"
@@ -351,13 +351,16 @@ _PROBES = {"imap": _probe_imap, "smtp": _probe_smtp, "https": _probe_https}
 
 
 def probe(endpoint: Endpoint, addresses: list[str], context: ssl.SSLContext,
-          timeout: float, login: tuple[str, str] | None = None) -> ProbeResult:
+          timeout: float, login: tuple[str, str] | None = None, *,
+          allow_courier: bool = False) -> ProbeResult:
     """Connect to ``endpoint`` and go as far as a client would before logging in.
 
     With ``login`` (user, password) an IMAP probe also logs in — only over the TLS just
     verified — to read the capabilities servers announce after login (Dovecot lists
     SPECIAL-USE and CONDSTORE only then). A refusal is recorded, not raised: the login
-    stage reports it through the adapter's typed error.
+    stage reports it through the adapter's typed error. It never logs in to server software
+    the adapter refuses (Courier-IMAP), unless ``allow_courier`` (the adapter's option of
+    that name, as given to connect()) accepts it.
     """
     result = ProbeResult(endpoint)
     result.failed_step = "tcp"
@@ -365,7 +368,7 @@ def probe(endpoint: Endpoint, addresses: list[str], context: ssl.SSLContext,
         sock = tcp_connect(endpoint, addresses, timeout)
         result.address = str(sock.getpeername()[0])
         with sock:
-            _PROBES[endpoint.protocol](sock, endpoint, context, result, login)
+            _PROBES[endpoint.protocol](sock, endpoint, context, result, login, allow_courier)
         result.failed_step = None
     except errors.InboxLinkError as exc:
         result.error = exc
@@ -383,11 +386,13 @@ def probe(endpoint: Endpoint, addresses: list[str], context: ssl.SSLContext,
 
 
 #: server software inboxlink refuses (see the "server" stage)
-def unsupported_server(greeting: str | None) -> errors.InboxLinkError | None:
-    """The IMAP adapter's own refusal of this server (``adapters/imap/_servers.py``), if any."""
+def unsupported_server(greeting: str | None, *,
+                       allow_courier: bool = False) -> errors.InboxLinkError | None:
+    """The IMAP adapter's own refusal of this server (``adapters/imap/_servers.py``), if any,
+    with the adapter's ``allow_courier`` option as given to connect()."""
     from inboxlink.adapters.imap._servers import unsupported_server as adapter_refusal
 
-    return adapter_refusal(greeting or "")
+    return adapter_refusal(greeting or "", allow_courier=allow_courier)
 
 # Greeting text (regular expression) → server software. Checked in order.
 _SOFTWARE: tuple[tuple[str, str], ...] = (

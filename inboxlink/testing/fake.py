@@ -211,7 +211,9 @@ class FakeMailbox(FakeFeed):
     def _send(self, prepared: mime.PreparedMessage, save_copy: bool) -> SendResult:
         self._guard("send")
         if prepared.size > self.server.max_message_size:
-            raise errors.MessageTooLarge(provider="fake", code="552 5.3.4")
+            raise errors.MessageTooLarge(provider="fake", code="552 5.3.4",
+                                         limit=self.server.max_message_size,
+                                         size=prepared.size)
         recipients = tuple(a.email for a in prepared.recipients)
         raw = prepared.raw  # the fake keeps every message in memory
         with self.server._lock:

@@ -82,6 +82,39 @@ def test_courier_by_fingerprint_gets_no_login_from_the_doctor(
     assert SECRET not in out
 
 
+def test_allow_courier_lifts_the_same_verdict() -> None:
+    assert unsupported_server(FINGERPRINT_GREETING, allow_courier=True) is None
+    # only the Courier rows: the option accepts that risk and no other
+    assert unsupported_server(FINGERPRINT_GREETING, allow_courier=False) is not None
+
+
+def test_the_doctor_honours_allow_courier(
+        ca_file: str, tls: ssl.SSLContext, dns_server: DnsServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INBOXLINK_PASSWORD", SECRET)
+    calls: list[dict[str, Any]] = []
+
+    def connect(url: str, **options: Any) -> Mailbox:
+        calls.append(options)
+        raise errors.ConfigurationError("stop here", provider="imap")
+
+    with ImapServer(tls, greeting=FINGERPRINT_GREETING, capabilities=FINGERPRINT_CAPS,
+                    password=SECRET) as imap:
+        captured = Captured()
+        from inboxlink.cli import main
+
+        main(["doctor", f"imaps://alice@imap.example.test:{imap.port}", "--timeout", "5",
+              "--ca-file", ca_file, "--smtp", "smtps://127.0.0.1:1", "--allow-courier"],
+             connect=connect, resolver=dns_server.resolver(), console=captured.console)
+    out = captured.text
+    # accepted as connect() will accept it: the probe logs in, connect() gets the option
+    assert imap.logins == [("alice", True)]
+    assert [c.get("allow_courier") for c in calls] == [True]
+    assert "✗ server" not in out
+    assert "Accepted because allow_courier=True" in out
+    assert SECRET not in out
+
+
 def _login_check(connect: Any, **options: Any) -> Any:
     report = diagnose("fake://alice@example.test", DoctorOptions(**options), connect=connect)
     failed = [c for c in report.checks if c.status is Status.FAIL]

@@ -141,7 +141,11 @@ def test_the_server_refusing_the_message_size_is_message_too_large(
         mailbox.send(_message(Attachment.from_path(big_file)))
     assert caught.value.code == "ErrorMessageSizeExceeded"
     assert "150 MB" in caught.value.message
-    assert re.search(r"\(\d{3},\d{3} bytes\)", caught.value.message)  # the message's size
+    shown = re.search(r"\((\d{3},\d{3}) bytes\)", caught.value.message)  # the message's size
+    assert shown is not None
+    # Exchange's refusal names no number: the size is known, the limit is not
+    assert caught.value.size == int(shown.group(1).replace(",", ""))
+    assert caught.value.limit is None
     assert emulator.count("SendItem") == 1
     assert emulator.outbox == []
     assert emulator.drafts_of(emulator.users[ADDRESS]) == []
@@ -156,6 +160,10 @@ def test_http_413_is_message_too_large_naming_the_assumed_limit(
         mailbox.send(_message(Attachment.from_path(big_file)))
     assert caught.value.code == "RequestEntityTooLarge"
     assert "157,286,400" in caught.value.message
+    # a 413 only proves the limit is below the assumed one: not claimed as the limit
+    assert caught.value.limit is None
+    assert caught.value.size is not None
+    assert caught.value.size > os.path.getsize(big_file)
     assert "max_request_size" in caught.value.remedy
     assert emulator.count("413") == 1
     assert emulator.outbox == []
@@ -173,6 +181,9 @@ def test_an_attachment_that_no_request_can_carry_is_refused_before_anything_is_s
     with pytest.raises(errors.MessageTooLarge) as caught:
         mailbox.send(_message(Attachment.from_path(big_file)))
     assert "500,000" in caught.value.message
+    assert caught.value.limit == 500_000  # max_request_size: no request may be larger
+    assert caught.value.size is not None
+    assert caught.value.size > os.path.getsize(big_file)
     assert _steps(emulator)["CreateItem"] == 0
 
 

@@ -13,6 +13,7 @@ import attrs
 import pytest
 
 from inboxlink import errors
+from inboxlink.adapters.gmail.settings import MAX_INSERT_SIZE, MAX_MESSAGE_SIZE
 from inboxlink.models import Attachment, OutgoingMessage, SentCopy
 
 from . import emulator_upload
@@ -199,6 +200,25 @@ def test_too_large_is_refused_before_anything_is_sent(emulator: GmailEmulator,
     with pytest.raises(errors.MessageTooLarge) as info:
         make_mailbox(emulator).send(_message(path))
     assert "35" in (info.value.remedy or "")
+    assert info.value.limit == MAX_MESSAGE_SIZE
+    assert info.value.size is not None
+    assert info.value.size > 28_000_000 * 4 // 3  # counted base64-encoded, as Gmail does
+    assert emulator.requests == []
+
+
+def test_files_alone_above_the_limit_are_refused_before_the_message_is_prepared(
+        emulator: GmailEmulator, tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "huge.bin"
+    with open(path, "wb") as fh:
+        fh.truncate(100 * MiB)  # sparse: costs no disk
+    attachment = Attachment.from_path(path)
+    path.unlink()  # preparing would have to read (and base64-encode) it: refused before
+    with pytest.raises(errors.MessageTooLarge) as info:
+        make_mailbox(emulator).send(OutgoingMessage(
+            to=["carol@example.org"], subject="Huge", text="x", attachments=[attachment]))
+    assert info.value.limit == MAX_MESSAGE_SIZE
+    assert info.value.size == 4 * -(-100 * MiB // 3)  # the files' base64, a lower bound
+    assert "at least" in info.value.message
     assert emulator.requests == []
 
 
@@ -207,10 +227,14 @@ def test_the_servers_413_is_message_too_large(emulator: GmailEmulator,
     emulator.fail("upload.start", 413, b'{"error": {"code": 413, "message": "Request payload '
                   b'size exceeds the limit: 36700160 bytes.", "errors": [{"reason": '
                   b'"uploadTooLarge"}]}}')
-    with pytest.raises(errors.MessageTooLarge):
+    with pytest.raises(errors.MessageTooLarge) as caught:
         make_mailbox(emulator).send(_message(big_file))
     assert emulator.outbox == []
     assert emulator.uploads.sessions == {}
+    # Gmail's 413 names its limit only in words: the adapter's own limit and the size
+    assert caught.value.limit == MAX_MESSAGE_SIZE
+    assert caught.value.size is not None
+    assert caught.value.size > os.path.getsize(big_file)
 
 
 def test_a_large_sent_copy_is_inserted_through_an_upload(emulator: GmailEmulator,
@@ -236,7 +260,6 @@ def test_the_limits_are_gmails_own() -> None:
     # The limit the adapter checks is the one the emulator (and Gmail's discovery
     # document) enforces.
     from inboxlink.adapters.gmail.connection import discovery_document
-    from inboxlink.adapters.gmail.settings import MAX_INSERT_SIZE, MAX_MESSAGE_SIZE
 
     methods = discovery_document()["resources"]["users"]["resources"]["messages"]["methods"]
     assert int(methods["send"]["mediaUpload"]["maxSize"]) == MAX_MESSAGE_SIZE
@@ -254,6 +277,7 @@ def test_a_copy_over_inserts_limit_is_refused_before_uploading(
     with open(path, "wb") as fh:
         fh.write(b"From: alice@gmail.com\r\nTo: carol@example.org\r\n\r\n")
         fh.truncate(151 * MiB)  # sparse: costs no disk
-    with pytest.raises(errors.MessageTooLarge):
+    with pytest.raises(errors.MessageTooLarge) as caught:
         make_mailbox(emulator).append_to_sent(Spool.from_path(path))
+    assert (caught.value.limit, caught.value.size) == (MAX_INSERT_SIZE, 151 * MiB)
     assert not [r for r in emulator.requests if r[1] != "/gmail/v1/users/me/labels"]

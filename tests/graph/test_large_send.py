@@ -207,8 +207,48 @@ def test_above_the_limit_is_refused_before_any_request(
     finally:
         box.close()
     assert "5 MB" in caught.value.message
+    assert caught.value.limit == 5 * 1024 * 1024
+    assert caught.value.size is not None
+    assert caught.value.size >= 6 * 1024 * 1024
     assert len(emulator.requests) == before
     assert emulator.outbox == []
+
+
+def test_files_that_fit_alone_but_not_with_the_body_are_refused_by_the_plan(
+        emulator: GraphEmulator, tmp_path: Path) -> None:
+    near = tmp_path / "near.bin"
+    with open(near, "wb") as fh:
+        fh.truncate(5 * 1024 * 1024 - 1000)  # passes the early check, the body tips it over
+    box = make_mailbox(emulator, max_message_size=5 * 1024 * 1024)
+    try:
+        with pytest.raises(errors.MessageTooLarge) as caught:
+            box.send(OutgoingMessage(to=["carol@example.org"], subject="Near", text="y" * 50_000,
+                                     attachments=[Attachment.from_path(near)]))
+    finally:
+        box.close()
+    assert caught.value.limit == 5 * 1024 * 1024
+    assert caught.value.size is not None
+    assert caught.value.size > 5 * 1024 * 1024
+    assert emulator.outbox == []
+
+
+def test_files_alone_above_the_limit_are_refused_before_the_message_is_prepared(
+        emulator: GraphEmulator, tmp_path: Path) -> None:
+    huge = tmp_path / "huge.bin"
+    with open(huge, "wb") as fh:
+        fh.truncate(151 * 1024 * 1024)  # sparse: costs no disk
+    attachment = Attachment.from_path(huge)
+    huge.unlink()  # preparing would have to read it: refused before that
+    box = make_mailbox(emulator)
+    try:
+        before = len(emulator.requests)
+        with pytest.raises(errors.MessageTooLarge) as caught:
+            box.send(OutgoingMessage(to=["carol@example.org"], subject="Huge", text="x",
+                                     attachments=[attachment]))
+    finally:
+        box.close()
+    assert (caught.value.limit, caught.value.size) == (150 * 1024 * 1024, 151 * 1024 * 1024)
+    assert len(emulator.requests) == before
 
 
 def test_the_default_limit_is_graphs_150_mb(emulator: GraphEmulator) -> None:

@@ -147,13 +147,16 @@ class Dovecot:
         max_userip_connections: ``mail_max_userip_connections`` (Dovecot's default: 10);
             the server refuses a login beyond it, logging "Maximum number of connections
             from user+IP exceeded".
+        extra_config: more dovecot.conf lines (a plugin's settings, e.g. the quota plugin's
+            ``quota_max_mail_size``).
     """
 
     def __init__(self, cert_pem: str, key_pem: str, *, special_use: bool = True,
                  ssl: bool = True, separator: str = "/", name: str = "main",
                  users: dict[str, str] | None = None, fresh_users: int = 200,
                  capabilities: str | None = None,
-                 max_userip_connections: int | None = None, shared: bool = False) -> None:
+                 max_userip_connections: int | None = None, shared: bool = False,
+                 extra_config: str = "") -> None:
         self.binary = ensure_dovecot()
         self.dir = Path(tempfile.mkdtemp(prefix=f"inboxlink-dovecot-{name}-"))
         os.chmod(self.dir, 0o755)
@@ -185,6 +188,7 @@ class Dovecot:
         imaps = ("  inet_listener imaps {\n    address = 127.0.0.1\n"
                  f"    port = {self.imaps_port}\n    ssl = yes\n  }}\n") if ssl else ""
         capability_line = f"imap_capability = {capabilities}" if capabilities else ""
+        capability_line += f"\n{extra_config}" if extra_config else ""
         if max_userip_connections is not None:
             capability_line += ("\nprotocol imap {\n  mail_max_userip_connections = "
                                 f"{max_userip_connections}\n}}\n")

@@ -37,6 +37,11 @@ IMAP_CASES = {
                                    stage="EXAMINE"),
     "cyrus-append": Case("command", errors.FolderNotFound, "NO Mailbox does not exist",
                          greeting=CYRUS, stage="APPEND"),
+    # RFC 4469/7889 [TOOBIG] on an APPEND the server will not store (a code, not words,
+    # but the same path): MessageTooLarge, not the generic error
+    "toobig-append": Case("command", errors.MessageTooLarge, "NO [TOOBIG] Mail size is larger "
+                          "than the maximum size allowed by server configuration",
+                          stage="APPEND"),
     # ------------------------------------------------------------ missing message, no code
     "dovecot-fetch": Case("command", errors.MessageNotFound, "NO Some of the requested "
                           "messages no longer exist (0.001 + 0.000 secs).", stage="UID FETCH"),
@@ -90,6 +95,10 @@ def test_imap_wording(case: Case, certs: Certs) -> None:
     assert error.remedy
     assert "check the connection settings" not in error.remedy.lower()
     assert error.__cause__ is not None
+    if isinstance(error, errors.MessageTooLarge):
+        # [TOOBIG] names no number and this server announces no APPENDLIMIT: the size of
+        # the refused copy is known, the limit is not
+        assert (error.limit, error.size) == (None, len(b"Subject: x\r\n\r\nx\r\n"))
 
 
 @pytest.mark.parametrize("case", SMTP_CASES.values(), ids=SMTP_CASES.keys())

@@ -136,6 +136,10 @@ def test_a_message_above_the_servers_size_is_refused_before_its_data(
             # refused at MAIL FROM … SIZE=, so not one byte of the message was written
             assert isinstance(caught.value.__cause__, smtplib.SMTPSenderRefused)
             assert caught.value.code is not None
+            # the limit is the one the server named in its EHLO SIZE, the size ours
+            assert caught.value.limit == 50_000
+            assert caught.value.size is not None
+            assert caught.value.size > 100_000
             assert small.received == []
             assert not box.list_messages(FolderRole.SENT).items
     finally:
@@ -159,8 +163,10 @@ def test_a_copy_above_the_servers_appendlimit_is_refused_before_its_upload(
     try:
         with ImapMailbox(settings_for(dovecot_appendlimit, user, certs, smtp)) as box:
             assert "APPENDLIMIT=20000" in box.server_capabilities
-            with pytest.raises(errors.MessageTooLarge, match="20000"):
-                box.append_to_sent(b"Subject: big\r\n\r\n" + b"x" * 30_000 + b"\r\n")
+            big = b"Subject: big\r\n\r\n" + b"x" * 30_000 + b"\r\n"
+            with pytest.raises(errors.MessageTooLarge, match="20000") as caught:
+                box.append_to_sent(big)
+            assert (caught.value.limit, caught.value.size) == (20_000, len(big))
             result = box.send(OutgoingMessage(to=["bob@example.com"], subject="Big",
                                               text="word " * 6_000))
             # sent, and the copy reported as failed (not the send), with the reason
@@ -171,3 +177,33 @@ def test_a_copy_above_the_servers_appendlimit_is_refused_before_its_upload(
             assert len(box.list_messages(FolderRole.SENT).items) == 1
     finally:
         smtp.stop()
+
+
+@pytest.fixture(scope="module")
+def dovecot_max_size(certs: Certs) -> Iterator[Dovecot]:
+    """A Dovecot 2.3 whose quota plugin refuses messages above 20 kB (``quota_max_mail_size``);
+    it announces no APPENDLIMIT, so the APPEND itself is refused."""
+    server = Dovecot(certs.chain_file, certs.key_file, name="maxsize", fresh_users=2,
+                     extra_config="mail_plugins = $mail_plugins quota\nplugin {\n"
+                     "  quota = count:User quota\n  quota_vsizes = yes\n"
+                     "  quota_max_mail_size = 20k\n}\n")
+    server.ca_file = certs.ca_file
+    yield server
+    server.stop()
+
+
+def test_dovecots_limit_refusal_of_a_large_copy_is_message_too_large(
+        dovecot_max_size: Dovecot, certs: Certs) -> None:
+    # Dovecot says "NO [LIMIT] Mail size is larger than the maximum size allowed by server
+    # configuration": too large (waiting does not help), not a rate limit
+    user = dovecot_max_size.new_user()
+    big = b"Subject: big\r\n\r\n" + b"x" * 30_000 + b"\r\n"
+    with ImapMailbox(settings_for(dovecot_max_size, user, certs)) as box:
+        assert not any(c.startswith("APPENDLIMIT") for c in box.server_capabilities)
+        with pytest.raises(errors.MessageTooLarge) as caught:
+            box.append_to_sent(big)
+        assert caught.value.code == "LIMIT"
+        assert not caught.value.retryable
+        assert (caught.value.limit, caught.value.size) == (None, len(big))
+        box.append_to_sent(b"Subject: small\r\n\r\nfits\r\n")  # the session still works
+        assert len(box.list_messages(FolderRole.SENT).items) == 1

@@ -166,7 +166,8 @@ def plan_uploads(size: int, attachment_sizes: Sequence[int], limit: int) -> tupl
             "bytes, the Exchange server's request limit (max_request_size), even with each "
             "attachment uploaded on its own.", provider="ews", code="max_request_size",
             remedy="Send smaller attachments or share them as links; if the server accepts "
-                   "larger requests, set max_request_size= to its limit.")
+                   "larger requests, set max_request_size= to its limit.",
+            limit=limit, size=size)
     return tuple(sorted(chosen))
 
 
@@ -196,8 +197,11 @@ def _naming_limits(size: int, limit: int) -> Iterator[None]:
                        "150 MB at most).")
         else:
             raise
+        # Exchange's refusals name no number: a 413 only proves the limit is below the
+        # assumed max_request_size, so the limit stays unknown unless the error carried one.
         raise errors.MessageTooLarge(message, provider=exc.provider, code=exc.code,
-                                     remedy=exc.remedy, retryable=False) from exc.__cause__
+                                     remedy=exc.remedy, retryable=False, limit=exc.limit,
+                                     size=exc.size or size) from exc.__cause__
 
 
 def _bcc(prepared: PreparedMessage) -> list[Any] | None:

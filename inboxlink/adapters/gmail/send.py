@@ -19,13 +19,13 @@ import logging
 from contextlib import AbstractContextManager
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
-from inboxlink import errors
+from inboxlink import errors, mime
 from inboxlink.adapters.gmail import _resumable, convert
 from inboxlink.adapters.gmail._single_shot import AnswerLost
 from inboxlink.adapters.gmail.connection import MalformedAnswer
 from inboxlink.adapters.gmail.settings import MAX_INSERT_SIZE
-from inboxlink.models import Folder, SendResult, SentCopy
-from inboxlink.spool import Spool
+from inboxlink.models import Folder, OutgoingMessage, SendResult, SentCopy
+from inboxlink.spool import PrefixedSpool, Spool
 
 if TYPE_CHECKING:
     from inboxlink.adapters.gmail.connection import GmailConnection
@@ -77,6 +77,26 @@ class GmailSend:
             thread = self._thread_of(prepared.in_reply_to)
             if thread:
                 metadata["threadId"] = thread
+        try:
+            sent = self._post(prepared, wire, metadata)
+        except errors.MessageTooLarge as exc:
+            # Gmail's 413 names its limit only in words: say which one, and the size
+            exc.limit = exc.limit or self.settings.max_message_size
+            exc.size = exc.size or size
+            raise
+        if not save_copy:
+            log.info("gmail: save_copy=False is not possible: Gmail files every sent message")
+        return SendResult(
+            message_id=prepared.message_id, raw=prepared.spool,
+            sent_copy=SentCopy.SAVED_BY_PROVIDER, sent_folder_id="SENT",
+            provider_id=sent.get("id"), thread_id=sent.get("threadId"),
+        )
+
+    def _post(self, prepared: PreparedMessage, wire: PrefixedSpool,
+              metadata: dict[str, Any]) -> Any:
+        """``messages.send`` of ``wire`` (the message with its Bcc header) once: inline up to
+        the simple-upload limit, else resumable."""
+        size = wire.size
         with self._boundary("send"):
             try:
                 if size <= self.settings.simple_upload_limit:
@@ -99,13 +119,7 @@ class GmailSend:
                     provider=self.provider,
                     code="answerLost" if isinstance(exc, AnswerLost) else "malformedResponse",
                 ) from exc
-        if not save_copy:
-            log.info("gmail: save_copy=False is not possible: Gmail files every sent message")
-        return SendResult(
-            message_id=prepared.message_id, raw=prepared.spool,
-            sent_copy=SentCopy.SAVED_BY_PROVIDER, sent_folder_id="SENT",
-            provider_id=sent.get("id"), thread_id=sent.get("threadId"),
-        )
+        return sent
 
     def _append(self, spool: Spool, folder: Folder) -> str | None:
         self._refuse_above_limit(spool.size, MAX_INSERT_SIZE)
@@ -132,11 +146,18 @@ class GmailSend:
         return MediaIoBaseUpload(stream, mimetype=_RFC822, resumable=True,
                                  chunksize=self.settings.upload_chunk_size)
 
-    def _refuse_above_limit(self, size: int, limit: int) -> None:
+    def _refuse_early(self, message: OutgoingMessage) -> None:
+        # Gmail counts the message base64-encoded, as `mime.size_floor` does.
+        self._refuse_above_limit(mime.size_floor(message), self.settings.max_message_size,
+                                 at_least=True)
+
+    def _refuse_above_limit(self, size: int, limit: int, *, at_least: bool = False) -> None:
         if size > limit:
             raise errors.MessageTooLarge(
-                f"The message is {size:,} bytes; Gmail accepts at most {limit:,}. "
+                f"The message is {'at least ' if at_least else ''}{size:,} bytes; Gmail "
+                f"accepts at most {limit:,}. "
                 "Nothing was sent.", provider=self.provider, code="tooLarge",
+                limit=limit, size=size,
                 remedy="Gmail takes messages up to 35 MB to send (150 MB to store a copy), "
                        "counted after attachments are "
                        "base64-encoded (about 25 MB of files). Share larger files as links "

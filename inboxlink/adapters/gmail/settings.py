@@ -162,7 +162,7 @@ class GmailSettings:
             raise errors.ConfigurationError(
                 "Unknown option(s) for gmail://: " + ", ".join(f"{name}=" for name in unknown)
                 + ".", provider="gmail",
-                code="unknown-option",
+                code="option",
                 remedy="Check the spelling; the options are GmailSettings' fields "
                        "(credentials=, access_token=, api_endpoint=, …).",
             )

@@ -34,6 +34,7 @@ from inboxlink.models import (
     Folder,
     Message,
     MessageSummary,
+    OutgoingMessage,
     Page,
     SendResult,
 )
@@ -191,6 +192,9 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
     # ------------------------------------------------------------------ sending
     def _send(self, prepared: mime.PreparedMessage, save_copy: bool) -> SendResult:
         return send.send(self, prepared, save_copy)
+
+    def _refuse_early(self, message: OutgoingMessage) -> None:
+        send.refuse_early(self.settings, message)
 
     def _append(self, raw: Spool, folder: Folder) -> str | None:
         return send.append(self, raw, folder)

@@ -28,7 +28,7 @@ from kiota_abstractions.method import Method
 from inboxlink import errors, mime
 from inboxlink.adapters.graph import _split, _upload, convert
 from inboxlink.adapters.graph.errors import PROVIDER
-from inboxlink.models import Folder, FolderRole, SendResult, SentCopy
+from inboxlink.models import Folder, FolderRole, OutgoingMessage, SendResult, SentCopy
 from inboxlink.spool import Spool
 
 if TYPE_CHECKING:
@@ -42,6 +42,18 @@ log = logging.getLogger("inboxlink.graph")
 
 #: files this large go through an upload session (Graph: "between 3 MB and 150 MB")
 UPLOAD_MIN = 3 * 1024 * 1024
+
+
+def refuse_early(settings: GraphSettings, message: OutgoingMessage) -> None:
+    """`MessageTooLarge` before the message is prepared when its files alone exceed
+    ``max_message_size``: `_plan` counts every file of an upload session or its own POST as
+    the file itself and the rest encoded, so the files' own sizes are a lower bound."""
+    floor = mime.size_floor(message, encoded=False)
+    if floor > settings.max_message_size:
+        raise _too_large(f"The attachments alone are {floor / 2**20:.1f} MB, above the "
+                         f"{settings.max_message_size / 2**20:g} MB Microsoft Graph accepts.",
+                         "Share the largest files as links, or send them in several messages.",
+                         limit=settings.max_message_size, size=floor)
 
 
 def send(mailbox: GraphMailbox, prepared: mime.PreparedMessage, save_copy: bool) -> SendResult:
@@ -124,7 +136,8 @@ def _plan(settings: GraphSettings, prepared: mime.PreparedMessage) -> _Plan:
     if total > settings.max_message_size:
         raise _too_large(f"The message is {total / 2**20:.1f} MB, above the "
                          f"{settings.max_message_size / 2**20:g} MB Microsoft Graph accepts.",
-                         "Share the largest files as links, or send them in several messages.")
+                         "Share the largest files as links, or send them in several messages.",
+                         limit=settings.max_message_size, size=total)
     left_out = sorted((*uploads, *posts))
     rest = prepared.without_attachments(left_out) if left_out else prepared.spool
     if rest.size > settings.simple_send_limit:
@@ -132,7 +145,8 @@ def _plan(settings: GraphSettings, prepared: mime.PreparedMessage) -> _Plan:
             f"Without its attachments the message is still {rest.size / 2**20:.1f} MB, more "
             f"than one Microsoft Graph request carries.",
             "Build the message as an OutgoingMessage with its files as attachments (a ready "
-            "MIME message cannot be split), or shorten its body.")
+            "MIME message cannot be split), or shorten its body.",
+            limit=settings.simple_send_limit, size=rest.size)
 
     def files(indexes: list[int]) -> tuple[_upload.UploadFile, ...]:
         return tuple(_upload.UploadFile(
@@ -148,9 +162,9 @@ def _encoded(size: int) -> int:
     return chars + 2 * -(-chars // 76)
 
 
-def _too_large(message: str, remedy: str) -> errors.MessageTooLarge:
+def _too_large(message: str, remedy: str, *, limit: int, size: int) -> errors.MessageTooLarge:
     return errors.MessageTooLarge(message, provider=PROVIDER, code="messageTooLarge",
-                                  remedy=remedy)
+                                  remedy=remedy, limit=limit, size=size)
 
 
 def _bare_cid(content_id: str | None) -> str | None:
@@ -219,13 +233,15 @@ def append(mailbox: GraphMailbox, raw: Spool, folder: Folder) -> str | None:
     if raw.size > settings.max_message_size * 4 // 3 + settings.simple_send_limit:
         raise _too_large(f"The message is {raw.size / 2**20:.1f} MB, above the "
                          f"{settings.max_message_size / 2**20:g} MB Microsoft Graph accepts.",
-                         "Store a smaller copy, or keep large files out of the Sent copy.")
+                         "Store a smaller copy, or keep large files out of the Sent copy.",
+                         limit=settings.max_message_size, size=raw.size)
     parts = _split.split(raw, UPLOAD_MIN)
     if len(parts.skeleton) > settings.simple_send_limit:
         raise _too_large(
             f"Without its large files the message is still {len(parts.skeleton) / 2**20:.1f} "
             "MB, more than one Microsoft Graph request carries.",
-            "Only files attached at the top level of the message can be uploaded separately.")
+            "Only files attached at the top level of the message can be uploaded separately.",
+            limit=settings.simple_send_limit, size=len(parts.skeleton))
     item = _create_copy(mailbox, parts.skeleton, folder)
     try:
         path = f"{settings.user_path}/messages/{quote(item, safe='')}"

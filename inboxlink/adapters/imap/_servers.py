@@ -32,16 +32,22 @@ def server_family(greeting: str) -> str:
     return next((name for regex, name in SERVER_FAMILIES if regex.search(greeting)), "IMAP")
 
 
-def unsupported_server(greeting: str) -> errors.InboxLinkError | None:
+#: the catalogue entry of the refusals ``allow_courier=True`` lifts
+_COURIER = "imap.courier.detected"
+
+
+def unsupported_server(greeting: str, *,
+                       allow_courier: bool = False) -> errors.InboxLinkError | None:
     """The refusal of a server inboxlink does not support, judged from its greeting alone.
 
     Courier-IMAP by name or, behind a customised greeting, by its capability fingerprint
-    (the ``GREETING`` rows of `TABLE`). The adapter and ``inboxlink doctor`` both ask this
-    one function before sending credentials, so the doctor never signs in to a server the
-    adapter would then refuse.
+    (the ``GREETING`` rows of `TABLE`), unless ``allow_courier`` (the adapter's setting of
+    that name) accepts the risk. The adapter and ``inboxlink doctor`` both ask this one
+    function, with the same option, before sending credentials, so the doctor never signs
+    in to a server the adapter would then refuse, nor refuses one the adapter accepts.
     """
     signal = Signal(provider=PROVIDER, code="GREETING", text=greeting)
     rule = TABLE.match(signal)
-    if rule is None or rule.code != "GREETING":
+    if rule is None or rule.code != "GREETING" or (allow_courier and rule.source == _COURIER):
         return None
     return TABLE.error_for(signal)

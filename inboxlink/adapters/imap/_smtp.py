@@ -27,7 +27,7 @@ from inboxlink.adapters.imap.settings import ImapSettings, Security
 from inboxlink.auth.provider import with_fresh_token
 from inboxlink.translate import Signal, translating
 
-__all__ = ["dot_stuffed", "send"]
+__all__ = ["dot_stuffed", "send", "size_limit"]
 
 
 def _xoauth2(user: str, token: str) -> str:
@@ -110,8 +110,14 @@ def send(settings: ImapSettings, context: ssl.SSLContext,
     smtp = _connect(settings, context)
     try:
         _secure_and_login(smtp, settings, context)
-        refused = _envelope(smtp, prepared)
-        _data(smtp, prepared, prepared.spool.chunks(settings.stream_chunk))
+        try:
+            with translating(TABLE, extract, None):
+                refused = _envelope(smtp, prepared)
+                _data(smtp, prepared, prepared.spool.chunks(settings.stream_chunk))
+        except errors.MessageTooLarge as exc:
+            exc.limit = exc.limit or size_limit(smtp)
+            exc.size = exc.size or prepared.size
+            raise
     finally:
         try:
             smtp.quit()
@@ -119,6 +125,13 @@ def send(settings: ImapSettings, context: ssl.SSLContext,
             smtp.close()
     return {addr: f"{code} {msg.decode('utf-8', 'replace') if isinstance(msg, bytes) else msg}"
             for addr, (code, msg) in refused.items()}
+
+
+def size_limit(smtp: smtplib.SMTP) -> int | None:
+    """The largest message the server takes, from its EHLO ``SIZE n`` (RFC 1870); ``None``
+    when it names none (``SIZE`` alone or ``SIZE 0`` means no fixed limit)."""
+    value = smtp.esmtp_features.get("size", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
 
 
 def _envelope(smtp: smtplib.SMTP, prepared: mime.PreparedMessage) -> dict[str, tuple[int, bytes]]:

@@ -184,8 +184,8 @@ def _greeting(client: IMAPClient) -> str:
 
 
 def _check_greeting(client: IMAPClient, settings: ImapSettings) -> None:
-    refusal = unsupported_server(_greeting(client))
-    if refusal is not None and not settings.allow_courier:
+    refusal = unsupported_server(_greeting(client), allow_courier=settings.allow_courier)
+    if refusal is not None:
         raise refusal
 
 

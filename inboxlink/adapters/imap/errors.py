@@ -181,12 +181,25 @@ TABLE = ErrorTable(
         Rule(errors.ConfigurationError, code="ALREADYEXISTS", source="imap.rfc5530.alreadyexists",
              message="A folder with that name already exists.",
              remedy="Choose another name, or use the existing folder."),
+        # RFC 4469 §5 / RFC 7889: the APPEND (or CATENATE) result is larger than the server
+        # stores; Dovecot says "NO [TOOBIG] …" when a message exceeds its APPENDLIMIT
+        Rule(errors.MessageTooLarge, code="TOOBIG", source=None,
+             remedy="The IMAP server does not store messages this large: send smaller "
+             "attachments, or share large files as links."),
         Rule(errors.QuotaExceeded, code="OVERQUOTA", source="imap.rfc5530.overquota",
              remedy="The mailbox is full: delete or archive mail, then try again."),
         Rule(errors.PermissionDenied, code="NOPERM", source="imap.rfc5530.noperm",
              remedy="You do not have permission to do this in that folder: ask its owner."),
         Rule(errors.TransientError, code="INUSE", source="imap.rfc5530.inuse",
              remedy="The folder is busy in another session: retry shortly."),
+        # Dovecot 2.3 refuses an APPEND above quota_max_mail_size with [LIMIT] "Mail size is
+        # larger than the maximum size allowed by server configuration": the message is too
+        # large (waiting does not help), not a rate limit
+        Rule(errors.MessageTooLarge, code="LIMIT",
+             pattern=_IMAP + r".*(\b(mail|message) size\b.*\b(larger|exceeds?)\b|"
+             r"\btoo (big|large)\b)", source=None,
+             remedy="The IMAP server does not store messages this large: send smaller "
+             "attachments, or share large files as links."),
         Rule(errors.RateLimited, code="LIMIT", source="imap.rfc5530.limit",
              remedy="A server limit was reached (connections or request size): retry later."),
         Rule(errors.MessageNotFound, code="EXPUNGEISSUED", source="imap.rfc5530.expungeissued",

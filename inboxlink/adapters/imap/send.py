@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.policy import default as _default_policy
@@ -31,7 +32,7 @@ from inboxlink.spool import Spool
 if TYPE_CHECKING:
     from inboxlink.adapters.imap.mailbox import ImapMailbox
 
-__all__ = ["append", "crlf_lines", "submit"]
+__all__ = ["append", "append_limit", "crlf_lines", "submit"]
 
 log = logging.getLogger("inboxlink.imap")
 
@@ -75,9 +76,13 @@ def append(mailbox: ImapMailbox, raw: Spool, folder: Folder) -> str | None:
     stamp = dt.datetime.fromtimestamp(mime.internal_date(head), dt.timezone.utc)
 
     pieces, size = _literal(raw, mailbox.settings.stream_chunk)
-    _check_append_limit(mailbox.server_capabilities, size)
+    limit = append_limit(mailbox.server_capabilities)
+    if limit is not None and size > limit:
+        raise errors.MessageTooLarge(
+            f"The message has {size} bytes; the IMAP server stores at most {limit} (its "
+            "APPENDLIMIT).", provider=PROVIDER, code="APPENDLIMIT", limit=limit, size=size)
     response = b""
-    with mailbox._translating():
+    with _measured(limit, size), mailbox._translating():
         for attempt in range(_APPEND_TRIES):
             try:
                 response = mailbox._with_session(
@@ -107,16 +112,25 @@ def append(mailbox: ImapMailbox, raw: Spool, folder: Folder) -> str | None:
     return ids.message_id(folder.id, int(found.group(1)), int(found.group(2)))
 
 
-def _check_append_limit(capabilities: frozenset[str], size: int) -> None:
-    """Refuse a message above the server's ``APPENDLIMIT=n`` (RFC 7889) before uploading it."""
+@contextmanager
+def _measured(limit: int | None, size: int) -> Iterator[None]:
+    """Fill in what a server's ``[TOOBIG]`` leaves out (it names no number): the limit we
+    know of and the size of the refused message."""
+    try:
+        yield
+    except errors.MessageTooLarge as exc:
+        exc.limit = exc.limit or limit
+        exc.size = exc.size or size
+        raise
+
+
+def append_limit(capabilities: frozenset[str]) -> int | None:
+    """The server's ``APPENDLIMIT=n`` (RFC 7889), the largest message it stores, if any."""
     for capability in capabilities:
         found = _APPENDLIMIT.fullmatch(capability)
-        if found and size > int(found.group(1)):
-            raise errors.MessageTooLarge(
-                f"The message has {size} bytes; the IMAP server stores at most "
-                f"{int(found.group(1))} (its APPENDLIMIT).", provider=PROVIDER,
-                code="APPENDLIMIT",
-            )
+        if found:
+            return int(found.group(1))
+    return None
 
 
 def _append_on(session: Session, folder: Folder, pieces: Callable[[], Iterable[bytes]],

@@ -559,6 +559,9 @@ class ErrorTests:
         with pytest.raises(errors.ConfigurationError) as info:
             type(mailbox).from_url(connect_url, no_such_option_7f3a=True)
         assert "no_such_option_7f3a" in str(info.value)
+        # code "option" on every adapter: `inboxlink doctor` reports exactly that code as
+        # "options not accepted", and applications can tell a misspelt option by it
+        assert info.value.code == "option"
 
     def test_close_twice_is_safe(self, mailbox: Mailbox) -> None:
         mailbox.close()
