@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import trustme
+from imap.dovecot import kick
 
 
 def _free_port() -> int:
@@ -132,6 +133,10 @@ service stats {{
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"dovecot did not start: {self.log()}")
+
+    def kick(self, user: str) -> None:
+        """Drop every session of ``user`` and wait until they are gone (see `kick`)."""
+        kick(self.conf, user)
 
     def log(self) -> str:
         path = self.dir / "dovecot.log"

@@ -110,6 +110,7 @@ from pathlib import Path
 from inboxlink import auth
 url, cache, go, rounds = sys.argv[1], sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
 provider = auth.open_token_cache(url, cache)
+Path(sys.argv[5]).touch()
 while not go.exists():
     time.sleep(0.005)
 tokens = [provider.token() for _ in range(rounds)]
@@ -135,11 +136,18 @@ def test_two_processes_refreshing_the_same_cache_at_once(
                    ca_file=idp.ca_path, cache_dir=cache_dir, prompt=browser, timeout=20)
     go = tmp_path / "go"
     rounds = 8
+    ready = [tmp_path / f"ready-{n}" for n in range(2)]
     workers = [subprocess.Popen([sys.executable, "-c", _WORKER, url, str(cache_dir), str(go),
-                                 str(rounds)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, cwd=Path(__file__).parents[2])
-               for _ in range(2)]
-    time.sleep(1.5)        # both imported and waiting
+                                 str(rounds), str(flag)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2])
+               for flag in ready]
+    # Both imported and waiting, however slow the start, so their refreshes overlap.
+    deadline = time.monotonic() + 60
+    while not all(flag.exists() for flag in ready):
+        assert time.monotonic() < deadline, "a worker did not start"
+        if any(worker.poll() is not None for worker in workers):
+            break  # died: its stderr is shown below
+        time.sleep(0.02)
     go.touch()
     results = []
     for worker in workers:

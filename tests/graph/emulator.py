@@ -103,6 +103,10 @@ class GraphEmulator:
         self.delay = 0.0  #: seconds every outer HTTP request is held before it is answered
         self.in_flight: dict[str, int] = {}  #: outer requests being answered, per mailbox
         self.peak: dict[str, int] = {}  #: the most ever in flight at once, per mailbox
+        #: the rendezvous of `hold_together` and the seats left in it
+        self._meeting: threading.Barrier | None = None
+        self._seats = 0
+        self.met = False  #: whether the `hold_together` requests were in flight at once
         self.user: dict[str, Any] = {"mail": address, "assignedPlans": [
             {"service": "exchange", "capabilityStatus": "Enabled",
              "servicePlanId": "efb87545-963c-4e0d-99df-69c6916d9eb0"}]}
@@ -201,6 +205,28 @@ class GraphEmulator:
         with self.lock:
             self.in_flight[mailbox] = self.in_flight.get(mailbox, 0) + 1
             self.peak[mailbox] = max(self.peak.get(mailbox, 0), self.in_flight[mailbox])
+
+    def hold_together(self, count: int, timeout: float = 10.0) -> None:
+        """Hold the next ``count`` outer requests until all of them are in flight at once
+        (each waits at most ``timeout`` s); `met` then tells whether they were. Proves
+        requests ran side by side without timing them."""
+        with self.lock:
+            self._meeting = threading.Barrier(count, timeout=timeout)
+            self._seats = count
+            self.met = False
+
+    def _meet(self) -> None:
+        with self.lock:
+            meeting = self._meeting
+            if meeting is None or not self._seats:
+                return
+            self._seats -= 1
+        try:
+            meeting.wait()
+        except threading.BrokenBarrierError:
+            return  # the others never came while this one waited: `met` stays False
+        with self.lock:
+            self.met = True
 
     def leave(self, mailbox: str) -> None:
         with self.lock:
@@ -888,6 +914,7 @@ class _Handler(BaseHTTPRequestHandler):
         mailbox = emulator.mailbox_of(self.path, body)
         emulator.enter(mailbox)
         try:
+            emulator._meet()
             if emulator.delay:
                 time.sleep(emulator.delay)
             status, hdrs, payload = emulator.dispatch(self.command, self.path, headers, body)

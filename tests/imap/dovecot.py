@@ -22,7 +22,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["BASIC_CAPABILITIES", "PASSWORD", "Dovecot", "ensure_dovecot", "free_port"]
+__all__ = ["BASIC_CAPABILITIES", "PASSWORD", "Dovecot", "ensure_dovecot", "free_port",
+           "kick"]
 
 #: the password of every account
 PASSWORD = "secret-pw"
@@ -274,6 +275,10 @@ service stats {{
             while time.monotonic() < deadline and _alive(pid):
                 time.sleep(0.05)
 
+    def kick(self, user: str) -> None:
+        """Drop every session of ``user`` and wait until they are gone (see `kick`)."""
+        kick(self.conf, user)
+
     def log(self) -> str:
         """The instance's log so far (for failure messages)."""
         path = self.dir / "dovecot.log"
@@ -355,13 +360,44 @@ service stats {{
             conn.logout()
 
 
+def kick(conf: Path, user: str, timeout: float = 30.0) -> None:
+    """Drop every session of ``user`` (a server restart or idle timeout, as the client sees
+    it) and return once the processes that served them have exited.
+
+    ``doveadm kick`` only sends SIGTERM and returns: an imap process that the scheduler has
+    not run yet still answers the next command, so a test that wants a dropped session
+    waits for the process to be gone (its exit closes the connection). The session must be
+    listed by ``doveadm who`` first, or the kick would find nobody to drop.
+    """
+    doveadm = shutil.which("doveadm") or "/usr/bin/doveadm"
+    deadline = time.monotonic() + timeout
+    pids = _session_pids(doveadm, conf, user)
+    while not pids:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"doveadm who never listed a session of {user}")
+        time.sleep(0.02)
+        pids = _session_pids(doveadm, conf, user)
+    subprocess.run([doveadm, "-c", str(conf), "kick", user], check=True, capture_output=True)
+    while any(_alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the kicked sessions of {user} (pids {pids}) did not exit")
+        time.sleep(0.02)
+
+
+def _session_pids(doveadm: str, conf: Path, user: str) -> list[int]:
+    # ``who -1``: a header, then one "user proto pid ip" line per connection.
+    listed = subprocess.run([doveadm, "-c", str(conf), "who", "-1", user], check=True,
+                            capture_output=True, text=True).stdout.splitlines()[1:]
+    return [int(line.split()[2]) for line in listed if line.split()[:1] == [user]]
+
+
 def _alive(pid: int) -> bool:
     # The daemonized master is re-parented to PID 1, which may not reap it in a container:
     # a zombie counts as stopped.
     try:
         with open(f"/proc/{pid}/stat") as fh:
             return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, IndexError):
+    except (OSError, IndexError):  # gone, or exiting while /proc was read (ESRCH)
         return False
 
 

@@ -19,7 +19,7 @@ from inboxlink.models import Capability, FolderRole
 from inboxlink.testing.conformance import make_message
 
 from .dovecot import Dovecot
-from .helpers import Certs, command_log, raw_client, settings_for
+from .helpers import Certs, CommandLog, command_log, raw_client, settings_for
 
 
 class Consumer:
@@ -72,8 +72,22 @@ def other(dovecot: Dovecot, account: str, certs: Certs) -> Iterator[IMAPClient]:
     client.logout()
 
 
+def _until(done: Callable[[], bool], what: str, within: float = 30.0) -> None:
+    """Wait for ``done`` with a deadline generous enough for a loaded machine."""
+    deadline = time.monotonic() + within
+    while not done():
+        assert time.monotonic() < deadline, f"{what} within {within} s"
+        time.sleep(0.02)
+
+
+def _listening(log: CommandLog, command: str = "IDLE") -> None:
+    """Wait until the watch has selected its folder and sent its first IDLE (or NOOP): a
+    change made before that is already in the folder it selects, and gives no hint."""
+    _until(lambda: command in log.commands, f"the watch sent no {command}")
+
+
 def _timed(consumer: Consumer, act: Callable[[], object]) -> tuple[ChangeHint, float]:
-    time.sleep(0.3)  # let IDLE settle
+    time.sleep(0.3)  # a quiet moment: notices of the previous change have all arrived
     consumer.drain()
     started = time.monotonic()
     act()
@@ -83,18 +97,19 @@ def _timed(consumer: Consumer, act: Callable[[], object]) -> tuple[ChangeHint, f
 
 def test_idle_hints_within_a_second(dovecot: Dovecot, account: str, certs: Certs,
                                     other: IMAPClient) -> None:
-    with ImapMailbox(settings_for(dovecot, account, certs)) as box:
+    with command_log() as log, ImapMailbox(settings_for(dovecot, account, certs)) as box:
         assert Capability.WATCH in box.capabilities
         consumer = Consumer(box.watch(FolderRole.INBOX, timeout=60))
         try:
+            _listening(log)
             hint, took = _timed(consumer, lambda: other.append("INBOX", make_message(9)))
             assert (hint.reason, hint.folder_id) == ("exists", "INBOX")
             assert took < 1.0
             hint, took = _timed(consumer, lambda: other.add_flags([1], [b"\\Seen"]))
             assert hint.reason == "flags"
             assert took < 1.0
-            other.add_flags([2], [b"\\Deleted"])
-            time.sleep(0.3)
+            hint, _ = _timed(consumer, lambda: other.add_flags([2], [b"\\Deleted"]))
+            assert hint.reason == "flags"
             hint, took = _timed(consumer, lambda: other.uid_expunge([2]))
             assert hint.reason == "expunge"
             assert took < 1.0
@@ -111,7 +126,7 @@ def test_idle_is_reissued_and_done_on_stop(dovecot: Dovecot, account: str, certs
                                                         idle_restart=0.4)) as box:
         before = box.open_connections
         consumer = Consumer(box.watch(FolderRole.INBOX, timeout=60))
-        time.sleep(1.5)
+        _until(lambda: log.commands.count("IDLE") >= 3, "IDLE was not re-issued twice")
         hint, took = _timed(consumer, lambda: other.append("INBOX", make_message(9)))
         assert hint.reason == "exists"
         assert took < 1.0
@@ -123,10 +138,11 @@ def test_idle_is_reissued_and_done_on_stop(dovecot: Dovecot, account: str, certs
 
 def test_closing_the_mailbox_ends_the_watch(dovecot: Dovecot, account: str,
                                             certs: Certs) -> None:
-    box = ImapMailbox(settings_for(dovecot, account, certs))
-    consumer = Consumer(box.watch(FolderRole.INBOX))
-    time.sleep(0.5)
-    box.close()
+    with command_log() as log:
+        box = ImapMailbox(settings_for(dovecot, account, certs))
+        consumer = Consumer(box.watch(FolderRole.INBOX))
+        _listening(log)  # closed while IDLE runs, not before the watch started
+        box.close()
     consumer.thread.join(5)
     assert not consumer.thread.is_alive()
     assert consumer.error is None
@@ -138,9 +154,9 @@ def test_a_server_restart_is_survived(certs: Certs) -> None:
     try:
         user = server.new_user()
         server.deliver(user, make_message(1))
-        with ImapMailbox(settings_for(server, user, certs)) as box:
+        with command_log() as log, ImapMailbox(settings_for(server, user, certs)) as box:
             consumer = Consumer(box.watch(FolderRole.INBOX, timeout=60))
-            time.sleep(0.5)
+            _listening(log)  # a watch still connecting would see no drop
             server.restart(pause=1.0)
             hint = consumer.next_hint(within=15)
             assert hint.reason == "reconnected"
@@ -162,6 +178,7 @@ def test_noop_polling_without_idle(dovecot_basic: Dovecot, certs: Certs) -> None
         assert Capability.WATCH not in box.capabilities
         box.poll_policy = PollPolicy(initial=0.2, factor=2.0, maximum=0.4)
         consumer = Consumer(box.watch(FolderRole.INBOX, timeout=60))
+        _listening(log, "NOOP")
         hint, took = _timed(consumer, lambda: dovecot_basic.deliver(user, make_message(2)))
         assert hint.reason == "exists"
         assert took < 1.5
@@ -174,10 +191,12 @@ def test_noop_polling_without_idle(dovecot_basic: Dovecot, certs: Certs) -> None
 def test_the_watch_takes_one_slot_of_the_budget(dovecot: Dovecot, account: str, certs: Certs,
                                                 other: IMAPClient) -> None:
     """With a budget of two, a watch and the sync loop it drives fit side by side."""
-    with ImapMailbox(settings_for(dovecot, account, certs, max_connections=2)) as box:
+    with command_log() as log, ImapMailbox(settings_for(dovecot, account, certs,
+                                                        max_connections=2)) as box:
         token = box.sync_token(FolderRole.INBOX)
         consumer = Consumer(box.watch(FolderRole.INBOX, timeout=60))
         try:
+            _listening(log)
             hint, _ = _timed(consumer, lambda: other.append("INBOX", make_message(9)))
             assert hint.reason == "exists"
             batch = box.changes(FolderRole.INBOX, token)  # on the other slot, meanwhile
