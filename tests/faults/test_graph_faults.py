@@ -220,7 +220,10 @@ def _attachment_of(raw: bytes) -> bytes:
 @pytest.mark.parametrize("fault", [
     Fault("reset", when=f"bytes {_CHUNK}-".encode(), forward=False),  # chunk never arrived
     Fault("cut", when=f"bytes {_CHUNK}-".encode()),  # chunk stored, its answer lost
-], ids=["dropped-before-server", "answer-lost"])
+    # the last chunk stored and its answer lost: the finished session is gone (404), the
+    # draft's attachments show the file arrived
+    Fault("cut", when=f"bytes {3 * _CHUNK}-".encode()),
+], ids=["dropped-before-server", "answer-lost", "last-answer-lost"])
 def test_a_dropped_upload_chunk_resumes_and_one_message_is_delivered(
         large_mailbox: GraphMailbox, emulator: GraphEmulator, proxy: FaultProxy, fault: Fault,
         tmp_path: Path) -> None:
@@ -229,6 +232,9 @@ def test_a_dropped_upload_chunk_resumes_and_one_message_is_delivered(
     result = large_mailbox.send(message)
     assert proxy.struck
     assert emulator.count("GET", r"^/upload/") == 1  # asked where to resume, once
+    # only a vanished finished session sends the client to the draft's attachments
+    last = fault.when == f"bytes {3 * _CHUNK}-".encode()
+    assert emulator.count("GET", r"/attachments") == (1 if last else 0)
     # each byte range reached the server exactly once
     assert [start for _, start, _ in emulator.uploads.chunks] == [0, _CHUNK, 2 * _CHUNK,
                                                                   3 * _CHUNK]

@@ -139,10 +139,12 @@ def test_an_inline_file_keeps_its_content_id(
 def test_an_expired_upload_session_deletes_the_draft(
         emulator: GraphEmulator, mailbox: GraphMailbox, tmp_path: Path) -> None:
     emulator.uploads.lifetime = dt.timedelta(0)  # expired before the first chunk
-    with pytest.raises(errors.NotFound):
+    with pytest.raises(errors.TransientError) as caught:
         mailbox.send(OutgoingMessage(to=["carol@example.org"], subject="Late", text="x",
                                      attachments=[Attachment.from_path(
                                          _file(tmp_path, "big.bin", 4 * 1024 * 1024))]))
+    assert caught.value.code == "uploadSessionGone"
+    assert "nothing was sent" in caught.value.remedy
     assert emulator.count("PUT", UPLOADS) == 1
     assert emulator.count("POST", SENDS) == 0
     _no_drafts_left(emulator)

@@ -84,6 +84,8 @@ def attach(mailbox: GraphMailbox, item_path: str, file: UploadFile, chunk: int) 
             try:
                 puts += 1
                 after = mailbox._run(_put, url, data, offset, file.size)
+            except errors.NotFound:
+                raise _session_gone(file) from None
             except errors.InboxLinkError as exc:
                 if not _resumable(exc) or stuck >= _RESUMES:
                     raise
@@ -91,11 +93,48 @@ def attach(mailbox: GraphMailbox, item_path: str, file: UploadFile, chunk: int) 
             if after is None:  # dropped or refused: ask the server where it stands
                 stuck += 1
                 log.info("Graph upload of %d bytes interrupted at %d; resuming", file.size, offset)
-                after = mailbox._run(_status, url, file.size)
+                last = offset + chunk >= file.size
+                after = _where(mailbox, url, item_path, file, last_chunk=last)
             elif after > offset or after == _DONE:
                 stuck = 0
             offset = after
     return puts
+
+
+def _where(mailbox: GraphMailbox, url: str, item_path: str, file: UploadFile, *,
+           last_chunk: bool) -> int:
+    """The next byte the session expects after an interrupted chunk.
+
+    A session that completed closes itself, so the status query of an interrupted *last*
+    chunk may find nothing: the item's attachments then tell whether the file arrived. Any
+    other vanished session (expired, closed by the server) is a typed "nothing was sent".
+    """
+    try:
+        return mailbox._run(_status, url, file.size)
+    except errors.NotFound:
+        if last_chunk and mailbox._run(_has_file, item_path, file):
+            return _DONE
+        raise _session_gone(file) from None
+
+
+def _session_gone(file: UploadFile) -> errors.InboxLinkError:
+    # Graph answers 404 ErrorItemNotFound, whose table remedy ("list the folder again") is
+    # about messages: for an upload the truth is that nothing was sent.
+    return errors.TransientError(
+        f"The upload session for {file.name!r} ended before the file was complete "
+        "(it expired or the server closed it); nothing was sent.",
+        provider=PROVIDER, code="uploadSessionGone",
+        remedy="Send the message again: nothing was sent and its draft is removed.",
+    )
+
+
+async def _has_file(session: GraphSession, item_path: str, file: UploadFile) -> bool:
+    """Whether the item already holds a file attachment of ``file``'s name and size."""
+    info = session.request(Method.GET, f"{item_path}/attachments?%24select=name,size")
+    answer = await session.send_json(info)
+    found = answer.get("value") if isinstance(answer, dict) else None
+    return any(isinstance(a, dict) and a.get("name") == file.name and a.get("size") == file.size
+               for a in found or ())
 
 
 async def post(session: GraphSession, item_path: str, file: UploadFile) -> None:
