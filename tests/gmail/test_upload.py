@@ -281,3 +281,32 @@ def test_a_copy_over_inserts_limit_is_refused_before_uploading(
         make_mailbox(emulator).append_to_sent(Spool.from_path(path))
     assert (caught.value.limit, caught.value.size) == (MAX_INSERT_SIZE, 151 * MiB)
     assert not [r for r in emulator.requests if r[1] != "/gmail/v1/users/me/labels"]
+
+
+def test_a_file_over_30_mb_is_stored_and_read_back_byte_exact(
+        emulator: GmailEmulator, tmp_path: pathlib.Path) -> None:
+    # Gmail cannot *send* a 30 MB file (its 35 MB send limit counts the base64 message), but
+    # it stores one: append_to_sent inserts the 41 MB message through the resumable upload,
+    # and the file comes back byte-exact through attachments.get.
+    import hashlib
+
+    from inboxlink.testing.conformance._core import LARGE_ATTACHMENT_SIZE, large_attachment_payload
+
+    payload = large_attachment_payload()
+    assert len(payload) == LARGE_ATTACHMENT_SIZE > 30 * 1024 * 1024
+    source = tmp_path / "measurements.bin"
+    source.write_bytes(payload)
+    mailbox = make_mailbox(emulator, upload_chunk_size=8 * MiB)
+    message = OutgoingMessage(to=["carol@example.org"], subject="Archive", text="Stored.",
+                              attachments=[Attachment.from_path(source)])
+    copy_id = mailbox.append_to_sent(message)
+    assert copy_id
+    uploads = [r for r in emulator.requests if r[1].startswith("/upload/")]
+    assert uploads[0] == ("POST", "/upload/gmail/v1/users/me/messages")
+    assert len(uploads) > 5  # the message went up in 8 MiB chunks
+    (info,) = mailbox.list_attachments(copy_id)
+    target = tmp_path / "read-back.bin"
+    assert mailbox.save_attachment(copy_id, info.part, target) == len(payload)
+    with open(target, "rb") as fh:
+        assert hashlib.file_digest(fh, "sha256").digest() == hashlib.sha256(payload).digest()
+    assert emulator.outbox == []  # stored, never sent
