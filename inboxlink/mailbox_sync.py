@@ -175,14 +175,21 @@ class SyncMixin:
             if watch.expired():
                 return None
             try:
-                batch = self.changes(watch.folder, watch.poll_token() or "", limit=self.max_changes)
+                changed = self._poll_changed(watch)
             except errors.RateLimited as exc:
                 delay = max(delay, exc.retry_after or policy.maximum)
                 continue
             except errors.SyncTokenExpired:
                 watch.set_poll_token(self.sync_token(watch.folder))
                 return ChangeHint(folder_id=watch.folder.id, reason="resync")
-            watch.set_poll_token(batch.token)
-            if batch:
+            if changed:
                 return ChangeHint(folder_id=watch.folder.id, reason="poll")
             delay = min(delay * policy.factor, policy.maximum)
+
+    def _poll_changed(self, watch: Watch) -> bool:
+        """One poll of the default `_wait_for_change`: advance the watch's token and say
+        whether anything changed. Adapters with a cheaper probe than ``changes()`` (one that
+        needs no summaries) override this, not the polling loop."""
+        batch = self.changes(watch.folder, watch.poll_token() or "", limit=self.max_changes)
+        watch.set_poll_token(batch.token)
+        return bool(batch)

@@ -33,7 +33,7 @@ import attrs
 
 from inboxlink import errors
 from inboxlink.adapters.gmail import convert
-from inboxlink.changes import ChangeHint, ChangeSet
+from inboxlink.changes import ChangeSet
 from inboxlink.cursor import CursorCodec
 from inboxlink.models import Folder, MessageSummary
 
@@ -202,28 +202,14 @@ class GmailSync:
                     break
         return feed, encode_token(folder.id, last if more else max(last, current)), more
 
-    def _wait_for_change(self, watch: Watch) -> ChangeHint | None:
-        """Poll as `PollPolicy` says, but probe the history
-        only: a hint needs no summaries, so each poll is one ``history.list`` (2 units)
-        however much changed, and the application's own ``changes()`` reads them once."""
-        policy = self.poll_policy
-        token = watch.poll_token() or self.sync_token(watch.folder)
+    def _poll_changed(self, watch: Watch) -> bool:
+        """Probe the history only: a hint needs no summaries, so each poll of the base's
+        `PollPolicy` loop is one ``history.list`` (2 units) however much changed, and the
+        application's own ``changes()`` reads them once."""
+        feed, token, _ = self._retry.call(self._scan, watch.folder, watch.poll_token() or "",
+                                          None)
         watch.set_poll_token(token)
-        delay = policy.initial
-        while watch.sleep(delay) and not watch.expired():
-            try:
-                feed, token, _ = self._retry.call(self._scan, watch.folder, token, None)
-            except errors.RateLimited as exc:
-                delay = max(delay, exc.retry_after or policy.maximum)
-                continue
-            except errors.SyncTokenExpired:
-                watch.set_poll_token(self.sync_token(watch.folder))
-                return ChangeHint(folder_id=watch.folder.id, reason="resync")
-            watch.set_poll_token(token)
-            if any(feed.classify()):
-                return ChangeHint(folder_id=watch.folder.id, reason="poll")
-            delay = min(delay * policy.factor, policy.maximum)
-        return None
+        return any(feed.classify())
 
     def _history_pages(self, start: int) -> Iterator[Mapping[str, Any]]:
         arguments: dict[str, Any] = {
