@@ -10,33 +10,21 @@ the ``mail`` user), with its own minimal configuration.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pwd
 import shutil
-import signal
-import socket
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import trustme
-from imap.dovecot import kick
+from imap.dovecot import DovecotProcess, free_port
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class OAuthDovecot:
+class OAuthDovecot(DovecotProcess):
     """Dovecot on 127.0.0.1 (implicit TLS) with the oauth2 passdb only."""
 
     def __init__(self, idp_base: str, idp_ca: str) -> None:
-        binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
+        self.binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
         self.dir = Path(tempfile.mkdtemp(prefix="inboxlink-dovecot-oauth-"))
         os.chmod(self.dir, 0o755)
         ca = trustme.CA()
@@ -55,7 +43,7 @@ class OAuthDovecot:
         os.chown(mail, uid.pw_uid, uid.pw_gid)
         (self.dir / "run").mkdir()
         (self.dir / "state").mkdir()
-        self.port = _free_port()
+        self.port = free_port()
         oauth2 = self.dir / "dovecot-oauth2.conf.ext"
         oauth2.write_text(f"""
 introspection_mode = post
@@ -124,35 +112,9 @@ service stats {{
   }}
 }}
 """)
-        subprocess.run([binary, "-c", str(self.conf)], check=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"dovecot did not start: {self.log()}")
+        self._start()
 
-    def kick(self, user: str) -> None:
-        """Drop every session of ``user`` and wait until they are gone (see `kick`)."""
-        kick(self.conf, user)
-
-    def log(self) -> str:
-        path = self.dir / "dovecot.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-    def stop(self) -> None:
-        pid_file = self.dir / "run" / "master.pid"
-        if pid_file.exists():
-            pid = int(pid_file.read_text().strip())
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline:
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
-                    break
-                time.sleep(0.05)
-        shutil.rmtree(self.dir, ignore_errors=True)
+    @property
+    def listen_port(self) -> int:
+        """The implicit-TLS IMAP port."""
+        return self.port

@@ -130,7 +130,60 @@ def free_port() -> int:
         return port
 
 
-class Dovecot:
+class DovecotProcess:
+    """The life of every test Dovecot: start from its own ``dovecot.conf`` and wait for its
+    port, stop by the pid in its own base_dir, kick sessions, read its log. Subclasses set
+    ``binary``, ``dir``, ``conf`` and `listen_port`."""
+
+    binary: str
+    dir: Path
+    conf: Path
+
+    @property
+    def listen_port(self) -> int:
+        """The port that answers once the server is up."""
+        raise NotImplementedError
+
+    def _start(self) -> None:
+        pid_file = self.dir / "run" / "master.pid"
+        if pid_file.exists():
+            pid_file.unlink()
+        subprocess.run([self.binary, "-c", str(self.conf)], check=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.listen_port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"dovecot did not start: {self.log()}")
+
+    def stop(self) -> None:
+        """Stop the instance by the pid in its own base_dir and remove its files."""
+        self._kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _kill(self) -> None:
+        pid_file = self.dir / "run" / "master.pid"
+        if pid_file.exists():
+            pid = int(pid_file.read_text().strip())
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and _alive(pid):
+                time.sleep(0.05)
+
+    def kick(self, user: str) -> None:
+        """Drop every session of ``user`` and wait until they are gone (see `kick`)."""
+        kick(self.conf, user)
+
+    def log(self) -> str:
+        """The instance's log so far (for failure messages)."""
+        path = self.dir / "dovecot.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+class Dovecot(DovecotProcess):
     """One Dovecot instance.
 
     Args:
@@ -238,20 +291,10 @@ service stats {{
         self._start()
 
     # ------------------------------------------------------------------ process
-    def _start(self) -> None:
-        pid_file = self.dir / "run" / "master.pid"
-        if pid_file.exists():
-            pid_file.unlink()
-        subprocess.run([self.binary, "-c", str(self.conf)], check=True)
-        deadline = time.monotonic() + 10
-        port = self.imaps_port if self.ssl else self.imap_port
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"dovecot did not start: {self.log()}")
+    @property
+    def listen_port(self) -> int:
+        """IMAPS when TLS is on, else plain IMAP."""
+        return self.imaps_port if self.ssl else self.imap_port
 
     def restart(self, pause: float = 0.0) -> None:
         """Stop the server (every connection drops), wait ``pause`` seconds, start it again
@@ -259,30 +302,6 @@ service stats {{
         self._kill()
         time.sleep(pause)
         self._start()
-
-    def stop(self) -> None:
-        """Stop the instance by the pid in its own base_dir and remove its files."""
-        self._kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def _kill(self) -> None:
-        pid_file = self.dir / "run" / "master.pid"
-        if pid_file.exists():
-            pid = int(pid_file.read_text().strip())
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline and _alive(pid):
-                time.sleep(0.05)
-
-    def kick(self, user: str) -> None:
-        """Drop every session of ``user`` and wait until they are gone (see `kick`)."""
-        kick(self.conf, user)
-
-    def log(self) -> str:
-        """The instance's log so far (for failure messages)."""
-        path = self.dir / "dovecot.log"
-        return path.read_text(errors="replace") if path.exists() else ""
 
     # ------------------------------------------------------------------ users
     def _write_users(self, special: dict[str, str], fresh: int) -> None:
