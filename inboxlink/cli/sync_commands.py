@@ -33,9 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["SYNC_COMMANDS", "add_sync_parsers"]
 
 
-
-
-
 def add_sync_parsers(sub: Any, add_connection: AddConnection) -> None:
     """Register ``sync-token``, ``changes`` and ``watch`` on the main parser's sub-parsers."""
     token = sub.add_parser(
