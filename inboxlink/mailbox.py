@@ -12,13 +12,12 @@ from __future__ import annotations
 import abc
 import logging
 import os
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from email.message import EmailMessage
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
-from inboxlink import errors, mime
+from inboxlink import _bridge, errors, mime
 from inboxlink import folders as folder_roles
 from inboxlink.changes import ChangeSet
 from inboxlink.mailbox_actions import ActionMixin, MessageRef
@@ -216,6 +215,9 @@ class BaseMailbox(SyncMixin, ActionMixin, abc.ABC):
     capabilities: frozenset[Capability] = frozenset({Capability.SEND, Capability.APPEND_TO_SENT})
     #: the largest page ``_list_page`` is asked for
     max_page_size: ClassVar[int] = 1000
+    #: the adapter's I/O is coroutines awaited at one point, never blocking calls, so its
+    #: async face runs on the caller's loop (`inboxlink.aio.native`), not in threads
+    async_native: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -232,7 +234,8 @@ class BaseMailbox(SyncMixin, ActionMixin, abc.ABC):
         self._role_overrides = overrides
         self._retry = retry or RetryPolicy()
         self._folders_cache: list[Folder] | None = None
-        self._folders_lock = threading.Lock()
+        # held across the listing: concurrent first calls wait for one listing, not N
+        self._folders_lock = _bridge.Lock()
 
     # ------------------------------------------------------------------ construction
     @classmethod

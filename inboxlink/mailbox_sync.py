@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import attrs
 
-from inboxlink import errors
+from inboxlink import _bridge, errors
 from inboxlink.changes import ChangeHint, ChangeSet
 from inboxlink.models import Capability, Folder, FolderRef, FolderRole
 
@@ -66,7 +66,7 @@ class Watch(Iterator[ChangeHint]):
         left = self.remaining()
         if left is not None:
             seconds = min(seconds, left)
-        return not self._stopped.wait(max(0.0, seconds))
+        return not _bridge.wait_event(self._stopped, max(0.0, seconds))
 
     def expired(self) -> bool:
         """Whether the watch should end now (stopped or timed out)."""

@@ -28,8 +28,8 @@ from typing import Any, TypeVar
 import attrs
 import tenacity
 
+from inboxlink import _bridge, errors
 from inboxlink import deadline as _deadline
-from inboxlink import errors
 
 __all__ = ["DEADLINE_FACTOR", "RetryPolicy", "bounded", "carried", "is_retryable",
            "spend_retry", "waits_disabled"]
@@ -171,7 +171,7 @@ class RetryPolicy:
         re-send in a blocking loop (`pause` is its event-loop twin)."""
         if waits_disabled():
             return
-        (self.sleep or tenacity.nap.sleep)(seconds)
+        (self.sleep or _bridge.sleep)(seconds)
 
     def call(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         """Call ``fn`` (a read, or an idempotent change) under this policy's deadline and

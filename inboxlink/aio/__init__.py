@@ -5,8 +5,9 @@
 ...     async with await aio.connect("fake://alice@example.com") as mailbox:
 ...         return await mailbox.list_messages()
 
-Synchronous adapters run in worker threads with a per-mailbox limit equal to their
-connection budget, so the event loop never blocks. Needs ``anyio`` (installed with the
+Graph runs natively on the caller's loop (`.native`); the synchronous adapters run in
+worker threads with a per-mailbox limit equal to their connection budget (`.threaded`),
+so the event loop never blocks. Needs ``anyio`` and ``greenlet`` (installed with the
 ``graph`` extra, or ``pip install 'inboxlink[aio]'``).
 """
 
@@ -16,16 +17,23 @@ from typing import Any
 
 import anyio.to_thread
 
+from inboxlink.aio.native import NativeAsyncMailbox, NativeWatch
 from inboxlink.aio.protocol import AsyncMailbox, AsyncWatch
 from inboxlink.aio.threaded import ThreadedAsyncMailbox, ThreadedWatch
 from inboxlink.mailbox import Mailbox
 
-__all__ = ["AsyncMailbox", "AsyncWatch", "ThreadedAsyncMailbox", "ThreadedWatch", "connect",
-           "wrap"]
+__all__ = ["AsyncMailbox", "AsyncWatch", "NativeAsyncMailbox", "NativeWatch",
+           "ThreadedAsyncMailbox", "ThreadedWatch", "connect", "wrap"]
 
 
 def wrap(mailbox: Mailbox, *, concurrency: int | None = None) -> AsyncMailbox:
-    """The async face of an open synchronous mailbox (state shared with it)."""
+    """The async face of an open synchronous mailbox (state shared with it).
+
+    An adapter whose client library is asynchronous (``async_native``: Graph) runs on the
+    caller's loop; the others run in worker threads, at most ``concurrency`` at once.
+    """
+    if getattr(mailbox, "async_native", False):
+        return NativeAsyncMailbox(mailbox, concurrency=concurrency)
     return ThreadedAsyncMailbox(mailbox, concurrency=concurrency,
                                 inline=mailbox.provider == "fake")
 

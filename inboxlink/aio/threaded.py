@@ -62,16 +62,19 @@ class ThreadedWatch:
 
     async def __anext__(self) -> ChangeHint:
         try:
-            return await anyio.to_thread.run_sync(self._next, abandon_on_cancel=True)
+            hint = await self._step()
         except anyio.get_cancelled_exc_class():
-            self._watch.stop()  # the abandoned thread sees it within a second and ends
+            self._watch.stop()  # an abandoned thread sees it within a second and ends
             raise
+        if hint is None:
+            raise StopAsyncIteration
+        return hint
 
-    def _next(self) -> ChangeHint:
-        try:
-            return next(self._watch)
-        except StopIteration:
-            raise StopAsyncIteration from None
+    async def _step(self) -> ChangeHint | None:
+        return await anyio.to_thread.run_sync(self._next, abandon_on_cancel=True)
+
+    def _next(self) -> ChangeHint | None:
+        return next(self._watch, None)
 
     def stop(self) -> None:
         """End the iteration."""
@@ -103,6 +106,11 @@ class ThreadedAsyncMailbox:
         if self._inline:
             return call()
         return await anyio.to_thread.run_sync(call, limiter=self._limiter)
+
+    async def _write(self, function: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        # A thread is never abandoned: a cancelled write finishes there before the
+        # cancellation is delivered (the native face has to shield it for the same effect).
+        return await self._run(function, *args, **kwargs)
 
     # ------------------------------------------------------------------ attributes
     @property
@@ -157,7 +165,7 @@ class ThreadedAsyncMailbox:
     async def fetch_to_file(self, message_id: str,
                             target: str | os.PathLike[str] | IO[bytes]) -> int:
         """See `inboxlink.Mailbox.fetch_to_file`."""
-        return await self._run(self.sync.fetch_to_file, message_id, target)
+        return await self._write(self.sync.fetch_to_file, message_id, target)
 
     async def list_attachments(self, message_id: str) -> list[AttachmentInfo]:
         """See `inboxlink.Mailbox.list_attachments`."""
@@ -166,16 +174,16 @@ class ThreadedAsyncMailbox:
     async def save_attachment(self, message_id: str, part: str,
                               target: str | os.PathLike[str] | IO[bytes]) -> int:
         """See `inboxlink.Mailbox.save_attachment`."""
-        return await self._run(self.sync.save_attachment, message_id, part, target)
+        return await self._write(self.sync.save_attachment, message_id, part, target)
 
     # ------------------------------------------------------------------ sending
     async def send(self, message: OutgoingLike, *, save_copy: bool = True) -> SendResult:
         """See `inboxlink.Mailbox.send`; a cancelled send still finishes in its thread."""
-        return await self._run(self.sync.send, message, save_copy=save_copy)
+        return await self._write(self.sync.send, message, save_copy=save_copy)
 
     async def append_to_sent(self, message: SentLike) -> str | None:
         """See `inboxlink.Mailbox.append_to_sent`."""
-        return await self._run(self.sync.append_to_sent, message)
+        return await self._write(self.sync.append_to_sent, message)
 
     # ------------------------------------------------------------------ change feed
     async def sync_token(self, folder: FolderRef = FolderRole.INBOX) -> str:
@@ -196,19 +204,19 @@ class ThreadedAsyncMailbox:
     # ------------------------------------------------------------------ acting and finding
     async def set_read(self, ids: Iterable[str] | str, read: bool = True) -> None:
         """See `inboxlink.Mailbox.set_read`."""
-        await self._run(self.sync.set_read, _listed(ids), read)
+        await self._write(self.sync.set_read, _listed(ids), read)
 
     async def set_flagged(self, ids: Iterable[str] | str, flagged: bool = True) -> None:
         """See `inboxlink.Mailbox.set_flagged`."""
-        await self._run(self.sync.set_flagged, _listed(ids), flagged)
+        await self._write(self.sync.set_flagged, _listed(ids), flagged)
 
     async def move(self, ids: Iterable[str] | str, folder: FolderRef) -> dict[str, str | None]:
         """See `inboxlink.Mailbox.move`."""
-        return await self._run(self.sync.move, _listed(ids), folder)
+        return await self._write(self.sync.move, _listed(ids), folder)
 
     async def delete(self, ids: Iterable[str] | str, *, permanent: bool = False) -> None:
         """See `inboxlink.Mailbox.delete`."""
-        await self._run(self.sync.delete, _listed(ids), permanent=permanent)
+        await self._write(self.sync.delete, _listed(ids), permanent=permanent)
 
     async def search(self, folder: FolderRef = FolderRole.INBOX,
                      query: SearchQuery | None = None, *, limit: int = 50,
@@ -227,7 +235,7 @@ class ThreadedAsyncMailbox:
     async def verify(self, bcc: str, *, from_: str | None = None,
                      subject: str = "inboxlink connection test") -> SendResult:
         """See `inboxlink.Mailbox.verify`."""
-        return await self._run(self.sync.verify, bcc, from_=from_, subject=subject)
+        return await self._write(self.sync.verify, bcc, from_=from_, subject=subject)
 
     # ------------------------------------------------------------------ lifetime
     async def aclose(self) -> None:

@@ -1,22 +1,23 @@
-"""At most N HTTP requests in flight per mailbox, across every thread and mailbox object.
+"""At most N HTTP requests in flight per mailbox, across every thread, loop and mailbox object.
 
 Exchange Online answers a fifth concurrent request for one app and mailbox with 429
-``MailboxConcurrency``; once that happens every thread waits out Retry-After, so queueing
-here is cheaper than being throttled. All requests run on the one shared loop (`._loop`),
-so one limiter per mailbox on that loop sees every request the process makes for it.
+``MailboxConcurrency``; once that happens every caller waits out Retry-After, so queueing
+here is cheaper than being throttled. Requests run on the shared loop (`._loop`, the
+synchronous face) and on the callers' own loops (the async face, `inboxlink._bridge`), so
+one limiter per mailbox serves them all: its count is guarded by a thread lock, and a waiter
+on any loop is woken on that loop (``call_soon_threadsafe``).
 
 Limiters are keyed by ``(Graph origin, mailbox address)``: two ``GraphMailbox`` objects for
 the same mailbox share one budget. Each waiter brings its own cap, so a mailbox object
 configured with a lower cap never runs while more requests than that are outstanding.
-Waiters are served first come, first served, so no thread starves.
+Waiters are served first come, first served, whatever their loop, so none starves.
 
 A request issued by a task that already holds a slot of the same limiter (a follow-up made
 while a streamed response is still open) rides on that slot instead of waiting for a second
 one, which under ``cap=1`` would wait forever. (A task spawned inside a slot inherits it
 too, so the adapter awaits its requests one after another and never gathers them.)
 
-asyncio objects belong to one loop, so limiters are kept per loop, and a forked child (whose
-loop is new, see `._loop`) starts with none.
+A forked child starts with no limiters: requests the parent had in flight are not its own.
 
 Across processes and machines the cap holds through a shared `inboxlink.budget.Budget`
 (``budget=``): a request that got its local slot also takes one of the budget's slots for
@@ -30,8 +31,11 @@ import collections
 import contextlib
 import contextvars
 import os
+import threading
 import weakref
 from collections.abc import AsyncIterator, Callable
+
+import attrs
 
 __all__ = ["MailboxLimiter", "limiter_for"]
 
@@ -40,16 +44,25 @@ _HELD: contextvars.ContextVar[tuple[MailboxLimiter, ...]] = contextvars.ContextV
     "inboxlink_graph_held_slots", default=())
 
 
+@attrs.define(eq=False)
+class _Waiter:
+    cap: int
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[None]
+    granted: bool = False  #: the slot is counted as this waiter's (set under the lock)
+
+
 class MailboxLimiter:
     """A first-come-first-served counting gate whose every waiter states its own cap.
 
-    Only touched from its loop's thread, so no lock: nothing awaits between a check and the
-    count it guards.
+    Shared by tasks of any loop and thread: the count and the queue change only under
+    ``_lock``, and no lock is held across an ``await``.
     """
 
     def __init__(self) -> None:
         self.in_flight = 0
-        self._waiters: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
+        self._lock = threading.Lock()
+        self._waiters: collections.deque[_Waiter] = collections.deque()
 
     @contextlib.asynccontextmanager
     async def slot(self, cap: int, shared: Callable[[], contextlib.AbstractContextManager[None]]
@@ -73,38 +86,48 @@ class MailboxLimiter:
             self._release()
 
     async def _acquire(self, cap: int) -> None:
-        if not self._waiters and self.in_flight < cap:
-            self.in_flight += 1
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = (cap, waiter)
-        self._waiters.append(entry)
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if not self._waiters and self.in_flight < cap:
+                self.in_flight += 1
+                return
+            waiter = _Waiter(cap, loop, loop.create_future())
+            self._waiters.append(waiter)
         try:
-            await waiter  # _wake counts the slot as ours before resolving it
+            await waiter.future  # _wake counts the slot as ours before resolving it
         except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self._release()  # granted, then cancelled before we could use it
-            else:
-                self._waiters.remove(entry)
+            with self._lock:
+                if waiter.granted:
+                    self.in_flight -= 1  # granted, then cancelled before we could use it
+                else:
+                    self._waiters.remove(waiter)
                 self._wake()  # we may have been the head blocking the others
             raise
 
     def _release(self) -> None:
-        self.in_flight -= 1
-        self._wake()
+        with self._lock:
+            self.in_flight -= 1
+            self._wake()
 
     def _wake(self) -> None:
-        # Strict arrival order: a head that cannot start yet (a lower cap) holds the rest.
+        # Under the lock. Strict arrival order: a head that cannot start yet (a lower cap)
+        # holds the rest.
         while self._waiters:
-            cap, waiter = self._waiters[0]
-            if waiter.done():
-                self._waiters.popleft()
-                continue
-            if self.in_flight >= cap:
+            head = self._waiters[0]
+            if self.in_flight >= head.cap:
                 return
             self._waiters.popleft()
+            try:
+                head.loop.call_soon_threadsafe(_resolve, head.future)
+            except RuntimeError:
+                continue  # its loop is closed: nobody is waiting there any more
             self.in_flight += 1
-            waiter.set_result(None)
+            head.granted = True
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 @contextlib.asynccontextmanager
@@ -128,23 +151,27 @@ async def _blocking(permit: contextlib.AbstractContextManager[None]) -> AsyncIte
         await loop.run_in_executor(None, permit.__exit__, None, None, None)
 
 
-_LIMITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str],
-                                                                      MailboxLimiter]]
-_LIMITERS = weakref.WeakKeyDictionary()
+#: one limiter per mailbox while any session uses it
+_LIMITERS: weakref.WeakValueDictionary[tuple[str, str], MailboxLimiter]
+_LIMITERS = weakref.WeakValueDictionary()
+_LIMITERS_LOCK = threading.Lock()
 
 
 def limiter_for(origin: str, address: str) -> MailboxLimiter:
-    """The running loop's limiter for one mailbox (call on the shared loop)."""
-    per_loop = _LIMITERS.setdefault(asyncio.get_running_loop(), {})
+    """The process's limiter for one mailbox (shared by every loop and thread)."""
     key = (origin.lower(), address.casefold())
-    limiter = per_loop.get(key)
-    if limiter is None:
-        limiter = per_loop[key] = MailboxLimiter()
-    return limiter
+    with _LIMITERS_LOCK:
+        limiter = _LIMITERS.get(key)
+        if limiter is None:
+            limiter = _LIMITERS[key] = MailboxLimiter()
+        return limiter
 
 
 def _after_fork_in_child() -> None:
-    # Requests the parent had in flight never finish here: their counts must not carry over.
+    # Requests the parent had in flight never finish here: their counts must not carry over
+    # (and another thread may have held a lock at the fork).
+    global _LIMITERS_LOCK
+    _LIMITERS_LOCK = threading.Lock()
     _LIMITERS.clear()
 
 

@@ -1,10 +1,13 @@
-"""One long-lived asyncio loop in a daemon thread, shared by every Graph mailbox.
+"""Where Graph's coroutines run: the caller's loop (async face) or one shared loop thread.
 
 msgraph-sdk is asynchronous and keeps loop-bound state (its httpx client), so a fresh
-``asyncio.run()`` per call breaks on the second loop. Every coroutine runs here instead;
-a synchronous caller blocks on a ``concurrent.futures.Future``. A call made *from* this
-loop would wait on itself forever, so it is refused. After ``fork()`` the child gets a new
-loop on first use (the parent's thread does not exist in the child).
+``asyncio.run()`` per call breaks on the second loop. `run` awaits a coroutine on the
+caller's own loop when the call came through the async face (bridged, see
+`inboxlink._bridge`); a synchronous caller's coroutines run on one long-lived loop in a
+daemon thread instead, and the caller blocks on a ``concurrent.futures.Future``. A
+synchronous call made *from* that loop would wait on itself forever, so it is refused.
+After ``fork()`` the child gets a new loop on first use (the parent's thread does not exist
+in the child).
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from inboxlink import errors
+from inboxlink import _bridge, errors
 
-__all__ = ["LOOP", "LoopThread"]
+__all__ = ["LOOP", "LoopThread", "current", "run", "run_on"]
 
 T = TypeVar("T")
 
@@ -65,10 +68,7 @@ class LoopThread:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            raise errors.OperationTimeout(
-                f"Microsoft Graph did not finish within {timeout:g} seconds.", provider="graph",
-                remedy="Retry; for very large mailboxes raise timeout= in the settings.",
-            ) from None
+            raise _timed_out(timeout) from None
         except BaseException:
             # KeyboardInterrupt and friends: do not leave the coroutine running unattended.
             future.cancel()
@@ -78,6 +78,61 @@ class LoopThread:
         self._lock = threading.Lock()
         self._loop = None
         self._thread = None
+
+
+def _timed_out(timeout: float | None) -> errors.OperationTimeout:
+    return errors.OperationTimeout(
+        f"Microsoft Graph did not finish within {timeout or 0:g} seconds.", provider="graph",
+        remedy="Retry; for very large mailboxes raise timeout= in the settings.",
+    )
+
+
+async def _within(awaitable: Any, timeout: float | None) -> Any:
+    try:
+        return await asyncio.wait_for(awaitable, timeout)
+    except asyncio.TimeoutError:
+        raise _timed_out(timeout) from None
+
+
+def current() -> asyncio.AbstractEventLoop:
+    """The loop this call's coroutines run on: the caller's when bridged, else the shared one."""
+    return asyncio.get_running_loop() if _bridge.active() else LOOP.get()
+
+
+def run(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+    """Run ``coro`` to its end within ``timeout`` seconds, on `current()`'s loop."""
+    if _bridge.active():
+        result: T = _bridge.wait(_within(coro, timeout))
+        return result
+    return LOOP.run(coro, timeout)
+
+
+def run_on(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T],
+           timeout: float | None = None) -> T | None:
+    """Run ``coro`` on ``loop`` (a session's, maybe another thread's) and wait for it without
+    blocking a bridged caller's loop. ``None`` when that loop no longer runs (or runs in
+    this very thread, outside a bridge: then the coroutine is only scheduled)."""
+    if _bridge.active() and loop is asyncio.get_running_loop():
+        return run(coro, timeout)
+    if loop.is_closed() or not loop.is_running():
+        coro.close()
+        return None
+    try:
+        here = asyncio.get_running_loop()
+    except RuntimeError:
+        here = None
+    if here is loop:  # a synchronous call on the loop's own thread: waiting would hang it
+        loop.create_task(coro)
+        return None
+    future = asyncio.run_coroutine_threadsafe(coro, loop)
+    if _bridge.active():
+        result: T = _bridge.wait(_within(asyncio.wrap_future(future), timeout))
+        return result
+    try:
+        return future.result(timeout)
+    except concurrent.futures.TimeoutError:
+        future.cancel()
+        raise _timed_out(timeout) from None
 
 
 LOOP = LoopThread()

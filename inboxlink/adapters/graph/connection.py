@@ -43,9 +43,8 @@ from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph.graph_service_client import GraphServiceClient
 
 from inboxlink import errors
-from inboxlink.adapters.graph import _msgraph_shim
+from inboxlink.adapters.graph import _loop, _msgraph_shim
 from inboxlink.adapters.graph._limit import limiter_for
-from inboxlink.adapters.graph._loop import LOOP
 from inboxlink.adapters.graph.errors import MalformedResponse
 from inboxlink.adapters.graph.settings import GraphSettings
 
@@ -174,55 +173,58 @@ class GraphSession:
 
 
 class SessionHolder:
-    """One mailbox's `GraphSession`: built on the shared loop on first use, built again in a
-    forked child (the parent's sockets and loop are not the child's), closed for good by
-    `close` — afterwards `get` raises ``MailboxClosed``, it never reopens behind the
-    application's back."""
+    """One mailbox's `GraphSession` per event loop: on the shared loop for the synchronous
+    face, on each caller's loop for the async face (httpx binds to the loop it runs on).
+    Built on first use, built again in a forked child (the parent's sockets and loop are not
+    the child's), closed for good by `close` — afterwards `get` raises ``MailboxClosed``, it
+    never reopens behind the application's back."""
 
     def __init__(self, settings: GraphSettings, tokens: TokenSource) -> None:
         self._settings = settings
         self._tokens = tokens
-        self._session: GraphSession | None = None
-        self._key: tuple[int, int] | None = None
+        #: sessions by loop; a loop that is gone takes its session with it
+        self._sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GraphSession]
+        self._sessions = weakref.WeakKeyDictionary()
+        # Never held across an await: building a session does no I/O.
         self._lock = threading.Lock()
         self.closed = False
         _LIVE.add(self)
 
     def get(self) -> GraphSession:
-        """The session for this process and loop (built if needed)."""
+        """The session for the loop this call runs on (built if needed)."""
         if self.closed:
             raise errors.MailboxClosed(provider="graph")
-        LOOP.get()
-        key = (os.getpid(), LOOP.generation)
+        loop = _loop.current()
         with self._lock:
-            if self._session is None or self._key != key:
-                # A session from before a fork holds the parent's sockets and loop: build anew.
-                self._session = LOOP.run(self._build())
-                self._key = key
-            return self._session
+            session = self._sessions.get(loop)
+        if session is None:
+            # Built on its loop: the mailbox's limiter and httpx see the loop they serve.
+            built = _loop.run(self._build(), timeout=self._settings.timeout)
+            with self._lock:
+                session = self._sessions.setdefault(loop, built)
+        return session
 
     async def _build(self) -> GraphSession:
-        # On the loop: httpx and the mailbox's limiter bind to the loop they are made on.
         return GraphSession(self._settings, self._tokens)
 
     def close(self) -> None:
-        """Close the HTTP client for good; safe to call twice."""
+        """Close every loop's HTTP client for good; safe to call twice."""
         self.closed = True
-        session, self._session = self._session, None
-        if session is None or self._key != (os.getpid(), LOOP.generation):
-            return
-        try:
-            LOOP.run(session.aclose(), timeout=10)
-        except Exception as exc:  # closing must not fail the caller's with-block
-            log.debug("closing the Graph client failed: %s", exc)
+        with self._lock:
+            sessions = list(self._sessions.items())
+            self._sessions.clear()
+        for loop, session in sessions:
+            try:
+                _loop.run_on(loop, session.aclose(), timeout=10)
+            except Exception as exc:  # closing must not fail the caller's with-block
+                log.debug("closing the Graph client failed: %s", exc)
 
     def _after_fork_in_child(self) -> None:
         # Another parent thread may have held the lock at the fork (mid get()); its copy would
-        # stay locked forever here. The session is the parent's too: forget both, as the loop
-        # forgets its thread, and build afresh on first use.
+        # stay locked forever here. The sessions are the parent's too: forget them, as the
+        # loop forgets its thread, and build afresh on first use.
         self._lock = threading.Lock()
-        self._session = None
-        self._key = None
+        self._sessions = weakref.WeakKeyDictionary()
 
 
 #: every live holder, so a forked child can reset their locks (see _after_fork_in_child)

@@ -1,7 +1,8 @@
 """The Microsoft 365 mailbox: msgraph-sdk driven from synchronous code.
 
-Every public call goes through `GraphMailbox._run`: the coroutine runs on the shared
-loop (`._loop`) and any exception is translated once, by `.errors.TABLE`.
+Every public call goes through `GraphMailbox._run`: the coroutine runs on the caller's
+loop when the call came through the async face, else on the shared loop (`._loop`), and
+any exception is translated once, by `.errors.TABLE`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from collections.abc import Callable, Coroutine
 from typing import IO, Any, TypeVar
 
 from inboxlink import deadline, errors, mime
-from inboxlink.adapters.graph import _auth, _reads, send
-from inboxlink.adapters.graph._loop import LOOP
+from inboxlink.adapters.graph import _auth, _loop, _reads, send
 from inboxlink.adapters.graph.actions import GraphActions
 from inboxlink.adapters.graph.attachments import GraphAttachments
 from inboxlink.adapters.graph.connection import GraphSession, SessionHolder, TokenSource
@@ -66,6 +66,8 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
                               Capability.SYNC, Capability.ACTIONS, Capability.SEARCH})
     #: Graph's largest $top for messages
     max_page_size = 1000
+    #: msgraph-sdk is asynchronous: `inboxlink.aio` runs it on the caller's loop
+    async_native = True
 
     def __init__(self, settings: GraphSettings) -> None:
         super().__init__(address=settings.address, sent_folder=settings.sent_folder,
@@ -99,12 +101,13 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
     def _run(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
         with translating(TABLE, extract, self._errors):
             session = self._ensure_session()
-            # The coroutine runs on the loop's thread: carry the call's retry budget and
-            # deadline there, and never wait past the deadline for it. Its failures are
-            # explained here, in the caller's thread: the follow-up probe needs the loop.
-            result: T = LOOP.run(carried(fn(session, *args)),
-                                 timeout=deadline.bound(self.settings.timeout,
-                                                        provider=self.provider))
+            # The coroutine runs on the caller's loop (async face) or the shared loop's
+            # thread: carry the call's retry budget and deadline there, and never wait past
+            # the deadline for it. Its failures are explained here, outside the coroutine:
+            # the follow-up probe needs the loop.
+            result: T = _loop.run(carried(fn(session, *args)),
+                                  timeout=deadline.bound(self.settings.timeout,
+                                                         provider=self.provider))
         if not self._alias_checked and self._tokens.last:
             self._alias_checked = True
             claims = _auth.token_claims(self._tokens.last)
@@ -142,8 +145,8 @@ class GraphMailbox(GraphSync, GraphActions, GraphAttachments, BaseMailbox):
     def _probe_mailbox(self) -> bool | None:
         """After "REST API not enabled": does the account have an Exchange Online plan?"""
         try:
-            return LOOP.run(_reads.has_exchange_plan(self._ensure_session()),
-                            timeout=min(30.0, self.settings.timeout))
+            return _loop.run(_reads.has_exchange_plan(self._ensure_session()),
+                             timeout=min(30.0, self.settings.timeout))
         except Exception:  # the probe only refines an error; never let it replace one
             return None
 
