@@ -19,6 +19,8 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+import anyio
+
 from inboxlink import _bridge, errors
 
 __all__ = ["LOOP", "LoopThread", "current", "run", "run_on"]
@@ -88,10 +90,12 @@ def _timed_out(timeout: float | None) -> errors.OperationTimeout:
 
 
 async def _within(awaitable: Any, timeout: float | None) -> Any:
-    try:
-        return await asyncio.wait_for(awaitable, timeout)
-    except asyncio.TimeoutError:
-        raise _timed_out(timeout) from None
+    # A cancel scope, not wait_for: wait_for runs the coroutine in a task of its own, which
+    # a repeated cancellation (anyio delivers one per loop turn) can leave unwinding after
+    # the caller has moved on, still holding its slot.
+    with anyio.move_on_after(timeout):
+        return await awaitable
+    raise _timed_out(timeout)
 
 
 def current() -> asyncio.AbstractEventLoop:
