@@ -1,29 +1,11 @@
-"""The conformance suite through the async face (`inboxlink.aio`) of the Ews fixtures:
-calls run in worker threads behind the per-mailbox limiter, with the same results."""
+"""The whole conformance suite through the async face (`inboxlink.aio`) on the EWS emulator: every
+test class of `test_conformance` again (`conformance.aio.async_twins`); its calls run in worker
+threads behind the per-mailbox limiter, with the same results."""
 
 from __future__ import annotations
 
-from inboxlink.testing import conformance
-from inboxlink.testing.conformance.aio import AsyncFace
+from inboxlink.testing.conformance.aio import async_twins
 
-from .test_conformance import EwsFixtures
+from . import test_conformance
 
-
-class TestEwsAsyncList(conformance.ListTests, AsyncFace, EwsFixtures):
-    pass
-
-
-class TestEwsAsyncFetch(conformance.FetchTests, AsyncFace, EwsFixtures):
-    pass
-
-
-class TestEwsAsyncSend(conformance.SendTests, AsyncFace, EwsFixtures):
-    pass
-
-
-class TestEwsAsyncSync(conformance.SyncTests, AsyncFace, EwsFixtures):
-    pass
-
-
-class TestEwsAsyncActions(conformance.ActionTests, AsyncFace, EwsFixtures):
-    pass
+globals().update(async_twins(test_conformance))

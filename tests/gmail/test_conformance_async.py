@@ -1,29 +1,11 @@
-"""The conformance suite through the async face (`inboxlink.aio`) of the Gmail fixtures:
-calls run in worker threads behind the per-mailbox limiter, with the same results."""
+"""The whole conformance suite through the async face (`inboxlink.aio`) on the Gmail emulator:
+every test class of `test_conformance` again (`conformance.aio.async_twins`); its calls run in
+worker threads behind the per-mailbox limiter, with the same results."""
 
 from __future__ import annotations
 
-from inboxlink.testing import conformance
-from inboxlink.testing.conformance.aio import AsyncFace
+from inboxlink.testing.conformance.aio import async_twins
 
-from .test_conformance import GmailFixtures
+from . import test_conformance
 
-
-class TestGmailAsyncList(conformance.ListTests, AsyncFace, GmailFixtures):
-    pass
-
-
-class TestGmailAsyncFetch(conformance.FetchTests, AsyncFace, GmailFixtures):
-    pass
-
-
-class TestGmailAsyncSend(conformance.SendTests, AsyncFace, GmailFixtures):
-    pass
-
-
-class TestGmailAsyncSync(conformance.SyncTests, AsyncFace, GmailFixtures):
-    pass
-
-
-class TestGmailAsyncActions(conformance.ActionTests, AsyncFace, GmailFixtures):
-    pass
+globals().update(async_twins(test_conformance))

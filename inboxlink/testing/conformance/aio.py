@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import Any, TypeVar
 
 import pytest
@@ -23,7 +23,7 @@ import pytest
 from inboxlink.aio.protocol import AsyncMailbox, AsyncWatch
 from inboxlink.changes import ChangeHint
 
-__all__ = ["AsyncFace", "BlockingMailbox", "blocking"]
+__all__ = ["AsyncFace", "BlockingMailbox", "async_twins", "blocking"]
 
 R = TypeVar("R")
 
@@ -149,3 +149,24 @@ class AsyncFace:
 
         with blocking(aio.wrap(reconnect())) as mailbox:
             yield mailbox
+
+
+def async_twins(module: ModuleType) -> dict[str, type]:
+    """Every conformance test class of ``module`` again, through the async face.
+
+    Each ``Test…`` class whose fixtures are `conformance.MailboxFixtures` gets a twin
+    ``Test…Async…`` with `AsyncFace` mixed in first, so its per-adapter settings (watch
+    latency, large file size …) carry over. Put them in a test module's namespace::
+
+        from . import test_conformance
+        globals().update(conformance.aio.async_twins(test_conformance))
+    """
+    from inboxlink.testing.conformance._core import MailboxFixtures
+
+    twins: dict[str, type] = {}
+    for name, cls in vars(module).items():
+        if (name.startswith("Test") and isinstance(cls, type)
+                and issubclass(cls, MailboxFixtures) and cls.__module__ == module.__name__):
+            twin = f"TestAsync{name[len('Test'):]}"
+            twins[twin] = type(twin, (AsyncFace, cls), {"__doc__": cls.__doc__})
+    return twins
