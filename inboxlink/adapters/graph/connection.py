@@ -42,7 +42,7 @@ from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph.graph_service_client import GraphServiceClient
 
-from inboxlink import errors
+from inboxlink import _bridge, errors
 from inboxlink.adapters.graph import _loop, _msgraph_shim
 from inboxlink.adapters.graph._limit import limiter_for
 from inboxlink.adapters.graph.errors import MalformedResponse
@@ -195,14 +195,20 @@ class SessionHolder:
         if self.closed:
             raise errors.MailboxClosed(provider="graph")
         loop = _loop.current()
+        if _bridge.active():
+            # Already on its loop: built here, at once, so concurrent first calls of this
+            # loop's tasks cannot each build one.
+            with self._lock:
+                session = self._sessions.get(loop)
+                if session is None:
+                    session = self._sessions[loop] = GraphSession(self._settings, self._tokens)
+                return session
         with self._lock:
             session = self._sessions.get(loop)
-        if session is None:
-            # Built on its loop: the mailbox's limiter and httpx see the loop they serve.
-            built = _loop.run(self._build(), timeout=self._settings.timeout)
-            with self._lock:
-                session = self._sessions.setdefault(loop, built)
-        return session
+            if session is None:
+                # Built on the shared loop, which httpx will run on.
+                session = self._sessions[loop] = _loop.run(self._build())
+            return session
 
     async def _build(self) -> GraphSession:
         return GraphSession(self._settings, self._tokens)
