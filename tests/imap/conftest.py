@@ -76,7 +76,7 @@ def dovecot_nossl(certs: Certs) -> Iterator[Dovecot]:
 
 @pytest.fixture(scope="session")
 def dovecot_basic(certs: Certs) -> Iterator[Dovecot]:
-    server = _start(certs, name="basic", capabilities=BASIC_CAPABILITIES, fresh_users=60)
+    server = _start(certs, name="basic", capabilities=BASIC_CAPABILITIES, fresh_users=150)
     yield server
     server.stop()
 
