@@ -170,8 +170,7 @@ class Probe:
 Row = dict[str, Any]
 
 
-async def measured(emu: Emulator, run: Callable[[], Awaitable[list[Message]]],
-                   ids: list[str]) -> Row:
+async def measured(emu: Emulator, run: Runner, ids: list[str]) -> Row:
     """One run of ``run`` (fetching ``ids``): wall time, lag, threads and the emulator's
     counts, checked."""
     emu.call("reset")
