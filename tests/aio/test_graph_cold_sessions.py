@@ -1,0 +1,97 @@
+"""A cold Graph mailbox builds its per-loop session once, however many first calls race.
+
+Found by benchmarks/aio_graph.py: `SessionHolder.get` looks for the loop's session, then
+builds one, and the build yields (to the caller's loop on the native face, to the shared
+loop on the synchronous one), so every call that arrives meanwhile builds its own. Each
+build makes an httpx client and with it a TLS context (loading the CA bundle, tens of ms of
+CPU); on the native face that CPU runs on the caller's loop, so 4 racing first calls stall
+every other task of the loop for 4 builds. The extra sessions are discarded unused.
+
+Marked ``xfail(strict=True)`` until `SessionHolder` builds once: then these pass, the mark
+turns them red, and it has to go.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import anyio
+import pytest
+from graph.emulator import GraphEmulator
+
+from inboxlink import aio
+from inboxlink.adapters.graph import GraphMailbox, GraphSettings, connection
+from inboxlink.aio.native import NativeAsyncMailbox
+from inboxlink.testing.conformance import make_message
+
+pytestmark = pytest.mark.anyio
+
+BUG = "SessionHolder.get builds one session per racing first call (benchmarks/aio_graph.py)"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def emulator() -> Iterator[GraphEmulator]:
+    emu = GraphEmulator().start()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def built(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The threads that built a `GraphSession` (inboxlink's own class, counted). The first
+    build takes 0.2 s more, so the racing calls surely arrive while it runs."""
+    names: list[str] = []
+
+    class Counted(connection.GraphSession):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            names.append(threading.current_thread().name)
+            if len(names) == 1:
+                time.sleep(0.2)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(connection, "GraphSession", Counted)
+    return names
+
+
+def mailbox(emu: GraphEmulator) -> GraphMailbox:
+    return GraphMailbox(GraphSettings(address=emu.address, access_token=emu.token,
+                                      base_url=emu.base_url))
+
+
+@pytest.mark.xfail(strict=True, reason=BUG)
+async def test_racing_first_calls_on_the_native_face_build_one_session(
+        emulator: GraphEmulator, built: list[str]) -> None:
+    ids = [emulator.deliver(make_message(n)) for n in range(4)]
+    face = aio.wrap(mailbox(emulator))
+    assert isinstance(face, NativeAsyncMailbox)
+    try:
+        async with anyio.create_task_group() as group:
+            for mid in ids:
+                group.start_soon(face.fetch, mid)
+        assert emulator.count("POST", r"/\$batch$") == 4
+        assert len(built) == 1
+    finally:
+        await face.aclose()
+
+
+@pytest.mark.xfail(strict=True, reason=BUG)
+def test_racing_first_calls_on_the_sync_face_build_one_session(
+        emulator: GraphEmulator, built: list[str]) -> None:
+    ids = [emulator.deliver(make_message(n)) for n in range(4)]
+    box = mailbox(emulator)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(box.fetch, ids))
+        assert emulator.count("POST", r"/\$batch$") == 4
+        assert len(built) == 1
+    finally:
+        box.close()
