@@ -1,15 +1,14 @@
 """Closing a Graph mailbox closes its HTTP connections (both faces).
 
 Found by benchmarks/aio_graph.py under ``python -X dev``: after ``close()``/``aclose()`` every
-connection the mailbox opened is left open, and garbage collection later finds them
+connection the mailbox opened was left open, and garbage collection later finds them
 (``ResourceWarning: unclosed <socket.socket …>`` / ``unclosed transport``), one per
 connection. `GraphSession.aclose` closes the httpx client, whose transport msgraph-core
 (1.5.2) replaced with its ``AsyncGraphTransport``; that class defines no ``aclose``, so the
 call stops there and the real connection pool it wraps is never closed (kiota-python had the
 same bug in ``AsyncKiotaTransport``, microsoft/kiota-python#494, fixed there).
-
-Marked ``xfail(strict=True)`` until inboxlink closes the wrapped pool itself (a shim with a
-canary): then these pass, the mark turns them red, and it has to go.
+`_msgraph_shim.aclose` closes the wrapped pool too (its canary is in
+``tests/graph/test_shim_canary.py``).
 """
 
 from __future__ import annotations
@@ -24,8 +23,6 @@ from graph.emulator import GraphEmulator
 from inboxlink import aio
 from inboxlink.adapters.graph import GraphMailbox, GraphSettings
 from inboxlink.testing.conformance import make_message
-
-BUG = "msgraph-core's AsyncGraphTransport has no aclose: close() leaves the connections open"
 
 
 @pytest.fixture
@@ -48,7 +45,6 @@ def unclosed_found() -> list[str]:
     return [str(w.message) for w in seen if issubclass(w.category, ResourceWarning)]
 
 
-@pytest.mark.xfail(strict=True, reason=BUG)
 def test_closing_the_sync_face_closes_its_connections(emulator: GraphEmulator) -> None:
     box = mailbox(emulator)
     box.fetch(emulator.deliver(make_message(1)))
@@ -58,7 +54,6 @@ def test_closing_the_sync_face_closes_its_connections(emulator: GraphEmulator) -
     assert unclosed_found() == []
 
 
-@pytest.mark.xfail(strict=True, reason=BUG)
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_closing_the_native_face_closes_its_connections(

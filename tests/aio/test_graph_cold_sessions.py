@@ -1,15 +1,11 @@
 """A cold Graph mailbox builds its per-loop session once, however many first calls race.
 
-Found by benchmarks/aio_graph.py: `SessionHolder.get` looks for the loop's session, then
-builds one, and the build yields (to the caller's loop on the native face, to the shared
-loop on the synchronous one), so every call that arrives meanwhile builds its own. Each
+Found by benchmarks/aio_graph.py: `SessionHolder.get` looked for the loop's session, then
+built one, and the build yielded (to the caller's loop on the native face, to the shared
+loop on the synchronous one), so every call that arrived meanwhile built its own. Each
 build makes an httpx client and with it a TLS context (loading the CA bundle, tens of ms of
 CPU); on the native face that CPU runs on the caller's loop, so 4 racing first calls stall
-every other task of the loop for 4 builds. The extra sessions are discarded unused.
-
-Marked ``xfail(strict=True)`` until `SessionHolder` builds once: then these pass, the mark
-turns them red, and it has to go.
-"""
+every other task of the loop for 4 builds. The extra sessions were discarded unused."""
 
 from __future__ import annotations
 
@@ -29,9 +25,6 @@ from inboxlink.aio.native import NativeAsyncMailbox
 from inboxlink.testing.conformance import make_message
 
 pytestmark = pytest.mark.anyio
-
-BUG = "SessionHolder.get builds one session per racing first call (benchmarks/aio_graph.py)"
-
 
 @pytest.fixture
 def anyio_backend() -> str:
@@ -67,7 +60,6 @@ def mailbox(emu: GraphEmulator) -> GraphMailbox:
                                       base_url=emu.base_url))
 
 
-@pytest.mark.xfail(strict=True, reason=BUG)
 async def test_racing_first_calls_on_the_native_face_build_one_session(
         emulator: GraphEmulator, built: list[str]) -> None:
     ids = [emulator.deliver(make_message(n)) for n in range(4)]
@@ -83,7 +75,6 @@ async def test_racing_first_calls_on_the_native_face_build_one_session(
         await face.aclose()
 
 
-@pytest.mark.xfail(strict=True, reason=BUG)
 def test_racing_first_calls_on_the_sync_face_build_one_session(
         emulator: GraphEmulator, built: list[str]) -> None:
     ids = [emulator.deliver(make_message(n)) for n in range(4)]

@@ -95,3 +95,20 @@ def test_every_transport_row_names_an_httpx_exception() -> None:
         cls = getattr(httpx, code, None)
         assert isinstance(cls, type), f"httpx.{code} is gone: update the Graph table"
         assert issubclass(cls, httpx.HTTPError)
+
+
+def test_msgraph_core_still_wraps_the_pool_where_aclose_looks_for_it() -> None:
+    # If msgraph-core moves the pool, `_msgraph_shim.aclose` would silently close nothing.
+    client = _msgraph_shim.http_client(5.0)
+    pool = client._transport.transport  # type: ignore[attr-defined]
+    assert isinstance(pool, httpx.AsyncHTTPTransport)
+    assert client._transport is not pool
+    asyncio.run(_msgraph_shim.aclose(client))
+    assert client.is_closed  # (that open connections close: tests/aio/test_graph_close_…)
+
+
+def test_every_client_shares_the_one_tls_context() -> None:
+    one, two = _msgraph_shim.http_client(5.0), _msgraph_shim.http_client(5.0)
+    contexts = {id(c._transport.transport._pool._ssl_context)  # type: ignore[attr-defined]
+                for c in (one, two)}
+    assert contexts == {id(_msgraph_shim.tls_context())}

@@ -168,8 +168,8 @@ class GraphSession:
                 await response.aclose()
 
     async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self.http.aclose()
+        """Close the HTTP client and its connections."""
+        await _msgraph_shim.aclose(self.http)
 
 
 class SessionHolder:
