@@ -253,3 +253,13 @@ async def test_both_faces_share_state_and_aclose_closes_for_good(
         await face.list_messages(FolderRole.INBOX)
     with pytest.raises(errors.MailboxClosed):
         sync_box.list_messages(FolderRole.INBOX)
+
+
+def test_a_session_per_asyncio_run_is_let_go_when_its_loop_closes(
+        emulator: GraphEmulator, sync_box: GraphMailbox) -> None:
+    mid = emulator.deliver(make_message(1))
+    face = aio.wrap(sync_box)
+    for _ in range(5):  # the way a script or a task queue often drives async code
+        assert asyncio.run(face.fetch(mid)).id == mid
+    held = sync_box._sessions._sessions
+    assert len(held) == 1  # only the last run's; the four closed loops were let go

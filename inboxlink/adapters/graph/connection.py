@@ -201,6 +201,10 @@ class SessionHolder:
             with self._lock:
                 session = self._sessions.get(loop)
                 if session is None:
+                    # A session's connections hold its loop, so a closed loop (each
+                    # asyncio.run() makes one) is never collected on its own: let go of it.
+                    for gone in [old for old in self._sessions if old.is_closed()]:
+                        del self._sessions[gone]
                     session = self._sessions[loop] = GraphSession(self._settings, self._tokens)
                 return session
         with self._lock:
