@@ -179,7 +179,9 @@ class FaultProxy:
         return self
 
     def arm(self, fault: Fault) -> Fault:
-        """Queue ``fault``; it strikes on the connection(s) that meet its condition."""
+        """Queue a fresh copy of ``fault`` (a parametrized test's one instance serves every
+        run); it strikes on the connection(s) that meet its condition. Returns the copy."""
+        fault = attrs.evolve(fault, fired=0)
         with self._lock:
             self._faults.append(fault)
         return fault

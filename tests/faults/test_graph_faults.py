@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from graph.emulator import GraphEmulator
 
-from inboxlink import OutgoingMessage, errors
+from inboxlink import OutgoingMessage, aio, errors
 from inboxlink.adapters.graph import GraphMailbox, GraphSettings
 from inboxlink.models import FolderRole
 from inboxlink.retry import RetryPolicy
+from inboxlink.testing.conformance.aio import blocking
 from inboxlink.values import Attachment
 
 from .proxy import Fault, FaultProxy
@@ -46,11 +47,19 @@ def _mailbox(emulator: GraphEmulator, proxy: FaultProxy, **options: object) -> G
     return GraphMailbox(GraphSettings(**settings))  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def mailbox(emulator: GraphEmulator, proxy: FaultProxy) -> Iterator[GraphMailbox]:
+@pytest.fixture(params=["sync", "native-async"])
+def mailbox(request: pytest.FixtureRequest, emulator: GraphEmulator,
+            proxy: FaultProxy) -> Iterator[GraphMailbox]:
+    """Each fault twice: through the synchronous face and through the async face, whose
+    requests run natively on an event loop (`inboxlink.aio.native`, driven here through
+    `conformance.aio.blocking`) — the one implementation must keep its promises on both."""
     box = _mailbox(emulator, proxy)
-    yield box
-    box.close()
+    if request.param == "sync":
+        yield box
+        box.close()
+        return
+    with blocking(aio.wrap(box)) as face:
+        yield face  # type: ignore[misc]  # the same public methods, run on the loop
 
 
 def _message(n: int = 1) -> OutgoingMessage:
