@@ -94,7 +94,9 @@ async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 def sleep(seconds: float) -> None:
-    """``time.sleep``, or ``asyncio.sleep`` awaited on the loop when bridged."""
+    """``time.sleep``, or ``asyncio.sleep`` awaited on the loop when bridged; a negative
+    ``seconds`` is no sleep on both (``time.sleep`` alone would raise ``ValueError``)."""
+    seconds = max(0.0, seconds)
     if active():
         wait(asyncio.sleep(seconds))
     else:
