@@ -164,6 +164,32 @@ def test_a_future_can_be_waited_for_too() -> None:
     assert _run(main) == "resolved"
 
 
+def test_many_tasks_each_get_their_own_results() -> None:
+    # every greenlet hands its coroutine to its own task and gets back exactly its answers
+    def code(n: int) -> list[int]:
+        return [_bridge.wait(_value_later(n * 100 + step, turns=(n + step) % 4))
+                for step in range(5)]
+
+    async def main() -> list[list[int]]:
+        return list(await asyncio.gather(*(_bridge.run(code, n) for n in range(100))))
+
+    assert _run(main) == [[n * 100 + step for step in range(5)] for n in range(100)]
+
+
+def test_bridged_code_may_wait_for_another_bridged_run() -> None:
+    def inner(x: int) -> tuple[int, bool]:
+        return _bridge.wait(_value_later(x + 1)), _bridge.active()
+
+    def outer() -> tuple[tuple[int, bool], bool]:
+        nested = _bridge.wait(_bridge.run(inner, 41))
+        return nested, _bridge.active()
+
+    async def main() -> tuple[tuple[int, bool], bool]:
+        return await _bridge.run(outer)
+
+    assert _run(main) == ((42, True), True)
+
+
 # --- context variables -----------------------------------------------------------------
 
 
@@ -391,6 +417,16 @@ def test_the_same_sleep_unbridged_blocks_its_thread() -> None:
         return ticks[0]
 
     assert _run(main) <= 2
+
+
+def test_a_negative_sleep_is_no_sleep_on_both_faces() -> None:
+    # the same code runs bridged and in a thread: a wait computed as "end - now" that came
+    # out negative must not fail on one face only
+    async def main() -> None:
+        await _bridge.run(_bridge.sleep, -0.5)
+
+    _run(main)
+    _in_thread(lambda: _bridge.sleep(-0.5))
 
 
 def test_wait_event_returns_true_when_another_thread_sets_it_without_blocking_the_loop(
