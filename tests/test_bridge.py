@@ -494,29 +494,46 @@ def test_two_bridged_tasks_contending_while_the_holder_awaits_do_not_deadlock() 
     peak = [0]
     order: list[str] = []
 
-    def section(name: str, io: asyncio.Event | None) -> str:
+    def section(name: str, port: int) -> bytes:
         with lock:
             inside.append(name)
             peak[0] = max(peak[0], len(inside))
             order.append(f"{name} in")
-            # the holder awaits "I/O" that only the loop can complete
-            _bridge.wait(io.wait() if io is not None else _value_later(None))
+            # the holder waits for a socket that only this loop can serve
+            reader, writer = _bridge.wait(asyncio.open_connection("127.0.0.1", port))
+            try:
+                writer.write(name.encode() + b"\n")
+                answer: bytes = _bridge.wait(reader.readline())
+            finally:
+                writer.close()
+                _bridge.wait(writer.wait_closed())
             order.append(f"{name} out")
             inside.remove(name)
-        return name
+        return answer
 
-    async def main() -> list[str]:
-        io = asyncio.Event()
-        first = asyncio.create_task(_bridge.run(section, "first", io))
-        while not lock.locked():
-            await asyncio.sleep(0)
-        second = asyncio.create_task(_bridge.run(section, "second", None))
-        await asyncio.sleep(0.05)  # second is polling the lock; the loop must still run
-        assert order == ["first in"]
-        io.set()
-        return list(await asyncio.gather(first, second))
+    async def main() -> list[bytes]:
+        go = asyncio.Event()
 
-    assert _run(main) == ["first", "second"]
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            line = await reader.readline()
+            await go.wait()  # the first answer is held until the second is contending
+            writer.write(b"echo " + line)
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            first = asyncio.create_task(_bridge.run(section, "first", port))
+            while not lock.locked():
+                await asyncio.sleep(0)
+            second = asyncio.create_task(_bridge.run(section, "second", port))
+            await asyncio.sleep(0.05)  # second is polling the lock; the loop must still run
+            assert order == ["first in"]
+            go.set()
+            return list(await asyncio.gather(first, second))
+
+    assert _run(main) == [b"echo first\n", b"echo second\n"]
     assert order == ["first in", "first out", "second in", "second out"]
     assert peak[0] == 1
     assert not lock.locked()
