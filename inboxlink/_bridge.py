@@ -14,6 +14,11 @@ stall: its waits go through `sleep` and `Lock` here, which yield to the loop whe
 bridged and block as usual otherwise. A cancelled task raises ``CancelledError`` out of
 `wait`, through the synchronous code (its ``finally`` blocks run), and out of `run`.
 
+Context variables: the synchronous code runs in a copy of the task's context (it sees what
+the task set before `run`; what it sets stays its own), but a coroutine handed to `wait`
+runs in the task's context, so it does not see what the synchronous code set since; the
+call's retry budget and deadline reach it through `inboxlink.retry.carried`.
+
 greenlet is imported only by `run`: code that never runs bridged never needs it.
 """
 
@@ -94,7 +99,9 @@ async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 def sleep(seconds: float) -> None:
-    """``time.sleep``, or ``asyncio.sleep`` awaited on the loop when bridged."""
+    """``time.sleep``, or ``asyncio.sleep`` awaited on the loop when bridged; a negative
+    ``seconds`` is no sleep on both (``time.sleep`` alone would raise ``ValueError``)."""
+    seconds = max(0.0, seconds)
     if active():
         wait(asyncio.sleep(seconds))
     else:

@@ -12,6 +12,11 @@ the same mailbox share one budget. Each waiter brings its own cap, so a mailbox 
 configured with a lower cap never runs while more requests than that are outstanding.
 Waiters are served first come, first served, whatever their loop, so none starves.
 
+A slot granted to a waiter whose loop is closed before its task woke up to take it (a loop
+stopped with the task pending, then closed) is taken back at the limiter's next acquire,
+release or cancellation; a waiter whose loop is already closed when its turn comes is
+passed over.
+
 A request issued by a task that already holds a slot of the same limiter (a follow-up made
 while a streamed response is still open) rides on that slot instead of waiting for a second
 one, which under ``cap=1`` would wait forever. (A task spawned inside a slot inherits it
@@ -63,6 +68,8 @@ class MailboxLimiter:
         self.in_flight = 0
         self._lock = threading.Lock()
         self._waiters: collections.deque[_Waiter] = collections.deque()
+        #: granted, but their task has not woken up to take the slot yet
+        self._granted: list[_Waiter] = []
 
     @contextlib.asynccontextmanager
     async def slot(self, cap: int, shared: Callable[[], contextlib.AbstractContextManager[None]]
@@ -88,6 +95,7 @@ class MailboxLimiter:
     async def _acquire(self, cap: int) -> None:
         loop = asyncio.get_running_loop()
         with self._lock:
+            self._reclaim()
             if not self._waiters and self.in_flight < cap:
                 self.in_flight += 1
                 return
@@ -98,20 +106,31 @@ class MailboxLimiter:
         except asyncio.CancelledError:
             with self._lock:
                 if waiter.granted:
+                    self._granted.remove(waiter)
                     self.in_flight -= 1  # granted, then cancelled before we could use it
                 else:
                     self._waiters.remove(waiter)
                 self._wake()  # we may have been the head blocking the others
             raise
+        with self._lock:
+            self._granted.remove(waiter)  # taken up: ours until _release
 
     def _release(self) -> None:
         with self._lock:
             self.in_flight -= 1
             self._wake()
 
+    def _reclaim(self) -> None:
+        # Under the lock. A slot granted to a task whose loop was closed before the task
+        # woke up would be counted forever: nothing can run there any more to give it back.
+        for waiter in [w for w in self._granted if w.loop.is_closed()]:
+            self._granted.remove(waiter)
+            self.in_flight -= 1
+
     def _wake(self) -> None:
         # Under the lock. Strict arrival order: a head that cannot start yet (a lower cap)
         # holds the rest.
+        self._reclaim()
         while self._waiters:
             head = self._waiters[0]
             if self.in_flight >= head.cap:
@@ -123,6 +142,7 @@ class MailboxLimiter:
                 continue  # its loop is closed: nobody is waiting there any more
             self.in_flight += 1
             head.granted = True
+            self._granted.append(head)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
