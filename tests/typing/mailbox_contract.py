@@ -23,12 +23,15 @@ from inboxlink import (
     Page,
     SearchQuery,
     SendResult,
+    aio,
     errors,
 )
 from inboxlink.adapters.ews import EwsMailbox
 from inboxlink.adapters.gmail import GmailMailbox
 from inboxlink.adapters.graph import GraphMailbox
 from inboxlink.adapters.imap import ImapMailbox
+from inboxlink.aio.native import NativeAsyncMailbox
+from inboxlink.aio.threaded import ThreadedAsyncMailbox
 from inboxlink.testing import FakeMailbox, FakeMailServer, connect_fake, use_server
 
 
@@ -137,3 +140,30 @@ def errors_are_typed(mailbox: Mailbox) -> None:
         print(retryable)
     version: str = inboxlink.__version__
     assert version
+
+
+async def async_app_code(mailbox: aio.AsyncMailbox) -> list[str]:
+    """What an asyncio application writes: the same names, awaited."""
+    async with mailbox as opened:
+        ids = [summary.id async for summary in opened.iter_messages(FolderRole.INBOX)]
+        token: str = await opened.sync_token(FolderRole.INBOX)
+        batch: ChangeSet = await opened.changes(FolderRole.INBOX, token)
+        result: SendResult = await opened.send(OutgoingMessage(to=["bob@example.org"],
+                                                               subject="x", text="y"))
+        replies: list[MessageSummary] = await opened.find_replies(result)
+        async for hint in opened.watch(FolderRole.INBOX, timeout=5):
+            seen: ChangeHint = hint
+            print(seen)
+        print(batch, replies)
+        return ids
+
+
+async def every_async_face_satisfies_async_mailbox(
+    graph: GraphMailbox, imap: ImapMailbox, fake: FakeMailbox,
+) -> list[aio.AsyncMailbox]:
+    faces = [aio.wrap(graph), aio.wrap(imap), aio.wrap(fake),
+             NativeAsyncMailbox(graph), ThreadedAsyncMailbox(imap),
+             await aio.connect("graph://alice@contoso.com", access_token="…")]
+    for face in faces:
+        await async_app_code(face)
+    return faces
