@@ -22,6 +22,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
+from _threads import in_thread
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -47,29 +48,9 @@ async def _ticker(ticks: list[int], stop: asyncio.Event, every: float = 0.01) ->
         await asyncio.sleep(every)
 
 
-def _in_thread(fn: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """``fn()`` in a fresh thread; fails the test (instead of hanging it) on a deadlock."""
-    outcome: list[tuple[str, Any]] = []
-
-    def target() -> None:
-        try:
-            outcome.append(("ok", fn()))
-        except BaseException as exc:  # handed back to the test
-            outcome.append(("error", exc))
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    assert not thread.is_alive(), f"still running after {timeout} s: deadlocked"
-    kind, value = outcome[0]
-    if kind == "error":
-        raise value
-    return value
-
-
 def _run(main: Callable[[], Coroutine[Any, Any, Any]], timeout: float = 10.0) -> Any:
     """``asyncio.run(main())`` in a thread, so a loop stalled by a bug fails instead of hanging."""
-    return _in_thread(lambda: asyncio.run(main()), timeout)
+    return in_thread(lambda: asyncio.run(main()), timeout)
 
 
 # --- results and exceptions ------------------------------------------------------------
@@ -376,7 +357,7 @@ def test_active_only_inside_run() -> None:
         inside = await _bridge.run(code)
         return before, inside, _bridge.active()
 
-    assert _in_thread(_bridge.active) is False
+    assert in_thread(_bridge.active) is False
     before, (inside, awaited_coroutine), after = _run(main)
     assert before is False
     assert inside is True
@@ -426,7 +407,7 @@ def test_a_negative_sleep_is_no_sleep_on_both_faces() -> None:
         await _bridge.run(_bridge.sleep, -0.5)
 
     _run(main)
-    _in_thread(lambda: _bridge.sleep(-0.5))
+    in_thread(lambda: _bridge.sleep(-0.5))
 
 
 def test_wait_event_returns_true_when_another_thread_sets_it_without_blocking_the_loop(

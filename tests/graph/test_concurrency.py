@@ -7,10 +7,10 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from _threads import in_thread
 from kiota_abstractions.method import Method
 
 from inboxlink import errors
@@ -138,26 +138,6 @@ def test_other_mailboxes_have_their_own_budget(emulator: GraphEmulator) -> None:
         carol.close()
 
 
-def _in_thread(fn: Callable[[], Any], timeout: float) -> Any:
-    """Run ``fn`` in a thread; fail the test (instead of hanging it) if it does not finish."""
-    outcome: list[Any] = []
-
-    def target() -> None:
-        try:
-            outcome.append(("ok", fn()))
-        except BaseException as exc:
-            outcome.append(("error", exc))
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    assert not thread.is_alive(), f"still running after {timeout} s: deadlocked"
-    kind, value = outcome[0]
-    if kind == "error":
-        raise value
-    return value
-
-
 def test_the_rest_not_enabled_follow_up_does_not_deadlock_under_cap_one(
         emulator: GraphEmulator) -> None:
     box = make_mailbox(emulator, max_concurrent=1, timeout=10.0)
@@ -167,7 +147,7 @@ def test_the_rest_not_enabled_follow_up_does_not_deadlock_under_cap_one(
                   "mailbox.", path=r"/messages$")
     # MailboxNotFound (not RestApiNotEnabled) proves the follow-up GET /me got its answer.
     with pytest.raises(errors.MailboxNotFound):
-        _in_thread(lambda: box.list_messages("inbox"), timeout=20)
+        in_thread(lambda: box.list_messages("inbox"), timeout=20)
     assert sum(1 for r in emulator.requests if r.path.endswith("/me")) == 1
     box.close()
 
@@ -185,7 +165,7 @@ def test_a_request_made_while_holding_a_slot_rides_on_it(emulator: GraphEmulator
             body = await response.aread()
         return len(body), user
 
-    size, user = _in_thread(lambda: LOOP.run(nested(session), timeout=10), timeout=20)
+    size, user = in_thread(lambda: LOOP.run(nested(session), timeout=10), timeout=20)
     assert size > 0
     assert user["mail"] == emulator.address
     assert session.limiter.in_flight == 0
@@ -201,7 +181,7 @@ def test_a_timed_out_call_gives_its_slot_back(emulator: GraphEmulator) -> None:
         box.list_messages("inbox")
     emulator.stall = None
     # The only slot was released when the call was cancelled: the next call runs.
-    assert len(_in_thread(lambda: box.list_messages("inbox").items, timeout=20)) == 1
+    assert len(in_thread(lambda: box.list_messages("inbox").items, timeout=20)) == 1
     box.close()
 
 

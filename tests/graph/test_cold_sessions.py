@@ -11,31 +11,24 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio
 import pytest
-from graph.emulator import GraphEmulator
 
 from inboxlink import aio
 from inboxlink.adapters.graph import GraphMailbox, GraphSettings, connection
 from inboxlink.aio.native import NativeAsyncMailbox
 from inboxlink.testing.conformance import make_message
 
+from .emulator import GraphEmulator
+
 pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def emulator() -> Iterator[GraphEmulator]:
-    emu = GraphEmulator().start()
-    yield emu
-    emu.stop()
 
 
 @pytest.fixture

@@ -15,21 +15,14 @@ from __future__ import annotations
 
 import gc
 import warnings
-from collections.abc import Iterator
 
 import pytest
-from graph.emulator import GraphEmulator
 
 from inboxlink import aio
 from inboxlink.adapters.graph import GraphMailbox, GraphSettings
 from inboxlink.testing.conformance import make_message
 
-
-@pytest.fixture
-def emulator() -> Iterator[GraphEmulator]:
-    emu = GraphEmulator().start()
-    yield emu
-    emu.stop()
+from .emulator import GraphEmulator
 
 
 def mailbox(emu: GraphEmulator) -> GraphMailbox:
