@@ -65,21 +65,25 @@ class LoopThread:
                        "through asyncio.to_thread(...), never from a callback running on the "
                        "inboxlink-graph thread.",
             )
-        future = asyncio.run_coroutine_threadsafe(coro, self.get())
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise _timed_out(timeout) from None
-        except BaseException:
-            # KeyboardInterrupt and friends: do not leave the coroutine running unattended.
-            future.cancel()
-            raise
+        return _result(asyncio.run_coroutine_threadsafe(coro, self.get()), timeout)
 
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
         self._loop = None
         self._thread = None
+
+
+def _result(future: concurrent.futures.Future[T], timeout: float | None) -> T:
+    """Wait in this thread for a coroutine running on another thread's loop."""
+    try:
+        return future.result(timeout)
+    except concurrent.futures.TimeoutError:
+        future.cancel()
+        raise _timed_out(timeout) from None
+    except BaseException:
+        # KeyboardInterrupt and friends: do not leave the coroutine running unattended.
+        future.cancel()
+        raise
 
 
 def _timed_out(timeout: float | None) -> errors.OperationTimeout:
@@ -132,11 +136,7 @@ def run_on(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T],
     if _bridge.active():
         result: T = _bridge.wait(_within(asyncio.wrap_future(future), timeout))
         return result
-    try:
-        return future.result(timeout)
-    except concurrent.futures.TimeoutError:
-        future.cancel()
-        raise _timed_out(timeout) from None
+    return _result(future, timeout)
 
 
 LOOP = LoopThread()

@@ -195,23 +195,19 @@ class SessionHolder:
         if self.closed:
             raise errors.MailboxClosed(provider="graph")
         loop = _loop.current()
-        if _bridge.active():
-            # Already on its loop: built here, at once, so concurrent first calls of this
-            # loop's tasks cannot each build one.
-            with self._lock:
-                session = self._sessions.get(loop)
-                if session is None:
-                    # A session's connections hold its loop, so a closed loop (each
-                    # asyncio.run() makes one) is never collected on its own: let go of it.
-                    for gone in [old for old in self._sessions if old.is_closed()]:
-                        del self._sessions[gone]
-                    session = self._sessions[loop] = GraphSession(self._settings, self._tokens)
-                return session
         with self._lock:
             session = self._sessions.get(loop)
             if session is None:
-                # Built on the shared loop, which httpx will run on.
-                session = self._sessions[loop] = _loop.run(self._build())
+                # A session's connections hold its loop, so a closed loop (each
+                # asyncio.run() makes one) is never collected on its own: let go of it.
+                for gone in [old for old in self._sessions if old.is_closed()]:
+                    del self._sessions[gone]
+                # A bridged caller is on its loop already and builds at once: waiting for
+                # a coroutine would switch away while holding the lock. Anyone else builds
+                # on the shared loop, which httpx will run on.
+                session = self._sessions[loop] = (
+                    GraphSession(self._settings, self._tokens) if _bridge.active()
+                    else _loop.run(self._build()))
             return session
 
     async def _build(self) -> GraphSession:
